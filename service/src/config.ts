@@ -1,0 +1,121 @@
+// The one place that reads process.env. Every setting is validated at start-up; a bad
+// value stops the process with a message naming the variable and what it accepts.
+// The variable names of the original runbook (DATABASE_URL, PERFORMANCE_*, ...) are a
+// compatibility contract. Keep the configuration table in README.md in step with this.
+
+export interface Config {
+  databaseUrl: string | undefined;
+  metricsEnabled: boolean;
+  samplingRate: number;
+  slowQueryThresholdMs: number;
+  flushIntervalMs: number;
+  flushMaxRecords: number;
+  queueMaxRecords: number;
+  bodyLimitBytes: number;
+  poolMax: number;
+  poolIdleTimeoutMs: number;
+  host: string;
+  port: number;
+  refreshIntervalMs: number;
+  maintenanceIntervalMs: number;
+  resourceSampleIntervalMs: number;
+  retentionDays: number;
+  partitionMonthsAhead: number;
+  schedulerEnabled: boolean;
+  embeddedDataDir: string | undefined;
+  embeddedPort: number;
+  latencyTargetMs: number;
+  nPlusOneMinQueries: number;
+  nPlusOneMinTotalMs: number;
+  serviceTenantId: string;
+}
+
+export class ConfigError extends Error {
+  constructor(
+    readonly variable: string,
+    message: string,
+  ) {
+    super(`${variable}: ${message}`);
+    this.name = 'ConfigError';
+  }
+}
+
+type Env = Record<string, string | undefined>;
+
+const UUID_PATTERN = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+function raw(env: Env, name: string): string | undefined {
+  const value = env[name];
+  if (value === undefined) return undefined;
+  const trimmed = value.trim();
+  return trimmed === '' ? undefined : trimmed;
+}
+
+function number(
+  env: Env,
+  name: string,
+  fallback: number,
+  { min, max, integer }: { min: number; max: number; integer: boolean },
+): number {
+  const text = raw(env, name);
+  if (text === undefined) return fallback;
+  const value = Number(text);
+  const kind = integer ? 'an integer' : 'a number';
+  if (!Number.isFinite(value) || (integer && !Number.isInteger(value)) || value < min || value > max) {
+    throw new ConfigError(name, `expected ${kind} from ${min} to ${max}, got "${text}"`);
+  }
+  return value;
+}
+
+function boolean(env: Env, name: string, fallback: boolean): boolean {
+  const text = raw(env, name);
+  if (text === undefined) return fallback;
+  const lower = text.toLowerCase();
+  if (['true', '1', 'yes', 'on'].includes(lower)) return true;
+  if (['false', '0', 'no', 'off'].includes(lower)) return false;
+  throw new ConfigError(name, `expected true or false, got "${text}"`);
+}
+
+function databaseUrl(env: Env): string | undefined {
+  const text = raw(env, 'DATABASE_URL');
+  if (text === undefined) return undefined;
+  if (!/^postgres(ql)?:\/\//.test(text)) {
+    throw new ConfigError('DATABASE_URL', 'expected a postgres:// or postgresql:// connection URL');
+  }
+  return text;
+}
+
+export function loadConfig(env: Env = process.env): Config {
+  const int = (name: string, fallback: number, min: number, max: number) =>
+    number(env, name, fallback, { min, max, integer: true });
+  const serviceTenantId = raw(env, 'AGOG_SERVICE_TENANT_ID') ?? '00000000-0000-0000-0000-000000000000';
+  if (!UUID_PATTERN.test(serviceTenantId)) {
+    throw new ConfigError('AGOG_SERVICE_TENANT_ID', `expected a UUID, got "${serviceTenantId}"`);
+  }
+  return {
+    databaseUrl: databaseUrl(env),
+    metricsEnabled: boolean(env, 'PERFORMANCE_METRICS_ENABLED', true),
+    samplingRate: number(env, 'PERFORMANCE_SAMPLING_RATE', 1, { min: 0, max: 1, integer: false }),
+    slowQueryThresholdMs: number(env, 'SLOW_QUERY_THRESHOLD_MS', 1000, { min: 1, max: 3_600_000, integer: false }),
+    flushIntervalMs: int('METRICS_FLUSH_INTERVAL_MS', 50, 1, 60_000),
+    flushMaxRecords: int('METRICS_FLUSH_MAX_RECORDS', 20_000, 1, 1_000_000),
+    queueMaxRecords: int('METRICS_QUEUE_MAX_RECORDS', 200_000, 1, 10_000_000),
+    bodyLimitBytes: int('INGEST_BODY_LIMIT_BYTES', 10 * 1024 * 1024, 1024, 512 * 1024 * 1024),
+    poolMax: int('DATABASE_POOL_MAX', 30, 2, 1000),
+    poolIdleTimeoutMs: int('DATABASE_POOL_IDLE_TIMEOUT_MS', 30_000, 0, 3_600_000),
+    host: raw(env, 'HOST') ?? '127.0.0.1',
+    port: int('PORT', 8080, 0, 65535),
+    refreshIntervalMs: int('REFRESH_INTERVAL_MS', 5 * 60_000, 1000, 24 * 3_600_000),
+    maintenanceIntervalMs: int('MAINTENANCE_INTERVAL_MS', 24 * 3_600_000, 60_000, 7 * 24 * 3_600_000),
+    resourceSampleIntervalMs: int('RESOURCE_SAMPLE_INTERVAL_MS', 15_000, 0, 3_600_000),
+    retentionDays: int('RETENTION_DAYS', 30, 1, 3650),
+    partitionMonthsAhead: int('PARTITION_MONTHS_AHEAD', 3, 1, 24),
+    schedulerEnabled: boolean(env, 'SCHEDULER_ENABLED', true),
+    embeddedDataDir: raw(env, 'AGOG_PG_DATA_DIR'),
+    embeddedPort: int('AGOG_PG_PORT', 54329, 1024, 65535),
+    latencyTargetMs: number(env, 'LATENCY_TARGET_MS', 100, { min: 1, max: 600_000, integer: false }),
+    nPlusOneMinQueries: int('N_PLUS_ONE_MIN_QUERIES', 5, 2, 10_000),
+    nPlusOneMinTotalMs: number(env, 'N_PLUS_ONE_MIN_TOTAL_MS', 50, { min: 0, max: 600_000, integer: false }),
+    serviceTenantId,
+  };
+}

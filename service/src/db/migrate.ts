@@ -1,0 +1,158 @@
+// Migration runner: applies the Flyway-named files of migrations/ in version order,
+// each in its own transaction, and records version, checksum and time in
+// agog_schema_history. An applied file that changed since is refused by name.
+// Concurrent runners queue on an advisory lock, so two at once are safe.
+// When the application's own Flyway applied some versions (flyway_schema_history), those
+// count as applied too, so both tools can share the same files.
+import { createHash } from 'node:crypto';
+import { readdirSync, readFileSync } from 'node:fs';
+import path from 'node:path';
+import { Client } from 'pg';
+
+export const MIGRATIONS_DIR = path.resolve(__dirname, '../../../migrations');
+const MIGRATION_LOCK_KEY = 'agog.migrate';
+const FILE_PATTERN = /^V(\d+(?:[._]\d+)*)__([A-Za-z0-9_]+)\.sql$/;
+
+export interface MigrationFile {
+  version: string;
+  description: string;
+  script: string;
+  checksum: string;
+  sql: string;
+}
+
+export interface MigrateResult {
+  applied: string[];
+  pending: string[];
+  alreadyApplied: number;
+}
+
+export class MigrationError extends Error {
+  override name = 'MigrationError';
+}
+
+function compareVersions(a: string, b: string): number {
+  const pa = a.split('.').map(Number);
+  const pb = b.split('.').map(Number);
+  for (let i = 0; i < Math.max(pa.length, pb.length); i++) {
+    const d = (pa[i] ?? 0) - (pb[i] ?? 0);
+    if (d !== 0) return d;
+  }
+  return 0;
+}
+
+export function listMigrations(dir: string = MIGRATIONS_DIR): MigrationFile[] {
+  const files = readdirSync(dir).filter((name) => name.endsWith('.sql'));
+  const migrations: MigrationFile[] = [];
+  for (const script of files) {
+    const match = FILE_PATTERN.exec(script);
+    if (!match) continue;
+    const sql = readFileSync(path.join(dir, script), 'utf8');
+    migrations.push({
+      version: match[1]!.replace(/_/g, '.'),
+      description: match[2]!.replace(/_/g, ' '),
+      script,
+      checksum: createHash('sha256').update(sql).digest('hex'),
+      sql,
+    });
+  }
+  migrations.sort((a, b) => compareVersions(a.version, b.version));
+  for (let i = 1; i < migrations.length; i++) {
+    if (compareVersions(migrations[i - 1]!.version, migrations[i]!.version) === 0) {
+      throw new MigrationError(
+        `two migration files share version ${migrations[i]!.version}: ${migrations[i - 1]!.script} and ${migrations[i]!.script}`,
+      );
+    }
+  }
+  return migrations;
+}
+
+const HISTORY_DDL = `
+CREATE TABLE IF NOT EXISTS agog_schema_history (
+  version           text        PRIMARY KEY,
+  description       text        NOT NULL,
+  script            text        NOT NULL,
+  checksum          text        NOT NULL,
+  installed_by      text        NOT NULL DEFAULT current_user,
+  installed_on      timestamptz NOT NULL DEFAULT now(),
+  execution_time_ms integer     NOT NULL
+)`;
+
+export interface MigrateOptions {
+  dir?: string;
+  dryRun?: boolean;
+  log?: (line: string) => void;
+}
+
+export async function migrate(connectionString: string, options: MigrateOptions = {}): Promise<MigrateResult> {
+  const log = options.log ?? (() => undefined);
+  const migrations = listMigrations(options.dir);
+  const client = new Client({ connectionString, application_name: 'agog-perf migrate' });
+  await client.connect();
+  try {
+    await client.query('SELECT pg_advisory_lock(hashtext($1))', [MIGRATION_LOCK_KEY]);
+    await client.query(HISTORY_DDL);
+    const history = await client.query<{ version: string; checksum: string; script: string }>(
+      'SELECT version, checksum, script FROM agog_schema_history',
+    );
+    const applied = new Map(history.rows.map((row) => [row.version, row]));
+    const flyway = await flywayVersions(client);
+
+    const result: MigrateResult = { applied: [], pending: [], alreadyApplied: 0 };
+    for (const migration of migrations) {
+      const row = applied.get(migration.version);
+      if (row) {
+        if (row.checksum !== migration.checksum) {
+          throw new MigrationError(
+            `${migration.script} has changed since it was applied (recorded checksum ${row.checksum.slice(0, 12)}…, ` +
+              `file now ${migration.checksum.slice(0, 12)}…). Applied migrations must never be edited: ` +
+              `restore the file and put the change in a new V-file.`,
+          );
+        }
+        result.alreadyApplied++;
+        continue;
+      }
+      if (flyway.has(migration.version)) {
+        result.alreadyApplied++;
+        continue;
+      }
+      if (options.dryRun) {
+        result.pending.push(migration.script);
+        log(`would apply ${migration.script}`);
+        continue;
+      }
+      const started = process.hrtime.bigint();
+      try {
+        await client.query('BEGIN');
+        await client.query(migration.sql);
+        const elapsedMs = Math.round(Number(process.hrtime.bigint() - started) / 1e6);
+        await client.query(
+          `INSERT INTO agog_schema_history (version, description, script, checksum, execution_time_ms)
+           VALUES ($1::text, $2::text, $3::text, $4::text, $5::integer)`,
+          [migration.version, migration.description, migration.script, migration.checksum, elapsedMs],
+        );
+        await client.query('COMMIT');
+        result.applied.push(migration.script);
+        log(`applied ${migration.script} in ${elapsedMs} ms`);
+      } catch (err) {
+        await client.query('ROLLBACK').catch(() => undefined);
+        throw new MigrationError(`${migration.script} failed and was rolled back: ${(err as Error).message}`);
+      }
+    }
+    return result;
+  } finally {
+    await client.query('SELECT pg_advisory_unlock(hashtext($1))', [MIGRATION_LOCK_KEY]).catch(() => undefined);
+    await client.end().catch(() => undefined);
+  }
+}
+
+async function flywayVersions(client: Client): Promise<Set<string>> {
+  const exists = await client.query<{ found: string | null }>(
+    `SELECT to_regclass('flyway_schema_history')::text AS found`,
+  );
+  if (!exists.rows[0]?.found) return new Set();
+  const rows = await client.query<{ version: string }>(
+    'SELECT version FROM flyway_schema_history WHERE success AND version IS NOT NULL',
+  );
+  return new Set(rows.rows.map((row) => row.version));
+}

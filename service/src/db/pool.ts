@@ -1,0 +1,59 @@
+// Connection pools. Only files under src/db import 'pg'.
+import { Pool, type PoolConfig } from 'pg';
+
+export type { Pool, PoolClient } from 'pg';
+
+export interface PoolOptions {
+  max?: number;
+  idleTimeoutMs?: number;
+  applicationName?: string;
+}
+
+export function createPool(connectionString: string, options: PoolOptions = {}): Pool {
+  const config: PoolConfig = {
+    connectionString,
+    max: options.max ?? 10,
+    idleTimeoutMillis: options.idleTimeoutMs ?? 30_000,
+    connectionTimeoutMillis: 5_000,
+    application_name: options.applicationName ?? 'agog-perf',
+  };
+  const pool = new Pool(config);
+  // An idle client losing its connection (server restart) must not crash the process;
+  // the pool drops it and the next checkout reconnects.
+  pool.on('error', () => undefined);
+  return pool;
+}
+
+/** Runs fn inside a transaction on one client; rolls back when fn throws. */
+export async function inTransaction<T>(pool: Pool, fn: (client: import('pg').PoolClient) => Promise<T>): Promise<T> {
+  const client = await pool.connect();
+  try {
+    await client.query('BEGIN');
+    const result = await fn(client);
+    await client.query('COMMIT');
+    return result;
+  } catch (err) {
+    await client.query('ROLLBACK').catch(() => undefined);
+    throw err;
+  } finally {
+    client.release();
+  }
+}
+
+/** The database name in a connection URL, and the same URL pointing at another database. */
+export function withDatabase(connectionString: string, database: string): string {
+  const url = new URL(connectionString);
+  url.pathname = '/' + encodeURIComponent(database);
+  return url.toString();
+}
+
+export function databaseName(connectionString: string): string {
+  return decodeURIComponent(new URL(connectionString).pathname.replace(/^\//, '')) || 'postgres';
+}
+
+/** The URL with its password replaced, for printing. */
+export function redactUrl(connectionString: string): string {
+  const url = new URL(connectionString);
+  if (url.password) url.password = '***';
+  return url.toString();
+}

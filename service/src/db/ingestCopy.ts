@@ -1,0 +1,33 @@
+// COPY of encoded ingest records into the raw logs. The column lists must match the
+// encoders in src/ingest/records.ts.
+import type { PoolClient } from 'pg';
+import { from as copyFrom } from 'pg-copy-streams';
+import { pipeline } from 'node:stream/promises';
+import { Readable } from 'node:stream';
+import type { RecordKind } from '../ingest/records';
+
+export const COPY_STATEMENTS: Record<RecordKind, string> = {
+  api: `COPY api_performance_log ("timestamp", tenant_id, response_time_ms, request_size_bytes, response_size_bytes, status_code, method, endpoint, request_id, user_id) FROM STDIN`,
+  query: `COPY query_performance_log ("timestamp", query_hash, tenant_id, execution_time_ms, rows_returned, endpoint, request_id, query_preview) FROM STDIN`,
+  resource: `COPY system_resource_metrics ("timestamp", tenant_id, cpu_usage_percent, memory_used_mb, memory_total_mb, active_connections, pool_max, source) FROM STDIN`,
+};
+
+const CHUNK_CHARS = 1 << 20;
+
+/** Streams the lines (each ending in \n) into one COPY on the client's open transaction. */
+export async function copyLines(client: PoolClient, kind: RecordKind, lines: string[]): Promise<void> {
+  if (lines.length === 0) return;
+  const stream = client.query(copyFrom(COPY_STATEMENTS[kind]));
+  function* chunks(): Generator<string> {
+    let buffer = '';
+    for (const line of lines) {
+      buffer += line;
+      if (buffer.length >= CHUNK_CHARS) {
+        yield buffer;
+        buffer = '';
+      }
+    }
+    if (buffer) yield buffer;
+  }
+  await pipeline(Readable.from(chunks()), stream);
+}

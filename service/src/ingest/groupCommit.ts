@@ -1,0 +1,207 @@
+// Group commit: concurrent ingest requests share one transaction of COPYs. A request's
+// promise resolves only after the transaction holding its rows committed, so an
+// acknowledged record is durable. Memory is bounded by queueMaxRecords: past it, new
+// batches are refused (429) rather than dropped. When PostgreSQL is unreachable, batches
+// are refused (503) until a background probe sees it back; then ingest resumes by itself.
+import type { Pool, PoolClient } from 'pg';
+import { copyLines } from '../db/ingestCopy';
+import type { RecordKind } from './records';
+
+export type Lines = Record<RecordKind, string[]>;
+
+export class IngestRejected extends Error {
+  constructor(
+    readonly status: 429 | 500 | 503,
+    readonly code: string,
+    message: string,
+    readonly retryAfterSeconds?: number,
+  ) {
+    super(message);
+    this.name = 'IngestRejected';
+  }
+}
+
+interface PendingBatch {
+  lines: Lines;
+  count: number;
+  resolve: () => void;
+  reject: (err: Error) => void;
+}
+
+export interface GroupCommitOptions {
+  flushIntervalMs: number;
+  flushMaxRecords: number;
+  queueMaxRecords: number;
+  probeIntervalMs?: number;
+}
+
+export interface GroupCommitStats {
+  flushes: number;
+  flushFailures: number;
+  recordsCommitted: number;
+  lastFlushMs: number;
+  flushDurationsMs: number[];
+}
+
+const CONNECTION_ERROR_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'EPIPE', 'ETIMEDOUT', 'ENOTFOUND', 'EHOSTUNREACH', '57P01', '57P02', '57P03']);
+
+export function isConnectionError(err: unknown): boolean {
+  const e = err as { code?: string; message?: string } | undefined;
+  if (!e) return false;
+  if (e.code && (CONNECTION_ERROR_CODES.has(e.code) || e.code.startsWith('08'))) return true;
+  return /Connection terminated|connection timeout|timeout exceeded when trying to connect|Client has encountered a connection error|not queryable/i.test(e.message ?? '');
+}
+
+export class GroupCommitQueue {
+  private pending: PendingBatch[] = [];
+  private pendingRecords = 0;
+  private inFlightRecords = 0;
+  private timer: NodeJS.Timeout | undefined;
+  private flushing: Promise<void> | undefined;
+  private closed = false;
+  private unavailable: { since: number; reason: string } | undefined;
+  private probeTimer: NodeJS.Timeout | undefined;
+  readonly stats: GroupCommitStats = { flushes: 0, flushFailures: 0, recordsCommitted: 0, lastFlushMs: 0, flushDurationsMs: [] };
+
+  constructor(
+    private readonly pool: Pool,
+    private readonly options: GroupCommitOptions,
+  ) {}
+
+  get depth(): number {
+    return this.pendingRecords + this.inFlightRecords;
+  }
+
+  get databaseAvailable(): boolean {
+    return !this.unavailable;
+  }
+
+  /** Resolves once every line is committed; rejects with IngestRejected otherwise. */
+  enqueue(lines: Lines): Promise<void> {
+    const count = lines.api.length + lines.query.length + lines.resource.length;
+    if (count === 0) return Promise.resolve();
+    if (this.closed) return Promise.reject(new IngestRejected(503, 'shutting_down', 'the service is shutting down; retry against another replica', 1));
+    if (this.unavailable) {
+      return Promise.reject(new IngestRejected(503, 'database_unavailable', `PostgreSQL is unreachable (${this.unavailable.reason}); nothing was stored, retry later`, 2));
+    }
+    if (this.depth + count > this.options.queueMaxRecords) {
+      return Promise.reject(new IngestRejected(429, 'queue_full', `the ingest queue is full (${this.depth} records waiting); nothing was stored, retry later`, 1));
+    }
+    return new Promise<void>((resolve, reject) => {
+      this.pending.push({ lines, count, resolve, reject });
+      this.pendingRecords += count;
+      if (this.pendingRecords >= this.options.flushMaxRecords) this.kick();
+      else this.timer ??= setTimeout(() => this.kick(), this.options.flushIntervalMs);
+    });
+  }
+
+  private kick(): void {
+    if (this.timer) {
+      clearTimeout(this.timer);
+      this.timer = undefined;
+    }
+    if (this.flushing || this.pending.length === 0) return;
+    this.flushing = this.flushLoop().finally(() => {
+      this.flushing = undefined;
+      if (this.pending.length) {
+        if (this.pendingRecords >= this.options.flushMaxRecords || this.closed) this.kick();
+        else this.timer ??= setTimeout(() => this.kick(), this.options.flushIntervalMs);
+      }
+    });
+  }
+
+  private async flushLoop(): Promise<void> {
+    // Take what is waiting now; arrivals during this flush form the next group.
+    const group = this.pending;
+    this.pending = [];
+    this.inFlightRecords += this.pendingRecords;
+    const groupRecords = this.pendingRecords;
+    this.pendingRecords = 0;
+    try {
+      await this.commitGroup(group);
+    } finally {
+      this.inFlightRecords -= groupRecords;
+    }
+  }
+
+  private async commitGroup(group: PendingBatch[]): Promise<void> {
+    const started = process.hrtime.bigint();
+    try {
+      await this.writeTransaction(group);
+      const ms = Number(process.hrtime.bigint() - started) / 1e6;
+      this.stats.flushes++;
+      this.stats.lastFlushMs = ms;
+      this.stats.flushDurationsMs.push(ms);
+      if (this.stats.flushDurationsMs.length > 1000) this.stats.flushDurationsMs.splice(0, 500);
+      for (const batch of group) {
+        this.stats.recordsCommitted += batch.count;
+        batch.resolve();
+      }
+    } catch (err) {
+      this.stats.flushFailures++;
+      if (isConnectionError(err)) {
+        this.markUnavailable((err as Error).message);
+        const rejection = new IngestRejected(503, 'database_unavailable', `PostgreSQL is unreachable (${(err as Error).message}); nothing of this batch was stored, retry later`, 2);
+        for (const batch of group) batch.reject(rejection);
+        return;
+      }
+      if (group.length > 1) {
+        // One batch the database refuses must not sink the others: retry one by one.
+        for (const batch of group) await this.commitGroup([batch]);
+        return;
+      }
+      group[0]!.reject(new IngestRejected(500, 'storage_rejected', `PostgreSQL refused the batch (${(err as Error).message}); nothing of it was stored`));
+    }
+  }
+
+  private async writeTransaction(group: PendingBatch[]): Promise<void> {
+    const merged: Lines = { api: [], query: [], resource: [] };
+    for (const batch of group) {
+      for (const kind of ['api', 'query', 'resource'] as const) {
+        const lines = batch.lines[kind];
+        if (lines.length) merged[kind] = merged[kind].length ? merged[kind].concat(lines) : lines;
+      }
+    }
+    let client: PoolClient | undefined;
+    let broken = false;
+    try {
+      client = await this.pool.connect();
+      await client.query('BEGIN');
+      await copyLines(client, 'api', merged.api);
+      await copyLines(client, 'query', merged.query);
+      await copyLines(client, 'resource', merged.resource);
+      await client.query('COMMIT');
+    } catch (err) {
+      broken = isConnectionError(err);
+      if (client && !broken) await client.query('ROLLBACK').catch(() => undefined);
+      throw err;
+    } finally {
+      client?.release(broken ? true : undefined);
+    }
+  }
+
+  private markUnavailable(reason: string): void {
+    if (this.unavailable) return;
+    this.unavailable = { since: Date.now(), reason };
+    const probe = async () => {
+      try {
+        await this.pool.query('SELECT 1');
+        this.unavailable = undefined;
+        this.probeTimer = undefined;
+      } catch {
+        this.probeTimer = setTimeout(probe, this.options.probeIntervalMs ?? 1000);
+      }
+    };
+    this.probeTimer = setTimeout(probe, this.options.probeIntervalMs ?? 1000);
+  }
+
+  /** Stops accepting; flushes everything accepted so far. */
+  async drain(): Promise<void> {
+    this.closed = true;
+    while (this.pending.length || this.flushing) {
+      this.kick();
+      await this.flushing;
+    }
+    if (this.probeTimer) clearTimeout(this.probeTimer);
+  }
+}

@@ -1,0 +1,32 @@
+// The HTTP server: framework set-up, body handling and the error shape. Routes live in
+// src/http/*Routes.ts; wiring in src/service.ts.
+import Fastify, { type FastifyInstance } from 'fastify';
+import { ApiError, errorBody } from './http/errors';
+
+export function createHttpServer({ bodyLimitBytes }: { bodyLimitBytes: number }): FastifyInstance {
+  const app = Fastify({ logger: false, bodyLimit: bodyLimitBytes, forceCloseConnections: 'idle' });
+  // Bodies arrive as raw bytes; each route decodes (gzip) and parses them itself, so a
+  // bad body always gets our error shape and gzip bodies are size-capped after inflation.
+  app.removeAllContentTypeParsers();
+  app.addContentTypeParser('*', { parseAs: 'buffer' }, (_request, body, done) => done(null, body));
+
+  app.setErrorHandler((err, _request, reply) => {
+    if (err instanceof ApiError) {
+      if (err.retryAfterSeconds) reply.header('Retry-After', String(err.retryAfterSeconds));
+      return reply.code(err.status).send(errorBody(err.code, err.message, err.details));
+    }
+    const code = (err as { code?: string }).code;
+    const status = (err as { statusCode?: number }).statusCode;
+    if (code === 'FST_ERR_CTP_BODY_TOO_LARGE') {
+      return reply.code(413).send(errorBody('payload_too_large', `the body exceeds the limit of ${bodyLimitBytes} bytes`));
+    }
+    if (status && status >= 400 && status < 500) {
+      return reply.code(status).send(errorBody('bad_request', (err as Error).message));
+    }
+    return reply.code(500).send(errorBody('internal_error', 'the service failed to handle the request; it has been logged'));
+  });
+  app.setNotFoundHandler((request, reply) => {
+    reply.code(404).send(errorBody('not_found', `no route ${request.method} ${request.url.split('?')[0]}`));
+  });
+  return app;
+}

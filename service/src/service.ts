@@ -1,0 +1,104 @@
+// Composition of the running service: pool, ingest queue, HTTP routes, scheduler, and
+// an orderly shutdown (stop accepting, finish batches in flight, close the pool).
+import type { FastifyInstance } from 'fastify';
+import type { Config } from './config';
+import { applySettings } from './db/health';
+import { maintainPartitions } from './db/partitions';
+import { createPool, type Pool } from './db/pool';
+import { refreshRollups } from './db/rollups';
+import { Authenticator } from './http/auth';
+import { registerIngestRoutes } from './http/ingestRoutes';
+import { ServiceMetrics } from './http/metrics';
+import { registerStatusRoutes } from './http/statusRoutes';
+import { loadParser } from './ingest/fingerprint';
+import { GroupCommitQueue } from './ingest/groupCommit';
+import { createResourceSampler } from './jobs/resourceSampler';
+import { Scheduler, type JobDefinition } from './jobs/scheduler';
+import { createHttpServer } from './server';
+
+export interface RunningService {
+  app: FastifyInstance;
+  pool: Pool;
+  queue: GroupCommitQueue;
+  scheduler: Scheduler;
+  metrics: ServiceMetrics;
+  url: string;
+  stop(): Promise<void>;
+}
+
+export interface ServiceOptions {
+  /** Extra jobs or replacements (tests). */
+  jobs?: JobDefinition[];
+  log?: (line: string) => void;
+  startScheduler?: boolean;
+}
+
+export async function startService(config: Config, databaseUrl: string, options: ServiceOptions = {}): Promise<RunningService> {
+  const log = options.log ?? ((line: string) => process.stderr.write(line + '\n'));
+  await loadParser();
+  const pool = createPool(databaseUrl, { max: config.poolMax, idleTimeoutMs: config.poolIdleTimeoutMs, applicationName: 'agog-perf service' });
+  await applySettings(pool, { apdexTargetMs: config.latencyTargetMs, slowQueryThresholdMs: config.slowQueryThresholdMs });
+  const queue = new GroupCommitQueue(pool, {
+    flushIntervalMs: config.flushIntervalMs,
+    flushMaxRecords: config.flushMaxRecords,
+    queueMaxRecords: config.queueMaxRecords,
+  });
+  const metrics = new ServiceMetrics();
+  const auth = new Authenticator(pool);
+
+  const jobs: JobDefinition[] = [
+    {
+      name: 'refresh',
+      intervalMs: config.refreshIntervalMs,
+      run: async () => {
+        const result = await refreshRollups(pool);
+        metrics.refreshDurationMs = result.durationMs;
+        return result;
+      },
+    },
+    {
+      name: 'maintain',
+      intervalMs: config.maintenanceIntervalMs,
+      run: () => maintainPartitions(pool, { monthsAhead: config.partitionMonthsAhead, retentionDays: config.retentionDays }),
+    },
+  ];
+  if (config.resourceSampleIntervalMs > 0 && config.metricsEnabled) {
+    jobs.push({
+      name: 'sample-resources',
+      intervalMs: config.resourceSampleIntervalMs,
+      everyReplica: true,
+      run: createResourceSampler({ pool, queue, tenantId: config.serviceTenantId, poolMax: config.poolMax, source: 'agog-service' }),
+    });
+  }
+  for (const extra of options.jobs ?? []) {
+    const at = jobs.findIndex((j) => j.name === extra.name);
+    if (at >= 0) jobs[at] = extra;
+    else jobs.push(extra);
+  }
+  const scheduler = new Scheduler(pool, jobs, metrics, log);
+
+  const app = createHttpServer({ bodyLimitBytes: config.bodyLimitBytes });
+  registerIngestRoutes(app, { config, queue, auth, metrics });
+  registerStatusRoutes(app, { pool, queue, metrics, scheduler, auth });
+  await app.listen({ host: config.host, port: config.port });
+  const address = app.server.address();
+  const port = typeof address === 'object' && address ? address.port : config.port;
+  if ((options.startScheduler ?? config.schedulerEnabled)) scheduler.start();
+
+  let stopping: Promise<void> | undefined;
+  return {
+    app, pool, queue, scheduler, metrics,
+    url: `http://${config.host}:${port}`,
+    stop() {
+      stopping ??= (async () => {
+        // Stop accepting; requests in flight finish (their batches commit first).
+        const closing = app.close();
+        await scheduler.stop();
+        await closing;
+        await queue.drain();
+        await pool.end();
+      })();
+      return stopping;
+    },
+  };
+}

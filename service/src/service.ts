@@ -15,6 +15,7 @@ import { GroupCommitQueue } from './ingest/groupCommit';
 import { createResourceSampler } from './jobs/resourceSampler';
 import { Scheduler, type JobDefinition } from './jobs/scheduler';
 import { createHttpServer } from './server';
+import { errorBody } from './http/errors';
 
 export interface RunningService {
   app: FastifyInstance;
@@ -78,6 +79,17 @@ export async function startService(config: Config, databaseUrl: string, options:
   const scheduler = new Scheduler(pool, jobs, metrics, log);
 
   const app = createHttpServer({ bodyLimitBytes: config.bodyLimitBytes });
+  // During shutdown, keep-alive connections must not carry new requests: answer those
+  // with 503 and close the connection, so clients move to another replica.
+  let closing = false;
+  app.addHook('onRequest', async (_request, reply) => {
+    if (!closing) return;
+    reply.header('connection', 'close').header('retry-after', '1');
+    return reply.code(503).send(errorBody('shutting_down', 'the service is shutting down; retry against another replica'));
+  });
+  app.addHook('onSend', async (_request, reply) => {
+    if (closing) reply.header('connection', 'close');
+  });
   registerIngestRoutes(app, { config, queue, auth, metrics });
   registerStatusRoutes(app, { pool, queue, metrics, scheduler, auth });
   await app.listen({ host: config.host, port: config.port });
@@ -92,9 +104,10 @@ export async function startService(config: Config, databaseUrl: string, options:
     stop() {
       stopping ??= (async () => {
         // Stop accepting; requests in flight finish (their batches commit first).
-        const closing = app.close();
+        closing = true;
+        const closed = app.close();
         await scheduler.stop();
-        await closing;
+        await closed;
         await queue.drain();
         await pool.end();
       })();

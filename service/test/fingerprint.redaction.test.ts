@@ -1,0 +1,47 @@
+import { fingerprintQuery, hashToHex, hexToDecimal, literalFreeKey, loadParser, PREVIEW_MAX_CHARS } from '../src/ingest/fingerprint';
+
+describe('query fingerprints', () => {
+  beforeAll(() => loadParser());
+
+  it('replaces every literal with a placeholder, so personal data is never kept', () => {
+    const fp = fingerprintQuery("SELECT * FROM customers WHERE email = 'jane@example.com' AND card = '4111111111111111' AND age > 42");
+    expect(fp.parsed).toBe(true);
+    expect(fp.preview).toBe('SELECT * FROM customers WHERE email = $1 AND card = $2 AND age > $3');
+  });
+
+  it('gives queries that differ only in literals the same hash, and different queries different hashes', () => {
+    const a = fingerprintQuery('SELECT * FROM orders WHERE id = 1');
+    const b = fingerprintQuery('SELECT * FROM orders WHERE id = 99999');
+    const c = fingerprintQuery('SELECT * FROM orders WHERE customer_id = 1');
+    expect(a.hash).toBe(b.hash);
+    expect(a.hash).not.toBe(c.hash);
+    expect(a.hash).toMatch(/^[0-9a-f]{16}$/);
+  });
+
+  it('drops comments, which may carry personal data', () => {
+    const fp = fingerprintQuery('/* user jane@example.com */ SELECT 1 -- ssn 123-45-6789');
+    expect(fp.preview).not.toMatch(/jane|6789/);
+  });
+
+  it('scrubs literals from text the parser rejects', () => {
+    const fp = fingerprintQuery("SELEC * FRM users WHERE email = 'bob@example.com' AND id = 77");
+    expect(fp.parsed).toBe(false);
+    expect(fp.preview).toBe('SELEC * FRM users WHERE email = ? AND id = ?');
+  });
+
+  it('caps the preview at 500 characters', () => {
+    const long = 'SELECT ' + Array.from({ length: 400 }, (_, i) => `column_${i}`).join(', ') + ' FROM wide';
+    const fp = fingerprintQuery(long);
+    expect(Array.from(fp.preview).length).toBeLessThanOrEqual(PREVIEW_MAX_CHARS);
+  });
+
+  it('keys its cache on literal-free text', () => {
+    expect(literalFreeKey("select 'a''b', 1.5e3, $$x$$ from t")).toBe('select ?, ?, ? from t');
+  });
+
+  it('converts between the stored signed integer and the 16-digit hex form', () => {
+    for (const hex of ['0000000000000001', 'ffffffffffffffff', '8000000000000000', 'c396c440424f8d4f']) {
+      expect(hashToHex(hexToDecimal(hex))).toBe(hex);
+    }
+  });
+});

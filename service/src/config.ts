@@ -11,6 +11,7 @@ export interface Config {
   flushIntervalMs: number;
   flushMaxRecords: number;
   queueMaxRecords: number;
+  maxConcurrentFlushes: number;
   bodyLimitBytes: number;
   poolMax: number;
   poolIdleTimeoutMs: number;
@@ -100,6 +101,7 @@ export function loadConfig(env: Env = process.env): Config {
     flushIntervalMs: int('METRICS_FLUSH_INTERVAL_MS', 50, 1, 60_000),
     flushMaxRecords: int('METRICS_FLUSH_MAX_RECORDS', 20_000, 1, 1_000_000),
     queueMaxRecords: int('METRICS_QUEUE_MAX_RECORDS', 200_000, 1, 10_000_000),
+    maxConcurrentFlushes: int('METRICS_FLUSH_CONCURRENCY', 2, 1, 16),
     bodyLimitBytes: int('INGEST_BODY_LIMIT_BYTES', 10 * 1024 * 1024, 1024, 512 * 1024 * 1024),
     poolMax: int('DATABASE_POOL_MAX', 30, 2, 1000),
     poolIdleTimeoutMs: int('DATABASE_POOL_IDLE_TIMEOUT_MS', 30_000, 0, 3_600_000),

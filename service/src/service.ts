@@ -43,6 +43,7 @@ export async function startService(config: Config, databaseUrl: string, options:
     flushIntervalMs: config.flushIntervalMs,
     flushMaxRecords: config.flushMaxRecords,
     queueMaxRecords: config.queueMaxRecords,
+    maxConcurrentFlushes: config.maxConcurrentFlushes,
   });
   const metrics = new ServiceMetrics();
   const auth = new Authenticator(pool);

@@ -21,7 +21,7 @@ describe('scheduled jobs', () => {
     });
     try {
       expect(await service.scheduler.runNow('refresh')).toBe(false);
-      const health = await (await fetch(`${url}/health`)).json();
+      const health = (await (await fetch(`${url}/health`)).json()) as any;
       expect(health.status).toBe('degraded');
       expect(health.failingJobs).toEqual(['refresh']);
       expect(health.jobs.refresh.lastError).toBe('refresh exploded on purpose');
@@ -31,7 +31,7 @@ describe('scheduled jobs', () => {
       expect(recorded.rows[0]).toEqual({ failures: 1, last_error: 'refresh exploded on purpose' });
 
       expect(await service.scheduler.runNow('refresh')).toBe(true);
-      const after = await (await fetch(`${url}/health`)).json();
+      const after = (await (await fetch(`${url}/health`)).json()) as any;
       expect(after.failingJobs).toEqual([]);
     } finally {
       await service.stop();

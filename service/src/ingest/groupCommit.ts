@@ -33,6 +33,11 @@ export interface GroupCommitOptions {
   flushMaxRecords: number;
   queueMaxRecords: number;
   probeIntervalMs?: number;
+  /**
+   * Group commits that may run at once. Two keep both sides busy: while PostgreSQL
+   * writes one group, the service parses and validates the next.
+   */
+  maxConcurrentFlushes?: number;
 }
 
 export interface GroupCommitStats {
@@ -57,7 +62,8 @@ export class GroupCommitQueue {
   private pendingRecords = 0;
   private inFlightRecords = 0;
   private timer: NodeJS.Timeout | undefined;
-  private flushing: Promise<void> | undefined;
+  /** Group commits in progress, each on its own connection. */
+  private flushing = new Set<Promise<void>>();
   private closed = false;
   private unavailable: { since: number; reason: string } | undefined;
   private probeTimer: NodeJS.Timeout | undefined;
@@ -100,14 +106,15 @@ export class GroupCommitQueue {
       clearTimeout(this.timer);
       this.timer = undefined;
     }
-    if (this.flushing || this.pending.length === 0) return;
-    this.flushing = this.flushLoop().finally(() => {
-      this.flushing = undefined;
+    if (this.pending.length === 0 || this.flushing.size >= (this.options.maxConcurrentFlushes ?? 2)) return;
+    const flush: Promise<void> = this.flushLoop().finally(() => {
+      this.flushing.delete(flush);
       if (this.pending.length) {
         if (this.pendingRecords >= this.options.flushMaxRecords || this.closed) this.kick();
         else this.timer ??= setTimeout(() => this.kick(), this.options.flushIntervalMs);
       }
     });
+    this.flushing.add(flush);
   }
 
   private async flushLoop(): Promise<void> {
@@ -198,9 +205,9 @@ export class GroupCommitQueue {
   /** Stops accepting; flushes everything accepted so far. */
   async drain(): Promise<void> {
     this.closed = true;
-    while (this.pending.length || this.flushing) {
+    while (this.pending.length || this.flushing.size) {
       this.kick();
-      await this.flushing;
+      await Promise.allSettled([...this.flushing]);
     }
     if (this.probeTimer) clearTimeout(this.probeTimer);
   }

@@ -43,6 +43,7 @@ export function copyText(value: string): string {
 }
 
 const NULL = '\\N';
+const CANONICAL_ISO = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d{1,6})?Z$/;
 
 class RecordChecker {
   constructor(
@@ -63,6 +64,14 @@ class RecordChecker {
       if (!Number.isFinite(value)) return this.fail(field, 'must be a finite number of epoch milliseconds');
       ms = value;
     } else if (typeof value === 'string') {
+      if (CANONICAL_ISO.test(value)) {
+        // Fast path: already UTC with a Z; Date.parse checks it is a real date.
+        ms = Date.parse(value);
+        if (Number.isNaN(ms)) return this.fail(field, `is not a valid ISO 8601 date-time: "${value}"`);
+        if (ms < limits.minTimeMs) return this.fail(field, `is older than the accepted window (${new Date(limits.minTimeMs).toISOString()})`);
+        if (ms > limits.maxTimeMs) return this.fail(field, `is too far in the future (after ${new Date(limits.maxTimeMs).toISOString()})`);
+        return value;
+      }
       if (value.length > 64 || !/^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}/.test(value)) {
         return this.fail(field, 'must be an ISO 8601 date-time (e.g. 2026-11-29T14:00:00Z) or epoch milliseconds');
       }
@@ -105,7 +114,7 @@ class RecordChecker {
   }
 
   unknownFields(allowed: Set<string>): void {
-    for (const key of Object.keys(this.record)) {
+    for (const key in this.record) {
       if (!allowed.has(key)) this.fail(key, 'is not a known field');
     }
   }

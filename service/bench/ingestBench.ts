@@ -1,0 +1,305 @@
+// Ingest benchmark (not a test): sustained HTTP ingest with acknowledge-after-commit
+// against raw COPY of the same rows into the same tables, the incremental refresh of
+// five minutes of data at 1 k records/s, and bytes on disk per record. Everything runs
+// side by side in one run on one throwaway PostgreSQL; figures go to
+// service/bench/reports/ingest.md.
+//
+//   node service/bin/run-ts.js service/bench/ingestBench.ts [--records N]
+import { spawn } from 'node:child_process';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { createDatabaseIfMissing } from '../src/db/admin';
+import { startEmbeddedPostgres, type EmbeddedServer } from '../src/db/embedded';
+import { copyLines } from '../src/db/ingestCopy';
+import { migrate } from '../src/db/migrate';
+import { createPool, withDatabase, type Pool } from '../src/db/pool';
+import { refreshRollups } from '../src/db/rollups';
+import { createToken } from '../src/db/tokens';
+import { loadParser } from '../src/ingest/fingerprint';
+import { encodeRecord, type FieldError, type RecordKind } from '../src/ingest/records';
+import { freePort, makeScratchDir } from '../src/localResources';
+
+const REPORT = path.resolve(__dirname, 'reports/ingest.md');
+const CLI = path.resolve(__dirname, '../bin/agog-perf.js');
+const TENANTS = ['a0000000-0000-4000-8000-000000000001', 'a0000000-0000-4000-8000-000000000002', 'a0000000-0000-4000-8000-000000000003'];
+
+const ENDPOINTS = ['/api/orders', '/api/orders/:id', '/api/customers/:id', '/api/invoices', '/api/jobs/:id/status',
+  '/api/inventory/items', '/api/quotes', '/api/print-queue', '/api/reports/daily', '/api/auth/session'];
+const QUERIES = [
+  "SELECT id, status, total FROM orders WHERE customer_id = 4521 AND created_at > '2026-11-01' ORDER BY created_at DESC LIMIT 50",
+  'SELECT * FROM customers WHERE id = 88123',
+  "UPDATE print_jobs SET status = 'done', finished_at = now() WHERE id = 77812",
+  'SELECT i.id, i.sku, i.qty_on_hand FROM inventory_items i JOIN warehouses w ON w.id = i.warehouse_id WHERE w.region = 3 AND i.qty_on_hand < 10',
+  "INSERT INTO audit_log (actor, action, target) VALUES ('u-1', 'login', 'session')",
+  'SELECT count(*) FROM invoices WHERE due_date < now() AND paid = false AND tenant_id = 5',
+];
+
+function log(line: string): void {
+  process.stderr.write(`[ingest bench] ${line}\n`);
+}
+
+function median(values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = sorted.length >> 1;
+  return sorted.length % 2 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
+}
+
+function apiRecords(count: number, startMs: number, spanMs: number, seed: number): Record<string, unknown>[] {
+  const records: Record<string, unknown>[] = [];
+  for (let i = 0; i < count; i++) {
+    const n = seed + i;
+    records.push({
+      timestamp: new Date(startMs + Math.floor((i / count) * spanMs)).toISOString(),
+      endpoint: ENDPOINTS[n % ENDPOINTS.length],
+      method: n % 5 === 0 ? 'POST' : 'GET',
+      statusCode: n % 97 === 0 ? 503 : n % 31 === 0 ? 404 : 200,
+      responseTimeMs: Math.round(Math.exp(3 + ((n * 7919) % 1000) / 400) * 100) / 100,
+      responseSizeBytes: 200 + (n % 5000),
+      requestId: `r-${n}`,
+    });
+  }
+  return records;
+}
+
+function queryRecords(count: number, startMs: number, spanMs: number, seed: number): Record<string, unknown>[] {
+  const records: Record<string, unknown>[] = [];
+  for (let i = 0; i < count; i++) {
+    const n = seed + i;
+    records.push({
+      timestamp: startMs + Math.floor((i / count) * spanMs),
+      query: QUERIES[n % QUERIES.length]!.replace(/\d+/, String(n % 100000)),
+      executionTimeMs: Math.round(Math.exp(((n * 104729) % 1000) / 180) * 100) / 100,
+      rows: n % 50,
+      endpoint: ENDPOINTS[n % ENDPOINTS.length],
+      requestId: `r-${Math.floor(n / 3)}`,
+    });
+  }
+  return records;
+}
+
+function encode(kind: RecordKind, records: Record<string, unknown>[], tenantId: string): string[] {
+  const errors: FieldError[] = [];
+  const ctx = { tenantId, limits: { minTimeMs: 0, maxTimeMs: Date.now() + 86_400_000 }, slowQueryThresholdMs: 1000 };
+  const lines = records.map((r, i) => encodeRecord(kind, r, i, ctx, errors)!.line);
+  if (errors.length) throw new Error(`bench data invalid: ${JSON.stringify(errors[0])}`);
+  return lines;
+}
+
+async function startServiceProcess(databaseUrl: string, port: number): Promise<{ stop: () => Promise<void> }> {
+  const child = spawn(process.execPath, [CLI, 'serve'], {
+    env: { ...process.env, DATABASE_URL: databaseUrl, PORT: String(port), SCHEDULER_ENABLED: 'false', RESOURCE_SAMPLE_INTERVAL_MS: '0', INGEST_BODY_LIMIT_BYTES: String(64 * 1024 * 1024) },
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  await new Promise<void>((resolve, reject) => {
+    let out = '';
+    child.stdout.on('data', (c: Buffer) => {
+      out += c.toString();
+      if (out.includes('listening on')) resolve();
+    });
+    child.once('exit', (code) => reject(new Error(`service exited with ${code}`)));
+  });
+  return {
+    stop: () => new Promise<void>((resolve) => {
+      child.once('exit', () => resolve());
+      child.kill('SIGTERM');
+    }),
+  };
+}
+
+async function tableBytes(pool: Pool, parent: string): Promise<{ bytes: number; rows: number }> {
+  await pool.query(`VACUUM ANALYZE ${parent}`);
+  const result = await pool.query<{ bytes: string; rows: string }>(
+    `SELECT coalesce(sum(pg_total_relation_size(i.inhrelid)), 0) AS bytes,
+            (SELECT count(*) FROM ${parent}) AS rows
+       FROM pg_inherits i WHERE i.inhparent = $1::regclass`,
+    [parent],
+  );
+  return { bytes: Number(result.rows[0]!.bytes), rows: Number(result.rows[0]!.rows) };
+}
+
+async function truncateAll(pool: Pool): Promise<void> {
+  await pool.query(`TRUNCATE api_performance_log, query_performance_log, system_resource_metrics,
+    api_rollup_pending, query_rollup_pending, resource_rollup_pending, api_metrics_rollup, query_metrics_rollup,
+    query_fingerprints, query_endpoints, resource_metrics_rollup, performance_metrics_cache`);
+}
+
+export async function main(argv: string[] = []): Promise<number> {
+  const recordsArg = argv.indexOf('--records');
+  const total = recordsArg >= 0 ? Number(argv[recordsArg + 1]) : 600_000;
+  const batchSize = 5_000;
+  const clientsArg = argv.indexOf('--clients');
+  const clients = clientsArg >= 0 ? Number(argv[clientsArg + 1]) : 8;
+  await loadParser();
+
+  let embedded: EmbeddedServer | undefined;
+  let serverUrl = process.env.DATABASE_URL;
+  if (!serverUrl) {
+    log('starting a throwaway embedded PostgreSQL');
+    embedded = await startEmbeddedPostgres({ dataDir: makeScratchDir('agog-bench-ingest-'), port: await freePort(), persistent: false });
+    serverUrl = embedded.url;
+  }
+  const dbName = `agog_bench_ingest_${process.pid}`;
+  await createDatabaseIfMissing(serverUrl, dbName);
+  const dbUrl = withDatabase(serverUrl, dbName);
+  await migrate(dbUrl);
+  const pool = createPool(dbUrl, { max: 4 });
+  const version = (await pool.query<{ v: string }>(`SELECT current_setting('server_version') AS v`)).rows[0]!.v;
+  const lines: string[] = [];
+  try {
+    // ---- Data: the same records for both paths ---------------------------------
+    const now = Date.now();
+    const span = 10 * 60_000;
+    log(`generating ${total} API request records`);
+    const records = apiRecords(total, now - span, span, 0);
+    const batches: Buffer[] = [];
+    for (let i = 0; i < records.length; i += batchSize) batches.push(Buffer.from(JSON.stringify(records.slice(i, i + batchSize))));
+    const copyBatches: string[][] = [];
+    for (let i = 0; i < records.length; i += batchSize) copyBatches.push(encode('api', records.slice(i, i + batchSize), TENANTS[(i / batchSize) % TENANTS.length]!));
+
+    const token = (await createToken(pool, { tenantId: null, scopes: ['admin'] })).token;
+    const port = await freePort();
+    const rounds = 3;
+    const httpRates: number[] = [];
+    const copyRates: number[] = [];
+    for (let round = 1; round <= rounds; round++) {
+      // Raw COPY: one connection, one transaction per batch, same tables and triggers.
+      await truncateAll(pool);
+      let started = process.hrtime.bigint();
+      const client = await pool.connect();
+      try {
+        for (const batch of copyBatches) {
+          await client.query('BEGIN');
+          await copyLines(client, 'api', batch);
+          await client.query('COMMIT');
+        }
+      } finally {
+        client.release();
+      }
+      const copySeconds = Number(process.hrtime.bigint() - started) / 1e9;
+      copyRates.push(total / copySeconds);
+
+      // HTTP: the service in its own process; clients send pre-serialized batches and
+      // count a batch only when its 200 (sent after commit) arrives.
+      await truncateAll(pool);
+      const service = await startServiceProcess(dbUrl, port);
+      let next = 0;
+      started = process.hrtime.bigint();
+      await Promise.all(Array.from({ length: clients }, async (_, c) => {
+        while (true) {
+          const i = next++;
+          if (i >= batches.length) return;
+          const response = await fetch(`http://127.0.0.1:${port}/v1/ingest/api-requests`, {
+            method: 'POST',
+            headers: { 'content-type': 'application/json', authorization: `Bearer ${token}`, 'x-tenant-id': TENANTS[i % TENANTS.length]! },
+            body: batches[i],
+          });
+          if (response.status !== 200) throw new Error(`client ${c}: HTTP ${response.status} ${await response.text()}`);
+          await response.arrayBuffer();
+        }
+      }));
+      const httpSeconds = Number(process.hrtime.bigint() - started) / 1e9;
+      httpRates.push(total / httpSeconds);
+      await service.stop();
+      const stored = Number((await pool.query(`SELECT count(*) AS n FROM api_performance_log`)).rows[0].n);
+      if (stored !== total) throw new Error(`HTTP round stored ${stored} of ${total} rows`);
+      log(`round ${round}: raw COPY ${Math.round(total / copySeconds)} rec/s, HTTP ${Math.round(total / httpSeconds)} rec/s`);
+    }
+
+    // ---- Bytes on disk per record ------------------------------------------------
+    log('loading query records for the size measurement');
+    const queryData = queryRecords(total, now - span, span, 0);
+    const qc = await pool.connect();
+    try {
+      for (let i = 0; i < queryData.length; i += batchSize) {
+        await qc.query('BEGIN');
+        await copyLines(qc, 'query', encode('query', queryData.slice(i, i + batchSize), TENANTS[0]!));
+        await qc.query('COMMIT');
+      }
+    } finally {
+      qc.release();
+    }
+    const apiSize = await tableBytes(pool, 'api_performance_log');
+    const querySize = await tableBytes(pool, 'query_performance_log');
+
+    // ---- Incremental refresh of 5 minutes at 1 k records/s ---------------------------
+    await refreshRollups(pool);
+    const refreshMs: number[] = [];
+    const refreshRounds = 5;
+    for (let round = 0; round < refreshRounds; round++) {
+      const windowStart = now + round * 300_000;
+      // 1 k records/s for 300 s: 600 requests, 380 queries and 20 resource samples a second.
+      const client = await pool.connect();
+      try {
+        await client.query('BEGIN');
+        await copyLines(client, 'api', encode('api', apiRecords(180_000, windowStart - 86_400_000, 300_000, round * 1e6), TENANTS[round % 3]!));
+        await copyLines(client, 'query', encode('query', queryRecords(114_000, windowStart - 86_400_000, 300_000, round * 1e6), TENANTS[round % 3]!));
+        await client.query('COMMIT');
+      } finally {
+        client.release();
+      }
+      const resources = Array.from({ length: 6_000 }, (_, i) => ({
+        timestamp: windowStart - 86_400_000 + i * 50, cpuUsagePercent: 30 + (i % 40), memoryUsedMb: 1000 + (i % 500),
+        memoryTotalMb: 8192, activeConnections: i % 30, poolMax: 30, source: `node-${i % 20}`,
+      }));
+      const rc = await pool.connect();
+      try {
+        await rc.query('BEGIN');
+        await copyLines(rc, 'resource', encode('resource', resources, TENANTS[round % 3]!));
+        await rc.query('COMMIT');
+      } finally {
+        rc.release();
+      }
+      const result = await refreshRollups(pool);
+      refreshMs.push(result.durationMs);
+      log(`refresh round ${round + 1}: ${result.durationMs.toFixed(1)} ms for 300 000 new records (${result.rowsWritten} cache rows)`);
+    }
+
+    const httpMedian = median(httpRates);
+    const copyMedian = median(copyRates);
+    lines.push(
+      '# Ingest benchmark',
+      '',
+      `Run ${new Date().toISOString()} on ${os.cpus().length} cores (${os.cpus()[0]?.model ?? 'unknown CPU'}), ` +
+        `${Math.round(os.totalmem() / 2 ** 30)} GiB, Node ${process.version}, PostgreSQL ${version}` +
+        `${embedded ? ' (embedded, default settings)' : ''}.`,
+      '',
+      '## Sustained ingest, acknowledged after commit',
+      '',
+      `${total} API request records, ${batchSize} per request, ${clients} concurrent HTTP clients; the service in its own process.`,
+      'Raw COPY: the same rows, pre-encoded, one transaction per batch on one connection, into the same tables (rollup triggers included).',
+      `Rounds alternate COPY and HTTP; ${rounds} rounds, medians.`,
+      '',
+      '| path | records/s per round | median records/s |',
+      '|---|---|---|',
+      `| raw COPY | ${copyRates.map((r) => Math.round(r)).join(', ')} | ${Math.round(copyMedian)} |`,
+      `| HTTP ingest | ${httpRates.map((r) => Math.round(r)).join(', ')} | ${Math.round(httpMedian)} |`,
+      '',
+      `HTTP / raw COPY: **${(httpMedian / copyMedian).toFixed(2)}** (target ≥ 0.6). HTTP median: **${Math.round(httpMedian)} records/s** (target ≥ 100 000).`,
+      '',
+      '## Incremental refresh of 5 minutes at 1 k records/s',
+      '',
+      `Each round adds 300 000 records (180 000 requests, 114 000 queries, 6 000 resource samples) and then runs refresh_performance_metrics_incremental(); ${refreshRounds} rounds.`,
+      '',
+      `Durations (ms): ${refreshMs.map((m) => m.toFixed(1)).join(', ')}. Median **${median(refreshMs).toFixed(1)} ms** (target ≤ 100 ms).`,
+      '',
+      '## Bytes on disk per record (table and indexes, after VACUUM)',
+      '',
+      '| table | rows | bytes | bytes per record |',
+      '|---|---|---|---|',
+      `| api_performance_log | ${apiSize.rows} | ${apiSize.bytes} | **${(apiSize.bytes / apiSize.rows).toFixed(1)}** |`,
+      `| query_performance_log | ${querySize.rows} | ${querySize.bytes} | **${(querySize.bytes / querySize.rows).toFixed(1)}** |`,
+      '',
+      'Target ≤ 150 bytes per record. The original row shapes took 293 (API) and 448 (query) bytes.',
+      '',
+    );
+    mkdirSync(path.dirname(REPORT), { recursive: true });
+    writeFileSync(REPORT, lines.join('\n'));
+    log(`wrote ${REPORT}`);
+    process.stdout.write(lines.join('\n') + '\n');
+    return 0;
+  } finally {
+    await pool.end();
+    await embedded?.stop();
+  }
+}

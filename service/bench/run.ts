@@ -7,7 +7,7 @@ import path from 'node:path';
 const BENCHMARKS = ['ingestBench', 'queryBench'];
 
 export async function main(argv: string[]): Promise<number> {
-  const only = argv.filter((a) => !a.startsWith('--'));
+  const only = argv.filter((a) => BENCHMARKS.includes(a));
   for (const name of BENCHMARKS) {
     if (only.length && !only.includes(name)) continue;
     const file = path.join(__dirname, `${name}.ts`);
@@ -15,7 +15,7 @@ export async function main(argv: string[]): Promise<number> {
     process.stderr.write(`== ${name} ==\n`);
     // eslint-disable-next-line @typescript-eslint/no-require-imports
     const bench = require(file) as { main: (argv: string[]) => Promise<number> };
-    const code = await bench.main(argv.filter((a) => a.startsWith('--') || !BENCHMARKS.includes(a)));
+    const code = await bench.main(argv.filter((a) => !BENCHMARKS.includes(a)));
     if (code !== 0) return code;
   }
   return 0;

@@ -2,6 +2,7 @@
 // src/http/*Routes.ts; wiring in src/service.ts.
 import Fastify, { type FastifyInstance } from 'fastify';
 import { ApiError, errorBody } from './http/errors';
+import { isConnectionError } from './ingest/groupCommit';
 
 export function createHttpServer({ bodyLimitBytes }: { bodyLimitBytes: number }): FastifyInstance {
   const app = Fastify({ logger: false, bodyLimit: bodyLimitBytes, forceCloseConnections: 'idle' });
@@ -14,6 +15,12 @@ export function createHttpServer({ bodyLimitBytes }: { bodyLimitBytes: number })
     if (err instanceof ApiError) {
       if (err.retryAfterSeconds) reply.header('Retry-After', String(err.retryAfterSeconds));
       return reply.code(err.status).send(errorBody(err.code, err.message, err.details));
+    }
+    // PostgreSQL unreachable outside the ingest queue (a token lookup, a query): the
+    // client should come back later, as ingest's own refusals say.
+    if (isConnectionError(err)) {
+      return reply.code(503).header('Retry-After', '2')
+        .send(errorBody('database_unavailable', 'PostgreSQL is unreachable; nothing was done, retry later'));
     }
     const code = (err as { code?: string }).code;
     const status = (err as { statusCode?: number }).statusCode;

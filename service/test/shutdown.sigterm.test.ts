@@ -2,19 +2,20 @@ import { spawn } from 'node:child_process';
 import path from 'node:path';
 import { freePort } from '../src/localResources';
 import { createTestDatabase, type TestDatabase } from './support/db';
-import { apiRecord, post, tokenFor } from './support/service';
+import { countsOf, storedOf, SustainedIngest } from './support/load';
+import { tokenFor } from './support/service';
 
 const TENANT = '88888888-8888-4888-8888-888888888888';
 const CLI = path.resolve(__dirname, '../bin/agog-perf.js');
 
-describe('SIGTERM with requests in flight', () => {
+describe('SIGTERM under sustained ingest', () => {
   let db: TestDatabase;
   beforeAll(async () => {
     db = await createTestDatabase('sigterm');
   });
   afterAll(async () => db.drop());
 
-  it('finishes the batches in flight, exits 0, and every acknowledged row is stored', async () => {
+  it('finishes the batches in flight, exits 0, and every acknowledged record is stored', async () => {
     const token = await tokenFor(db, TENANT, ['ingest']);
     const port = await freePort();
     const child = spawn(process.execPath, [CLI, 'serve'], {
@@ -29,29 +30,27 @@ describe('SIGTERM with requests in flight', () => {
     while (!output.includes('listening on') && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
     expect(output).toContain('listening on');
 
-    const url = `http://127.0.0.1:${port}/v1/ingest/api-requests`;
-    const acknowledged: string[] = [];
-    let n = 0;
-    let stop = false;
-    const sender = async () => {
-      while (!stop) {
-        const ids = Array.from({ length: 20 }, () => `term-${n++}`);
-        const res = await post(url, token, ids.map((id) => apiRecord({ requestId: id }))).catch(() => undefined);
-        if (!res) return; // connection refused: the server has stopped accepting
-        if (res.status === 200) acknowledged.push(...ids);
-      }
-    };
-    const senders = Array.from({ length: 4 }, sender);
-    await new Promise((r) => setTimeout(r, 500));
+    // Three senders per record kind, 50 records a batch; a sender stops at its first
+    // refused connection (the server has closed its socket).
+    const load = new SustainedIngest(`http://127.0.0.1:${port}`, token, {
+      label: 'term', sendersPerKind: 3, recordsPerBatch: 50, stopOnConnectionFailure: true,
+    }).start();
+    expect(await load.until(() => load.count(200) >= 45, 20_000)).toBe(true);
     // With a 200 ms flush window, batches are waiting for their commit right now.
+    const signalled = load.answers.length;
     child.kill('SIGTERM');
     const code = await exited;
-    stop = true;
-    await Promise.all(senders);
+    await load.stop();
 
     expect(code).toBe(0);
-    expect(acknowledged.length).toBeGreaterThan(0);
-    const rows = await db.pool.query(`SELECT count(*)::int AS n FROM api_performance_log WHERE request_id = ANY($1::text[])`, [acknowledged]);
-    expect(rows.rows[0].n).toBe(acknowledged.length);
+    expect(output).toContain('SIGTERM: shutting down');
+    // Batches waiting at the signal were committed and answered 200; later requests got
+    // 503 shutting_down or found the socket closed. Nothing failed otherwise.
+    expect(load.count(200, signalled)).toBeGreaterThan(0);
+    for (const answer of load.answers) {
+      if (answer.status === 503) expect(answer.code).toBe('shutting_down');
+      else expect([0, 200]).toContain(answer.status);
+    }
+    expect(await storedOf(db.pool, load.acknowledged)).toEqual(countsOf(load.acknowledged));
   });
 });

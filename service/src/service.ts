@@ -32,6 +32,8 @@ export interface ServiceOptions {
   jobs?: JobDefinition[];
   log?: (line: string) => void;
   startScheduler?: boolean;
+  /** Delay before a failed job is retried (tests shorten it); default JOB_RETRY_MS. */
+  jobRetryMs?: number;
 }
 
 export async function startService(config: Config, databaseUrl: string, options: ServiceOptions = {}): Promise<RunningService> {
@@ -77,7 +79,7 @@ export async function startService(config: Config, databaseUrl: string, options:
     if (at >= 0) jobs[at] = extra;
     else jobs.push(extra);
   }
-  const scheduler = new Scheduler(pool, jobs, metrics, log);
+  const scheduler = new Scheduler(pool, jobs, metrics, log, options.jobRetryMs);
 
   const app = createHttpServer({ bodyLimitBytes: config.bodyLimitBytes });
   // During shutdown, keep-alive connections must not carry new requests: answer those

@@ -1,5 +1,5 @@
 import { createTestDatabase, type TestDatabase } from './support/db';
-import { startTestService } from './support/service';
+import { apiRecord, post, startTestService, tokenFor } from './support/service';
 
 describe('scheduled jobs', () => {
   let db: TestDatabase;
@@ -8,33 +8,45 @@ describe('scheduled jobs', () => {
   });
   afterAll(async () => db.drop());
 
-  it('shows a failing job in /health and /metrics, and succeeds when retried', async () => {
-    let attempts = 0;
-    const { service, url } = await startTestService(db, {}, {
-      jobs: [{
-        name: 'refresh', intervalMs: 60_000,
-        run: async () => {
-          attempts++;
-          if (attempts === 1) throw new Error('refresh exploded on purpose');
-        },
-      }],
-    });
+  it('retries a refresh that PostgreSQL refuses on its own, shows the failure in /health and /metrics meanwhile, and loses no delta', async () => {
+    const tenant = '99999999-9999-4999-8999-999999999999';
+    // The real refresh job on its real timers, with an hourly interval: a second run within
+    // seconds can only be the retry.
+    const { service, url } = await startTestService(db, { REFRESH_INTERVAL_MS: '3600000' }, { startScheduler: true, jobRetryMs: 300 });
+    const token = await tokenFor(db, tenant, ['ingest']);
+    const refresh = () => service.scheduler.status().refresh!;
+    const until = async (condition: () => boolean) => {
+      const deadline = Date.now() + 20_000;
+      while (!condition() && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+      return condition();
+    };
     try {
-      expect(await service.scheduler.runNow('refresh')).toBe(false);
+      expect((await post(`${url}/v1/ingest/api-requests`, token, Array.from({ length: 40 }, () => apiRecord()))).status).toBe(200);
+      // The refresh function's last statement now fails, after it merged the deltas:
+      // the transaction must roll back and leave them pending.
+      await db.pool.query(`ALTER TABLE rollup_refresh_state RENAME TO rollup_refresh_state_away`);
+      expect(await until(() => refresh().failures >= 2)).toBe(true);
+
       const health = (await (await fetch(`${url}/health`)).json()) as any;
       expect(health.status).toBe('degraded');
       expect(health.failingJobs).toEqual(['refresh']);
-      expect(health.jobs.refresh.lastError).toBe('refresh exploded on purpose');
+      expect(health.jobs.refresh.lastError).toMatch(/rollup_refresh_state/);
       const metrics = await (await fetch(`${url}/metrics`)).text();
-      expect(metrics).toMatch(/agog_job_failures_total\{job="refresh"\} 1/);
+      expect(Number(/^agog_job_failures_total\{job="refresh"\} (\d+)$/m.exec(metrics)?.[1])).toBeGreaterThanOrEqual(2);
       const recorded = await db.pool.query(`SELECT failures::int, last_error FROM scheduler_job_runs WHERE job = 'refresh'`);
-      expect(recorded.rows[0]).toEqual({ failures: 1, last_error: 'refresh exploded on purpose' });
+      expect(recorded.rows[0].failures).toBeGreaterThanOrEqual(2);
+      expect(recorded.rows[0].last_error).toMatch(/rollup_refresh_state/);
+      expect((await db.pool.query(`SELECT count(*)::int AS n FROM performance_metrics_cache WHERE tenant_id = $1`, [tenant])).rows[0].n).toBe(0);
 
-      expect(await service.scheduler.runNow('refresh')).toBe(true);
+      await db.pool.query(`ALTER TABLE rollup_refresh_state_away RENAME TO rollup_refresh_state`);
+      expect(await until(() => refresh().lastSuccessAt !== null)).toBe(true);
       const after = (await (await fetch(`${url}/health`)).json()) as any;
       expect(after.failingJobs).toEqual([]);
+      const cache = await db.pool.query(`SELECT sum(total_requests)::int AS n FROM performance_metrics_cache WHERE tenant_id = $1`, [tenant]);
+      expect(cache.rows[0].n).toBe(40);
     } finally {
       await service.stop();
+      await db.pool.query(`ALTER TABLE IF EXISTS rollup_refresh_state_away RENAME TO rollup_refresh_state`);
     }
   });
 

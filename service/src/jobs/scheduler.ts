@@ -27,7 +27,8 @@ export interface JobStatus {
   skippedNotLeader: number;
 }
 
-const RETRY_MS = 30_000;
+/** A failed run is retried after this long (or the job's interval, when shorter). */
+export const JOB_RETRY_MS = 30_000;
 
 export class Scheduler {
   private timers = new Map<string, NodeJS.Timeout>();
@@ -40,6 +41,7 @@ export class Scheduler {
     private readonly jobs: JobDefinition[],
     private readonly metrics: ServiceMetrics,
     private readonly log: (line: string) => void = () => undefined,
+    private readonly retryMs: number = JOB_RETRY_MS,
   ) {
     for (const job of jobs) {
       this.state.set(job.name, {
@@ -56,7 +58,7 @@ export class Scheduler {
   private schedule(job: JobDefinition, delayMs: number): void {
     if (this.stopped) return;
     const timer = setTimeout(() => {
-      const run = this.runNow(job.name).then((ok) => this.schedule(job, ok ? job.intervalMs : Math.min(job.intervalMs, RETRY_MS)));
+      const run = this.runNow(job.name).then((ok) => this.schedule(job, ok ? job.intervalMs : Math.min(job.intervalMs, this.retryMs)));
       this.running.set(job.name, run.then(() => undefined));
     }, delayMs);
     timer.unref();
@@ -93,7 +95,7 @@ export class Scheduler {
       status.lastDurationMs = Date.now() - started;
       this.metrics.jobRuns[name] = (this.metrics.jobRuns[name] ?? 0) + 1;
       this.metrics.jobFailures[name] = (this.metrics.jobFailures[name] ?? 0) + 1;
-      this.log(`job ${name} failed: ${(err as Error).message} (retrying in ${Math.min(job.intervalMs, RETRY_MS) / 1000} s)`);
+      this.log(`job ${name} failed: ${(err as Error).message} (retrying in ${Math.min(job.intervalMs, this.retryMs) / 1000} s)`);
       await recordJobRun(this.pool, name, { ok: false, error: (err as Error).message }).catch(() => undefined);
       return false;
     }

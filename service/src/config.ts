@@ -29,6 +29,8 @@ export interface Config {
   nPlusOneMinQueries: number;
   nPlusOneMinTotalMs: number;
   serviceTenantId: string;
+  /** npm start's demo traffic: undefined = on with the embedded database, off with DATABASE_URL. */
+  demo: boolean | undefined;
 }
 
 export class ConfigError extends Error {
@@ -119,5 +121,6 @@ export function loadConfig(env: Env = process.env): Config {
     nPlusOneMinQueries: int('N_PLUS_ONE_MIN_QUERIES', 5, 2, 10_000),
     nPlusOneMinTotalMs: number(env, 'N_PLUS_ONE_MIN_TOTAL_MS', 50, { min: 0, max: 600_000, integer: false }),
     serviceTenantId,
+    demo: raw(env, 'AGOG_DEMO') === undefined ? undefined : boolean(env, 'AGOG_DEMO', false),
   };
 }

@@ -1,7 +1,10 @@
 // The sub-commands of agog-perf, in the order `--help` lists them.
+import { dashboardsCommand } from './commands/dashboards';
+import { demoCommand } from './commands/demo';
 import { maintainCommand } from './commands/maintain';
 import { migrateCommand } from './commands/migrate';
 import { refreshCommand } from './commands/refresh';
+import { reportCommand } from './commands/report';
 import { serveCommand } from './commands/serve';
 import { startCommand } from './commands/start';
 import { tokenCommand } from './commands/token';
@@ -14,4 +17,7 @@ export const commands: Record<string, Command> = {
   token: tokenCommand,
   refresh: refreshCommand,
   maintain: maintainCommand,
+  report: reportCommand,
+  demo: demoCommand,
+  dashboards: dashboardsCommand,
 };

@@ -8,6 +8,8 @@ import { withDatabase } from '../db/pool';
 
 export const PROJECT_ROOT = path.resolve(__dirname, '../../..');
 export const EMBEDDED_DATABASE = 'agog';
+/** The tenant `npm start` creates its first tokens for, and the demo's tenant. */
+export const DEFAULT_TENANT = '11111111-1111-4111-8111-111111111111';
 
 export function embeddedDataDir(config: Config): string {
   return config.embeddedDataDir ?? path.join(PROJECT_ROOT, '.data', 'postgres');

@@ -71,3 +71,9 @@ function toInfo(row: Record<string, unknown>): TokenInfo {
     revokedAt: (row.revoked_at as Date | null) ?? null,
   };
 }
+
+/** Revokes every active token with this name (e.g. the demo's token of an earlier run). */
+export async function revokeTokensNamed(pool: Pool, name: string): Promise<number> {
+  const result = await pool.query(`UPDATE api_tokens SET revoked_at = now() WHERE name = $1::text AND revoked_at IS NULL`, [name]);
+  return result.rowCount ?? 0;
+}

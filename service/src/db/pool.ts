@@ -21,6 +21,12 @@ export function createPool(connectionString: string, options: PoolOptions = {}):
   // An idle client losing its connection (server restart) must not crash the process;
   // the pool drops it and the next checkout reconnects.
   pool.on('error', () => undefined);
+  // A checked-out client can be told the server is going away between two queries (e.g.
+  // a group commit between BEGIN and COPY). Without a listener that 'error' event would
+  // crash the process; the next query on that client fails and the caller handles it.
+  pool.on('connect', (client) => {
+    client.on('error', () => undefined);
+  });
   return pool;
 }
 

@@ -7,6 +7,7 @@ function quoteIdent(name: string): string {
 
 export async function createDatabaseIfMissing(serverUrl: string, name: string, template?: string): Promise<boolean> {
   const client = new Client({ connectionString: serverUrl });
+  client.on('error', () => undefined); // surfaced by the failing query instead
   await client.connect();
   try {
     const found = await client.query('SELECT 1 FROM pg_database WHERE datname = $1::text', [name]);
@@ -22,6 +23,7 @@ export async function createDatabaseIfMissing(serverUrl: string, name: string, t
 
 export async function dropDatabase(serverUrl: string, name: string): Promise<void> {
   const client = new Client({ connectionString: serverUrl });
+  client.on('error', () => undefined); // surfaced by the failing query instead
   await client.connect();
   try {
     await client.query(`DROP DATABASE IF EXISTS ${quoteIdent(name)} WITH (FORCE)`);

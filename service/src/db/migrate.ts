@@ -88,6 +88,7 @@ export async function migrate(connectionString: string, options: MigrateOptions 
   const log = options.log ?? (() => undefined);
   const migrations = listMigrations(options.dir);
   const client = new Client({ connectionString, application_name: 'agog-perf migrate' });
+  client.on('error', () => undefined); // surfaced by the failing query instead
   await client.connect();
   try {
     await client.query('SELECT pg_advisory_lock(hashtext($1))', [MIGRATION_LOCK_KEY]);

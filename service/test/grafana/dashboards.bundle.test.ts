@@ -105,6 +105,19 @@ describe.each(dashboards.map((d) => [d.file, d.json] as const))('%s', (file, das
     expect(new Set(ids).size).toBe(ids.length);
   });
 
+  it('picks fields by the names in the service\'s frames, never by display names the plugin may change', () => {
+    for (const panel of allPanels(dashboard)) {
+      const where = `panel ${panel.id} "${panel.title}"`;
+      // reduceOptions.fields, filterFieldsByName patterns and byRegexp overrides match display
+      // names; byName overrides and filterFieldsByName names also match the raw field name.
+      expect([where, panel.options?.reduceOptions?.fields ?? '']).toEqual([where, expect.stringMatching(/^(|\/\.\*\/)$/)]);
+      for (const t of panel.transformations ?? []) {
+        if (t.id === 'filterFieldsByName') expect([where, t.options.include]).toEqual([where, { names: expect.any(Array) }]);
+      }
+      for (const o of panel.fieldConfig?.overrides ?? []) expect([where, o.matcher.id]).toEqual([where, 'byName']);
+    }
+  });
+
   it('refers only to data sources provisioned in provisioning/, through its data source variable', () => {
     const datasourceVariable = variable(dashboard, 'datasource');
     expect(datasourceVariable).toMatchObject({ type: 'datasource', query: PLUGIN_ID });

@@ -46,8 +46,8 @@ describe('the alert rule files', () => {
     expect(['critical', 'warning']).toContain(rule.labels.severity);
     expect(rule.labels.tenant).toMatch(/^(all|\{\{ \.Labels\.tenant \}\})$/);
     expect(rule.annotations.summary).toMatch(/\.Values\.B\.Value/);
-    expect(rule.annotations.description.length).toBeGreaterThan(80);
-    expect(rule.annotations.runbook.split('\n').filter((line) => /^\d+\. /.test(line)).length).toBeGreaterThanOrEqual(3);
+    expect(rule.annotations.description?.length).toBeGreaterThan(80);
+    expect((rule.annotations.runbook ?? '').split('\n').filter((line) => /^\d+\. /.test(line)).length).toBeGreaterThanOrEqual(3);
     expect(rule.annotations.dashboard).toMatch(new RegExp(`^\\{\\{ externalURL \\}\\}/d/${rule.dashboardUid}/`));
     // Grafana expands environment variables in provisioning files: a $ in a template would be eaten.
     for (const text of [...Object.values(rule.labels), ...Object.values(rule.annotations)]) expect(text).not.toContain('$');

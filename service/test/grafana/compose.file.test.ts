@@ -72,7 +72,7 @@ describe('docker-compose.yml', () => {
     const grafana = volumes('grafana');
     const target = (source: string) => grafana.find((v) => v.source === source)?.target;
     expect(target('plugin-dist')).toBe(`/var/lib/grafana/plugins/${PLUGIN_ID}`);
-    expect(environment('grafana').GF_PLUGINS_ALLOW_LOADING_UNSIGNED_PLUGINS.split(',')).toContain(PLUGIN_ID);
+    expect((environment('grafana').GF_PLUGINS_ALLOW_LOADING_UNSIGNED_PLUGINS ?? '').split(',')).toContain(PLUGIN_ID);
     expect(target('./provisioning/datasources')).toBe('/etc/grafana/provisioning/datasources');
     expect(target('./provisioning/dashboards')).toBe('/etc/grafana/provisioning/dashboards');
     for (const file of filesIn('alerts', /\.ya?ml$/)) {
@@ -84,7 +84,7 @@ describe('docker-compose.yml', () => {
   });
 
   it('lands on the Overview dashboard, which is a mounted file', () => {
-    const home = environment('grafana').GF_DASHBOARDS_DEFAULT_HOME_DASHBOARD_PATH;
+    const home = environment('grafana').GF_DASHBOARDS_DEFAULT_HOME_DASHBOARD_PATH ?? '';
     const mount = volumes('grafana').find((v) => home.startsWith(v.target + '/'))!;
     const file = path.join(PROJECT_ROOT, mount.source, home.slice(mount.target.length));
     expect(JSON.parse(readFileSync(file, 'utf8')).uid).toBe('agog-overview');

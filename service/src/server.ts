@@ -25,7 +25,7 @@ export function createHttpServer({ bodyLimitBytes }: { bodyLimitBytes: number })
     const code = (err as { code?: string }).code;
     const status = (err as { statusCode?: number }).statusCode;
     if (code === 'FST_ERR_CTP_BODY_TOO_LARGE') {
-      return reply.code(413).send(errorBody('payload_too_large', `the body exceeds the limit of ${bodyLimitBytes} bytes`));
+      return reply.code(413).send(errorBody('payload_too_large', `the body exceeds the limit of ${bodyLimitBytes} bytes`, { field: '(body)' }));
     }
     if (status && status >= 400 && status < 500) {
       return reply.code(status).send(errorBody('bad_request', (err as Error).message));

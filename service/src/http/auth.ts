@@ -8,6 +8,7 @@ import { isUuid } from '../ingest/records';
 import { ApiError } from './errors';
 
 const TOKEN_CACHE_MS = 5_000;
+const AUTHORIZATION = { field: 'Authorization' };
 
 export interface Principal {
   token: TokenInfo;
@@ -21,9 +22,9 @@ export class Authenticator {
   constructor(private readonly pool: Pool) {}
 
   async verify(authorization: string | undefined): Promise<TokenInfo> {
-    if (!authorization) throw new ApiError(401, 'unauthorized', 'missing Authorization header; send "Authorization: Bearer <token>"');
+    if (!authorization) throw new ApiError(401, 'unauthorized', 'missing Authorization header; send "Authorization: Bearer <token>"', AUTHORIZATION);
     const match = /^Bearer\s+(\S+)\s*$/i.exec(authorization);
-    if (!match) throw new ApiError(401, 'unauthorized', 'the Authorization header must be "Bearer <token>"');
+    if (!match) throw new ApiError(401, 'unauthorized', 'the Authorization header must be "Bearer <token>"', AUTHORIZATION);
     const token = match[1]!;
     const now = Date.now();
     let entry = this.cache.get(token);
@@ -32,7 +33,7 @@ export class Authenticator {
       if (this.cache.size > 10_000) this.cache.clear();
       this.cache.set(token, entry);
     }
-    if (!entry.info) throw new ApiError(401, 'unauthorized', 'the token is unknown or revoked');
+    if (!entry.info) throw new ApiError(401, 'unauthorized', 'the token in the Authorization header is unknown or revoked', AUTHORIZATION);
     return entry.info;
   }
 
@@ -40,13 +41,13 @@ export class Authenticator {
     const token = await this.verify(authorization);
     const isAdmin = token.scopes.includes('admin');
     if (!token.scopes.includes(scope) && !isAdmin) {
-      throw new ApiError(403, 'forbidden', `the token lacks the ${scope} scope (it has: ${token.scopes.join(', ')})`);
+      throw new ApiError(403, 'forbidden', `the token lacks the ${scope} scope (it has: ${token.scopes.join(', ')})`, { field: 'scope' });
     }
     if (requestedTenant !== undefined) {
       if (!isUuid(requestedTenant)) throw new ApiError(400, 'invalid_tenant', `tenant must be a UUID, got "${requestedTenant.slice(0, 60)}"`, { field: 'tenant' });
       if (!isAdmin) {
         if (requestedTenant.toLowerCase() !== token.tenantId) {
-          throw new ApiError(403, 'forbidden', 'a tenant token acts only for its own tenant; naming another tenant needs an admin token');
+          throw new ApiError(403, 'forbidden', 'a tenant token acts only for its own tenant; naming another tenant needs an admin token', { field: 'tenant' });
         }
       }
       return { token, tenantId: requestedTenant.toLowerCase() };

@@ -14,12 +14,12 @@ export function decodeBody(body: Buffer, contentEncoding: string | undefined, li
       bytes = gunzipSync(body, { maxOutputLength: limitBytes });
     } catch (err) {
       if ((err as { code?: string }).code === 'ERR_BUFFER_TOO_LARGE' || /Cannot create a Buffer larger|buffer.*too large/i.test((err as Error).message)) {
-        throw new ApiError(413, 'payload_too_large', `the decompressed body exceeds ${limitBytes} bytes`);
+        throw new ApiError(413, 'payload_too_large', `the decompressed body exceeds ${limitBytes} bytes`, { field: '(body)' });
       }
       throw new ApiError(400, 'invalid_gzip', `the body is not valid gzip: ${(err as Error).message}`, { field: '(body)' });
     }
   } else if (encoding !== 'identity') {
-    throw new ApiError(415, 'unsupported_encoding', `Content-Encoding "${encoding}" is not supported; use gzip or none`);
+    throw new ApiError(415, 'unsupported_encoding', `Content-Encoding "${encoding}" is not supported; use gzip or none`, { field: 'Content-Encoding' });
   }
   return bytes.toString('utf8');
 }
@@ -29,7 +29,8 @@ export function parseRecords(text: string, contentType: string | undefined): unk
   const isNdjson = type === 'application/x-ndjson' || type === 'application/ndjson' || type === 'application/jsonl';
   if (!isNdjson && type !== 'application/json') {
     throw new ApiError(415, 'unsupported_media_type',
-      `Content-Type must be application/json (an array of records) or application/x-ndjson (one record per line), got "${type || '(none)'}"`);
+      `Content-Type must be application/json (an array of records) or application/x-ndjson (one record per line), got "${type || '(none)'}"`,
+      { field: 'Content-Type' });
   }
   let records: unknown[];
   if (isNdjson) {
@@ -41,7 +42,7 @@ export function parseRecords(text: string, contentType: string | undefined): unk
       try {
         records.push(JSON.parse(line));
       } catch (err) {
-        throw new ApiError(400, 'invalid_json', `line ${i + 1} is not valid JSON: ${(err as Error).message}`, { line: i + 1, field: '(body)' });
+        throw new ApiError(400, 'invalid_json', `line ${i + 1} of the body is not valid JSON: ${(err as Error).message}`, { line: i + 1, field: '(body)' });
       }
       if (records.length > MAX_RECORDS_PER_BATCH) break;
     }
@@ -55,9 +56,9 @@ export function parseRecords(text: string, contentType: string | undefined): unk
     if (!Array.isArray(parsed)) throw new ApiError(400, 'invalid_body', 'the body must be a JSON array of records', { field: '(body)' });
     records = parsed;
   }
-  if (records.length === 0) throw new ApiError(400, 'empty_batch', 'the batch holds no records', { field: '(body)' });
+  if (records.length === 0) throw new ApiError(400, 'empty_batch', 'the body holds no records', { field: '(body)' });
   if (records.length > MAX_RECORDS_PER_BATCH) {
-    throw new ApiError(413, 'too_many_records', `a batch may hold at most ${MAX_RECORDS_PER_BATCH} records`);
+    throw new ApiError(413, 'too_many_records', `the body holds more than ${MAX_RECORDS_PER_BATCH} records, the most one batch may hold`, { field: '(body)' });
   }
   return records;
 }

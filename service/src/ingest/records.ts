@@ -43,6 +43,20 @@ export function copyText(value: string): string {
 }
 
 const NULL = '\\N';
+
+/**
+ * Whether the YYYY-MM-DD the text starts with is a real day. Date.parse rolls 2026-02-30
+ * over to March 2, but PostgreSQL refuses it, and one such record would fail a whole
+ * group commit.
+ */
+function dayExists(value: string): boolean {
+  const day = (value.charCodeAt(8) - 48) * 10 + (value.charCodeAt(9) - 48);
+  if (day <= 28) return true;
+  const year = Number(value.slice(0, 4));
+  const month = Number(value.slice(5, 7));
+  return day <= new Date(Date.UTC(year, month, 0)).getUTCDate();
+}
+
 const CANONICAL_ISO = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d{1,6})?Z$/;
 
 class RecordChecker {
@@ -65,9 +79,9 @@ class RecordChecker {
       ms = value;
     } else if (typeof value === 'string') {
       if (CANONICAL_ISO.test(value)) {
-        // Fast path: already UTC with a Z; Date.parse checks it is a real date.
+        // Fast path: already UTC with a Z; Date.parse and dayExists check it is a real date.
         ms = Date.parse(value);
-        if (Number.isNaN(ms)) return this.fail(field, `is not a valid ISO 8601 date-time: "${value}"`);
+        if (Number.isNaN(ms) || !dayExists(value)) return this.fail(field, `is not a valid ISO 8601 date-time: "${value}"`);
         if (ms < limits.minTimeMs) return this.fail(field, `is older than the accepted window (${new Date(limits.minTimeMs).toISOString()})`);
         if (ms > limits.maxTimeMs) return this.fail(field, `is too far in the future (after ${new Date(limits.maxTimeMs).toISOString()})`);
         return value;
@@ -76,7 +90,7 @@ class RecordChecker {
         return this.fail(field, 'must be an ISO 8601 date-time (e.g. 2026-11-29T14:00:00Z) or epoch milliseconds');
       }
       ms = Date.parse(value);
-      if (Number.isNaN(ms)) return this.fail(field, `is not a valid ISO 8601 date-time: "${value.slice(0, 40)}"`);
+      if (Number.isNaN(ms) || !dayExists(value)) return this.fail(field, `is not a valid ISO 8601 date-time: "${value.slice(0, 40)}"`);
     } else if (value === undefined || value === null) {
       return this.fail(field, 'is required');
     } else {

@@ -3,6 +3,8 @@
 // The variable names of the original runbook (DATABASE_URL, PERFORMANCE_*, ...) are a
 // compatibility contract. Keep the configuration table in README.md in step with this.
 
+import os from 'node:os';
+
 export interface Config {
   databaseUrl: string | undefined;
   metricsEnabled: boolean;
@@ -12,6 +14,7 @@ export interface Config {
   flushMaxRecords: number;
   queueMaxRecords: number;
   maxConcurrentFlushes: number;
+  ingestWorkers: number;
   bodyLimitBytes: number;
   poolMax: number;
   poolIdleTimeoutMs: number;
@@ -104,6 +107,7 @@ export function loadConfig(env: Env = process.env): Config {
     flushMaxRecords: int('METRICS_FLUSH_MAX_RECORDS', 20_000, 1, 1_000_000),
     queueMaxRecords: int('METRICS_QUEUE_MAX_RECORDS', 200_000, 1, 10_000_000),
     maxConcurrentFlushes: int('METRICS_FLUSH_CONCURRENCY', 2, 1, 16),
+    ingestWorkers: int('INGEST_WORKERS', Math.min(4, Math.max(1, os.cpus().length)), 0, 64),
     bodyLimitBytes: int('INGEST_BODY_LIMIT_BYTES', 10 * 1024 * 1024, 1024, 512 * 1024 * 1024),
     poolMax: int('DATABASE_POOL_MAX', 30, 2, 1000),
     poolIdleTimeoutMs: int('DATABASE_POOL_IDLE_TIMEOUT_MS', 30_000, 0, 3_600_000),

@@ -5,7 +5,9 @@ import { ApiError, errorBody } from './http/errors';
 import { isConnectionError } from './ingest/groupCommit';
 
 export function createHttpServer({ bodyLimitBytes }: { bodyLimitBytes: number }): FastifyInstance {
-  const app = Fastify({ logger: false, bodyLimit: bodyLimitBytes, forceCloseConnections: 'idle' });
+  // return503OnClosing is off: requests arriving during shutdown get the service's own 503
+  // (error shape, Retry-After, Connection: close) from the hook in service.ts.
+  const app = Fastify({ logger: false, bodyLimit: bodyLimitBytes, forceCloseConnections: 'idle', return503OnClosing: false });
   // Bodies arrive as raw bytes; each route decodes (gzip) and parses them itself, so a
   // bad body always gets our error shape and gzip bodies are size-capped after inflation.
   app.removeAllContentTypeParsers();

@@ -12,6 +12,7 @@ import { ServiceMetrics } from './http/metrics';
 import { registerStatusRoutes } from './http/statusRoutes';
 import { loadParser } from './ingest/fingerprint';
 import { GroupCommitQueue } from './ingest/groupCommit';
+import { IngestWorkers } from './ingest/ingestWorkers';
 import { createResourceSampler } from './jobs/resourceSampler';
 import { Scheduler, type JobDefinition } from './jobs/scheduler';
 import { createHttpServer } from './server';
@@ -93,7 +94,8 @@ export async function startService(config: Config, databaseUrl: string, options:
   app.addHook('onSend', async (_request, reply) => {
     if (closing) reply.header('connection', 'close');
   });
-  registerIngestRoutes(app, { config, queue, auth, metrics });
+  const workers = new IngestWorkers(config.ingestWorkers);
+  registerIngestRoutes(app, { config, queue, auth, metrics, workers });
   registerStatusRoutes(app, { pool, queue, metrics, scheduler, auth });
   await app.listen({ host: config.host, port: config.port });
   const address = app.server.address();
@@ -112,6 +114,7 @@ export async function startService(config: Config, databaseUrl: string, options:
         await scheduler.stop();
         await closed;
         await queue.drain();
+        await workers.close();
         await pool.end();
       })();
       return stopping;

@@ -6,7 +6,8 @@ export interface CacheFreshness {
   stalenessSeconds: number | null;
 }
 
-export async function cacheFreshness(pool: Pool, tenantId: string | null): Promise<CacheFreshness> {
+// Takes a pool or a client (the query API reads it inside its read session).
+export async function cacheFreshness(pool: Pick<Pool, 'query'>, tenantId: string | null): Promise<CacheFreshness> {
   const result = await pool.query<{ last_updated: Date | null; staleness: number | null }>(
     `SELECT max(last_updated) AS last_updated, extract(epoch FROM now() - max(last_updated))::float8 AS staleness
        FROM performance_metrics_cache WHERE $1::uuid IS NULL OR tenant_id = $1::uuid`,

@@ -14,14 +14,24 @@ export const COPY_STATEMENTS: Record<RecordKind, string> = {
 
 const CHUNK_CHARS = 1 << 20;
 
-/** Streams the lines (each ending in \n) into one COPY on the client's open transaction. */
-export async function copyLines(client: PoolClient, kind: RecordKind, lines: string[]): Promise<void> {
+/**
+ * Streams COPY text into one COPY on the client's open transaction. Each element holds
+ * whole lines, each ending in \n: small strings are gathered into chunks of about 1 MB,
+ * byte arrays (prepared by the ingest workers) are sent as they are.
+ */
+export async function copyLines(client: PoolClient, kind: RecordKind, lines: Array<string | Uint8Array>): Promise<void> {
   if (lines.length === 0) return;
   const stream = client.query(copyFrom(COPY_STATEMENTS[kind]));
-  function* chunks(): Generator<string> {
+  function* chunks(): Generator<string | Uint8Array> {
     let buffer = '';
-    for (const line of lines) {
-      buffer += line;
+    for (const piece of lines) {
+      if (typeof piece !== 'string') {
+        if (buffer) yield buffer;
+        buffer = '';
+        if (piece.byteLength) yield Buffer.from(piece.buffer, piece.byteOffset, piece.byteLength);
+        continue;
+      }
+      buffer += piece;
       if (buffer.length >= CHUNK_CHARS) {
         yield buffer;
         buffer = '';

@@ -30,7 +30,8 @@ export interface PartitionInfo {
   rowEstimate: number;
 }
 
-export async function listPartitions(pool: Pool): Promise<PartitionInfo[]> {
+// Takes a pool or a client (the query API reads it inside its read session).
+export async function listPartitions(pool: Pick<Pool, 'query'>): Promise<PartitionInfo[]> {
   const result = await pool.query<{
     parent: string;
     partition: string;

@@ -4,23 +4,19 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { Config } from '../config';
 import { IngestRejected, type GroupCommitQueue, type Lines } from '../ingest/groupCommit';
-import { decodeBody, parseRecords } from '../ingest/parseBody';
-import { encodeRecord, type FieldError, type RecordKind } from '../ingest/records';
+import type { IngestWorkers, Prepared } from '../ingest/ingestWorkers';
+import type { RecordKind } from '../ingest/records';
 import type { Authenticator } from './auth';
 import { ApiError } from './errors';
 import type { ServiceMetrics } from './metrics';
+
+export { MAX_FUTURE_MS, MAX_PAST_MS } from '../ingest/prepareBatch';
 
 const ROUTES: Array<[string, RecordKind]> = [
   ['/v1/ingest/api-requests', 'api'],
   ['/v1/ingest/queries', 'query'],
   ['/v1/ingest/resources', 'resource'],
 ];
-
-const MAX_ERRORS_LISTED = 100;
-/** Accepted timestamps: up to this far in the past ... */
-export const MAX_PAST_MS = 400 * 86_400_000;
-/** ... and this far in the future (clock skew). */
-export const MAX_FUTURE_MS = 86_400_000;
 
 export function requestedTenant(request: FastifyRequest): string | undefined {
   const header = request.headers['x-tenant-id'];
@@ -32,9 +28,8 @@ export function requestedTenant(request: FastifyRequest): string | undefined {
 
 export function registerIngestRoutes(
   app: FastifyInstance,
-  deps: { config: Config; queue: GroupCommitQueue; auth: Authenticator; metrics: ServiceMetrics; random?: () => number },
+  deps: { config: Config; queue: GroupCommitQueue; auth: Authenticator; metrics: ServiceMetrics; workers: IngestWorkers },
 ): void {
-  const random = deps.random ?? Math.random;
   for (const [path, kind] of ROUTES) {
     app.post(path, async (request, reply) => {
       const principal = await deps.auth.authorize(request.headers.authorization, 'ingest', requestedTenant(request));
@@ -43,42 +38,33 @@ export function registerIngestRoutes(
       }
       const body = request.body;
       if (!Buffer.isBuffer(body) || body.length === 0) throw new ApiError(400, 'empty_body', 'the body is empty; send a JSON array or NDJSON of records', { field: '(body)' });
-      const text = decodeBody(body, request.headers['content-encoding'], deps.config.bodyLimitBytes);
-      const records = parseRecords(text, request.headers['content-type']);
-
-      const now = Date.now();
-      const errors: FieldError[] = [];
-      const lines: string[] = [];
-      let sampledOut = 0;
-      const ctx = {
-        tenantId: principal.tenantId,
-        limits: { minTimeMs: now - MAX_PAST_MS, maxTimeMs: now + MAX_FUTURE_MS },
-        slowQueryThresholdMs: deps.config.slowQueryThresholdMs,
-      };
-      const rate = deps.config.samplingRate;
-      for (let i = 0; i < records.length; i++) {
-        const encoded = encodeRecord(kind, records[i], i, ctx, errors);
-        if (!encoded || errors.length) continue;
-        if (rate < 1 && !encoded.alwaysKeep && random() >= rate) {
-          sampledOut++;
-          continue;
+      let prepared: Prepared;
+      try {
+        prepared = await deps.workers.prepare({
+          kind,
+          body,
+          contentType: request.headers['content-type'],
+          contentEncoding: request.headers['content-encoding'],
+          bodyLimitBytes: deps.config.bodyLimitBytes,
+          tenantId: principal.tenantId,
+          nowMs: Date.now(),
+          slowQueryThresholdMs: deps.config.slowQueryThresholdMs,
+          samplingRate: deps.config.samplingRate,
+        });
+      } catch (err) {
+        const received = (err as ApiError).details as { received?: number } | undefined;
+        if (err instanceof ApiError && err.code === 'invalid_records' && received?.received) {
+          deps.metrics.recordsRejected[kind]! += received.received;
         }
-        lines.push(encoded.line);
-      }
-      if (errors.length) {
-        deps.metrics.recordsRejected[kind]! += records.length;
-        const invalidRecords = new Set(errors.map((e) => e.index)).size;
-        throw new ApiError(400, 'invalid_records',
-          `${invalidRecords} of ${records.length} records are invalid; nothing was stored (first: record ${errors[0]!.index}, ${errors[0]!.field} ${errors[0]!.reason})`,
-          { errors: errors.slice(0, MAX_ERRORS_LISTED), errorCount: errors.length });
+        throw err;
       }
       if (!deps.config.metricsEnabled) {
-        return reply.code(200).send({ accepted: 0, discarded: records.length, reason: 'PERFORMANCE_METRICS_ENABLED=false: valid records are discarded' });
+        return reply.code(200).send({ accepted: 0, discarded: prepared.received, reason: 'PERFORMANCE_METRICS_ENABLED=false: valid records are discarded' });
       }
       const batch: Lines = { api: [], query: [], resource: [] };
-      batch[kind] = lines;
+      batch[kind] = [prepared.copy];
       try {
-        await deps.queue.enqueue(batch);
+        await deps.queue.enqueue(batch, prepared.kept);
       } catch (err) {
         if (err instanceof IngestRejected) {
           deps.metrics.batchesRefused[err.code] = (deps.metrics.batchesRefused[err.code] ?? 0) + 1;
@@ -86,9 +72,9 @@ export function registerIngestRoutes(
         }
         throw err;
       }
-      deps.metrics.recordsAccepted[kind]! += lines.length;
-      deps.metrics.recordsSampledOut[kind]! += sampledOut;
-      return reply.code(200).send({ accepted: lines.length, sampledOut });
+      deps.metrics.recordsAccepted[kind]! += prepared.kept;
+      deps.metrics.recordsSampledOut[kind]! += prepared.sampledOut;
+      return reply.code(200).send({ accepted: prepared.kept, sampledOut: prepared.sampledOut });
     });
   }
 }

@@ -7,7 +7,8 @@ import type { Pool, PoolClient } from 'pg';
 import { copyLines } from '../db/ingestCopy';
 import type { RecordKind } from './records';
 
-export type Lines = Record<RecordKind, string[]>;
+/** COPY text per table: each element holds one or more whole lines (text or UTF-8 bytes). */
+export type Lines = Record<RecordKind, Array<string | Uint8Array>>;
 
 export class IngestRejected extends Error {
   constructor(
@@ -83,8 +84,8 @@ export class GroupCommitQueue {
   }
 
   /** Resolves once every line is committed; rejects with IngestRejected otherwise. */
-  enqueue(lines: Lines): Promise<void> {
-    const count = lines.api.length + lines.query.length + lines.resource.length;
+  enqueue(lines: Lines, records?: number): Promise<void> {
+    const count = records ?? lines.api.length + lines.query.length + lines.resource.length;
     if (count === 0) return Promise.resolve();
     if (this.closed) return Promise.reject(new IngestRejected(503, 'shutting_down', 'the service is shutting down; retry against another replica', 1));
     if (this.unavailable) {

@@ -1,0 +1,178 @@
+// Reads of query_metrics_rollup (per fingerprint), query_fingerprints and
+// query_endpoints for the query API. query_hash travels as a decimal string (bigint);
+// src/ingest/fingerprint.ts converts it to and from the 16 hex digits the API shows.
+import type { Segment } from '../query/timeRange';
+import { STEP_ORIGIN } from './requestRollups';
+import { segmentCondition, segmentValues } from './rollupSegments';
+import type { Queryable } from './tenantSession';
+
+export type FingerprintOrderKey = 'total' | 'avg' | 'count' | 'all';
+
+export interface FingerprintTotals {
+  queryHash: string;
+  calls: number;
+  slowCalls: number;
+  totalMs: number;
+  maxMs: number | null;
+  rowsSum: number;
+  histText: string | null;
+}
+
+/**
+ * Totals per fingerprint over a range, with histograms; ordered and cut in SQL by a key
+ * that needs no histogram ('all': every fingerprint, for ordering by p95). With an
+ * endpoint, only fingerprints that endpoint has issued (query_endpoints); their numbers
+ * are still their totals over all endpoints, since the rollup is per fingerprint.
+ */
+export async function fingerprintTotals(
+  db: Queryable,
+  tenantId: string,
+  segments: Segment[],
+  { orderBy, limit, endpoint }: { orderBy: FingerprintOrderKey; limit: number | null; endpoint: string | null },
+): Promise<FingerprintTotals[]> {
+  const result = await db.query<{
+    query_hash: string; calls: number; slow_calls: number; total_ms: number; max_ms: number | null; rows_sum: number; hist_text: string | null;
+  }>(
+    `WITH picked AS (
+       SELECT r.query_hash, r.calls, r.slow_calls, r.total_ms, r.max_ms, r.rows_sum, r.hist
+         FROM query_metrics_rollup r
+        WHERE r.tenant_id = $1::uuid AND ${segmentCondition('r', 2)}
+          AND ($12::text IS NULL OR r.query_hash IN (SELECT e.query_hash FROM query_endpoints e
+                                                      WHERE e.tenant_id = $1::uuid AND e.endpoint = $12::text))
+     ), totals AS (
+       SELECT query_hash, sum(calls)::float8 AS calls, sum(slow_calls)::float8 AS slow_calls,
+              sum(total_ms)::float8 AS total_ms, max(max_ms)::float8 AS max_ms, sum(rows_sum)::float8 AS rows_sum
+         FROM picked GROUP BY query_hash HAVING sum(calls) > 0
+     ), chosen AS (
+       SELECT * FROM totals
+        ORDER BY CASE $13::text WHEN 'total' THEN total_ms WHEN 'avg' THEN total_ms / calls WHEN 'count' THEN calls END DESC NULLS LAST,
+                 query_hash
+        LIMIT $14::integer
+     )
+     SELECT c.query_hash::text AS query_hash, c.calls, c.slow_calls, c.total_ms, c.max_ms, c.rows_sum, h.hist_text
+       FROM chosen c
+       JOIN (SELECT query_hash, string_agg(hist::text, '') AS hist_text
+               FROM picked WHERE query_hash IN (SELECT query_hash FROM chosen) GROUP BY query_hash) h USING (query_hash)`,
+    [tenantId, ...segmentValues(segments), endpoint, orderBy, limit],
+  );
+  return result.rows.map((row) => ({
+    queryHash: row.query_hash,
+    calls: row.calls,
+    slowCalls: row.slow_calls,
+    totalMs: row.total_ms,
+    maxMs: row.max_ms,
+    rowsSum: row.rows_sum,
+    histText: row.hist_text,
+  }));
+}
+
+export interface FingerprintInfo {
+  queryHash: string;
+  preview: string;
+  calls: number;
+  firstSeen: Date;
+  lastSeen: Date;
+  /** Up to five endpoints that issue it, busiest first. */
+  endpoints: string[];
+}
+
+/** Preview, first and last seen, and endpoints of some fingerprints. */
+export async function fingerprintInfo(db: Queryable, tenantId: string, queryHashes: string[]): Promise<Map<string, FingerprintInfo>> {
+  const result = await db.query<{
+    query_hash: string; query_preview: string; calls: number; first_seen: Date; last_seen: Date; endpoints: string[] | null;
+  }>(
+    `SELECT f.query_hash::text AS query_hash, f.query_preview, f.calls::float8 AS calls, f.first_seen, f.last_seen,
+            (SELECT array_agg(e.endpoint ORDER BY e.calls DESC, e.endpoint)
+               FROM (SELECT endpoint, calls FROM query_endpoints q
+                      WHERE q.tenant_id = f.tenant_id AND q.query_hash = f.query_hash
+                      ORDER BY calls DESC, endpoint LIMIT 5) e) AS endpoints
+       FROM query_fingerprints f
+      WHERE f.tenant_id = $1::uuid AND f.query_hash = ANY ($2::bigint[])`,
+    [tenantId, queryHashes],
+  );
+  return new Map(result.rows.map((row) => [row.query_hash, {
+    queryHash: row.query_hash,
+    preview: row.query_preview,
+    calls: row.calls,
+    firstSeen: row.first_seen,
+    lastSeen: row.last_seen,
+    endpoints: row.endpoints ?? [],
+  }]));
+}
+
+export interface FingerprintPoint {
+  time: Date;
+  calls: number;
+  slowCalls: number;
+  totalMs: number;
+  maxMs: number | null;
+  rowsSum: number;
+  histText: string | null;
+}
+
+/** One fingerprint's series from one rollup resolution, in steps of stepMs. */
+export async function fingerprintSeries(
+  db: Queryable,
+  tenantId: string,
+  { queryHash, resolution, start, to, stepMs }: { queryHash: string; resolution: string; start: Date; to: Date; stepMs: number },
+): Promise<FingerprintPoint[]> {
+  const result = await db.query<{
+    time: Date; calls: number; slow_calls: number; total_ms: number; max_ms: number | null; rows_sum: number; hist_text: string | null;
+  }>(
+    `SELECT date_bin(make_interval(secs => $6::float8 / 1000), r.bucket, timestamptz '${STEP_ORIGIN}') AS time,
+            sum(r.calls)::float8 AS calls, sum(r.slow_calls)::float8 AS slow_calls, sum(r.total_ms)::float8 AS total_ms,
+            max(r.max_ms)::float8 AS max_ms, sum(r.rows_sum)::float8 AS rows_sum, string_agg(r.hist::text, '') AS hist_text
+       FROM query_metrics_rollup r
+      WHERE r.tenant_id = $1::uuid AND r.resolution = $2::text AND r.bucket >= $3::timestamptz AND r.bucket < $4::timestamptz
+        AND r.query_hash = $5::bigint
+      GROUP BY 1 ORDER BY 1`,
+    [tenantId, resolution, start, to, queryHash, stepMs],
+  );
+  return result.rows.map((row) => ({
+    time: row.time,
+    calls: row.calls,
+    slowCalls: row.slow_calls,
+    totalMs: row.total_ms,
+    maxMs: row.max_ms,
+    rowsSum: row.rows_sum,
+    histText: row.hist_text,
+  }));
+}
+
+/** Fingerprints seen in a range, most called first (template variables). */
+export async function fingerprintsSeen(
+  db: Queryable,
+  tenantId: string,
+  { from, to, limit }: { from: Date; to: Date; limit: number },
+): Promise<Array<{ queryHash: string; preview: string }>> {
+  const result = await db.query<{ query_hash: string; query_preview: string }>(
+    `SELECT query_hash::text AS query_hash, query_preview
+       FROM query_fingerprints
+      WHERE tenant_id = $1::uuid AND last_seen >= $2::timestamptz AND first_seen < $3::timestamptz
+      ORDER BY calls DESC, query_hash
+      LIMIT $4::integer`,
+    [tenantId, from, to, limit],
+  );
+  return result.rows.map((row) => ({ queryHash: row.query_hash, preview: row.query_preview }));
+}
+
+export interface FingerprintEndpoint {
+  endpoint: string;
+  calls: number;
+  totalMs: number;
+  firstSeen: Date;
+  lastSeen: Date;
+}
+
+/** Every endpoint that has issued one fingerprint (since it was first seen), busiest first. */
+export async function fingerprintEndpoints(db: Queryable, tenantId: string, queryHash: string, limit: number): Promise<FingerprintEndpoint[]> {
+  const result = await db.query<{ endpoint: string; calls: number; total_ms: number; first_seen: Date; last_seen: Date }>(
+    `SELECT endpoint, calls::float8 AS calls, total_ms::float8 AS total_ms, first_seen, last_seen
+       FROM query_endpoints
+      WHERE tenant_id = $1::uuid AND query_hash = $2::bigint
+      ORDER BY calls DESC, endpoint
+      LIMIT $3::integer`,
+    [tenantId, queryHash, limit],
+  );
+  return result.rows.map((row) => ({ endpoint: row.endpoint, calls: row.calls, totalMs: row.total_ms, firstSeen: row.first_seen, lastSeen: row.last_seen }));
+}

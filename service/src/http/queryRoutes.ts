@@ -1,0 +1,43 @@
+// POST /v1/query: the plugin's API (contract: src/contract/query.ts; documented in
+// service/README.md "Query API"). The tenant comes from the token; an admin token may
+// name one in the body's tenantId (or X-Tenant-Id / ?tenant=).
+import type { FastifyInstance } from 'fastify';
+import type { Pool } from 'pg';
+import type { QuerySettings } from '../query/context';
+import { runQueries, validateQueryRequest } from '../query/runQueries';
+import type { Authenticator } from './auth';
+import { ApiError } from './errors';
+import { requestedTenant } from './ingestRoutes';
+
+/** Query bodies are small; this bounds what is parsed before authentication. */
+const MAX_QUERY_BODY_BYTES = 256 * 1024;
+
+export function registerQueryRoutes(
+  app: FastifyInstance,
+  deps: { pool: Pool; auth: Authenticator; settings: QuerySettings; observe?: (queryType: string, ms: number) => void },
+): void {
+  app.post('/v1/query', async (request) => {
+    const raw = request.body;
+    if (!Buffer.isBuffer(raw) || raw.length === 0) {
+      throw new ApiError(400, 'empty_body', 'the body is empty; send {"range": {...}, "queries": [...]}', { field: '(body)' });
+    }
+    if (raw.length > MAX_QUERY_BODY_BYTES) {
+      throw new ApiError(413, 'payload_too_large', `a query body may be at most ${MAX_QUERY_BODY_BYTES} bytes`);
+    }
+    let body: unknown;
+    try {
+      body = JSON.parse(raw.toString('utf8'));
+    } catch (err) {
+      throw new ApiError(400, 'invalid_json', `the body is not JSON: ${(err as Error).message}`, { field: '(body)' });
+    }
+    const validated = validateQueryRequest(body);
+    const principal = await deps.auth.authorize(request.headers.authorization, 'read', validated.tenantId ?? requestedTenant(request));
+    return runQueries(
+      deps.pool,
+      validated,
+      { tenantId: principal.tenantId, admin: principal.token.scopes.includes('admin') },
+      deps.settings,
+      deps.observe,
+    );
+  });
+}

@@ -1,0 +1,36 @@
+// healthSeries: the health score per step with its components, from the hourly cache.
+// Steps are whole hours at least (the health model scores hours); a step of several
+// hours sums their counts and scores the sum, as get_performance_summary does. The
+// components are the four deductions (apdex, on another scale, is in the overview).
+import { healthSeries as readHealthSeries } from '../../db/healthCache';
+import { STEP_ORIGIN_MS } from '../../db/requestRollups';
+import type { QueryHandler } from '../context';
+import { stepOf, stepStart, stepTimes, tenantOf } from '../context';
+import { frame, healthConfig, numberColumn, timeColumn } from '../frames';
+import { HOUR_MS, rollupStep } from '../timeRange';
+
+export const healthSeries: QueryHandler<'healthSeries'> = async (query, ctx) => {
+  const tenantId = tenantOf(ctx, 'healthSeries');
+  const { stepMs } = rollupStep(Math.max(stepOf(ctx).stepMs, HOUR_MS));
+  const start = stepStart(ctx.range.from.getTime(), stepMs, STEP_ORIGIN_MS);
+  const points = await readHealthSeries(ctx.db, tenantId, { start, to: ctx.range.to, stepMs });
+  const byTime = new Map(points.map((p) => [p.time.getTime(), p]));
+  const times = stepTimes(start, ctx.range.to, stepMs);
+  const pick = (f: (p: NonNullable<ReturnType<typeof byTime.get>>) => number | null) => times.map((t) => {
+    const point = byTime.get(t);
+    return point ? f(point) : null;
+  });
+  const deduction = (displayName: string) => ({ unit: 'none', displayName, decimals: 1, min: 0 });
+  return {
+    frames: [
+      frame({ name: 'health', refId: query.refId, custom: { stepMs } }, [
+        timeColumn('time', times),
+        numberColumn('healthScore', pick((p) => p.healthScore), healthConfig),
+        numberColumn('latencyDeduction', pick((p) => p.latencyDeduction), deduction('Latency deduction')),
+        numberColumn('errorDeduction', pick((p) => p.errorDeduction), deduction('Error deduction')),
+        numberColumn('slowQueryDeduction', pick((p) => p.slowQueryDeduction), deduction('Slow query deduction')),
+        numberColumn('resourceDeduction', pick((p) => p.resourceDeduction), deduction('Resource deduction')),
+      ]),
+    ],
+  };
+};

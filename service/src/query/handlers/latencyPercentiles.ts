@@ -1,0 +1,40 @@
+// latencyPercentiles: p50/p95/p99 (or the percentiles asked for) per step, overall, for
+// one endpoint, or one frame per endpoint (the busiest BY_ENDPOINT_LIMIT). Percentiles
+// come from merged histograms, never from averaged percentiles (DESIGN.md decision 5).
+import { DEFAULT_PERCENTILES } from '../../contract/query';
+import { busiestEndpoints } from '../../db/requestRollups';
+import type { QueryHandler } from '../context';
+import { tenantOf } from '../context';
+import { frame, numberColumn, timeColumn } from '../frames';
+import { loadRequestSeries } from '../requestSeries';
+import { rangeSegments } from '../timeRange';
+
+/** Most endpoints drawn by one byEndpoint query. */
+export const BY_ENDPOINT_LIMIT = 20;
+
+/** "p95", "p99.9": the field name of a percentile. */
+export function percentileName(percent: number): string {
+  return `p${Number(percent.toFixed(3))}`;
+}
+
+export const latencyPercentiles: QueryHandler<'latencyPercentiles'> = async (query, ctx) => {
+  const tenantId = tenantOf(ctx, 'latencyPercentiles');
+  const percents = [...new Set(query.percentiles ?? DEFAULT_PERCENTILES)].sort((a, b) => a - b);
+  let endpoints = [query.endpoint ?? ''];
+  if (query.byEndpoint && !query.endpoint) {
+    endpoints = await busiestEndpoints(ctx.db, tenantId, rangeSegments(ctx.range), BY_ENDPOINT_LIMIT);
+  }
+  const loaded = await loadRequestSeries(ctx, tenantId, { endpoints, percents });
+  const frames = loaded.series.map(({ endpoint, steps }) => {
+    const labels = endpoint ? { endpoint } : undefined;
+    return frame(
+      { name: endpoint || 'all endpoints', refId: query.refId, notices: loaded.notices, custom: { stepMs: loaded.stepMs, source: loaded.source } },
+      [
+        timeColumn('time', loaded.times),
+        ...percents.map((percent, i) =>
+          numberColumn(percentileName(percent), loaded.times.map((t) => steps.get(t)?.percentiles[i] ?? null), { unit: 'ms', decimals: 1 }, labels)),
+      ],
+    );
+  });
+  return { frames: frames.length ? frames : [frame({ name: 'no endpoints', refId: query.refId }, [timeColumn('time', [])])] };
+};

@@ -1,0 +1,76 @@
+// queryDetail: one fingerprint over time. Three frames:
+//   latency    time, avgMs, p50Ms, p95Ms, p99Ms, maxMs per step (5-minute rollups at least);
+//   query      the text, totals over the shown steps, first and last seen (one row);
+//   endpoints  every endpoint that issued it, with calls and total time.
+import { fingerprintEndpoints, fingerprintInfo, fingerprintSeries } from '../../db/queryRollups';
+import { STEP_ORIGIN_MS } from '../../db/requestRollups';
+import { hexToDecimal } from '../../ingest/fingerprint';
+import type { QueryHandler } from '../context';
+import { stepOf, stepStart, stepTimes, tenantOf } from '../context';
+import { frame, ms, numberColumn, stringColumn, timeColumn } from '../frames';
+import { Histogram, histogramFromText } from '../histogram';
+import { FIVE_MINUTES_MS, rollupStep } from '../timeRange';
+
+const ENDPOINTS_SHOWN = 100;
+
+export const queryDetail: QueryHandler<'queryDetail'> = async (query, ctx) => {
+  const tenantId = tenantOf(ctx, 'queryDetail');
+  const queryHash = hexToDecimal(query.queryHash);
+  const step = rollupStep(Math.max(stepOf(ctx).stepMs, FIVE_MINUTES_MS));
+  const start = stepStart(ctx.range.from.getTime(), step.stepMs, STEP_ORIGIN_MS);
+  const points = await fingerprintSeries(ctx.db, tenantId, { queryHash, resolution: step.source, start, to: ctx.range.to, stepMs: step.stepMs });
+  const info = (await fingerprintInfo(ctx.db, tenantId, [queryHash])).get(queryHash);
+  const endpoints = await fingerprintEndpoints(ctx.db, tenantId, queryHash, ENDPOINTS_SHOWN);
+
+  const times = stepTimes(start, ctx.range.to, step.stepMs);
+  const byTime = new Map(points.map((p) => [p.time.getTime(), { ...p, percentiles: histogramFromText(p.histText).percentiles([50, 95, 99]) }]));
+  const at = (f: (p: NonNullable<ReturnType<typeof byTime.get>>) => number | null) => times.map((t) => {
+    const point = byTime.get(t);
+    return point ? f(point) : null;
+  });
+  const all = new Histogram();
+  let calls = 0;
+  let totalMs = 0;
+  let slowCalls = 0;
+  let rowsSum = 0;
+  for (const p of points) {
+    all.addText(p.histText);
+    calls += p.calls;
+    totalMs += p.totalMs;
+    slowCalls += p.slowCalls;
+    rowsSum += p.rowsSum;
+  }
+  const notices = info ? [] : [{ severity: 'info' as const, text: `No fingerprint ${query.queryHash} for this tenant.` }];
+  return {
+    frames: [
+      frame({ name: 'latency', refId: query.refId, notices, custom: { stepMs: step.stepMs } }, [
+        timeColumn('time', times),
+        numberColumn('avgMs', at((p) => (p.calls > 0 ? p.totalMs / p.calls : null)), ms('Average')),
+        numberColumn('p50Ms', at((p) => p.percentiles[0] ?? null), ms('p50')),
+        numberColumn('p95Ms', at((p) => p.percentiles[1] ?? null), ms('p95')),
+        numberColumn('p99Ms', at((p) => p.percentiles[2] ?? null), ms('p99')),
+        numberColumn('maxMs', at((p) => p.maxMs), ms('Max')),
+      ]),
+      frame({ name: 'query', refId: query.refId, preferredVisualisationType: 'table' }, [
+        stringColumn('queryHash', [query.queryHash], { displayName: 'Fingerprint' }),
+        stringColumn('query', [info?.preview ?? null], { displayName: 'Query' }),
+        numberColumn('calls', [calls], { unit: 'none', displayName: 'Calls', decimals: 0 }),
+        numberColumn('totalMs', [totalMs], ms('Total time', 0)),
+        numberColumn('avgMs', [calls > 0 ? totalMs / calls : null], ms('Average')),
+        numberColumn('p95Ms', [all.percentile(0.95)], ms('p95')),
+        numberColumn('slowCalls', [slowCalls], { unit: 'none', displayName: `Slow calls (≥ ${ctx.settings.slowQueryThresholdMs} ms)`, decimals: 0 }),
+        numberColumn('rowsPerCall', [calls > 0 ? rowsSum / calls : null], { unit: 'none', displayName: 'Rows per call', decimals: 1 }),
+        timeColumn('firstSeen', [info?.firstSeen ?? null], { displayName: 'First seen' }),
+        timeColumn('lastSeen', [info?.lastSeen ?? null], { displayName: 'Last seen' }),
+      ]),
+      frame({ name: 'endpoints', refId: query.refId, preferredVisualisationType: 'table' }, [
+        stringColumn('endpoint', endpoints.map((e) => e.endpoint), { displayName: 'Endpoint' }),
+        numberColumn('calls', endpoints.map((e) => e.calls), { unit: 'none', displayName: 'Calls (all time)', decimals: 0 }),
+        numberColumn('totalMs', endpoints.map((e) => e.totalMs), ms('Total time (all time)', 0)),
+        numberColumn('avgMs', endpoints.map((e) => (e.calls > 0 ? e.totalMs / e.calls : null)), ms('Average')),
+        timeColumn('firstSeen', endpoints.map((e) => e.firstSeen), { displayName: 'First seen' }),
+        timeColumn('lastSeen', endpoints.map((e) => e.lastSeen), { displayName: 'Last seen' }),
+      ]),
+    ],
+  };
+};

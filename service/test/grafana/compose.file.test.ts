@@ -7,9 +7,8 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 import YAML from 'yaml';
-import { filesIn, PROJECT_ROOT, projectPath, readYaml } from '../support/bundle';
+import { filesIn, PLUGIN_ID, PROJECT_ROOT, projectPath, readYaml } from '../support/bundle';
 
-const PLUGIN_ID: string = JSON.parse(readFileSync(projectPath('plugin/src/plugin.json'), 'utf8')).id;
 const composeText = readFileSync(projectPath('docker-compose.yml'), 'utf8');
 // YAML 1.1 merge keys (<<) as compose reads them.
 const compose = YAML.parse(composeText, { merge: true } as any);

@@ -7,11 +7,10 @@ import { readFileSync } from 'node:fs';
 import { query as contractQuery } from '../../src/contract/query';
 import { dashboardModelOf, formatDashboardFile } from '../../src/grafana/dashboardJson';
 import { thresholdOf } from '../support/alertEvaluation';
-import { allAlertRules, allPanels, filesIn, loadDashboards, projectPath, provisionedDatasources, readYaml } from '../support/bundle';
+import { allAlertRules, allPanels, filesIn, loadDashboards, PLUGIN_ID, projectPath, provisionedDatasources, readYaml } from '../support/bundle';
 import { runnableQueries, toWireQuery, type SavedTarget, type VariableValues } from '../support/pluginRequests';
 import { typeCheckedDashboards } from './dashboardTypes';
 
-const PLUGIN_ID: string = JSON.parse(readFileSync(projectPath('plugin/src/plugin.json'), 'utf8')).id;
 const dashboards = loadDashboards();
 const byUid = new Map(dashboards.map((d) => [d.json.uid as string, d.json]));
 const datasources = provisionedDatasources();

@@ -2,9 +2,8 @@
 // rules refer to exist with the right types, secrets come from the environment, and the
 // README's uid diagram names every uid there is.
 import { readFileSync } from 'node:fs';
-import { allAlertRules, filesIn, loadDashboards, projectPath, provisionedDatasources, readYaml } from '../support/bundle';
+import { allAlertRules, filesIn, loadDashboards, PLUGIN_ID, projectPath, provisionedDatasources, readYaml } from '../support/bundle';
 
-const PLUGIN_ID: string = JSON.parse(readFileSync(projectPath('plugin/src/plugin.json'), 'utf8')).id;
 const datasources = provisionedDatasources();
 const readme = readFileSync(projectPath('provisioning/README.md'), 'utf8');
 

@@ -10,6 +10,9 @@ export function projectPath(...parts: string[]): string {
   return path.join(PROJECT_ROOT, ...parts);
 }
 
+/** The plugin's id (plugin/src/plugin.json): the data source type the dashboards use. */
+export const PLUGIN_ID: string = JSON.parse(readFileSync(projectPath('plugin/src/plugin.json'), 'utf8')).id;
+
 export function readYaml<T = any>(relativePath: string): T {
   return YAML.parse(readFileSync(projectPath(relativePath), 'utf8')) as T;
 }

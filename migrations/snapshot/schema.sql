@@ -93,6 +93,26 @@ CREATE TABLE api_tokens (
 );
 -- comment: Bearer tokens of the service, stored as SHA-256 hashes; bound to one tenant, or admin (tenant_id NULL).
 
+-- table optimization_recommendations
+CREATE TABLE optimization_recommendations (
+  tenant_id uuid NOT NULL,
+  id text NOT NULL,
+  kind text NOT NULL,
+  severity text NOT NULL,
+  title text NOT NULL,
+  evidence jsonb NOT NULL,
+  action text NOT NULL,
+  query_hash bigint,
+  endpoint text,
+  table_name text,
+  first_seen timestamp with time zone NOT NULL,
+  last_seen timestamp with time zone NOT NULL,
+  resolved_at timestamp with time zone
+);
+-- row level security: enabled
+-- comment: Findings of the optimization engine per tenant: stable id (hash of kind and subject), evidence, a concrete action, first and last seen; resolved_at set when a later run no longer sees it.
+-- comment on optimization_recommendations.id: 16 hex digits of SHA-256 over the kind and the subject (fingerprint, endpoint, table or index): equal across runs and replicas.
+
 -- table performance_metrics_cache
 CREATE TABLE performance_metrics_cache (
   tenant_id uuid NOT NULL,
@@ -277,6 +297,17 @@ CREATE TABLE scheduler_job_runs (
   runs bigint NOT NULL DEFAULT 0
 );
 
+-- table storage_snapshots
+CREATE TABLE storage_snapshots (
+  taken_on date NOT NULL,
+  table_name text NOT NULL,
+  partitions integer NOT NULL,
+  total_bytes bigint NOT NULL,
+  row_estimate bigint NOT NULL,
+  taken_at timestamp with time zone NOT NULL
+);
+-- comment: Daily size, row estimate and partition count of each raw log (latest of the day), for growth per day.
+
 -- partitioned table system_resource_metrics
 CREATE TABLE system_resource_metrics (
   timestamp timestamp with time zone NOT NULL,
@@ -320,6 +351,15 @@ ALTER TABLE api_tokens ADD CONSTRAINT api_tokens_name_check CHECK (length(name) 
 ALTER TABLE api_tokens ADD CONSTRAINT api_tokens_pkey PRIMARY KEY (id);
 ALTER TABLE api_tokens ADD CONSTRAINT api_tokens_scopes_check CHECK (scopes <@ ARRAY['read'::text, 'ingest'::text, 'admin'::text] AND cardinality(scopes) > 0);
 ALTER TABLE api_tokens ADD CONSTRAINT api_tokens_token_hash_key UNIQUE (token_hash);
+ALTER TABLE optimization_recommendations ADD CONSTRAINT optimization_recommendations_action_check CHECK (length(action) <= 4000);
+ALTER TABLE optimization_recommendations ADD CONSTRAINT optimization_recommendations_check CHECK (last_seen >= first_seen);
+ALTER TABLE optimization_recommendations ADD CONSTRAINT optimization_recommendations_endpoint_check CHECK (length(endpoint) <= 500);
+ALTER TABLE optimization_recommendations ADD CONSTRAINT optimization_recommendations_id_check CHECK (id ~ '^[0-9a-f]{16}$'::text);
+ALTER TABLE optimization_recommendations ADD CONSTRAINT optimization_recommendations_kind_check CHECK (kind = ANY (ARRAY['missingIndex'::text, 'nPlusOne'::text, 'slowEndpoint'::text, 'highErrorRate'::text, 'poolSaturation'::text, 'cpuPressure'::text, 'memoryPressure'::text, 'staleCache'::text, 'partitions'::text, 'unusedIndex'::text, 'duplicateIndex'::text]));
+ALTER TABLE optimization_recommendations ADD CONSTRAINT optimization_recommendations_pkey PRIMARY KEY (tenant_id, id);
+ALTER TABLE optimization_recommendations ADD CONSTRAINT optimization_recommendations_severity_check CHECK (severity = ANY (ARRAY['critical'::text, 'warning'::text, 'info'::text]));
+ALTER TABLE optimization_recommendations ADD CONSTRAINT optimization_recommendations_table_name_check CHECK (length(table_name) <= 300);
+ALTER TABLE optimization_recommendations ADD CONSTRAINT optimization_recommendations_title_check CHECK (length(title) <= 300);
 ALTER TABLE performance_metrics_cache ADD CONSTRAINT performance_metrics_cache_pkey PRIMARY KEY (tenant_id, hour_bucket);
 ALTER TABLE performance_settings ADD CONSTRAINT performance_settings_apdex_target_ms_check CHECK (apdex_target_ms > 0::double precision);
 ALTER TABLE performance_settings ADD CONSTRAINT performance_settings_id_check CHECK (id);
@@ -338,6 +378,10 @@ ALTER TABLE resource_metrics_rollup ADD CONSTRAINT resource_metrics_rollup_pkey 
 ALTER TABLE rollup_refresh_state ADD CONSTRAINT rollup_refresh_state_id_check CHECK (id);
 ALTER TABLE rollup_refresh_state ADD CONSTRAINT rollup_refresh_state_pkey PRIMARY KEY (id);
 ALTER TABLE scheduler_job_runs ADD CONSTRAINT scheduler_job_runs_pkey PRIMARY KEY (job);
+ALTER TABLE storage_snapshots ADD CONSTRAINT storage_snapshots_partitions_check CHECK (partitions >= 0);
+ALTER TABLE storage_snapshots ADD CONSTRAINT storage_snapshots_pkey PRIMARY KEY (taken_on, table_name);
+ALTER TABLE storage_snapshots ADD CONSTRAINT storage_snapshots_row_estimate_check CHECK (row_estimate >= 0);
+ALTER TABLE storage_snapshots ADD CONSTRAINT storage_snapshots_total_bytes_check CHECK (total_bytes >= 0);
 ALTER TABLE system_resource_metrics ADD CONSTRAINT system_resource_metrics_active_connections_check CHECK (active_connections >= 0);
 ALTER TABLE system_resource_metrics ADD CONSTRAINT system_resource_metrics_cpu_usage_percent_check CHECK (cpu_usage_percent >= 0::double precision AND cpu_usage_percent <= 100::double precision);
 ALTER TABLE system_resource_metrics ADD CONSTRAINT system_resource_metrics_memory_total_mb_check CHECK (memory_total_mb > 0::double precision);
@@ -355,6 +399,9 @@ CREATE INDEX api_performance_log_timestamp_brin ON ONLY public.api_performance_l
 CREATE UNIQUE INDEX api_tokens_pkey ON public.api_tokens USING btree (id);
 CREATE UNIQUE INDEX api_tokens_token_hash_key ON public.api_tokens USING btree (token_hash);
 -- comment: Token lookup on every authenticated request.
+CREATE UNIQUE INDEX optimization_recommendations_pkey ON public.optimization_recommendations USING btree (tenant_id, id);
+CREATE INDEX optimization_recommendations_tenant_last_seen ON public.optimization_recommendations USING btree (tenant_id, last_seen);
+-- comment: Recommendations of one tenant seen in a time range (query types recommendations and annotations).
 CREATE INDEX performance_metrics_cache_last_updated ON public.performance_metrics_cache USING btree (last_updated);
 -- comment: Cache freshness: the stale-cache alert and the runbook daily health check (ORDER BY last_updated DESC).
 CREATE UNIQUE INDEX performance_metrics_cache_pkey ON public.performance_metrics_cache USING btree (tenant_id, hour_bucket);
@@ -370,6 +417,7 @@ CREATE UNIQUE INDEX resource_metrics_rollup_pkey ON public.resource_metrics_roll
 -- comment: Resource series per tenant over a time range.
 CREATE UNIQUE INDEX rollup_refresh_state_pkey ON public.rollup_refresh_state USING btree (id);
 CREATE UNIQUE INDEX scheduler_job_runs_pkey ON public.scheduler_job_runs USING btree (job);
+CREATE UNIQUE INDEX storage_snapshots_pkey ON public.storage_snapshots USING btree (taken_on, table_name);
 CREATE INDEX system_resource_metrics_default_tenant_id_timestamp_idx ON public.system_resource_metrics_default USING btree (tenant_id, "timestamp");
 CREATE INDEX system_resource_metrics_tenant_time ON ONLY public.system_resource_metrics USING btree (tenant_id, "timestamp");
 -- comment: Resource series per tenant and time range (resources panels, pool saturation detector).
@@ -911,6 +959,8 @@ CREATE POLICY tenant_isolation_app ON api_metrics_rollup FOR ALL TO agog_app USI
 CREATE POLICY tenant_scope_readonly ON api_metrics_rollup FOR SELECT TO agog_readonly USING (((NULLIF(current_setting('app.tenant_id'::text, true), ''::text) IS NULL) OR (tenant_id = (NULLIF(current_setting('app.tenant_id'::text, true), ''::text))::uuid)));
 CREATE POLICY tenant_isolation_app ON api_performance_log FOR ALL TO agog_app USING ((tenant_id = (NULLIF(current_setting('app.tenant_id'::text, true), ''::text))::uuid)) WITH CHECK ((tenant_id = (NULLIF(current_setting('app.tenant_id'::text, true), ''::text))::uuid));
 CREATE POLICY tenant_scope_readonly ON api_performance_log FOR SELECT TO agog_readonly USING (((NULLIF(current_setting('app.tenant_id'::text, true), ''::text) IS NULL) OR (tenant_id = (NULLIF(current_setting('app.tenant_id'::text, true), ''::text))::uuid)));
+CREATE POLICY tenant_isolation_app ON optimization_recommendations FOR ALL TO agog_app USING ((tenant_id = (NULLIF(current_setting('app.tenant_id'::text, true), ''::text))::uuid));
+CREATE POLICY tenant_scope_readonly ON optimization_recommendations FOR SELECT TO agog_readonly USING (((NULLIF(current_setting('app.tenant_id'::text, true), ''::text) IS NULL) OR (tenant_id = (NULLIF(current_setting('app.tenant_id'::text, true), ''::text))::uuid)));
 CREATE POLICY tenant_isolation_app ON performance_metrics_cache FOR ALL TO agog_app USING ((tenant_id = (NULLIF(current_setting('app.tenant_id'::text, true), ''::text))::uuid)) WITH CHECK ((tenant_id = (NULLIF(current_setting('app.tenant_id'::text, true), ''::text))::uuid));
 CREATE POLICY tenant_scope_readonly ON performance_metrics_cache FOR SELECT TO agog_readonly USING (((NULLIF(current_setting('app.tenant_id'::text, true), ''::text) IS NULL) OR (tenant_id = (NULLIF(current_setting('app.tenant_id'::text, true), ''::text))::uuid)));
 CREATE POLICY tenant_isolation_app ON query_endpoints FOR ALL TO agog_app USING ((tenant_id = (NULLIF(current_setting('app.tenant_id'::text, true), ''::text))::uuid));
@@ -931,6 +981,8 @@ GRANT SELECT ON api_metrics_rollup TO agog_app;
 GRANT SELECT ON api_metrics_rollup TO agog_readonly;
 GRANT DELETE, INSERT, SELECT, UPDATE ON api_performance_log TO agog_app;
 GRANT SELECT ON api_performance_log TO agog_readonly;
+GRANT SELECT ON optimization_recommendations TO agog_app;
+GRANT SELECT ON optimization_recommendations TO agog_readonly;
 GRANT DELETE, INSERT, SELECT, UPDATE ON performance_metrics_cache TO agog_app;
 GRANT SELECT ON performance_metrics_cache TO agog_readonly;
 GRANT SELECT ON performance_settings TO agog_app;
@@ -947,5 +999,7 @@ GRANT SELECT ON resource_metrics_rollup TO agog_app;
 GRANT SELECT ON resource_metrics_rollup TO agog_readonly;
 GRANT SELECT ON rollup_refresh_state TO agog_app;
 GRANT SELECT ON rollup_refresh_state TO agog_readonly;
+GRANT SELECT ON storage_snapshots TO agog_app;
+GRANT SELECT ON storage_snapshots TO agog_readonly;
 GRANT DELETE, INSERT, SELECT, UPDATE ON system_resource_metrics TO agog_app;
 GRANT SELECT ON system_resource_metrics TO agog_readonly;

@@ -31,6 +31,12 @@ export interface Config {
   latencyTargetMs: number;
   nPlusOneMinQueries: number;
   nPlusOneMinTotalMs: number;
+  optimizerIntervalMs: number;
+  optimizerWindowMinutes: number;
+  optimizerMaxRawRows: number;
+  monitoredSchema: string;
+  missingIndexMinRows: number;
+  errorRateThresholdPercent: number;
   serviceTenantId: string;
   /** npm start's demo traffic: undefined = on with the embedded database, off with DATABASE_URL. */
   demo: boolean | undefined;
@@ -47,6 +53,9 @@ export class ConfigError extends Error {
 }
 
 type Env = Record<string, string | undefined>;
+
+/** A plain (unquoted) PostgreSQL identifier, as MONITORED_SCHEMA must be. */
+const IDENTIFIER_PATTERN = /^[A-Za-z_][A-Za-z0-9_$]{0,62}$/;
 
 const UUID_PATTERN = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
@@ -98,6 +107,10 @@ export function loadConfig(env: Env = process.env): Config {
   if (!UUID_PATTERN.test(serviceTenantId)) {
     throw new ConfigError('AGOG_SERVICE_TENANT_ID', `expected a UUID, got "${serviceTenantId}"`);
   }
+  const monitoredSchema = raw(env, 'MONITORED_SCHEMA') ?? 'public';
+  if (!IDENTIFIER_PATTERN.test(monitoredSchema)) {
+    throw new ConfigError('MONITORED_SCHEMA', `expected a schema name (letters, digits, _ and $, at most 63), got "${monitoredSchema}"`);
+  }
   return {
     databaseUrl: databaseUrl(env),
     metricsEnabled: boolean(env, 'PERFORMANCE_METRICS_ENABLED', true),
@@ -124,6 +137,13 @@ export function loadConfig(env: Env = process.env): Config {
     latencyTargetMs: number(env, 'LATENCY_TARGET_MS', 100, { min: 1, max: 600_000, integer: false }),
     nPlusOneMinQueries: int('N_PLUS_ONE_MIN_QUERIES', 5, 2, 10_000),
     nPlusOneMinTotalMs: number(env, 'N_PLUS_ONE_MIN_TOTAL_MS', 50, { min: 0, max: 600_000, integer: false }),
+    // The optimization engine (src/optimizer/engine.ts); interval 0 turns it off.
+    optimizerIntervalMs: int('OPTIMIZER_INTERVAL_MS', 5 * 60_000, 0, 24 * 3_600_000),
+    optimizerWindowMinutes: int('OPTIMIZER_WINDOW_MINUTES', 60, 5, 7 * 24 * 60),
+    optimizerMaxRawRows: int('OPTIMIZER_MAX_RAW_ROWS', 200_000, 1_000, 10_000_000),
+    monitoredSchema,
+    missingIndexMinRows: int('MISSING_INDEX_MIN_ROWS', 10_000, 1, 1_000_000_000),
+    errorRateThresholdPercent: number(env, 'ERROR_RATE_THRESHOLD_PERCENT', 5, { min: 0.01, max: 100, integer: false }),
     serviceTenantId,
     demo: raw(env, 'AGOG_DEMO') === undefined ? undefined : boolean(env, 'AGOG_DEMO', false),
   };

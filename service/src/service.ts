@@ -8,6 +8,7 @@ import { createPool, type Pool } from './db/pool';
 import { refreshRollups } from './db/rollups';
 import { Authenticator } from './http/auth';
 import { registerIngestRoutes } from './http/ingestRoutes';
+import { registerQueryRoutes } from './http/queryRoutes';
 import { ServiceMetrics } from './http/metrics';
 import { registerStatusRoutes } from './http/statusRoutes';
 import { loadParser } from './ingest/fingerprint';
@@ -15,6 +16,8 @@ import { GroupCommitQueue } from './ingest/groupCommit';
 import { IngestWorkers } from './ingest/ingestWorkers';
 import { createResourceSampler } from './jobs/resourceSampler';
 import { Scheduler, type JobDefinition } from './jobs/scheduler';
+import type { OptimizerSettings } from './optimizer/detector';
+import { optimizeJob } from './optimizer/engine';
 import { createHttpServer } from './server';
 import { errorBody } from './http/errors';
 
@@ -35,6 +38,22 @@ export interface ServiceOptions {
   startScheduler?: boolean;
   /** Delay before a failed job is retried (tests shorten it); default JOB_RETRY_MS. */
   jobRetryMs?: number;
+}
+
+/** The optimization engine's settings, from the configuration. */
+export function optimizerSettings(config: Config): OptimizerSettings {
+  return {
+    windowMinutes: config.optimizerWindowMinutes,
+    maxRawRows: config.optimizerMaxRawRows,
+    monitoredSchema: config.monitoredSchema,
+    latencyTargetMs: config.latencyTargetMs,
+    slowQueryThresholdMs: config.slowQueryThresholdMs,
+    nPlusOneMinQueries: config.nPlusOneMinQueries,
+    nPlusOneMinTotalMs: config.nPlusOneMinTotalMs,
+    errorRateThreshold: config.errorRateThresholdPercent / 100,
+    missingIndexMinRows: config.missingIndexMinRows,
+    retentionDays: config.retentionDays,
+  };
 }
 
 export async function startService(config: Config, databaseUrl: string, options: ServiceOptions = {}): Promise<RunningService> {
@@ -67,6 +86,13 @@ export async function startService(config: Config, databaseUrl: string, options:
       run: () => maintainPartitions(pool, { monthsAhead: config.partitionMonthsAhead, retentionDays: config.retentionDays }),
     },
   ];
+  if (config.optimizerIntervalMs > 0) {
+    jobs.push({
+      name: 'optimize',
+      intervalMs: config.optimizerIntervalMs,
+      run: () => optimizeJob(pool, optimizerSettings(config)),
+    });
+  }
   if (config.resourceSampleIntervalMs > 0 && config.metricsEnabled) {
     jobs.push({
       name: 'sample-resources',
@@ -97,6 +123,11 @@ export async function startService(config: Config, databaseUrl: string, options:
   const workers = new IngestWorkers(config.ingestWorkers);
   registerIngestRoutes(app, { config, queue, auth, metrics, workers });
   registerStatusRoutes(app, { pool, queue, metrics, scheduler, auth });
+  registerQueryRoutes(app, {
+    pool,
+    auth,
+    settings: { latencyTargetMs: config.latencyTargetMs, slowQueryThresholdMs: config.slowQueryThresholdMs },
+  });
   await app.listen({ host: config.host, port: config.port });
   const address = app.server.address();
   const port = typeof address === 'object' && address ? address.port : config.port;

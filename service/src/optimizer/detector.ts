@@ -1,0 +1,48 @@
+// The shape of a detector, and what every detector receives.
+import type { Pool } from 'pg';
+import type { Window } from '../db/optimizerWindow';
+import type { Finding, RecommendationKind } from './recommendation';
+
+export interface OptimizerSettings {
+  /** How far back the detectors look (OPTIMIZER_WINDOW_MINUTES). */
+  windowMinutes: number;
+  /** Most raw query rows the N+1 detector reads per run (OPTIMIZER_MAX_RAW_ROWS). */
+  maxRawRows: number;
+  /** Schema of the monitored application's tables (MONITORED_SCHEMA). */
+  monitoredSchema: string;
+  latencyTargetMs: number;
+  slowQueryThresholdMs: number;
+  nPlusOneMinQueries: number;
+  nPlusOneMinTotalMs: number;
+  /** Server error share above which an endpoint gets advice, 0..1 (ERROR_RATE_THRESHOLD_PERCENT / 100). */
+  errorRateThreshold: number;
+  /** Smallest table (estimated rows) the missing-index detector advises on (MISSING_INDEX_MIN_ROWS). */
+  missingIndexMinRows: number;
+  retentionDays: number;
+}
+
+export interface DetectorContext {
+  pool: Pool;
+  settings: OptimizerSettings;
+  window: Window;
+  now: Date;
+  /** Tenants with data in the last day: database-wide findings are recorded for each of them. */
+  activeTenants: string[];
+}
+
+export interface Detector {
+  name: string;
+  /** The kinds it produces: findings of these kinds that it no longer reports get resolved. */
+  kinds: RecommendationKind[];
+  detect(ctx: DetectorContext): Promise<Finding[]>;
+}
+
+/** A database-wide finding, recorded once for each active tenant. */
+export function forEveryTenant(ctx: DetectorContext, finding: Omit<Finding, 'tenantId'>): Finding[] {
+  return ctx.activeTenants.map((tenantId) => ({ ...finding, tenantId }));
+}
+
+/** The window as evidence shows it. */
+export function windowEvidence(window: Window): { from: string; to: string } {
+  return { from: window.from.toISOString(), to: window.to.toISOString() };
+}

@@ -5,23 +5,18 @@
 // service/bench/reports/ingest.md.
 //
 //   node service/bin/run-ts.js service/bench/ingestBench.ts [--records N]
-import { spawn } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { createDatabaseIfMissing } from '../src/db/admin';
-import { startEmbeddedPostgres, type EmbeddedServer } from '../src/db/embedded';
 import { copyLines } from '../src/db/ingestCopy';
-import { migrate } from '../src/db/migrate';
-import { createPool, withDatabase, type Pool } from '../src/db/pool';
+import { createPool, type Pool } from '../src/db/pool';
 import { refreshRollups } from '../src/db/rollups';
 import { createToken } from '../src/db/tokens';
 import { loadParser } from '../src/ingest/fingerprint';
 import { encodeRecord, type FieldError, type RecordKind } from '../src/ingest/records';
-import { freePort, makeScratchDir } from '../src/localResources';
+import { openBenchDatabase, startServiceProcess } from './benchSupport';
 
 const REPORT = path.resolve(__dirname, 'reports/ingest.md');
-const CLI = path.resolve(__dirname, '../bin/agog-perf.js');
 const TENANTS = ['a0000000-0000-4000-8000-000000000001', 'a0000000-0000-4000-8000-000000000002', 'a0000000-0000-4000-8000-000000000003'];
 
 const ENDPOINTS = ['/api/orders', '/api/orders/:id', '/api/customers/:id', '/api/invoices', '/api/jobs/:id/status',
@@ -86,27 +81,6 @@ function encode(kind: RecordKind, records: Record<string, unknown>[], tenantId: 
   return lines;
 }
 
-async function startServiceProcess(databaseUrl: string, port: number): Promise<{ stop: () => Promise<void> }> {
-  const child = spawn(process.execPath, [CLI, 'serve'], {
-    env: { ...process.env, DATABASE_URL: databaseUrl, PORT: String(port), SCHEDULER_ENABLED: 'false', RESOURCE_SAMPLE_INTERVAL_MS: '0', INGEST_BODY_LIMIT_BYTES: String(64 * 1024 * 1024) },
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
-  await new Promise<void>((resolve, reject) => {
-    let out = '';
-    child.stdout.on('data', (c: Buffer) => {
-      out += c.toString();
-      if (out.includes('listening on')) resolve();
-    });
-    child.once('exit', (code) => reject(new Error(`service exited with ${code}`)));
-  });
-  return {
-    stop: () => new Promise<void>((resolve) => {
-      child.once('exit', () => resolve());
-      child.kill('SIGTERM');
-    }),
-  };
-}
-
 async function tableBytes(pool: Pool, parent: string): Promise<{ bytes: number; rows: number }> {
   await pool.query(`VACUUM ANALYZE ${parent}`);
   const result = await pool.query<{ bytes: string; rows: string }>(
@@ -132,19 +106,10 @@ export async function main(argv: string[] = []): Promise<number> {
   const clients = clientsArg >= 0 ? Number(argv[clientsArg + 1]) : 8;
   await loadParser();
 
-  let embedded: EmbeddedServer | undefined;
-  let serverUrl = process.env.DATABASE_URL;
-  if (!serverUrl) {
-    log('starting a throwaway embedded PostgreSQL');
-    embedded = await startEmbeddedPostgres({ dataDir: makeScratchDir('agog-bench-ingest-'), port: await freePort(), persistent: false });
-    serverUrl = embedded.url;
-  }
-  const dbName = `agog_bench_ingest_${process.pid}`;
-  await createDatabaseIfMissing(serverUrl, dbName);
-  const dbUrl = withDatabase(serverUrl, dbName);
-  await migrate(dbUrl);
+  const database = await openBenchDatabase('ingest', log);
+  const dbUrl = database.url;
+  const version = database.version;
   const pool = createPool(dbUrl, { max: 4 });
-  const version = (await pool.query<{ v: string }>(`SELECT current_setting('server_version') AS v`)).rows[0]!.v;
   const lines: string[] = [];
   try {
     // ---- Data: the same records for both paths ---------------------------------
@@ -158,7 +123,6 @@ export async function main(argv: string[] = []): Promise<number> {
     for (let i = 0; i < records.length; i += batchSize) copyBatches.push(encode('api', records.slice(i, i + batchSize), TENANTS[(i / batchSize) % TENANTS.length]!));
 
     const token = (await createToken(pool, { tenantId: null, scopes: ['admin'] })).token;
-    const port = await freePort();
     const rounds = 3;
     const httpRates: number[] = [];
     const copyRates: number[] = [];
@@ -182,14 +146,16 @@ export async function main(argv: string[] = []): Promise<number> {
       // HTTP: the service in its own process; clients send pre-serialized batches and
       // count a batch only when its 200 (sent after commit) arrives.
       await truncateAll(pool);
-      const service = await startServiceProcess(dbUrl, port);
+      const service = await startServiceProcess(dbUrl, {
+        SCHEDULER_ENABLED: 'false', RESOURCE_SAMPLE_INTERVAL_MS: '0', INGEST_BODY_LIMIT_BYTES: String(64 * 1024 * 1024),
+      });
       let next = 0;
       started = process.hrtime.bigint();
       await Promise.all(Array.from({ length: clients }, async (_, c) => {
         while (true) {
           const i = next++;
           if (i >= batches.length) return;
-          const response = await fetch(`http://127.0.0.1:${port}/v1/ingest/api-requests`, {
+          const response = await fetch(`${service.url}/v1/ingest/api-requests`, {
             method: 'POST',
             headers: { 'content-type': 'application/json', authorization: `Bearer ${token}`, 'x-tenant-id': TENANTS[i % TENANTS.length]! },
             body: batches[i],
@@ -262,7 +228,7 @@ export async function main(argv: string[] = []): Promise<number> {
       '',
       `Run ${new Date().toISOString()} on ${os.cpus().length} cores (${os.cpus()[0]?.model ?? 'unknown CPU'}), ` +
         `${Math.round(os.totalmem() / 2 ** 30)} GiB, Node ${process.version}, PostgreSQL ${version}` +
-        `${embedded ? ' (embedded, default settings)' : ''}.`,
+        `${database.embedded ? ' (embedded, default settings)' : ''}.`,
       '',
       '## Sustained ingest, acknowledged after commit',
       '',
@@ -300,6 +266,6 @@ export async function main(argv: string[] = []): Promise<number> {
     return 0;
   } finally {
     await pool.end();
-    await embedded?.stop();
+    await database.close();
   }
 }

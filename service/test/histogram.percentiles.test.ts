@@ -1,0 +1,60 @@
+// The service computes percentiles from rollup histograms itself (src/query/histogram.ts)
+// for speed; they must be the SQL helpers' percentiles (hist_percentile, hist_merge in
+// V0.0.41) on the same histograms.
+import { Histogram, histogramFromText } from '../src/query/histogram';
+import { createTestDatabase, type TestDatabase } from './support/db';
+
+let db: TestDatabase;
+beforeAll(async () => {
+  db = await createTestDatabase('histogram');
+});
+afterAll(async () => db.drop());
+
+/** A deterministic pseudo-random histogram as PostgreSQL text. */
+function randomHistogram(seed: number, buckets: number): string {
+  let state = seed;
+  const next = () => (state = (state * 1103515245 + 12345) % 2147483648) / 2147483648;
+  const chosen = new Set<number>();
+  while (chosen.size < buckets) chosen.add(1 + Math.floor(next() * 600));
+  const elements = [...chosen].sort((a, b) => a - b).map((b) => BigInt(b) * 2n ** 40n + BigInt(1 + Math.floor(next() * 5000)));
+  return `{${elements.join(',')}}`;
+}
+
+describe('percentiles from histograms', () => {
+  const quantiles = [0, 0.01, 0.5, 0.9, 0.95, 0.99, 0.999, 1];
+
+  it.each([1, 2, 7, 40, 300])('equal hist_percentile on a histogram of %i buckets', async (buckets) => {
+    const text = randomHistogram(buckets * 31, buckets);
+    const sql = await db.pool.query(
+      `SELECT array_agg(hist_percentile($1::bigint[], q) ORDER BY ord)::float8[] AS p FROM unnest($2::float8[]) WITH ORDINALITY AS u(q, ord)`,
+      [text, quantiles]);
+    const ours = histogramFromText(text);
+    quantiles.forEach((q, i) => expect(ours.percentile(q)).toBeCloseTo(sql.rows[0].p[i], 9));
+  });
+
+  it('equal hist_percentile of hist_merge when several histograms are added', async () => {
+    const texts = [randomHistogram(1, 30), randomHistogram(2, 50), randomHistogram(3, 5)];
+    const sql = await db.pool.query(
+      `SELECT hist_percentile(hist_merge(hist_merge($1::bigint[], $2::bigint[]), $3::bigint[]), 0.95) AS p`, texts);
+    expect(histogramFromText(texts.join('')).percentile(0.95)).toBeCloseTo(sql.rows[0].p, 9);
+    const added = new Histogram();
+    for (const t of texts) added.addText(t);
+    expect(added.percentile(0.95)).toBeCloseTo(sql.rows[0].p, 9);
+  });
+
+  it('are within 1 % of percentile_cont over the raw durations', async () => {
+    const durations = Array.from({ length: 2000 }, (_, i) => 0.5 + ((i * 7919) % 1000) * 1.37);
+    const sql = await db.pool.query(
+      `SELECT hist_from_buckets(array_agg(latency_bucket(d)))::text AS hist,
+              percentile_cont(0.95) WITHIN GROUP (ORDER BY d) AS exact
+         FROM unnest($1::float8[]) d`, [durations]);
+    const ours = histogramFromText(sql.rows[0].hist).percentile(0.95)!;
+    expect(Math.abs(ours - sql.rows[0].exact) / sql.rows[0].exact).toBeLessThan(0.01);
+  });
+
+  it('are null for no data and refuse a quantile outside 0..1', () => {
+    expect(histogramFromText(null).percentile(0.5)).toBeNull();
+    expect(histogramFromText('{}').percentile(0.5)).toBeNull();
+    expect(() => histogramFromText('{1099511627777}').percentile(1.5)).toThrow(RangeError);
+  });
+});

@@ -150,10 +150,10 @@ export async function duplicateIndexes(pool: Pool, schema: string): Promise<Dupl
         AND ((a.keys = b.keys AND a.classes = b.classes AND a.collations = b.collations
               AND (b.enforces OR a.indexrelid > b.indexrelid))
           OR (b.keys LIKE a.keys || ' %' AND b.classes LIKE a.classes || ' %' AND b.collations LIKE a.collations || ' %'))
-      ORDER BY a.table_name, a.index_name, b.index_name`,
+      ORDER BY a.table_name, a.index_name, a.keys = b.keys DESC, b.index_name`,
     [schema, PRODUCT_TABLES],
   );
-  // One finding per redundant index: the first index that covers it.
+  // One finding per redundant index: an exact duplicate first, else the first index that covers it.
   const seen = new Set<string>();
   return result.rows
     .filter((row) => !seen.has(row.index) && seen.add(row.index))

@@ -4,7 +4,7 @@ import Fastify, { type FastifyInstance } from 'fastify';
 import { ApiError, errorBody } from './http/errors';
 import { isConnectionError } from './ingest/groupCommit';
 
-export function createHttpServer({ bodyLimitBytes }: { bodyLimitBytes: number }): FastifyInstance {
+export function createHttpServer({ bodyLimitBytes, log = () => undefined }: { bodyLimitBytes: number; log?: (line: string) => void }): FastifyInstance {
   // return503OnClosing is off: requests arriving during shutdown get the service's own 503
   // (error shape, Retry-After, Connection: close) from the hook in service.ts.
   const app = Fastify({ logger: false, bodyLimit: bodyLimitBytes, forceCloseConnections: 'idle', return503OnClosing: false });
@@ -13,7 +13,7 @@ export function createHttpServer({ bodyLimitBytes }: { bodyLimitBytes: number })
   app.removeAllContentTypeParsers();
   app.addContentTypeParser('*', { parseAs: 'buffer' }, (_request, body, done) => done(null, body));
 
-  app.setErrorHandler((err, _request, reply) => {
+  app.setErrorHandler((err, request, reply) => {
     if (err instanceof ApiError) {
       if (err.retryAfterSeconds) reply.header('Retry-After', String(err.retryAfterSeconds));
       return reply.code(err.status).send(errorBody(err.code, err.message, err.details));
@@ -32,6 +32,8 @@ export function createHttpServer({ bodyLimitBytes }: { bodyLimitBytes: number })
     if (status && status >= 400 && status < 500) {
       return reply.code(status).send(errorBody('bad_request', (err as Error).message));
     }
+    // The method, path and error only: bodies and headers (tokens) stay out of the log.
+    log(`internal error on ${request.method} ${request.url.split('?')[0]}: ${(err as Error).stack ?? String(err)}`);
     return reply.code(500).send(errorBody('internal_error', 'the service failed to handle the request; it has been logged'));
   });
   app.setNotFoundHandler((request, reply) => {

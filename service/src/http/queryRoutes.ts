@@ -6,6 +6,7 @@ import type { Pool } from 'pg';
 import type { QuerySettings } from '../query/context';
 import { runQueries, validateQueryRequest } from '../query/runQueries';
 import type { Authenticator } from './auth';
+import { requireJsonRequest } from '../ingest/parseBody';
 import { ApiError } from './errors';
 import { requestedTenant } from './ingestRoutes';
 
@@ -22,8 +23,9 @@ export function registerQueryRoutes(
       throw new ApiError(400, 'empty_body', 'the body is empty; send {"range": {...}, "queries": [...]}', { field: '(body)' });
     }
     if (raw.length > MAX_QUERY_BODY_BYTES) {
-      throw new ApiError(413, 'payload_too_large', `a query body may be at most ${MAX_QUERY_BODY_BYTES} bytes`);
+      throw new ApiError(413, 'payload_too_large', `a query body may be at most ${MAX_QUERY_BODY_BYTES} bytes`, { field: '(body)' });
     }
+    requireJsonRequest(request.headers['content-type'], request.headers['content-encoding']);
     let body: unknown;
     try {
       body = JSON.parse(raw.toString('utf8'));

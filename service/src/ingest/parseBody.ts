@@ -24,6 +24,21 @@ export function decodeBody(body: Buffer, contentEncoding: string | undefined, li
   return bytes.toString('utf8');
 }
 
+/**
+ * The query API reads one JSON object, uncompressed (Grafana's data proxy sends no
+ * Content-Encoding); anything else is refused before the body is parsed.
+ */
+export function requireJsonRequest(contentType: string | undefined, contentEncoding: string | undefined): void {
+  const encoding = (contentEncoding ?? 'identity').trim().toLowerCase();
+  if (encoding !== 'identity') {
+    throw new ApiError(415, 'unsupported_encoding', `Content-Encoding "${encoding}" is not supported here; send the JSON uncompressed`, { field: 'Content-Encoding' });
+  }
+  const type = (contentType ?? '').split(';')[0]!.trim().toLowerCase();
+  if (type !== 'application/json') {
+    throw new ApiError(415, 'unsupported_media_type', `Content-Type must be application/json, got "${type || '(none)'}"`, { field: 'Content-Type' });
+  }
+}
+
 export function parseRecords(text: string, contentType: string | undefined): unknown[] {
   const type = (contentType ?? '').split(';')[0]!.trim().toLowerCase();
   const isNdjson = type === 'application/x-ndjson' || type === 'application/ndjson' || type === 'application/jsonl';

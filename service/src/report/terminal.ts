@@ -16,11 +16,14 @@ export type Row = Record<string, unknown>;
 export interface Report {
   range: { from: string; to: string };
   overview: Row[];
+  /** Units of the overview's fields (Grafana unit ids), for the text layout. */
+  overviewUnits: Record<string, string>;
   slowQueries: Row[];
   recommendations: Row[];
   errors: string[];
 }
 
+/** The frame's rows keyed by display name; time fields as ISO 8601 text. */
 export function frameRows(frame: DataFrameJSON): Row[] {
   const fields = frame.schema.fields;
   const columns = frame.data.values;
@@ -29,11 +32,22 @@ export function frameRows(frame: DataFrameJSON): Row[] {
   for (let i = 0; i < length; i++) {
     const row: Row = {};
     fields.forEach((field, f) => {
-      row[field.config.displayName ?? field.name] = columns[f]?.[i] ?? null;
+      const value = columns[f]?.[i] ?? null;
+      row[field.config.displayName ?? field.name] =
+        field.type === 'time' && typeof value === 'number' ? new Date(value).toISOString() : value;
     });
     rows.push(row);
   }
   return rows;
+}
+
+/** Display name → unit, for the text layout. */
+function frameUnits(frames: DataFrameJSON[]): Record<string, string> {
+  const units: Record<string, string> = {};
+  for (const frame of frames) {
+    for (const field of frame.schema.fields) if (field.config.unit) units[field.config.displayName ?? field.name] = field.config.unit;
+  }
+  return units;
 }
 
 export async function fetchReport(source: ReportSource): Promise<Report> {
@@ -60,6 +74,7 @@ export async function fetchReport(source: ReportSource): Promise<Report> {
   return {
     range: { from: new Date(from).toISOString(), to: new Date(to).toISOString() },
     overview: rowsOf('overview'),
+    overviewUnits: frameUnits(body.results.overview?.frames ?? []),
     slowQueries: rowsOf('slowQueries'),
     recommendations: rowsOf('recommendations').slice(0, source.limit ?? 5),
     errors,
@@ -73,6 +88,18 @@ function format(value: unknown): string {
   return String(value);
 }
 
+function withUnit(value: unknown, unit: string | undefined): string {
+  if (typeof value !== 'number' || !unit) return format(value);
+  switch (unit) {
+    case 'ms': return `${format(value)} ms`;
+    case 's': return `${format(value)} s`;
+    case 'percent': return `${format(value)} %`;
+    case 'percentunit': return `${(value * 100).toFixed(2)} %`;
+    case 'reqps': return `${format(value)} requests/s`;
+    default: return format(value);
+  }
+}
+
 function truncate(text: string, width: number): string {
   return text.length <= width ? text : text.slice(0, width - 1) + '…';
 }
@@ -80,7 +107,7 @@ function truncate(text: string, width: number): string {
 function table(rows: Row[], preferred: string[], width = 60): string[] {
   if (rows.length === 0) return ['  (none)'];
   const keys = Object.keys(rows[0]!);
-  const columns = preferred.map((p) => keys.find((k) => k.toLowerCase() === p.toLowerCase())).filter((k): k is string => Boolean(k));
+  const columns = [...new Set(preferred.map((p) => keys.find((k) => k.toLowerCase() === p.toLowerCase())).filter((k): k is string => Boolean(k)))];
   const shown = columns.length ? columns : keys.slice(0, 5);
   const cells = rows.map((row) => shown.map((key) => truncate(format(row[key]), width)));
   const widths = shown.map((key, i) => Math.max(key.length, ...cells.map((c) => c[i]!.length)));
@@ -93,7 +120,7 @@ export function renderReport(report: Report): string {
   lines.push('Overview');
   const overview = report.overview[0];
   if (overview) {
-    for (const [key, value] of Object.entries(overview)) lines.push(`  ${key.padEnd(28)} ${format(value)}`);
+    for (const [key, value] of Object.entries(overview)) lines.push(`  ${key.padEnd(28)} ${withUnit(value, report.overviewUnits[key])}`);
   } else {
     lines.push('  (no data yet)');
   }

@@ -51,7 +51,9 @@ export const DEFAULT_PERCENTILES = [50, 95, 99];
 
 /** A fingerprint as the API shows it: 16 hexadecimal digits. */
 const queryHash = z.string().regex(/^[0-9a-f]{16}$/, 'must be 16 hexadecimal digits (a query fingerprint)');
-const endpoint = z.string().min(1).max(500);
+/** PostgreSQL text cannot hold NUL, so a filter with one could never match: refuse it. */
+const NO_NUL = /^[^\u0000]*$/;
+const endpoint = z.string().min(1).max(500).regex(NO_NUL, 'must not contain NUL bytes');
 const limit = z.number().int().min(1).max(MAX_LIMIT);
 
 const base = { refId: z.string().min(1).max(64), hide: z.boolean().optional() };
@@ -91,7 +93,7 @@ export const endpointsQuery = z
   })
   .strict();
 export const resourcesQuery = z
-  .object({ ...base, queryType: z.literal('resources'), source: z.string().min(1).max(128).optional() })
+  .object({ ...base, queryType: z.literal('resources'), source: z.string().min(1).max(128).regex(NO_NUL, 'must not contain NUL bytes').optional() })
   .strict();
 export const storageQuery = z.object({ ...base, queryType: z.literal('storage') }).strict();
 export const recommendationsQuery = z

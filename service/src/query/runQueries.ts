@@ -36,8 +36,9 @@ const HANDLERS: { [T in QueryType]: QueryHandler<T> } = {
   variable,
 };
 
-function issues(error: z.ZodError): Array<{ path: string; message: string }> {
-  return error.issues.slice(0, 20).map((issue) => ({ path: issue.path.join('.'), message: issue.message }));
+/** Where and what; an empty path is named `root` ("(body)", as the ingest API names it, or "(query)"). */
+function issues(error: z.ZodError, root: string): Array<{ path: string; message: string }> {
+  return error.issues.slice(0, 20).map((issue) => ({ path: issue.path.join('.') || root, message: issue.message }));
 }
 
 export interface ValidatedRequest {
@@ -52,7 +53,7 @@ export interface ValidatedRequest {
 export function validateQueryRequest(body: unknown): ValidatedRequest {
   const parsed = queryRequest.safeParse(body);
   if (!parsed.success) {
-    throw new ApiError(400, 'invalid_request', `the query request is invalid: ${issues(parsed.error).map((i) => `${i.path || '(body)'} ${i.message}`).join('; ')}`, { issues: issues(parsed.error) });
+    throw new ApiError(400, 'invalid_request', `the query request is invalid: ${issues(parsed.error, '(body)').map((i) => `${i.path} ${i.message}`).join('; ')}`, { issues: issues(parsed.error, '(body)') });
   }
   const queries: Query[] = [];
   const refIds = new Set<string>();
@@ -67,8 +68,8 @@ export function validateQueryRequest(body: unknown): ValidatedRequest {
     }
     const query = querySchema.safeParse(raw);
     if (!query.success) {
-      throw new ApiError(400, 'invalid_query', `query ${refId} (${candidate.queryType}) is invalid: ${issues(query.error).map((i) => `${i.path} ${i.message}`).join('; ')}`, {
-        refId, queryType: candidate.queryType, issues: issues(query.error),
+      throw new ApiError(400, 'invalid_query', `query ${refId} (${candidate.queryType}) is invalid: ${issues(query.error, '(query)').map((i) => `${i.path} ${i.message}`).join('; ')}`, {
+        refId, queryType: candidate.queryType, issues: issues(query.error, '(query)'),
       });
     }
     if (refIds.has(query.data.refId)) {

@@ -39,6 +39,11 @@ describe('query fingerprints', () => {
     expect(fp.preview).toBe(preview);
   });
 
+  it('keeps the ORDER BY positions and type modifiers normalization keeps, so the preview still parses', () => {
+    const fp = fingerprintQuery("SELECT a::numeric(10,2), b FROM t WHERE c = 'x' GROUP BY 1, 2 ORDER BY 1 LIMIT 5");
+    expect(fp.preview).toBe('SELECT a::numeric(10,2), b FROM t WHERE c = $1 GROUP BY 1, 2 ORDER BY 1 LIMIT $2');
+  });
+
   it('does not let a literal through a "--" inside a string or a backslash-escaped quote', () => {
     const fp = fingerprintQuery("SELEC x FROM t WHERE a = 'jane--doe' AND b = E'o\\'brien' AND c = $tag$ secret $tag$");
     expect(fp.parsed).toBe(false);

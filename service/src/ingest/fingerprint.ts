@@ -33,6 +33,8 @@ function isSpace(code: number): boolean {
   return code === 32 || (code >= 9 && code <= 13);
 }
 const STRING_PREFIX = /[EeBbXxNn]/;
+/** Statements whose every constant PostgreSQL's normalization replaces by $n. */
+const NORMALIZED_STATEMENT = /^\(*\s*(?:SELECT|INSERT|UPDATE|DELETE|MERGE|WITH|VALUES|TABLE|EXPLAIN)\b/i;
 const DOLLAR_TAG = /^\$(?:[A-Za-z_][A-Za-z0-9_]*)?\$/;
 
 /**
@@ -44,7 +46,7 @@ const DOLLAR_TAG = /^\$(?:[A-Za-z_][A-Za-z0-9_]*)?\$/;
  * that knows SQL's quoting, so a "--" inside a string or a quote inside a comment cannot
  * let a literal through. Quoted identifiers and $n placeholders are kept.
  */
-export function literalFreeKey(sql: string): string {
+export function literalFreeKey(sql: string, { numbers = true }: { numbers?: boolean } = {}): string {
   const n = sql.length;
   let out = '';
   let copied = 0; // sql[copied, i) is appended unchanged
@@ -127,7 +129,7 @@ export function literalFreeKey(sql: string): string {
           while (end < n && isDigit(sql.charCodeAt(end))) end++;
         }
       }
-      if (end < n && isIdentifierChar(sql.charCodeAt(end))) i = end; // part of a name
+      if (!numbers || (end < n && isIdentifierChar(sql.charCodeAt(end)))) i = end; // kept, or part of a name
       else replace(end, '?');
     } else {
       i++;
@@ -181,8 +183,12 @@ export function fingerprintQuery(sql: string): Fingerprint {
   let result: Fingerprint;
   try {
     // Comments may hold personal data, and normalizing leaves the literals of some
-    // utility statements in place: both are cut from the normalized text.
-    const normalized = literalFreeKey(normalizeSync(sql));
+    // utility statements in place: both are cut from the normalized text. In the
+    // statements normalizing covers (DML, EXPLAIN), the numbers it keeps are ORDER BY
+    // and GROUP BY positions and type modifiers: kept, so the preview still parses (the
+    // missing-index detector plans it). Elsewhere numbers go too.
+    let normalized = literalFreeKey(normalizeSync(sql), { numbers: false });
+    if (!NORMALIZED_STATEMENT.test(normalized)) normalized = literalFreeKey(normalized);
     const hash = fingerprintSync(sql);
     result = { hash, hashDecimal: toSigned64(hash), preview: truncatePreview(normalized), parsed: true };
   } catch {

@@ -28,10 +28,15 @@ CREATE TABLE api_metrics_rollup (
   db_ms double precision NOT NULL DEFAULT 0,
   db_calls bigint NOT NULL DEFAULT 0,
   hist bigint[],
-  last_seen timestamp with time zone
+  last_seen timestamp with time zone,
+  p50_ms real,
+  p90_ms real,
+  p95_ms real,
+  p99_ms real
 );
 -- row level security: enabled
 -- comment: Request rollups per tenant, resolution (5m, 1h, 1d), bucket and endpoint ('' = all), with a latency histogram.
+-- comment on api_metrics_rollup.p95_ms: Percentile of this row's histogram, kept by trigger api_metrics_rollup_percentiles (as are p50_ms, p90_ms, p99_ms).
 
 -- partitioned table api_performance_log
 CREATE TABLE api_performance_log (
@@ -422,6 +427,26 @@ CREATE INDEX system_resource_metrics_default_tenant_id_timestamp_idx ON public.s
 CREATE INDEX system_resource_metrics_tenant_time ON ONLY public.system_resource_metrics USING btree (tenant_id, "timestamp");
 -- comment: Resource series per tenant and time range (resources panels, pool saturation detector).
 
+-- function api_metrics_rollup_percentiles()
+CREATE OR REPLACE FUNCTION public.api_metrics_rollup_percentiles()
+ RETURNS trigger
+ LANGUAGE plpgsql
+ SET search_path TO 'public', 'pg_temp'
+AS $function$
+DECLARE
+  v_p double precision[];
+BEGIN
+  IF TG_OP = 'UPDATE' AND NEW.hist IS NOT DISTINCT FROM OLD.hist THEN RETURN NEW; END IF;
+  v_p := hist_percentiles(NEW.hist, ARRAY[0.5, 0.9, 0.95, 0.99]);
+  NEW.p50_ms := v_p[1];
+  NEW.p90_ms := v_p[2];
+  NEW.p95_ms := v_p[3];
+  NEW.p99_ms := v_p[4];
+  RETURN NEW;
+END
+$function$;
+-- execute granted to: (owner only)
+
 -- function api_performance_log_rollup_delta()
 CREATE OR REPLACE FUNCTION public.api_performance_log_rollup_delta()
  RETURNS trigger
@@ -591,6 +616,57 @@ BEGIN
 END
 $function$;
 -- comment: Percentile (0..1) of a latency histogram, defined like percentile_cont; within 1 % of the exact value.
+-- execute granted to: PUBLIC=EXECUTE, agog_app=EXECUTE, agog_readonly=EXECUTE
+
+-- function hist_percentiles(bigint[],double precision[])
+CREATE OR REPLACE FUNCTION public.hist_percentiles(p_hist bigint[], p_quantiles double precision[])
+ RETURNS double precision[]
+ LANGUAGE plpgsql
+ IMMUTABLE PARALLEL SAFE
+AS $function$
+DECLARE
+  v_k        integer := coalesce(cardinality(p_quantiles), 0);
+  v_result   double precision[] := array_fill(NULL::double precision, ARRAY[greatest(v_k, 0)]);
+  v_rank     double precision[] := v_result;
+  v_lo_val   double precision[] := v_result;
+  v_lo       bigint[] := array_fill(NULL::bigint, ARRAY[greatest(v_k, 0)]);
+  v_hi       bigint[] := v_lo;
+  v_total    bigint := 0;
+  v_seen     bigint := 0;
+  v_next     bigint;
+  v_e        bigint;
+  v_j        integer := 1;
+BEGIN
+  IF p_hist IS NULL OR cardinality(p_hist) = 0 OR v_k = 0 THEN RETURN v_result; END IF;
+  FOREACH v_e IN ARRAY p_hist LOOP v_total := v_total + (v_e & 1099511627775); END LOOP;
+  IF v_total = 0 THEN RETURN v_result; END IF;
+  FOR i IN 1 .. v_k LOOP
+    IF p_quantiles[i] < 0 OR p_quantiles[i] > 1 OR (i > 1 AND p_quantiles[i] < p_quantiles[i - 1]) THEN
+      RAISE EXCEPTION 'quantiles must be ascending and between 0 and 1, got %', p_quantiles;
+    END IF;
+    v_rank[i] := p_quantiles[i] * (v_total - 1);
+    v_lo[i] := floor(v_rank[i])::bigint;
+    v_hi[i] := ceil(v_rank[i])::bigint;
+  END LOOP;
+  -- One walk up the buckets; each bucket settles every pending rank it reaches.
+  FOREACH v_e IN ARRAY p_hist LOOP
+    v_next := v_seen + (v_e & 1099511627775);
+    WHILE v_j <= v_k LOOP
+      IF v_lo_val[v_j] IS NULL THEN
+        EXIT WHEN v_next <= v_lo[v_j];
+        v_lo_val[v_j] := latency_bucket_value(v_e >> 40);
+      END IF;
+      EXIT WHEN v_next <= v_hi[v_j];
+      v_result[v_j] := v_lo_val[v_j] + (v_rank[v_j] - v_lo[v_j]) * (latency_bucket_value(v_e >> 40) - v_lo_val[v_j]);
+      v_j := v_j + 1;
+    END LOOP;
+    EXIT WHEN v_j > v_k;
+    v_seen := v_next;
+  END LOOP;
+  RETURN v_result;
+END
+$function$;
+-- comment: Several percentiles (ascending quantiles 0..1) of a latency histogram in one pass, each as hist_percentile defines it.
 -- execute granted to: PUBLIC=EXECUTE, agog_app=EXECUTE, agog_readonly=EXECUTE
 
 -- function hist_union(bigint[])

@@ -58,3 +58,42 @@ describe('percentiles from histograms', () => {
     expect(() => histogramFromText('{1099511627777}').percentile(1.5)).toThrow(RangeError);
   });
 });
+
+describe('stored percentiles of the request rollups (V0.0.43)', () => {
+  it('hist_percentiles equals hist_percentile for each of several quantiles', async () => {
+    for (const buckets of [1, 3, 50, 400]) {
+      const text = randomHistogram(buckets * 7, buckets);
+      const quantiles = [0, 0.5, 0.9, 0.95, 0.99, 1];
+      const result = await db.pool.query(
+        `SELECT hist_percentiles($1::bigint[], $2::float8[]) AS many,
+                (SELECT array_agg(hist_percentile($1::bigint[], q) ORDER BY ord) FROM unnest($2::float8[]) WITH ORDINALITY AS u(q, ord)) AS one_by_one`,
+        [text, quantiles]);
+      result.rows[0].many.forEach((value: number, i: number) => expect(value).toBeCloseTo(result.rows[0].one_by_one[i], 9));
+    }
+    await expect(db.pool.query(`SELECT hist_percentiles('{1099511627777}', '{0.9,0.5}')`)).rejects.toThrow(/ascending/);
+  });
+
+  it('are kept on every api_metrics_rollup row as its histogram changes', async () => {
+    const tenant = 'dddddddd-0000-4000-8000-000000000001';
+    const insert = (ms: number[]) => db.pool.query(
+      `INSERT INTO api_performance_log ("timestamp", tenant_id, response_time_ms, status_code, method, endpoint)
+       SELECT date_trunc('hour', now()), $1, m, 200, 'GET', '/p' FROM unnest($2::real[]) m`, [tenant, ms]);
+    const check = async () => {
+      const rows = await db.pool.query(
+        `SELECT p50_ms, p90_ms, p95_ms, p99_ms, hist_percentiles(hist, '{0.5,0.9,0.95,0.99}') AS expected
+           FROM api_metrics_rollup WHERE tenant_id = $1`, [tenant]);
+      expect(rows.rows.length).toBe(6); // three resolutions, the endpoint and all endpoints
+      for (const row of rows.rows) {
+        [row.p50_ms, row.p90_ms, row.p95_ms, row.p99_ms].forEach((stored: number, i: number) =>
+          expect(Math.abs(stored - row.expected[i]) / row.expected[i]).toBeLessThan(1e-6));
+      }
+      return rows.rows[0].p99_ms as number;
+    };
+    await insert([1, 2, 3, 4, 5]);
+    await db.pool.query('SELECT refresh_performance_metrics_incremental($1)', [tenant]);
+    const before = await check();
+    await insert([900, 950, 990]);
+    await db.pool.query('SELECT refresh_performance_metrics_incremental($1)', [tenant]);
+    expect(await check()).toBeGreaterThan(before * 10);
+  });
+});

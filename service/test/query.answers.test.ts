@@ -145,6 +145,24 @@ describe('series', () => {
     }
   });
 
+  it('merges the histograms of the rows a step spans, and reads the stored percentiles when a step is one row', async () => {
+    // Steps of two hours over hourly rollups: each point merges two rows' histograms.
+    const from = base.getTime() - 2 * HOUR;
+    const { frames } = await ask({ queryType: 'latencyPercentiles' }, { from, to: base.getTime() + 2 * HOUR, intervalMs: 2 * HOUR });
+    const t = column(frames[0], 'time') as number[];
+    const steps = await db.pool.query(
+      `SELECT date_bin('2 hours', "timestamp", timestamptz '2000-01-01') AS step,
+              percentile_cont(0.95) WITHIN GROUP (ORDER BY response_time_ms) AS p
+         FROM api_performance_log WHERE tenant_id = $1 GROUP BY 1`, [A]);
+    expect(steps.rows.length).toBeGreaterThan(0);
+    for (const row of steps.rows) expectWithin((column(frames[0], 'p95') as number[])[t.indexOf(row.step.getTime())], row.p, 0.01);
+    // The same hour through the stored percentiles and through its histogram agree.
+    const stored = await ask({ queryType: 'latencyPercentiles', percentiles: [95] }, { intervalMs: HOUR });
+    const merged = await ask({ queryType: 'latencyPercentiles', percentiles: [95, 99.9] }, { intervalMs: HOUR });
+    const at = (f: Frame[]) => (column(f[0], 'p95') as number[])[(column(f[0], 'time') as number[]).indexOf(base.getTime())]!;
+    expect(Math.abs(at(stored.frames) - at(merged.frames)) / at(merged.frames)).toBeLessThan(1e-6);
+  });
+
   it('names custom percentiles after their value and draws one labelled frame per endpoint', async () => {
     const { frames } = await ask({ queryType: 'latencyPercentiles', byEndpoint: true, percentiles: [99.9, 90] }, { intervalMs: HOUR });
     expect(frames.map((f) => f.schema.fields[1]!.labels?.endpoint).sort()).toEqual(['/api/orders', '/api/slow']);

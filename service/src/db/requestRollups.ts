@@ -126,6 +126,9 @@ export async function busiestEndpoints(db: Queryable, tenantId: string, segments
   return result.rows.map((row) => row.endpoint);
 }
 
+/** Percentiles stored on every api_metrics_rollup row (V0.0.43: p50_ms, p90_ms, p95_ms, p99_ms). */
+export const STORED_PERCENTILES = [50, 90, 95, 99] as const;
+
 export interface RequestPoint {
   endpoint: string;
   time: Date;
@@ -135,11 +138,15 @@ export interface RequestPoint {
   sumMs: number;
   maxMs: number | null;
   histText: string | null;
+  /** STORED_PERCENTILES of the step, when it is a single rollup row; else null. */
+  storedPercentiles: number[] | null;
 }
 
 /**
  * A series per endpoint ('' = all) from one rollup resolution: buckets in [start, to)
  * summed into steps of stepMs (a multiple of the resolution), aligned to STEP_ORIGIN.
+ * Histograms only when asked for; a step made of one row also carries that row's stored
+ * percentiles, which is all a series whose step is the resolution needs.
  */
 export async function requestSeries(
   db: Queryable,
@@ -155,13 +162,14 @@ export async function requestSeries(
 ): Promise<RequestPoint[]> {
   const result = await db.query<{
     endpoint: string; time: Date; requests: number; errors: number; client_errors: number;
-    sum_ms: number; max_ms: number | null; hist_text: string | null;
+    sum_ms: number; max_ms: number | null; hist_text: string | null; stored: number[] | null;
   }>(
     `SELECT r.endpoint,
             date_bin(make_interval(secs => $6::float8 / 1000), r.bucket, timestamptz '${STEP_ORIGIN}') AS time,
             sum(r.requests)::float8 AS requests, sum(r.errors)::float8 AS errors,
             sum(r.client_errors)::float8 AS client_errors, sum(r.sum_ms)::float8 AS sum_ms, max(r.max_ms)::float8 AS max_ms,
-            CASE WHEN $7::boolean THEN string_agg(r.hist::text, '') END AS hist_text
+            CASE WHEN $7::boolean THEN string_agg(r.hist::text, '') END AS hist_text,
+            CASE WHEN count(*) = 1 THEN ARRAY[max(r.p50_ms), max(r.p90_ms), max(r.p95_ms), max(r.p99_ms)]::float8[] END AS stored
        FROM api_metrics_rollup r
       WHERE r.tenant_id = $1::uuid AND r.resolution = $2::text AND r.bucket >= $3::timestamptz AND r.bucket < $4::timestamptz
         AND r.endpoint = ANY ($5::text[])
@@ -178,5 +186,6 @@ export async function requestSeries(
     sumMs: row.sum_ms,
     maxMs: row.max_ms,
     histText: row.hist_text,
+    storedPercentiles: row.stored,
   }));
 }

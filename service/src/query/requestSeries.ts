@@ -2,11 +2,11 @@
 // for a short window with a fine step, else the rollup resolution of the step) and
 // returns, per endpoint and step, the counts and the percentiles asked for.
 import { countRawRequests, rawRequestSeries } from '../db/rawRequests';
-import { requestSeries, STEP_ORIGIN_MS } from '../db/requestRollups';
+import { requestSeries, STEP_ORIGIN_MS, STORED_PERCENTILES } from '../db/requestRollups';
 import type { QueryContext } from './context';
 import { stepOf, stepStart, stepTimes } from './context';
 import { Histogram } from './histogram';
-import { FIVE_MINUTES_MS, RAW_ROW_LIMIT, rollupStep, type Step } from './timeRange';
+import { FIVE_MINUTES_MS, RAW_ROW_LIMIT, RESOLUTION_MS, rollupStep, type Step } from './timeRange';
 
 export interface RequestStep {
   requests: number;
@@ -36,7 +36,7 @@ export async function loadRequestSeries(
   { endpoints, percents }: { endpoints: string[]; percents: number[] },
 ): Promise<LoadedSeries> {
   const notices: LoadedSeries['notices'] = [];
-  let step = stepOf(ctx);
+  const step = stepOf(ctx);
   if (step.source === 'raw' && endpoints.length === 1) {
     const endpoint = endpoints[0] || null;
     const window = { from: ctx.range.from, to: ctx.range.to, endpoint, limit: RAW_ROW_LIMIT };
@@ -50,27 +50,36 @@ export async function loadRequestSeries(
     }
     notices.push({ severity: 'info', text: `More than ${RAW_ROW_LIMIT} requests in this window: shown in 5-minute steps from the rollups.` });
   }
-  if (step.source === 'raw') step = rollupStep(FIVE_MINUTES_MS);
-  const start = stepStart(ctx.range.from.getTime(), step.stepMs, STEP_ORIGIN_MS);
+  const rollup = step.source === 'raw' ? rollupStep(FIVE_MINUTES_MS) : { stepMs: step.stepMs, source: step.source };
+  const start = stepStart(ctx.range.from.getTime(), rollup.stepMs, STEP_ORIGIN_MS);
+  // A step of one rollup row has its percentiles stored (V0.0.43); others merge histograms.
+  const stored = percents.map((p) => (STORED_PERCENTILES as readonly number[]).indexOf(p));
+  const useStored = rollup.stepMs === RESOLUTION_MS[rollup.source] && stored.every((i) => i >= 0);
   const rows = await requestSeries(ctx.db, tenantId, {
-    endpoints, resolution: step.source, start, to: ctx.range.to, stepMs: step.stepMs, withHistograms: percents.length > 0,
+    endpoints, resolution: rollup.source, start, to: ctx.range.to, stepMs: rollup.stepMs, withHistograms: percents.length > 0 && !useStored,
   });
   const series = new Map<string, Map<number, RequestStep>>(endpoints.map((e) => [e, new Map()]));
   for (const row of rows) {
-    const histogram = new Histogram();
-    histogram.addText(row.histText);
+    let percentiles: Array<number | null>;
+    if (useStored) {
+      percentiles = stored.map((i) => row.storedPercentiles?.[i] ?? null);
+    } else {
+      const histogram = new Histogram();
+      histogram.addText(row.histText);
+      percentiles = histogram.percentiles(percents);
+    }
     series.get(row.endpoint)?.set(row.time.getTime(), {
       requests: row.requests,
       errors: row.errors,
       clientErrors: row.clientErrors,
       sumMs: row.sumMs,
-      percentiles: histogram.percentiles(percents),
+      percentiles,
     });
   }
   return {
-    stepMs: step.stepMs,
-    source: step.source,
-    times: stepTimes(start, ctx.range.to, step.stepMs),
+    stepMs: rollup.stepMs,
+    source: rollup.source,
+    times: stepTimes(start, ctx.range.to, rollup.stepMs),
     series: endpoints.map((endpoint) => ({ endpoint, steps: series.get(endpoint)! })),
     notices,
   };

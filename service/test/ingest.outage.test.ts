@@ -7,6 +7,7 @@ import { loadConfig } from '../src/config';
 import { startService, type RunningService } from '../src/service';
 import { StandalonePostgres } from './support/standalonePostgres';
 import { countsOf, storedOf, SustainedIngest } from './support/load';
+import { post } from './support/service';
 
 const TENANT = '77777777-7777-4777-8777-777777777777';
 /** Longer than the authenticator's token cache (5 s), so tokens are looked up during the gap. */
@@ -22,6 +23,7 @@ describe('ingest while PostgreSQL is restarted under sustained load', () => {
   let service: RunningService;
   let dbUrl: string;
   let token: string;
+  let readToken: string;
 
   beforeAll(async () => {
     pg = new StandalonePostgres(makeScratchDir('agog-outage-'), await freePort());
@@ -31,6 +33,7 @@ describe('ingest while PostgreSQL is restarted under sustained load', () => {
     await migrate(dbUrl);
     const pool = createPool(dbUrl, { max: 1 });
     token = (await createToken(pool, { tenantId: TENANT, scopes: ['ingest'] })).token;
+    readToken = (await createToken(pool, { tenantId: TENANT, scopes: ['read'] })).token;
     await pool.end();
     service = await startService(loadConfig({ PORT: '0', RESOURCE_SAMPLE_INTERVAL_MS: '0', METRICS_FLUSH_INTERVAL_MS: '5' }), dbUrl, {
       startScheduler: false, log: () => undefined,
@@ -52,6 +55,10 @@ describe('ingest while PostgreSQL is restarted under sustained load', () => {
     const readyDuringGap = await fetch(`${service.url}/health/ready`);
     const healthDuringGap = await getJson(`${service.url}/health`);
     await new Promise((resolve) => setTimeout(resolve, GAP_MS));
+    // The read token was never used, so it must be looked up: the query API says 503 too.
+    const queryDuringGap = await post(`${service.url}/v1/query`, readToken, {
+      range: { from: Date.now() - 3_600_000, to: Date.now() }, queries: [{ refId: 'A', queryType: 'overview' }],
+    });
     await pg.start();
     const restarted = load.answers.length;
     // The probe notices PostgreSQL within a second; every kind must get through again.
@@ -63,6 +70,12 @@ describe('ingest while PostgreSQL is restarted under sustained load', () => {
 
     expect(recovered).toBe(true);
     expect(readyDuringGap.status).toBe(503);
+    expect([queryDuringGap.status, queryDuringGap.body.error?.code]).toEqual([503, 'database_unavailable']);
+    expect(queryDuringGap.headers.get('retry-after')).toMatch(/^[1-9]\d*$/);
+    const queryAfter = await post(`${service.url}/v1/query`, readToken, {
+      range: { from: Date.now() - 3_600_000, to: Date.now() }, queries: [{ refId: 'A', queryType: 'overview' }],
+    });
+    expect(queryAfter.status).toBe(200);
     expect(healthDuringGap).toMatchObject({ status: 200, body: { status: 'unavailable', database: { reachable: false }, ingest: { accepting: false } } });
     // Nothing but 200 and 503: no 500 when a token has to be looked up during the gap,
     // no dropped connection; every 503 says when to come back.

@@ -2,6 +2,7 @@
 // else on a throwaway embedded PostgreSQL), and the service run as a child process, as
 // it runs in production (`agog-perf serve`), so its memory and CPU are its own.
 import { spawn } from 'node:child_process';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { createDatabaseIfMissing, dropDatabase } from '../src/db/admin';
 import { startEmbeddedPostgres, type EmbeddedServer } from '../src/db/embedded';
@@ -81,4 +82,12 @@ export async function startServiceProcess(databaseUrl: string, env: Record<strin
 export function percentile(sorted: number[], p: number): number {
   if (sorted.length === 0) return NaN;
   return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))]!;
+}
+
+/** Writes a benchmark's report (Markdown lines) and prints it. */
+export function writeReport(file: string, lines: string[], log: (line: string) => void): void {
+  mkdirSync(path.dirname(file), { recursive: true });
+  writeFileSync(file, lines.join('\n'));
+  log(`wrote ${file}`);
+  process.stdout.write(lines.join('\n') + '\n');
 }

@@ -5,7 +5,6 @@
 // service/bench/reports/ingest.md.
 //
 //   node service/bin/run-ts.js service/bench/ingestBench.ts [--records N]
-import { mkdirSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { copyLines } from '../src/db/ingestCopy';
@@ -14,7 +13,7 @@ import { refreshRollups } from '../src/db/rollups';
 import { createToken } from '../src/db/tokens';
 import { loadParser } from '../src/ingest/fingerprint';
 import { encodeRecord, type FieldError, type RecordKind } from '../src/ingest/records';
-import { openBenchDatabase, startServiceProcess } from './benchSupport';
+import { openBenchDatabase, startServiceProcess, writeReport } from './benchSupport';
 
 const REPORT = path.resolve(__dirname, 'reports/ingest.md');
 const TENANTS = ['a0000000-0000-4000-8000-000000000001', 'a0000000-0000-4000-8000-000000000002', 'a0000000-0000-4000-8000-000000000003'];
@@ -259,10 +258,7 @@ export async function main(argv: string[] = []): Promise<number> {
       'Target ≤ 150 bytes per record. The original row shapes took 293 (API) and 448 (query) bytes.',
       '',
     );
-    mkdirSync(path.dirname(REPORT), { recursive: true });
-    writeFileSync(REPORT, lines.join('\n'));
-    log(`wrote ${REPORT}`);
-    process.stdout.write(lines.join('\n') + '\n');
+    writeReport(REPORT, lines, log);
     return 0;
   } finally {
     await pool.end();

@@ -10,13 +10,13 @@
 // Ingest is open-loop: a batch is due every batch/rate seconds whether or not earlier
 // ones were answered, so a slow service shows as latency and backlog, not as a lower
 // offered rate. Dashboard refreshes send every panel's request at once, as Grafana does.
-import { readFileSync, mkdirSync, writeFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { query as querySchema } from '../src/contract/query';
 import { createPool } from '../src/db/pool';
 import { createToken } from '../src/db/tokens';
-import { openBenchDatabase, percentile, startServiceProcess, type ServiceProcess } from './benchSupport';
+import { openBenchDatabase, percentile, startServiceProcess, writeReport, type ServiceProcess } from './benchSupport';
 
 const REPORT = path.resolve(__dirname, 'reports/soak.md');
 const TENANTS = ['50a50000-0000-4000-8000-000000000001', '50a50000-0000-4000-8000-000000000002', '50a50000-0000-4000-8000-000000000003'];
@@ -313,10 +313,7 @@ export async function main(argv: string[] = []): Promise<number> {
       'The machine has 2 cores shared with other work, so single minutes are noisy; the benchmark measures and never fails on a number.',
       '',
     ];
-    mkdirSync(path.dirname(REPORT), { recursive: true });
-    writeFileSync(REPORT, lines.join('\n'));
-    log(`wrote ${REPORT}`);
-    process.stdout.write(lines.join('\n') + '\n');
+    writeReport(REPORT, lines, log);
     return 0;
   } finally {
     await service?.stop();

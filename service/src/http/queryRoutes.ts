@@ -18,6 +18,8 @@ export function registerQueryRoutes(
   deps: { pool: Pool; auth: Authenticator; settings: QuerySettings; observe?: (queryType: string, ms: number) => void },
 ): void {
   app.post('/v1/query', async (request) => {
+    // Who is asking comes first: an unauthenticated request learns nothing about its body.
+    await deps.auth.verify(request.headers.authorization);
     const raw = request.body;
     if (!Buffer.isBuffer(raw) || raw.length === 0) {
       throw new ApiError(400, 'empty_body', 'the body is empty; send {"range": {...}, "queries": [...]}', { field: '(body)' });

@@ -1,0 +1,379 @@
+// The query API benchmark: every query type's p50 and p95 through HTTP on 30 days of data
+// at two volumes (1 M and 10 M rows in each of the two logs by default), and the naive
+// SQL over the raw logs for the same answers on the same data in the same run.
+// Writes service/bench/reports/query.md. Not a test: it measures, it never fails on a number.
+//
+//   node service/bin/run-ts.js service/bench/queryBench.ts [--volumes 1,10] [--samples 40]
+//
+// Runs on a throwaway embedded PostgreSQL (its settings are in the report) unless
+// DATABASE_URL is set; then it creates and drops its own databases on that server.
+import { spawn } from 'node:child_process';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { createDatabaseIfMissing, dropDatabase } from '../src/db/admin';
+import { startEmbeddedPostgres, type EmbeddedServer } from '../src/db/embedded';
+import { migrate } from '../src/db/migrate';
+import { createPool, withDatabase, type Pool } from '../src/db/pool';
+import { createToken } from '../src/db/tokens';
+import { freePort, makeScratchDir } from '../src/localResources';
+import { loadConfig } from '../src/config';
+import { runOptimizer } from '../src/optimizer/engine';
+import { optimizerSettings } from '../src/service';
+import { BENCH_TENANTS, BUSIEST_FINGERPRINT_HEX, loadBenchData } from './queryData';
+
+const REPORT = path.resolve(__dirname, 'reports/query.md');
+const CLI = path.resolve(__dirname, '../bin/agog-perf.js');
+const MINUTE = 60_000;
+const HOUR = 60 * MINUTE;
+const DAY = 24 * HOUR;
+const TENANT = BENCH_TENANTS[0]!;
+const NAIVE_RUNS = 3;
+
+/** Server settings of the embedded cluster: a warm cache, and a fast throwaway load. */
+const EMBEDDED_SETTINGS = {
+  shared_buffers: '2GB',
+  max_wal_size: '8GB',
+  checkpoint_timeout: '30min',
+  fsync: 'off',
+  full_page_writes: 'off',
+};
+
+interface Case {
+  name: string;
+  query: Record<string, unknown>;
+  rangeMs: number;
+  /** What the plugin sends for a panel about 1000 points wide. */
+  intervalMs: number;
+  /** The naive SQL over the raw logs for the same answer ($1 tenant, $2 from, $3 to). */
+  naive?: string;
+}
+
+const SLOW_MS = 1000;
+const API_WHERE = `tenant_id = $1::uuid AND "timestamp" >= $2::timestamptz AND "timestamp" < $3::timestamptz`;
+
+const NAIVE = {
+  overview: `
+    SELECT count(*) AS requests, avg(response_time_ms) AS avg_ms,
+           percentile_cont(0.95) WITHIN GROUP (ORDER BY response_time_ms) AS p95_ms,
+           count(*) FILTER (WHERE status_code >= 500)::float8 / nullif(count(*), 0) AS error_rate,
+           (SELECT count(*) FROM query_performance_log WHERE ${API_WHERE} AND execution_time_ms >= ${SLOW_MS}) AS slow_queries
+      FROM api_performance_log WHERE ${API_WHERE}`,
+  healthHourly: `
+    WITH a AS (SELECT date_trunc('hour', "timestamp") AS h, count(*) AS n,
+                      count(*) FILTER (WHERE response_time_ms <= 100) AS satisfied,
+                      count(*) FILTER (WHERE response_time_ms > 100 AND response_time_ms <= 400) AS tolerating,
+                      count(*) FILTER (WHERE status_code >= 500) AS errors
+                 FROM api_performance_log WHERE ${API_WHERE} GROUP BY 1),
+         q AS (SELECT date_trunc('hour', "timestamp") AS h, count(*) AS n, count(*) FILTER (WHERE execution_time_ms >= ${SLOW_MS}) AS slow
+                 FROM query_performance_log WHERE ${API_WHERE} GROUP BY 1),
+         r AS (SELECT date_trunc('hour', "timestamp") AS h, max(cpu_usage_percent)::float8 AS cpu, max(memory_used_mb)::float8 AS memory,
+                      max(memory_total_mb)::float8 AS total, max(active_connections) AS connections, max(pool_max) AS pool
+                 FROM system_resource_metrics WHERE ${API_WHERE} GROUP BY 1)
+    SELECT a.h, c.* FROM a LEFT JOIN q USING (h) LEFT JOIN r USING (h)
+      CROSS JOIN LATERAL health_score_components(a.n, a.satisfied, a.tolerating, a.errors, q.n, q.slow, r.cpu, r.memory, r.total, r.connections, r.pool) c
+     ORDER BY 1`,
+  latency: (step: string) => `
+    SELECT date_bin('${step}', "timestamp", timestamptz '2000-01-01') AS t,
+           percentile_cont(ARRAY[0.5, 0.95, 0.99]) WITHIN GROUP (ORDER BY response_time_ms) AS p
+      FROM api_performance_log WHERE ${API_WHERE} GROUP BY 1 ORDER BY 1`,
+  throughput: (step: string) => `
+    SELECT date_bin('${step}', "timestamp", timestamptz '2000-01-01') AS t, count(*) AS requests,
+           count(*) FILTER (WHERE status_code >= 500) AS errors, count(*) FILTER (WHERE status_code BETWEEN 400 AND 499) AS client_errors
+      FROM api_performance_log WHERE ${API_WHERE} GROUP BY 1 ORDER BY 1`,
+  slowQueries: `
+    SELECT query_hash, min(query_preview) AS preview, count(*) AS calls, sum(execution_time_ms) AS total_ms,
+           avg(execution_time_ms) AS avg_ms, percentile_cont(0.95) WITHIN GROUP (ORDER BY execution_time_ms) AS p95_ms,
+           max(execution_time_ms) AS max_ms, count(*) FILTER (WHERE execution_time_ms >= ${SLOW_MS}) AS slow_calls,
+           min("timestamp") AS first_seen, max("timestamp") AS last_seen, array_agg(DISTINCT endpoint) AS endpoints
+      FROM query_performance_log WHERE ${API_WHERE}
+     GROUP BY query_hash ORDER BY sum(execution_time_ms) DESC LIMIT 10`,
+  endpoints: `
+    WITH a AS (SELECT endpoint, count(*) AS requests, avg(response_time_ms) AS avg_ms, sum(response_time_ms) AS sum_ms,
+                      percentile_cont(ARRAY[0.95, 0.99]) WITHIN GROUP (ORDER BY response_time_ms) AS p,
+                      count(*) FILTER (WHERE status_code >= 500) AS errors
+                 FROM api_performance_log WHERE ${API_WHERE} GROUP BY endpoint),
+         q AS (SELECT endpoint, sum(execution_time_ms) AS db_ms, count(*) AS db_calls
+                 FROM query_performance_log WHERE ${API_WHERE} GROUP BY endpoint)
+    SELECT a.*, q.db_ms / a.sum_ms AS db_share FROM a LEFT JOIN q USING (endpoint) ORDER BY a.p[1] DESC LIMIT 10`,
+  queryDetail: `
+    SELECT date_bin('5 minutes', "timestamp", timestamptz '2000-01-01') AS t, count(*) AS calls, avg(execution_time_ms) AS avg_ms,
+           percentile_cont(ARRAY[0.5, 0.95, 0.99]) WITHIN GROUP (ORDER BY execution_time_ms) AS p, max(execution_time_ms) AS max_ms
+      FROM query_performance_log WHERE ${API_WHERE} AND query_hash = 17 GROUP BY 1 ORDER BY 1`,
+  resources: `
+    SELECT source, date_bin('5 minutes', "timestamp", timestamptz '2000-01-01') AS t, avg(cpu_usage_percent), max(cpu_usage_percent),
+           avg(memory_used_mb), max(memory_used_mb), max(memory_total_mb), avg(active_connections), max(active_connections), max(pool_max)
+      FROM system_resource_metrics WHERE ${API_WHERE} GROUP BY 1, 2 ORDER BY 1, 2`,
+  endpointValues: `SELECT endpoint FROM api_performance_log WHERE ${API_WHERE} GROUP BY endpoint ORDER BY count(*) DESC`,
+  fingerprintValues: `
+    SELECT query_hash, min(query_preview) FROM query_performance_log WHERE ${API_WHERE}
+     GROUP BY query_hash ORDER BY count(*) DESC LIMIT 1000`,
+};
+
+const CASES: Case[] = [
+  { name: 'overview, 24 h', query: { queryType: 'overview' }, rangeMs: DAY, intervalMs: 2 * MINUTE, naive: NAIVE.overview },
+  { name: 'overview, 30 days (the 30-day p95)', query: { queryType: 'overview' }, rangeMs: 30 * DAY, intervalMs: HOUR, naive: NAIVE.overview },
+  { name: 'healthSeries, 7 days hourly', query: { queryType: 'healthSeries' }, rangeMs: 7 * DAY, intervalMs: HOUR, naive: NAIVE.healthHourly },
+  { name: 'healthSeries, 30 days hourly', query: { queryType: 'healthSeries' }, rangeMs: 30 * DAY, intervalMs: HOUR, naive: NAIVE.healthHourly },
+  { name: 'latencyPercentiles, 1 h raw (5 s steps)', query: { queryType: 'latencyPercentiles' }, rangeMs: HOUR, intervalMs: 5_000 },
+  { name: 'latencyPercentiles, 24 h (5 min steps)', query: { queryType: 'latencyPercentiles' }, rangeMs: DAY, intervalMs: 2 * MINUTE, naive: NAIVE.latency('5 minutes') },
+  { name: 'latencyPercentiles, 30 days (1 h steps)', query: { queryType: 'latencyPercentiles' }, rangeMs: 30 * DAY, intervalMs: HOUR, naive: NAIVE.latency('1 hour') },
+  { name: 'latencyPercentiles by endpoint, 24 h', query: { queryType: 'latencyPercentiles', byEndpoint: true, percentiles: [95] }, rangeMs: DAY, intervalMs: 2 * MINUTE },
+  { name: 'throughput, 24 h', query: { queryType: 'throughput' }, rangeMs: DAY, intervalMs: 2 * MINUTE, naive: NAIVE.throughput('5 minutes') },
+  { name: 'throughput, 30 days', query: { queryType: 'throughput' }, rangeMs: 30 * DAY, intervalMs: HOUR, naive: NAIVE.throughput('1 hour') },
+  { name: 'slowQueries top 10 by total, 24 h', query: { queryType: 'slowQueries', orderBy: 'total', limit: 10 }, rangeMs: DAY, intervalMs: 2 * MINUTE, naive: NAIVE.slowQueries },
+  { name: 'slowQueries top 10 by total, 30 days', query: { queryType: 'slowQueries', orderBy: 'total', limit: 10 }, rangeMs: 30 * DAY, intervalMs: HOUR, naive: NAIVE.slowQueries },
+  { name: 'slowQueries top 10 by p95, 30 days', query: { queryType: 'slowQueries', orderBy: 'p95', limit: 10 }, rangeMs: 30 * DAY, intervalMs: HOUR },
+  { name: 'queryDetail, 24 h', query: { queryType: 'queryDetail', queryHash: BUSIEST_FINGERPRINT_HEX }, rangeMs: DAY, intervalMs: 2 * MINUTE, naive: NAIVE.queryDetail },
+  { name: 'endpoints by p95, 24 h', query: { queryType: 'endpoints', orderBy: 'p95' }, rangeMs: DAY, intervalMs: 2 * MINUTE, naive: NAIVE.endpoints },
+  { name: 'endpoints by p95, 30 days', query: { queryType: 'endpoints', orderBy: 'p95' }, rangeMs: 30 * DAY, intervalMs: HOUR, naive: NAIVE.endpoints },
+  { name: 'resources, 24 h', query: { queryType: 'resources' }, rangeMs: DAY, intervalMs: 2 * MINUTE, naive: NAIVE.resources },
+  { name: 'storage', query: { queryType: 'storage' }, rangeMs: 30 * DAY, intervalMs: HOUR },
+  { name: 'recommendations, 30 days', query: { queryType: 'recommendations' }, rangeMs: 30 * DAY, intervalMs: HOUR },
+  { name: 'annotations (recommendations), 30 days', query: { queryType: 'annotations', source: 'recommendations' }, rangeMs: 30 * DAY, intervalMs: HOUR },
+  { name: 'annotations (health thresholds), 30 days', query: { queryType: 'annotations', source: 'healthThresholds' }, rangeMs: 30 * DAY, intervalMs: HOUR },
+  { name: 'variable endpoints, 30 days', query: { queryType: 'variable', variable: 'endpoints' }, rangeMs: 30 * DAY, intervalMs: HOUR, naive: NAIVE.endpointValues },
+  { name: 'variable fingerprints, 30 days', query: { queryType: 'variable', variable: 'fingerprints' }, rangeMs: 30 * DAY, intervalMs: HOUR, naive: NAIVE.fingerprintValues },
+  { name: 'variable tenants (admin), 30 days', query: { queryType: 'variable', variable: 'tenants' }, rangeMs: 30 * DAY, intervalMs: HOUR },
+];
+
+/** The cases the issue sets a speed-up target for (at least 20 times the naive SQL). */
+const SPEEDUP_TARGETS = ['overview, 30 days (the 30-day p95)', 'healthSeries, 7 days hourly'];
+
+interface Stats {
+  p50: number;
+  p95: number;
+  samples: number;
+}
+
+function stats(samples: number[]): Stats {
+  const sorted = [...samples].sort((a, b) => a - b);
+  const at = (q: number) => {
+    const rank = q * (sorted.length - 1);
+    const lo = Math.floor(rank);
+    return sorted[lo]! + (rank - lo) * ((sorted[Math.ceil(rank)] ?? sorted[lo]!) - sorted[lo]!);
+  };
+  return { p50: at(0.5), p95: at(0.95), samples: sorted.length };
+}
+
+interface VolumeResult {
+  rowsPerTable: number;
+  loadSeconds: number;
+  rollupRows: Record<string, number>;
+  api: Map<string, Stats>;
+  naive: Map<string, Stats>;
+  /** Data frames' rows in the answer, to show the answers are not empty. */
+  answerRows: Map<string, number>;
+}
+
+function parseArgs(argv: string[]): { volumes: number[]; samples: number } {
+  let volumes = [1, 10];
+  let samples = 40;
+  for (let i = 0; i < argv.length; i++) {
+    if (argv[i] === '--volumes') volumes = argv[++i]!.split(',').map(Number).filter((v) => v > 0);
+    else if (argv[i] === '--samples') samples = Math.max(5, Number(argv[++i]));
+  }
+  return { volumes, samples };
+}
+
+interface ServiceChild {
+  url: string;
+  stop(): Promise<void>;
+}
+
+/** `agog-perf serve` as its own process, as in production. */
+async function startServiceProcess(databaseUrl: string): Promise<ServiceChild> {
+  const port = await freePort();
+  const child = spawn(process.execPath, [CLI, 'serve'], {
+    env: { ...process.env, DATABASE_URL: databaseUrl, PORT: String(port), SCHEDULER_ENABLED: 'false', RESOURCE_SAMPLE_INTERVAL_MS: '0' },
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  await new Promise<void>((resolve, reject) => {
+    let out = '';
+    child.stdout.on('data', (chunk: Buffer) => {
+      out += chunk.toString();
+      if (out.includes('listening on')) resolve();
+    });
+    void exited.then(() => reject(new Error('the service exited before listening')));
+  });
+  return {
+    url: `http://127.0.0.1:${port}`,
+    async stop() {
+      child.kill('SIGTERM');
+      await exited;
+    },
+  };
+}
+
+async function timeRequest(url: string, token: string, body: unknown): Promise<{ ms: number; rows: number }> {
+  const started = performance.now();
+  const response = await fetch(`${url}/v1/query`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+    body: JSON.stringify(body),
+  });
+  const text = await response.text();
+  const ms = performance.now() - started;
+  if (response.status !== 200) throw new Error(`POST /v1/query answered ${response.status}: ${text.slice(0, 300)}`);
+  const answer = JSON.parse(text) as { results: Record<string, { frames: Array<{ data: { values: unknown[][] } }> }> };
+  const rows = answer.results.A!.frames.reduce((n, f) => n + (f.data.values[0]?.length ?? 0), 0);
+  return { ms, rows };
+}
+
+async function timeNaive(pool: Pool, sql: string, params: unknown[]): Promise<number> {
+  const started = performance.now();
+  await pool.query(sql, params);
+  return performance.now() - started;
+}
+
+async function measureVolume(serverUrl: string, millions: number, samples: number, log: (line: string) => void): Promise<VolumeResult> {
+  const rowsPerTable = Math.round(millions * 1_000_000);
+  const name = `agog_qbench_${String(millions).replace('.', '_')}m_${process.pid}`;
+  await dropDatabase(serverUrl, name);
+  await createDatabaseIfMissing(serverUrl, name);
+  const url = withDatabase(serverUrl, name);
+  try {
+    await migrate(url);
+    const pool = createPool(url, { max: 2, applicationName: 'agog-perf query bench' });
+    try {
+      log(`loading ${rowsPerTable.toLocaleString('en')} rows into each log (30 days, 5 tenants), one day at a time`);
+      const loadStarted = Date.now();
+      await loadBenchData(pool, rowsPerTable, (p) => {
+        if (p.day % 5 === 0 || p.day === 1) log(`  day ${p.day}/30: ${p.rowsPerTable.toLocaleString('en')} rows per log, ${p.seconds.toFixed(0)} s`);
+      });
+      log('VACUUM ANALYZE');
+      await pool.query('VACUUM ANALYZE');
+      const loadSeconds = (Date.now() - loadStarted) / 1000;
+      const rollupRows: Record<string, number> = {};
+      for (const table of ['api_metrics_rollup', 'query_metrics_rollup', 'resource_metrics_rollup', 'performance_metrics_cache']) {
+        rollupRows[table] = Number((await pool.query(`SELECT count(*) AS n FROM ${table}`)).rows[0].n);
+      }
+      log('running the optimization engine once, so recommendations exist');
+      await runOptimizer(pool, optimizerSettings(loadConfig({})));
+
+      const token = (await createToken(pool, { tenantId: TENANT, scopes: ['read'], name: 'query bench' })).token;
+      const admin = (await createToken(pool, { tenantId: null, scopes: ['read', 'admin'], name: 'query bench admin' })).token;
+      const service = await startServiceProcess(url);
+      const api = new Map<string, Stats>();
+      const naive = new Map<string, Stats>();
+      const answerRows = new Map<string, number>();
+      try {
+        for (const c of CASES) {
+          const isAdmin = c.query.variable === 'tenants';
+          const body = () => {
+            const to = Date.now();
+            return { range: { from: to - c.rangeMs, to }, intervalMs: c.intervalMs, maxDataPoints: 1000, queries: [{ refId: 'A', ...c.query }] };
+          };
+          for (let i = 0; i < 3; i++) await timeRequest(service.url, isAdmin ? admin : token, body());
+          const times: number[] = [];
+          let rows = 0;
+          for (let i = 0; i < samples; i++) {
+            const r = await timeRequest(service.url, isAdmin ? admin : token, body());
+            times.push(r.ms);
+            rows = r.rows;
+          }
+          api.set(c.name, stats(times));
+          answerRows.set(c.name, rows);
+          let line = `  ${c.name}: p50 ${stats(times).p50.toFixed(1)} ms, p95 ${stats(times).p95.toFixed(1)} ms`;
+          if (c.naive) {
+            const params = () => [TENANT, new Date(Date.now() - c.rangeMs), new Date()];
+            await timeNaive(pool, c.naive, params());
+            const naiveTimes: number[] = [];
+            for (let i = 0; i < NAIVE_RUNS; i++) naiveTimes.push(await timeNaive(pool, c.naive, params()));
+            naive.set(c.name, stats(naiveTimes));
+            line += `; naive SQL p50 ${stats(naiveTimes).p50.toFixed(0)} ms`;
+          }
+          log(line);
+        }
+      } finally {
+        await service.stop();
+      }
+      return { rowsPerTable, loadSeconds, rollupRows, api, naive, answerRows };
+    } finally {
+      await pool.end();
+    }
+  } finally {
+    await dropDatabase(serverUrl, name).catch(() => undefined);
+  }
+}
+
+function report(results: VolumeResult[], meta: { version: string; settings: string; samples: number; startedAt: Date; seconds: number }): string {
+  const ms = (v: number | undefined) => (v === undefined ? '–' : v < 10 ? v.toFixed(2) : v < 100 ? v.toFixed(1) : v.toFixed(0));
+  const volume = (r: VolumeResult) => `${(r.rowsPerTable / 1e6).toLocaleString('en')} M`;
+  const first = results[0];
+  const last = results[results.length - 1];
+  const lines: string[] = [];
+  lines.push('# Query API benchmark', '');
+  lines.push(`- Machine: ${os.cpus().length} cores (${os.cpus()[0]?.model.trim() ?? 'unknown CPU'}), ${Math.round(os.totalmem() / 2 ** 30)} GiB RAM, shared with other work while measured`);
+  lines.push(`- PostgreSQL ${meta.version}; ${meta.settings}`);
+  lines.push(`- Node.js ${process.version}; the service runs as its own process (\`agog-perf serve\`), requests are sent one at a time over HTTP`);
+  lines.push(`- Run ${meta.startedAt.toISOString()}, ${Math.round(meta.seconds / 60)} minutes in all`);
+  lines.push('- Command: `node service/bin/run-ts.js service/bench/queryBench.ts` (also part of `npm run bench`)', '');
+  lines.push('## Data', '');
+  lines.push('30 days ending at the current hour, 5 tenants, 40 endpoints and 200 fingerprints per tenant (skewed), one resource sample per tenant every 30 s; each day generated by SQL into the raw logs and refreshed into the rollups before the next. Queries are asked for one tenant (a fifth of the rows).', '');
+  lines.push('| rows per log | load + refresh + VACUUM ANALYZE | api_metrics_rollup | query_metrics_rollup | resource_metrics_rollup | performance_metrics_cache |');
+  lines.push('|---|---|---|---|---|---|');
+  for (const r of results) {
+    lines.push(`| ${volume(r)} | ${Math.round(r.loadSeconds)} s | ${r.rollupRows.api_metrics_rollup} | ${r.rollupRows.query_metrics_rollup} | ${r.rollupRows.resource_metrics_rollup} | ${r.rollupRows.performance_metrics_cache} |`);
+  }
+  lines.push('');
+  lines.push('## Latency per query type (ms)', '');
+  lines.push(`${meta.samples} requests per case after 3 warm-up requests; p50 and p95 of those. Steps are what the plugin sends for a panel 1000 points wide. The naive SQL computes the same answer from the raw logs (${NAIVE_RUNS} runs after one warm-up, median shown).`, '');
+  const header = ['case', ...results.flatMap((r) => [`p50 ${volume(r)}`, `p95 ${volume(r)}`])];
+  if (results.length > 1) header.push(`p95 ${volume(last!)} / ${volume(first!)}`);
+  header.push(...results.map((r) => `naive ${volume(r)}`), `faster than naive at ${volume(last!)} (p95 vs median)`, 'rows in answer');
+  lines.push(`| ${header.join(' | ')} |`, `|${header.map(() => '---').join('|')}|`);
+  for (const c of CASES) {
+    const cells = [c.name, ...results.flatMap((r) => [ms(r.api.get(c.name)?.p50), ms(r.api.get(c.name)?.p95)])];
+    if (results.length > 1) cells.push((last!.api.get(c.name)!.p95 / first!.api.get(c.name)!.p95).toFixed(2));
+    cells.push(...results.map((r) => ms(r.naive.get(c.name)?.p50)));
+    const naiveLast = last!.naive.get(c.name)?.p50;
+    cells.push(naiveLast === undefined ? '–' : `${Math.round(naiveLast / last!.api.get(c.name)!.p95)}×`);
+    cells.push(String(last!.answerRows.get(c.name) ?? ''));
+    lines.push(`| ${cells.join(' | ')} |`);
+  }
+  lines.push('', '## Against the targets', '');
+  const slowest = Math.max(...results.flatMap((r) => [...r.api.values()].map((s) => s.p95)));
+  lines.push(`- p95 under 50 ms for every query type: the highest p95 of any case at any volume is ${ms(slowest)} ms (${slowest < 50 ? 'met' : 'not met'}).`);
+  if (results.length > 1) {
+    const ratios = CASES.map((c) => [c.name, last!.api.get(c.name)!.p95 / first!.api.get(c.name)!.p95] as const);
+    const worst = ratios.reduce((a, b) => (b[1] > a[1] ? b : a));
+    lines.push(`- p95 at ${volume(last!)} at most 1.3× the p95 at ${volume(first!)}: the largest ratio is ${worst[1].toFixed(2)} (${worst[0]}); ${ratios.filter(([, r]) => r > 1.3).length} of ${ratios.length} cases are above 1.3.`);
+  }
+  for (const name of SPEEDUP_TARGETS) {
+    const n = last!.naive.get(name)?.p50;
+    const a = last!.api.get(name)?.p95;
+    if (n !== undefined && a !== undefined) lines.push(`- ${name}: naive ${ms(n)} ms against p95 ${ms(a)} ms through HTTP at ${volume(last!)}: ${Math.round(n / a)}× faster (target 20×: ${n / a >= 20 ? 'met' : 'not met'}).`);
+  }
+  lines.push('', 'Numbers from a shared 2-core machine vary from run to run; compare figures of the same run.', '');
+  return lines.join('\n');
+}
+
+export async function main(argv: string[] = []): Promise<number> {
+  const { volumes, samples } = parseArgs(argv);
+  const log = (line: string) => process.stderr.write(`[query bench] ${line}\n`);
+  const startedAt = new Date();
+  let embedded: EmbeddedServer | undefined;
+  let serverUrl = process.env.DATABASE_URL;
+  let settings = 'the server of DATABASE_URL, as configured';
+  if (!serverUrl) {
+    log('starting a throwaway embedded PostgreSQL');
+    embedded = await startEmbeddedPostgres({ dataDir: makeScratchDir('agog-bench-query-'), port: await freePort(), persistent: false, settings: EMBEDDED_SETTINGS });
+    serverUrl = embedded.url;
+    settings = `embedded, throwaway: ${Object.entries(EMBEDDED_SETTINGS).map(([k, v]) => `${k}=${v}`).join(', ')}`;
+  }
+  try {
+    const probe = createPool(serverUrl, { max: 1 });
+    const version = (await probe.query<{ v: string }>(`SELECT current_setting('server_version') AS v`)).rows[0]!.v;
+    await probe.end();
+    const results: VolumeResult[] = [];
+    for (const millions of volumes) results.push(await measureVolume(serverUrl, millions, samples, log));
+    mkdirSync(path.dirname(REPORT), { recursive: true });
+    writeFileSync(REPORT, report(results, { version, settings, samples, startedAt, seconds: (Date.now() - startedAt.getTime()) / 1000 }));
+    log(`wrote ${path.relative(process.cwd(), REPORT)}`);
+    return 0;
+  } finally {
+    await embedded?.stop();
+  }
+}

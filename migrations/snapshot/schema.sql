@@ -396,6 +396,8 @@ ALTER TABLE system_resource_metrics ADD CONSTRAINT system_resource_metrics_sourc
 
 -- indexes
 CREATE UNIQUE INDEX agog_schema_history_pkey ON public.agog_schema_history USING btree (version);
+CREATE INDEX api_metrics_rollup_endpoint_series ON public.api_metrics_rollup USING btree (tenant_id, resolution, endpoint, bucket) INCLUDE (requests, errors, client_errors, satisfied, tolerating, sum_ms, max_ms, db_ms, db_calls, p50_ms, p90_ms, p95_ms, p99_ms);
+-- comment: Index-only reads of request series and totals per endpoint (query types latencyPercentiles, throughput, endpoints, overview).
 CREATE UNIQUE INDEX api_metrics_rollup_pkey ON public.api_metrics_rollup USING btree (tenant_id, resolution, bucket, endpoint);
 -- comment: Series and tables per tenant over a time range at one resolution; the refresh upserts by this key.
 CREATE INDEX api_performance_log_default_timestamp_idx ON public.api_performance_log_default USING brin ("timestamp") WITH (pages_per_range='32');
@@ -415,6 +417,8 @@ CREATE UNIQUE INDEX query_endpoints_pkey ON public.query_endpoints USING btree (
 CREATE UNIQUE INDEX query_fingerprints_pkey ON public.query_fingerprints USING btree (tenant_id, query_hash);
 CREATE UNIQUE INDEX query_metrics_rollup_pkey ON public.query_metrics_rollup USING btree (tenant_id, resolution, bucket, query_hash);
 -- comment: Top-N fingerprints and one fingerprint's series over a time range at one resolution.
+CREATE INDEX query_metrics_rollup_totals ON public.query_metrics_rollup USING btree (tenant_id, resolution, bucket, query_hash) INCLUDE (calls, slow_calls, total_ms, max_ms, rows_sum);
+-- comment: Index-only totals per fingerprint over a range (query type slowQueries), before the histograms of the top ones are read.
 CREATE INDEX query_performance_log_default_timestamp_idx ON public.query_performance_log_default USING brin ("timestamp") WITH (pages_per_range='32');
 CREATE INDEX query_performance_log_timestamp_brin ON ONLY public.query_performance_log USING brin ("timestamp") WITH (pages_per_range='32');
 -- comment: Time-window scans: rollup refresh, recent slow queries, N+1 detection, runbook 1-hour/24-hour filters.

@@ -23,6 +23,8 @@ export interface FingerprintTotals {
  * that needs no histogram ('all': every fingerprint, for ordering by p95). With an
  * endpoint, only fingerprints that endpoint has issued (query_endpoints); their numbers
  * are still their totals over all endpoints, since the rollup is per fingerprint.
+ * The totals are an index-only read (query_metrics_rollup_totals, V0.0.44); histograms
+ * are read only for the fingerprints chosen.
  */
 export async function fingerprintTotals(
   db: Queryable,
@@ -33,26 +35,29 @@ export async function fingerprintTotals(
   const result = await db.query<{
     query_hash: string; calls: number; slow_calls: number; total_ms: number; max_ms: number | null; rows_sum: number; hist_text: string | null;
   }>(
-    `WITH picked AS (
-       SELECT r.query_hash, r.calls, r.slow_calls, r.total_ms, r.max_ms, r.rows_sum, r.hist
+    `WITH totals AS (
+       SELECT r.query_hash, sum(r.calls)::float8 AS calls, sum(r.slow_calls)::float8 AS slow_calls,
+              sum(r.total_ms)::float8 AS total_ms, max(r.max_ms)::float8 AS max_ms, sum(r.rows_sum)::float8 AS rows_sum
          FROM query_metrics_rollup r
         WHERE r.tenant_id = $1::uuid AND ${segmentCondition('r', 2)}
           AND ($12::text IS NULL OR r.query_hash IN (SELECT e.query_hash FROM query_endpoints e
                                                       WHERE e.tenant_id = $1::uuid AND e.endpoint = $12::text))
-     ), totals AS (
-       SELECT query_hash, sum(calls)::float8 AS calls, sum(slow_calls)::float8 AS slow_calls,
-              sum(total_ms)::float8 AS total_ms, max(max_ms)::float8 AS max_ms, sum(rows_sum)::float8 AS rows_sum
-         FROM picked GROUP BY query_hash HAVING sum(calls) > 0
+        GROUP BY r.query_hash HAVING sum(r.calls) > 0
      ), chosen AS (
        SELECT * FROM totals
         ORDER BY CASE $13::text WHEN 'total' THEN total_ms WHEN 'avg' THEN total_ms / calls WHEN 'count' THEN calls END DESC NULLS LAST,
                  query_hash
         LIMIT $14::integer
      )
-     SELECT c.query_hash::text AS query_hash, c.calls, c.slow_calls, c.total_ms, c.max_ms, c.rows_sum, h.hist_text
-       FROM chosen c
-       JOIN (SELECT query_hash, string_agg(hist::text, '') AS hist_text
-               FROM picked WHERE query_hash IN (SELECT query_hash FROM chosen) GROUP BY query_hash) h USING (query_hash)`,
+     SELECT c.query_hash::text AS query_hash, c.calls, c.slow_calls, c.total_ms, c.max_ms, c.rows_sum, ${
+       orderBy === 'all'
+         // Every fingerprint's histograms: one pass over the range.
+         ? `h.hist_text FROM chosen c JOIN (SELECT h.query_hash, string_agg(h.hist::text, '') AS hist_text FROM query_metrics_rollup h
+              WHERE h.tenant_id = $1::uuid AND ${segmentCondition('h', 2)} GROUP BY h.query_hash) h USING (query_hash)`
+         // A few fingerprints' histograms: looked up one by one in the index.
+         : `(SELECT string_agg(h.hist::text, '') FROM query_metrics_rollup h
+              WHERE h.tenant_id = $1::uuid AND h.query_hash = c.query_hash AND ${segmentCondition('h', 2)}) AS hist_text
+            FROM chosen c`}`,
     [tenantId, ...segmentValues(segments), endpoint, orderBy, limit],
   );
   return result.rows.map((row) => ({

@@ -78,7 +78,9 @@ export type EndpointOrderKey = 'requests' | 'errorRate' | 'dbShare' | 'all';
 /**
  * Totals per endpoint over a range, with histograms. Ordered and cut in SQL by a key
  * that needs no histogram; 'all' returns every endpoint with traffic (for ordering by a
- * percentile, which only the caller can compute).
+ * percentile, which only the caller can compute). The totals are an index-only read
+ * (api_metrics_rollup_endpoint_series, V0.0.44); histograms are read only for the
+ * endpoints chosen.
  */
 export async function endpointTotals(
   db: Queryable,
@@ -87,14 +89,11 @@ export async function endpointTotals(
   { orderBy, limit }: { orderBy: EndpointOrderKey; limit: number | null },
 ): Promise<EndpointTotals[]> {
   const result = await db.query<TotalRow & { endpoint: string }>(
-    `WITH picked AS (
-       SELECT r.endpoint, r.requests, r.errors, r.client_errors, r.satisfied, r.tolerating, r.sum_ms, r.max_ms,
-              r.db_ms, r.db_calls, r.hist
+    `WITH totals AS (
+       SELECT r.endpoint, ${TOTAL_COLUMNS}
          FROM api_metrics_rollup r
         WHERE r.tenant_id = $1::uuid AND r.endpoint <> '' AND ${segmentCondition('r', 2)}
-     ), totals AS (
-       SELECT r.endpoint, ${TOTAL_COLUMNS}
-         FROM picked r GROUP BY r.endpoint HAVING sum(r.requests) > 0
+        GROUP BY r.endpoint HAVING sum(r.requests) > 0
      ), chosen AS (
        SELECT * FROM totals
         ORDER BY CASE $12::text WHEN 'requests' THEN requests
@@ -102,10 +101,10 @@ export async function endpointTotals(
                                 WHEN 'dbShare' THEN db_ms / nullif(sum_ms, 0) END DESC NULLS LAST, endpoint
         LIMIT $13::integer
      )
-     SELECT c.*, h.hist_text
+     SELECT c.*,
+            (SELECT string_agg(h.hist::text, '') FROM api_metrics_rollup h
+              WHERE h.tenant_id = $1::uuid AND h.endpoint = c.endpoint AND ${segmentCondition('h', 2)}) AS hist_text
        FROM chosen c
-       JOIN (SELECT endpoint, string_agg(hist::text, '') AS hist_text
-               FROM picked WHERE endpoint IN (SELECT endpoint FROM chosen) GROUP BY endpoint) h USING (endpoint)
       ORDER BY c.endpoint`,
     [tenantId, ...segmentValues(segments), orderBy, limit],
   );

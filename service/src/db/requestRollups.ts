@@ -144,8 +144,9 @@ export interface RequestPoint {
 /**
  * A series per endpoint ('' = all) from one rollup resolution: buckets in [start, to)
  * summed into steps of stepMs (a multiple of the resolution), aligned to STEP_ORIGIN.
- * Histograms only when asked for; a step made of one row also carries that row's stored
- * percentiles, which is all a series whose step is the resolution needs.
+ * Histograms only when asked for (without them the read is index-only, V0.0.44); a step
+ * made of one row also carries that row's stored percentiles, which is all a series
+ * whose step is the resolution needs.
  */
 export async function requestSeries(
   db: Queryable,
@@ -167,14 +168,14 @@ export async function requestSeries(
             date_bin(make_interval(secs => $6::float8 / 1000), r.bucket, timestamptz '${STEP_ORIGIN}') AS time,
             sum(r.requests)::float8 AS requests, sum(r.errors)::float8 AS errors,
             sum(r.client_errors)::float8 AS client_errors, sum(r.sum_ms)::float8 AS sum_ms, max(r.max_ms)::float8 AS max_ms,
-            CASE WHEN $7::boolean THEN string_agg(r.hist::text, '') END AS hist_text,
+            ${withHistograms ? `string_agg(r.hist::text, '')` : 'NULL::text'} AS hist_text,
             CASE WHEN count(*) = 1 THEN ARRAY[max(r.p50_ms), max(r.p90_ms), max(r.p95_ms), max(r.p99_ms)]::float8[] END AS stored
        FROM api_metrics_rollup r
       WHERE r.tenant_id = $1::uuid AND r.resolution = $2::text AND r.bucket >= $3::timestamptz AND r.bucket < $4::timestamptz
         AND r.endpoint = ANY ($5::text[])
       GROUP BY 1, 2
       ORDER BY 1, 2`,
-    [tenantId, resolution, start, to, endpoints, stepMs, withHistograms],
+    [tenantId, resolution, start, to, endpoints, stepMs],
   );
   return result.rows.map((row) => ({
     endpoint: row.endpoint,

@@ -8,14 +8,18 @@ import type { Queryable } from './tenantSession';
 
 export type FingerprintOrderKey = 'total' | 'avg' | 'count' | 'all';
 
-export interface FingerprintTotals {
-  queryHash: string;
+/** A fingerprint's numbers over a range or a step. */
+export interface FingerprintNumbers {
   calls: number;
   slowCalls: number;
   totalMs: number;
   maxMs: number | null;
   rowsSum: number;
   histText: string | null;
+}
+
+export interface FingerprintTotals extends FingerprintNumbers {
+  queryHash: string;
 }
 
 /**
@@ -105,14 +109,8 @@ export async function fingerprintInfo(db: Queryable, tenantId: string, queryHash
   }]));
 }
 
-export interface FingerprintPoint {
+export interface FingerprintPoint extends FingerprintNumbers {
   time: Date;
-  calls: number;
-  slowCalls: number;
-  totalMs: number;
-  maxMs: number | null;
-  rowsSum: number;
-  histText: string | null;
 }
 
 /** One fingerprint's series from one rollup resolution, in steps of stepMs. */

@@ -3,7 +3,7 @@
 // rollups). Every read is capped with LIMIT, so no query reads more than `limit` rows of
 // the tenant; the caller first counts (also capped) and falls back to the rollups when
 // the window holds more. user_id is never selected.
-import { STEP_ORIGIN } from './requestRollups';
+import { STEP_ORIGIN, type RequestCounts } from './requestRollups';
 import type { Queryable } from './tenantSession';
 
 /** Rows of the tenant in [from, to), counted up to limit + 1. */
@@ -23,13 +23,8 @@ export async function countRawRequests(
   return result.rows[0]?.n ?? 0;
 }
 
-export interface RawRequestPoint {
+export interface RawRequestPoint extends RequestCounts {
   time: Date;
-  requests: number;
-  errors: number;
-  clientErrors: number;
-  sumMs: number;
-  maxMs: number | null;
   /** percentile_cont of the response times, one per requested fraction. */
   percentiles: number[];
 }

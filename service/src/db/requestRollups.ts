@@ -128,14 +128,18 @@ export async function busiestEndpoints(db: Queryable, tenantId: string, segments
 /** Percentiles stored on every api_metrics_rollup row (V0.0.43: p50_ms, p90_ms, p95_ms, p99_ms). */
 export const STORED_PERCENTILES = [50, 90, 95, 99] as const;
 
-export interface RequestPoint {
-  endpoint: string;
-  time: Date;
+/** Counts of requests in a step or range; shared with the raw reads (rawRequests.ts). */
+export interface RequestCounts {
   requests: number;
   errors: number;
   clientErrors: number;
   sumMs: number;
   maxMs: number | null;
+}
+
+export interface RequestPoint extends RequestCounts {
+  endpoint: string;
+  time: Date;
   histText: string | null;
   /** STORED_PERCENTILES of the step, when it is a single rollup row; else null. */
   storedPercentiles: number[] | null;

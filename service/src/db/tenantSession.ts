@@ -6,6 +6,7 @@
 // The service's database user must be allowed to SET ROLE agog_readonly (a superuser,
 // the tables' owner created by the migrations, or GRANT agog_readonly TO <user>).
 import type { Pool, PoolClient } from 'pg';
+import { inTransaction } from './pool';
 
 /** What the read functions of src/db need: a pool or a client. */
 export type Queryable = Pick<PoolClient, 'query'>;
@@ -23,11 +24,10 @@ export class ReadSessionError extends Error {
  * empty, which agog_readonly's policies read as "all tenants".
  */
 export async function withTenantReadSession<T>(pool: Pool, tenantId: string | null, fn: (db: Queryable) => Promise<T>): Promise<T> {
-  const client = await pool.connect();
-  try {
+  return inTransaction(pool, async (client) => {
     try {
       // JIT compilation costs more than these small, index-driven reads ever take.
-      await client.query(`BEGIN READ ONLY; SET LOCAL ROLE agog_readonly; SET LOCAL jit = off; SET LOCAL statement_timeout = ${READ_TIMEOUT_MS}`);
+      await client.query(`SET TRANSACTION READ ONLY; SET LOCAL ROLE agog_readonly; SET LOCAL jit = off; SET LOCAL statement_timeout = ${READ_TIMEOUT_MS}`);
     } catch (err) {
       if ((err as { code?: string }).code === '42501') {
         throw new ReadSessionError('the service\'s database user may not SET ROLE agog_readonly; run GRANT agog_readonly TO <that user>');
@@ -35,13 +35,6 @@ export async function withTenantReadSession<T>(pool: Pool, tenantId: string | nu
       throw err;
     }
     await client.query(`SELECT set_config('app.tenant_id', $1::text, true)`, [tenantId ?? '']);
-    const result = await fn(client);
-    await client.query('COMMIT');
-    return result;
-  } catch (err) {
-    await client.query('ROLLBACK').catch(() => undefined);
-    throw err;
-  } finally {
-    client.release();
-  }
+    return fn(client);
+  });
 }

@@ -53,15 +53,13 @@ export async function fingerprintTotals(
                  query_hash
         LIMIT $14::integer
      )
-     SELECT c.query_hash::text AS query_hash, c.calls, c.slow_calls, c.total_ms, c.max_ms, c.rows_sum, ${
-       orderBy === 'all'
-         // Every fingerprint's histograms: one pass over the range.
-         ? `h.hist_text FROM chosen c JOIN (SELECT h.query_hash, string_agg(h.hist::text, '') AS hist_text FROM query_metrics_rollup h
-              WHERE h.tenant_id = $1::uuid AND ${segmentCondition('h', 2)} GROUP BY h.query_hash) h USING (query_hash)`
-         // A few fingerprints' histograms: looked up one by one in the index.
-         : `(SELECT string_agg(h.hist::text, '') FROM query_metrics_rollup h
-              WHERE h.tenant_id = $1::uuid AND h.query_hash = c.query_hash AND ${segmentCondition('h', 2)}) AS hist_text
-            FROM chosen c`}`,
+     SELECT c.query_hash::text AS query_hash, c.calls, c.slow_calls, c.total_ms, c.max_ms, c.rows_sum, h.hist_text
+       FROM chosen c
+       LEFT JOIN (SELECT h.query_hash, string_agg(h.hist::text, '') AS hist_text
+                    FROM query_metrics_rollup h
+                   WHERE h.tenant_id = $1::uuid AND h.query_hash = ANY ((SELECT array_agg(query_hash) FROM chosen)::bigint[])
+                     AND ${segmentCondition('h', 2)}
+                   GROUP BY h.query_hash) h USING (query_hash)`,
     [tenantId, ...segmentValues(segments), endpoint, orderBy, limit],
   );
   return result.rows.map((row) => ({

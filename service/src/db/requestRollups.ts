@@ -101,10 +101,13 @@ export async function endpointTotals(
                                 WHEN 'dbShare' THEN db_ms / nullif(sum_ms, 0) END DESC NULLS LAST, endpoint
         LIMIT $13::integer
      )
-     SELECT c.*,
-            (SELECT string_agg(h.hist::text, '') FROM api_metrics_rollup h
-              WHERE h.tenant_id = $1::uuid AND h.endpoint = c.endpoint AND ${segmentCondition('h', 2)}) AS hist_text
+     SELECT c.*, h.hist_text
        FROM chosen c
+       LEFT JOIN (SELECT h.endpoint, string_agg(h.hist::text, '') AS hist_text
+                    FROM api_metrics_rollup h
+                   WHERE h.tenant_id = $1::uuid AND h.endpoint = ANY ((SELECT array_agg(endpoint) FROM chosen)::text[])
+                     AND ${segmentCondition('h', 2)}
+                   GROUP BY h.endpoint) h USING (endpoint)
       ORDER BY c.endpoint`,
     [tenantId, ...segmentValues(segments), orderBy, limit],
   );

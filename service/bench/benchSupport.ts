@@ -49,6 +49,10 @@ export async function openBenchDatabase(label: string, log: (line: string) => vo
 export interface ServiceProcess {
   pid: number;
   url: string;
+  /** Set once the process has exited, whoever ended it. */
+  exit: { code: number | null; signal: NodeJS.Signals | null } | undefined;
+  /** What the process wrote to stdout. */
+  output(): string;
   /** SIGTERM, then the exit code. */
   stop(): Promise<number | null>;
 }
@@ -60,23 +64,29 @@ export async function startServiceProcess(databaseUrl: string, env: Record<strin
     env: { ...process.env, DATABASE_URL: databaseUrl, PORT: String(port), ...env },
     stdio: ['ignore', 'pipe', 'inherit'],
   });
-  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
-  await new Promise<void>((resolve, reject) => {
-    let out = '';
-    child.stdout.on('data', (chunk: Buffer) => {
-      out += chunk.toString();
-      if (out.includes('listening on')) resolve();
-    });
-    void exited.then((code) => reject(new Error(`the service exited with ${code} before listening`)));
-  });
-  return {
+  let out = '';
+  child.stdout.on('data', (chunk: Buffer) => (out += chunk.toString()));
+  const service: ServiceProcess = {
     pid: child.pid!,
     url: `http://127.0.0.1:${port}`,
+    exit: undefined,
+    output: () => out,
     stop() {
       if (child.exitCode === null) child.kill('SIGTERM');
       return exited;
     },
   };
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code, signal) => {
+    service.exit = { code, signal };
+    resolve(code);
+  }));
+  await new Promise<void>((resolve, reject) => {
+    child.stdout.on('data', () => {
+      if (out.includes('listening on')) resolve();
+    });
+    void exited.then((code) => reject(new Error(`the service exited with ${code} before listening: ${out}`)));
+  });
+  return service;
 }
 
 export function percentile(sorted: number[], p: number): number {

@@ -96,9 +96,14 @@ function records(kind: Kind, batch: number): Record<string, unknown>[] {
   });
 }
 
-/** Resident set size of a process, in bytes (Linux /proc). */
+/** Resident set size of a process, in bytes (Linux /proc); NaN once it is gone. */
 function rssOf(pid: number): number {
-  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+  let status: string;
+  try {
+    status = readFileSync(`/proc/${pid}/status`, 'utf8');
+  } catch {
+    return NaN;
+  }
   const kb = /^VmRSS:\s+(\d+)\s+kB/m.exec(status);
   return kb ? Number(kb[1]) * 1024 : NaN;
 }
@@ -224,6 +229,10 @@ export async function main(argv: string[] = []): Promise<number> {
     let due = started;
     let lastMinuteLogged = -1;
     while (performance.now() < end) {
+      if (service.exit) {
+        log(`the service exited during the run (code ${service.exit.code}, signal ${service.exit.signal}); its output: ${service.output().trim()}`);
+        break;
+      }
       const now = performance.now();
       while (due <= now) {
         sendBatch(batch++);
@@ -232,7 +241,7 @@ export async function main(argv: string[] = []): Promise<number> {
       const minute = Math.floor((now - started) / 60_000);
       if (minute !== lastMinuteLogged && minute > 0) {
         const m = perMinute[minute - 1]!;
-        log(`minute ${minute}: ${m.recordsAcknowledged} records acknowledged, ingest p95 ${ms(percentile([...m.ingestMs].sort((a, b) => a - b), 95))} ms, ` +
+        log(`minute ${minute}: ${m.recordsAcknowledged} records acknowledged so far, ingest p95 ${ms(percentile([...m.ingestMs].sort((a, b) => a - b), 95))} ms, ` +
           `query p95 ${ms(percentile([...m.queryMs].sort((a, b) => a - b), 95))} ms, RSS ${mib(m.rss.at(-1) ?? NaN)} MiB`);
         lastMinuteLogged = minute;
       }
@@ -242,7 +251,8 @@ export async function main(argv: string[] = []): Promise<number> {
     await Promise.allSettled([...pending]);
     clearInterval(rssTimer);
     const rssEnd = rssOf(pid);
-    const metrics = await (await fetch(`${base}/metrics`)).text();
+    const metrics = await fetch(`${base}/metrics`).then((r) => r.text(), () => '');
+    const endedEarly = service.exit;
     const code = await service.stop();
     service = undefined;
 
@@ -262,7 +272,7 @@ export async function main(argv: string[] = []): Promise<number> {
     const skipped = perMinute.reduce((sum, m) => sum + m.backlogSkipped, 0);
     const metric = (name: string) => /^(\S+) (\S+)$/m.exec(metrics.split('\n').find((line) => line.startsWith(name + ' ')) ?? '')?.[2] ?? '?';
     const rssFirstMinute = perMinute[0]!.rss.at(-1) ?? NaN;
-    const rssMax = Math.max(...perMinute.flatMap((m) => m.rss));
+    const rssMax = Math.max(...perMinute.flatMap((m) => m.rss).filter(Number.isFinite));
 
     const lines = [
       '# Soak benchmark',
@@ -296,7 +306,9 @@ export async function main(argv: string[] = []): Promise<number> {
       `| service RSS: idle before load / after minute 1 / end / max (MiB) | ${mib(rssIdle)} / ${mib(rssFirstMinute)} / **${mib(rssEnd)}** / ${mib(rssMax)} |`,
       `| RSS change from minute 1 to the end | ${((rssEnd - rssFirstMinute) / 2 ** 20).toFixed(1)} MiB (${(((rssEnd - rssFirstMinute) / rssFirstMinute) * 100).toFixed(1)} %) |`,
       `| group commits / failed (service /metrics) | ${metric('agog_ingest_flushes_total')} / ${metric('agog_ingest_flush_failures_total')} |`,
-      `| service exit code after SIGTERM | ${code} |`,
+      endedEarly
+        ? `| **the service exited during the run** | code ${endedEarly.code}, signal ${endedEarly.signal} |`
+        : `| service exit code after SIGTERM | ${code} |`,
       '',
       '## Per minute',
       '',

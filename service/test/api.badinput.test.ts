@@ -32,7 +32,7 @@ interface BadInputCase {
   generate?: keyof typeof GENERATORS;
   status: number;
   code?: string;
-  /** The field the error names: in its message and in details (field or errors[].field). */
+  /** The field the error names: in its message, and in its details when it has any. */
   field?: string;
   /** A pattern the error message must match. */
   message?: string;

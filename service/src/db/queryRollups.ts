@@ -57,8 +57,10 @@ export async function fingerprintTotals(
        FROM chosen c
        LEFT JOIN (SELECT h.query_hash, string_agg(h.hist::text, '') AS hist_text
                     FROM query_metrics_rollup h
-                   WHERE h.tenant_id = $1::uuid AND h.query_hash = ANY ((SELECT array_agg(query_hash) FROM chosen)::bigint[])
-                     AND ${segmentCondition('h', 2)}
+                   WHERE h.tenant_id = $1::uuid AND ${segmentCondition('h', 2)}
+                     -- A few chosen: looked up by value. All of them: one pass over the range,
+                     -- since before PostgreSQL 17 "= ANY" rescans the range once per value.
+                     ${orderBy === 'all' ? '' : 'AND h.query_hash = ANY ((SELECT array_agg(query_hash) FROM chosen)::bigint[])'}
                    GROUP BY h.query_hash) h USING (query_hash)`,
     [tenantId, ...segmentValues(segments), endpoint, orderBy, limit],
   );

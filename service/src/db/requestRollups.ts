@@ -145,7 +145,7 @@ export interface RequestPoint extends RequestCounts {
   time: Date;
   histText: string | null;
   /** STORED_PERCENTILES of the step, when it is a single rollup row; else null. */
-  storedPercentiles: number[] | null;
+  storedPercentiles: Array<number | null> | null;
 }
 
 /**
@@ -167,16 +167,20 @@ export async function requestSeries(
     withHistograms: boolean;
   },
 ): Promise<RequestPoint[]> {
+  // Times as epoch milliseconds and the stored percentiles as plain columns: a series of
+  // thousands of rows parses several times faster than with timestamps and arrays.
   const result = await db.query<{
-    endpoint: string; time: Date; requests: number; errors: number; client_errors: number;
-    sum_ms: number; max_ms: number | null; hist_text: string | null; stored: number[] | null;
+    endpoint: string; time_ms: number; requests: number; errors: number; client_errors: number;
+    sum_ms: number; max_ms: number | null; hist_text: string | null;
+    p50: number | null; p90: number | null; p95: number | null; p99: number | null; single: boolean;
   }>(
     `SELECT r.endpoint,
-            date_bin(make_interval(secs => $6::float8 / 1000), r.bucket, timestamptz '${STEP_ORIGIN}') AS time,
+            extract(epoch FROM date_bin(make_interval(secs => $6::float8 / 1000), r.bucket, timestamptz '${STEP_ORIGIN}'))::float8 * 1000 AS time_ms,
             sum(r.requests)::float8 AS requests, sum(r.errors)::float8 AS errors,
             sum(r.client_errors)::float8 AS client_errors, sum(r.sum_ms)::float8 AS sum_ms, max(r.max_ms)::float8 AS max_ms,
             ${withHistograms ? `string_agg(r.hist::text, '')` : 'NULL::text'} AS hist_text,
-            CASE WHEN count(*) = 1 THEN ARRAY[max(r.p50_ms), max(r.p90_ms), max(r.p95_ms), max(r.p99_ms)]::float8[] END AS stored
+            count(*) = 1 AS single, max(r.p50_ms)::float8 AS p50, max(r.p90_ms)::float8 AS p90,
+            max(r.p95_ms)::float8 AS p95, max(r.p99_ms)::float8 AS p99
        FROM api_metrics_rollup r
       WHERE r.tenant_id = $1::uuid AND r.resolution = $2::text AND r.bucket >= $3::timestamptz AND r.bucket < $4::timestamptz
         AND r.endpoint = ANY ($5::text[])
@@ -186,13 +190,13 @@ export async function requestSeries(
   );
   return result.rows.map((row) => ({
     endpoint: row.endpoint,
-    time: row.time,
+    time: new Date(row.time_ms),
     requests: row.requests,
     errors: row.errors,
     clientErrors: row.client_errors,
     sumMs: row.sum_ms,
     maxMs: row.max_ms,
     histText: row.hist_text,
-    storedPercentiles: row.stored,
+    storedPercentiles: row.single ? [row.p50, row.p90, row.p95, row.p99] : null,
   }));
 }

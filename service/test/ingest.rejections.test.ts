@@ -154,3 +154,27 @@ describe('ingest rejects what it must, with the error shape and nothing written'
     expect(res.body.error.code).toBe('not_found');
   });
 });
+
+describe('who am I', () => {
+  let db: TestDatabase;
+  let service: RunningService;
+  let url: string;
+  beforeAll(async () => {
+    db = await createTestDatabase('whoami');
+    ({ service, url } = await startTestService(db));
+  });
+  afterAll(async () => {
+    await service.stop();
+    await db.drop();
+  });
+
+  it('tells an ingest-only token its own tenant and scopes, and refuses naming another tenant', async () => {
+    const token = await tokenFor(db, TENANT, ['ingest']);
+    const own = await fetch(`${url}/v1/whoami`, { headers: { authorization: `Bearer ${token}` } });
+    expect(own.status).toBe(200);
+    expect(await own.json()).toMatchObject({ tenantId: TENANT, admin: false, scopes: ['ingest'] });
+    const other = await fetch(`${url}/v1/whoami?tenant=${OTHER}`, { headers: { authorization: `Bearer ${token}` } });
+    expect(other.status).toBe(403);
+    expect(((await other.json()) as { error: { code: string } }).error.code).toBe('forbidden');
+  });
+});

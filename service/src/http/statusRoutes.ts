@@ -55,9 +55,11 @@ export function registerStatusRoutes(
   });
 
   app.get('/v1/whoami', async (request) => {
-    const principal = await deps.auth.authorize(request.headers.authorization, 'read', requestedTenant(request)).catch(async (err) => {
-      // An ingest-only token may still ask who it is; report its scopes.
-      if ((err as { status?: number }).status === 403) {
+    const tenant = requestedTenant(request);
+    const principal = await deps.auth.authorize(request.headers.authorization, 'read', tenant).catch(async (err) => {
+      // An ingest-only token may still ask who it is (its own tenant and scopes); naming
+      // another tenant stays refused, as on every other route.
+      if ((err as { status?: number }).status === 403 && tenant === undefined) {
         const token = await deps.auth.verify(request.headers.authorization);
         return { token, tenantId: token.tenantId };
       }

@@ -775,11 +775,49 @@ BEGIN
         RETURN NEXT;
       END IF;
     END LOOP;
+
+    -- Rows in the DEFAULT partition are held to the same retention (they arrive there
+    -- when their month has no partition, e.g. late or far-past timestamps).
+    EXECUTE format('DELETE FROM %I WHERE "timestamp" < %L::timestamptz', v_default, v_cutoff);
+    GET DIAGNOSTICS v_moved = ROW_COUNT;
+    IF v_moved > 0 THEN
+      action := 'purged';
+      table_name := v_default;
+      detail := format('%s rows older than the retention cutoff %s', v_moved, v_cutoff);
+      RETURN NEXT;
+    END IF;
+  END LOOP;
+
+  -- Derived data. Five-minute rollups and resource rollups follow the raw retention (a
+  -- week of slack, so a month being dropped still has them); hourly and daily rollups,
+  -- the cache, fingerprints and recommendations are kept for the longest range the query
+  -- API answers (400 days).
+  FOR v_rec IN
+    SELECT * FROM (VALUES
+      ('api_metrics_rollup',      'resolution = ''5m'' AND bucket < $1',            p_now - p_retention - interval '7 days'),
+      ('query_metrics_rollup',    'resolution = ''5m'' AND bucket < $1',            p_now - p_retention - interval '7 days'),
+      ('resource_metrics_rollup', 'bucket < $1',                                     p_now - p_retention - interval '7 days'),
+      ('api_metrics_rollup',      'resolution IN (''1h'', ''1d'') AND bucket < $1', p_now - interval '400 days'),
+      ('query_metrics_rollup',    'resolution IN (''1h'', ''1d'') AND bucket < $1', p_now - interval '400 days'),
+      ('performance_metrics_cache', 'hour_bucket < $1',                              p_now - interval '400 days'),
+      ('query_fingerprints',      'last_seen < $1',                                  p_now - interval '400 days'),
+      ('query_endpoints',         'last_seen < $1',                                  p_now - interval '400 days'),
+      ('optimization_recommendations', 'last_seen < $1',                             p_now - interval '400 days')
+    ) AS t(tbl, condition, cutoff)
+  LOOP
+    EXECUTE format('DELETE FROM %I WHERE ' || v_rec.condition, v_rec.tbl) USING v_rec.cutoff;
+    GET DIAGNOSTICS v_moved = ROW_COUNT;
+    IF v_moved > 0 THEN
+      action := 'purged';
+      table_name := v_rec.tbl;
+      detail := format('%s rows before %s', v_moved, v_rec.cutoff);
+      RETURN NEXT;
+    END IF;
   END LOOP;
   RETURN;
 END
 $function$;
--- comment: Creates monthly partitions for the current month and p_months_ahead more, moving matching rows out of the DEFAULT partition; drops monthly partitions older than p_retention; never drops DEFAULT partitions. Idempotent; serialized by an advisory lock.
+-- comment: Creates monthly partitions for the current month and p_months_ahead more, moving matching rows out of the DEFAULT partition; drops monthly partitions older than p_retention and deletes older DEFAULT rows; expires derived rollups (5-minute: retention + 7 days; hourly, daily, cache, fingerprints, recommendations: 400 days); never drops DEFAULT partitions. Idempotent; serialized by an advisory lock.
 -- execute granted to: (owner only)
 
 -- function query_performance_log_rollup_delta()

@@ -86,4 +86,26 @@ describe('partition upkeep', () => {
   it('rejects parameters out of range with a message naming them', async () => {
     await expect(maintainPartitions(db.pool, { monthsAhead: 99, retentionDays: 30 })).rejects.toThrow(/p_months_ahead/);
   });
+
+  it('holds the DEFAULT partition and the derived rollups to the retention', async () => {
+    await db.pool.query(
+      `INSERT INTO api_performance_log ("timestamp", tenant_id, endpoint, method, status_code, response_time_ms)
+       VALUES ('2001-03-01T00:00:00Z', $1, '/ancient', 'GET', 200, 5), (now(), $1, '/recent', 'GET', 200, 5)`,
+      [TENANT],
+    );
+    await db.pool.query(`SELECT refresh_performance_metrics_incremental(NULL)`);
+    const before = await db.pool.query(`SELECT resolution, count(*)::int AS n FROM api_metrics_rollup WHERE bucket < '2002-01-01' GROUP BY 1 ORDER BY 1`);
+    expect(before.rows.map((r) => r.resolution)).toEqual(['1d', '1h', '5m']);
+
+    const actions = await maintainPartitions(db.pool, { monthsAhead: 1, retentionDays: 30 });
+    expect(actions).toContainEqual(expect.objectContaining({ action: 'purged', tableName: 'api_performance_log_default' }));
+    const left = await db.pool.query(`SELECT endpoint FROM api_performance_log ORDER BY endpoint`);
+    expect(left.rows.map((r) => r.endpoint)).toEqual(['/recent']);
+    const rollups = await db.pool.query(`SELECT count(*)::int AS n FROM api_metrics_rollup WHERE bucket < '2002-01-01'`);
+    expect(rollups.rows[0].n).toBe(0);
+    const cache = await db.pool.query(`SELECT count(*)::int AS n FROM performance_metrics_cache WHERE hour_bucket < '2002-01-01'`);
+    expect(cache.rows[0].n).toBe(0);
+    const recent = await db.pool.query(`SELECT count(*)::int AS n FROM api_metrics_rollup WHERE endpoint = '/recent'`);
+    expect(recent.rows[0].n).toBe(3);
+  });
 });

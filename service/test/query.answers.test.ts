@@ -178,6 +178,21 @@ describe('series', () => {
     expect(long.frames[0]!.schema.meta?.custom).toEqual({ stepMs: 5 * MINUTE, source: '5m' });
   });
 
+  it('answers from the 5-minute rollups, with a notice, when a short window holds more raw rows than it may read', async () => {
+    const D = 'd4d4d4d4-0000-4000-8000-000000000004';
+    await db.pool.query(
+      `INSERT INTO api_performance_log ("timestamp", tenant_id, response_time_ms, status_code, method, endpoint)
+       SELECT $2::timestamptz + (i % 1800) * interval '1 second', $1, 5, 200, 'GET', '/bulk' FROM generate_series(1, 50001) i`,
+      [D, base]);
+    await refreshRollups(db.pool);
+    const tokenD = await tokenFor(db, D, ['read']);
+    const { frames } = await queryOne(url, tokenD, { queryType: 'throughput' }, { from: base.getTime(), to: base.getTime() + 30 * MINUTE, intervalMs: MINUTE });
+    expect(frames[0]!.schema.meta?.custom).toEqual({ stepMs: 5 * MINUTE, source: '5m' });
+    expect(frames[0]!.schema.meta?.notices?.[0]?.text).toMatch(/More than 50000 requests/);
+    const perSecond = column(frames[0], 'requestsPerSecond') as number[];
+    expect(perSecond.reduce((a, b) => a + b, 0) * 300).toBeCloseTo(50001, 3);
+  });
+
   it('gives requests and errors per second and the error rates per step, zero where there was no traffic', async () => {
     const { frames } = await ask({ queryType: 'throughput', endpoint: '/api/orders' }, { intervalMs: HOUR });
     const t = column(frames[0], 'time') as number[];

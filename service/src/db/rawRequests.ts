@@ -1,27 +1,10 @@
 // Raw reads of api_performance_log and system_resource_metrics for short windows
 // (src/query/timeRange.ts: at most RAW_WINDOW_MS, steps finer than the 5-minute
-// rollups). Every read is capped with LIMIT, so no query reads more than `limit` rows of
-// the tenant; the caller first counts (also capped) and falls back to the rollups when
-// the window holds more. user_id is never selected.
+// rollups). Every read is capped with LIMIT, so no query reads more than `limit` + 1 rows
+// of the tenant; a series whose requests add up to more than `limit` was cut, and the
+// caller answers from the rollups instead. user_id is never selected.
 import { STEP_ORIGIN, type RequestCounts } from './requestRollups';
 import type { Queryable } from './tenantSession';
-
-/** Rows of the tenant in [from, to), counted up to limit + 1. */
-export async function countRawRequests(
-  db: Queryable,
-  tenantId: string,
-  { from, to, endpoint, limit }: { from: Date; to: Date; endpoint: string | null; limit: number },
-): Promise<number> {
-  const result = await db.query<{ n: number }>(
-    `SELECT count(*)::int AS n FROM (
-       SELECT 1 FROM api_performance_log
-        WHERE tenant_id = $1::uuid AND "timestamp" >= $2::timestamptz AND "timestamp" < $3::timestamptz
-          AND ($4::text IS NULL OR endpoint = $4::text)
-        LIMIT $5::integer + 1) capped`,
-    [tenantId, from, to, endpoint, limit],
-  );
-  return result.rows[0]?.n ?? 0;
-}
 
 export interface RawRequestPoint extends RequestCounts {
   time: Date;
@@ -29,7 +12,7 @@ export interface RawRequestPoint extends RequestCounts {
   percentiles: number[];
 }
 
-/** A series of requests from raw rows, with exact percentiles (fractions 0..1). */
+/** A series of requests from raw rows, with exact percentiles (fractions 0..1); at most limit + 1 rows read. */
 export async function rawRequestSeries(
   db: Queryable,
   tenantId: string,
@@ -50,7 +33,7 @@ export async function rawRequestSeries(
                FROM api_performance_log
               WHERE tenant_id = $1::uuid AND "timestamp" >= $2::timestamptz AND "timestamp" < $3::timestamptz
                 AND ($5::text IS NULL OR endpoint = $5::text)
-              LIMIT $7::integer) capped
+              LIMIT $7::integer + 1) capped
       GROUP BY 1 ORDER BY 1`,
     [tenantId, from, to, stepMs, endpoint, fractions, limit],
   );

@@ -1,7 +1,7 @@
 // Request series shared by latencyPercentiles and throughput: picks the source (raw rows
 // for a short window with a fine step, else the rollup resolution of the step) and
 // returns, per endpoint and step, the counts and the percentiles asked for.
-import { countRawRequests, rawRequestSeries } from '../db/rawRequests';
+import { rawRequestSeries } from '../db/rawRequests';
 import { requestSeries, STEP_ORIGIN_MS, STORED_PERCENTILES } from '../db/requestRollups';
 import type { QueryContext } from './context';
 import { stepOf, stepStart, stepTimes } from './context';
@@ -26,23 +26,25 @@ export interface LoadedSeries {
 }
 
 /**
- * endpoints: '' is the total over all endpoints. Raw rows are read only for a single
+ * endpoints: '' is the total over all endpoints. withCounts: the request counts are
+ * needed (throughput); else they are left at 0 and only percentiles are read. Raw rows are read only for a single
  * series; when the window holds more than RAW_ROW_LIMIT rows, the 5-minute rollups
  * answer and a notice says so.
  */
 export async function loadRequestSeries(
   ctx: QueryContext,
   tenantId: string,
-  { endpoints, percents }: { endpoints: string[]; percents: number[] },
+  { endpoints, percents, withCounts }: { endpoints: string[]; percents: number[]; withCounts: boolean },
 ): Promise<LoadedSeries> {
   const notices: LoadedSeries['notices'] = [];
   const step = stepOf(ctx);
   if (step.source === 'raw' && endpoints.length === 1) {
-    const endpoint = endpoints[0] || null;
-    const window = { from: ctx.range.from, to: ctx.range.to, endpoint, limit: RAW_ROW_LIMIT };
-    if ((await countRawRequests(ctx.db, tenantId, window)) <= RAW_ROW_LIMIT) {
+    const rows = await rawRequestSeries(ctx.db, tenantId, {
+      from: ctx.range.from, to: ctx.range.to, endpoint: endpoints[0] || null, limit: RAW_ROW_LIMIT,
+      stepMs: step.stepMs, fractions: percents.map((p) => p / 100),
+    });
+    if (rows.reduce((n, row) => n + row.requests, 0) <= RAW_ROW_LIMIT) {
       const start = stepStart(ctx.range.from.getTime(), step.stepMs, STEP_ORIGIN_MS);
-      const rows = await rawRequestSeries(ctx.db, tenantId, { ...window, stepMs: step.stepMs, fractions: percents.map((p) => p / 100) });
       const steps = new Map(rows.map((row) => [row.time.getTime(), {
         requests: row.requests, errors: row.errors, clientErrors: row.clientErrors, sumMs: row.sumMs, percentiles: row.percentiles,
       }]));
@@ -56,7 +58,10 @@ export async function loadRequestSeries(
   const stored = percents.map((p) => (STORED_PERCENTILES as readonly number[]).indexOf(p));
   const useStored = rollup.stepMs === RESOLUTION_MS[rollup.source] && stored.every((i) => i >= 0);
   const rows = await requestSeries(ctx.db, tenantId, {
-    endpoints, resolution: rollup.source, start, to: ctx.range.to, stepMs: rollup.stepMs, withHistograms: percents.length > 0 && !useStored,
+    endpoints, resolution: rollup.source, start, to: ctx.range.to, stepMs: rollup.stepMs,
+    withCounts,
+    withHistograms: percents.length > 0 && !useStored,
+    withStoredPercentiles: percents.length > 0 && useStored,
   });
   const series = new Map<string, Map<number, RequestStep>>(endpoints.map((e) => [e, new Map()]));
   for (const row of rows) {

@@ -24,7 +24,7 @@ export const latencyPercentiles: QueryHandler<'latencyPercentiles'> = async (que
   if (query.byEndpoint && !query.endpoint) {
     endpoints = await busiestEndpoints(ctx.db, tenantId, rangeSegments(ctx.range), BY_ENDPOINT_LIMIT);
   }
-  const loaded = await loadRequestSeries(ctx, tenantId, { endpoints, percents });
+  const loaded = await loadRequestSeries(ctx, tenantId, { endpoints, percents, withCounts: false });
   const frames = loaded.series.map(({ endpoint, steps }) => {
     const labels = endpoint ? { endpoint } : undefined;
     return frame(

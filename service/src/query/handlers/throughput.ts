@@ -7,7 +7,7 @@ import { loadRequestSeries } from '../requestSeries';
 
 export const throughput: QueryHandler<'throughput'> = async (query, ctx) => {
   const tenantId = tenantOf(ctx, 'throughput');
-  const loaded = await loadRequestSeries(ctx, tenantId, { endpoints: [query.endpoint ?? ''], percents: [] });
+  const loaded = await loadRequestSeries(ctx, tenantId, { endpoints: [query.endpoint ?? ''], percents: [], withCounts: true });
   const { steps } = loaded.series[0]!;
   const seconds = loaded.stepMs / 1000;
   const each = <T>(f: (s: { requests: number; errors: number; clientErrors: number }) => T) =>

@@ -104,6 +104,7 @@ export async function main(argv: string[] = []): Promise<number> {
   const clientsArg = argv.indexOf('--clients');
   const clients = clientsArg >= 0 ? Number(argv[clientsArg + 1]) : 8;
   await loadParser();
+  const loadAtStart = os.loadavg()[0]!;
 
   const database = await openBenchDatabase('ingest', log);
   const dbUrl = database.url;
@@ -228,6 +229,9 @@ export async function main(argv: string[] = []): Promise<number> {
       `Run ${new Date().toISOString()} on ${os.cpus().length} cores (${os.cpus()[0]?.model ?? 'unknown CPU'}), ` +
         `${Math.round(os.totalmem() / 2 ** 30)} GiB, Node ${process.version}, PostgreSQL ${version}` +
         `${database.embedded ? ' (embedded, default settings)' : ''}.`,
+      '',
+      `Load average (1 min) at the start and the end of the run: ${loadAtStart.toFixed(2)} and ${os.loadavg()[0]!.toFixed(2)}; ` +
+        'anything above 0 is other work sharing the two cores, which slows the HTTP path (it needs both cores) more than raw COPY (one).',
       '',
       '## Sustained ingest, acknowledged after commit',
       '',

@@ -249,8 +249,9 @@ async function measureVolume(serverUrl: string, millions: number, samples: numbe
       for (const table of ['api_metrics_rollup', 'query_metrics_rollup', 'resource_metrics_rollup', 'performance_metrics_cache']) {
         rollupRows[table] = Number((await pool.query(`SELECT count(*) AS n FROM ${table}`)).rows[0].n);
       }
-      log('running the optimization engine once, so recommendations exist');
-      await runOptimizer(pool, optimizerSettings(loadConfig({})));
+      // The data ends at the start of the current hour, so the engine looks back a whole day.
+      log('running the optimization engine once over the last day, so recommendations exist');
+      await runOptimizer(pool, { ...optimizerSettings(loadConfig({})), windowMinutes: 24 * 60 });
 
       const token = (await createToken(pool, { tenantId: TENANT, scopes: ['read'], name: 'query bench' })).token;
       const admin = (await createToken(pool, { tenantId: null, scopes: ['read', 'admin'], name: 'query bench admin' })).token;

@@ -212,12 +212,13 @@ CREATE TABLE query_performance_log (
   rows_returned integer,
   endpoint text,
   request_id text,
-  query_preview text NOT NULL
+  query_preview text
 ) PARTITION BY RANGE ("timestamp");
 -- row level security: enabled
--- comment: One row per observed database query. query_preview is the normalized query text (literals replaced by placeholders), at most 500 characters.
+-- comment: One row per observed database query. query_preview is the normalized query text (literals replaced by placeholders), at most 500 characters; since V0.0.46 it is stored on slow rows and on the first row of each fingerprint per ingest request, and is NULL elsewhere: query_fingerprints holds every fingerprint's text.
 -- comment on query_performance_log.query_hash: Fingerprint of the normalized query; equal for queries that differ only in literals.
 -- comment on query_performance_log.request_id: Request that issued the query; groups queries of one request for N+1 detection.
+-- comment on query_performance_log.query_preview: Normalized query text, on slow rows (>= min(SLOW_QUERY_THRESHOLD_MS, 1000 ms)) and on the first row of each fingerprint per ingest request; NULL elsewhere. query_fingerprints.query_preview has it for every fingerprint.
 
 -- table query_performance_log_default (partition of query_performance_log: DEFAULT)
 CREATE TABLE query_performance_log_default (
@@ -228,7 +229,7 @@ CREATE TABLE query_performance_log_default (
   rows_returned integer,
   endpoint text,
   request_id text,
-  query_preview text NOT NULL
+  query_preview text
 );
 
 -- table query_rollup_pending
@@ -831,18 +832,26 @@ DECLARE
   v_slow real := coalesce((SELECT slow_query_threshold_ms FROM performance_settings), 1000);
 BEGIN
   INSERT INTO query_rollup_pending
-  SELECT tenant_id, bucket, query_hash, endpoint, sum(n), sum(slow_calls), sum(total_ms), max(max_ms),
-         sum(rows_sum), array_agg((b::bigint << 40) + n ORDER BY b), min(first_seen), max(last_seen),
-         min(query_preview)
-    FROM (SELECT tenant_id, date_bin('5 minutes', "timestamp", timestamptz '2000-01-01 00:00:00+00') AS bucket,
-                 query_hash, coalesce(endpoint, '') AS endpoint, latency_bucket(execution_time_ms) AS b,
-                 count(*) AS n, count(*) FILTER (WHERE execution_time_ms >= v_slow) AS slow_calls,
-                 sum(execution_time_ms) AS total_ms, max(execution_time_ms) AS max_ms,
-                 coalesce(sum(rows_returned), 0) AS rows_sum,
-                 min("timestamp") AS first_seen, max("timestamp") AS last_seen, min(query_preview) AS query_preview
-            FROM new_rows
-           GROUP BY 1, 2, 3, 4, 5) g
-   GROUP BY tenant_id, bucket, query_hash, endpoint;
+  SELECT d.tenant_id, d.bucket, d.query_hash, d.endpoint, d.calls, d.slow_calls, d.total_ms, d.max_ms,
+         d.rows_sum, d.hist, d.first_seen, d.last_seen,
+         coalesce(d.query_preview,
+                  (SELECT f.query_preview FROM query_fingerprints f
+                    WHERE f.tenant_id = d.tenant_id AND f.query_hash = d.query_hash),
+                  '')
+    FROM (SELECT tenant_id, bucket, query_hash, endpoint, sum(n) AS calls, sum(slow_calls) AS slow_calls,
+                 sum(total_ms) AS total_ms, max(max_ms) AS max_ms, sum(rows_sum) AS rows_sum,
+                 array_agg((b::bigint << 40) + n ORDER BY b) AS hist,
+                 min(first_seen) AS first_seen, max(last_seen) AS last_seen,
+                 min(min(query_preview)) OVER (PARTITION BY tenant_id, query_hash) AS query_preview
+            FROM (SELECT tenant_id, date_bin('5 minutes', "timestamp", timestamptz '2000-01-01 00:00:00+00') AS bucket,
+                         query_hash, coalesce(endpoint, '') AS endpoint, latency_bucket(execution_time_ms) AS b,
+                         count(*) AS n, count(*) FILTER (WHERE execution_time_ms >= v_slow) AS slow_calls,
+                         sum(execution_time_ms) AS total_ms, max(execution_time_ms) AS max_ms,
+                         coalesce(sum(rows_returned), 0) AS rows_sum,
+                         min("timestamp") AS first_seen, max("timestamp") AS last_seen, min(query_preview) AS query_preview
+                    FROM new_rows
+                   GROUP BY 1, 2, 3, 4, 5) g
+           GROUP BY tenant_id, bucket, query_hash, endpoint) d;
   RETURN NULL;
 END
 $function$;

@@ -54,6 +54,11 @@ describe('demo traffic', () => {
         `SELECT count(*)::int AS n FROM query_performance_log WHERE query_preview ~ '(CUST-|@example\\.com|[0-9]{3,})'`);
       expect(leaked.rows[0].n).toBe(0);
       await refreshRollups(db.pool);
+      const texts = await db.pool.query(
+        `SELECT count(*)::int AS n, count(*) FILTER (WHERE query_preview ~ '(CUST-|@example\\.com|[0-9]{3,})')::int AS leaked
+           FROM query_fingerprints WHERE tenant_id = $1`, [TENANT]);
+      expect(texts.rows[0].n).toBeGreaterThan(0);
+      expect(texts.rows[0].leaked).toBe(0);
       const endpoints = await db.pool.query(
         `SELECT count(DISTINCT endpoint)::int AS n FROM api_metrics_rollup WHERE tenant_id = $1 AND endpoint <> ''`, [TENANT]);
       expect(endpoints.rows[0].n).toBe(9);

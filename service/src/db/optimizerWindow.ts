@@ -133,7 +133,10 @@ export async function nPlusOneGroups(
          FROM raw GROUP BY tenant_id, request_id, query_hash
         HAVING count(*) >= $3::integer AND sum(execution_time_ms) > $4::float8
      )
-     SELECT tenant_id::text AS tenant_id, endpoint, query_hash::text AS query_hash, min(preview) AS preview,
+     SELECT tenant_id::text AS tenant_id, endpoint, query_hash::text AS query_hash,
+            -- Fast rows leave query_preview NULL (V0.0.46); the fingerprint has the text.
+            coalesce(min(preview), (SELECT f.query_preview FROM query_fingerprints f
+                                     WHERE f.tenant_id = per_request.tenant_id AND f.query_hash = per_request.query_hash), '') AS preview,
             count(*)::float8 AS requests, avg(n)::float8 AS avg_queries, max(n)::float8 AS max_queries,
             avg(total_ms)::float8 AS avg_ms, max(total_ms)::float8 AS max_ms,
             (SELECT count(*) FROM raw)::float8 AS rows_read

@@ -2,7 +2,7 @@
 // self-contained, so it runs the same inline or in a worker thread (ingestWorkers.ts).
 import { ApiError } from '../http/errors';
 import { decodeBody, parseRecords } from './parseBody';
-import { encodeRecord, type FieldError, type RecordKind } from './records';
+import { BatchTexts, encodeRecord, type FieldError, type RecordKind } from './records';
 
 /** Accepted timestamps: up to this far in the past ... */
 export const MAX_PAST_MS = 400 * 86_400_000;
@@ -42,6 +42,7 @@ export function prepareBatch(input: PrepareInput, random: () => number = Math.ra
   };
   const rate = input.samplingRate;
   const lines: string[] = [];
+  const texts = new BatchTexts();
   let sampledOut = 0;
   for (let i = 0; i < records.length; i++) {
     const encoded = encodeRecord(input.kind, records[i], i, ctx, errors);
@@ -50,7 +51,7 @@ export function prepareBatch(input: PrepareInput, random: () => number = Math.ra
       sampledOut++;
       continue;
     }
-    lines.push(encoded.line);
+    lines.push(texts.line(encoded));
   }
   if (errors.length) {
     const invalidRecords = new Set(errors.map((e) => e.index)).size;

@@ -27,9 +27,40 @@ const METHODS = new Set(['GET', 'POST', 'PUT', 'PATCH', 'DELETE', 'HEAD', 'OPTIO
 
 /** A record that passed validation, ready for COPY. */
 export interface EncodedRecord {
+  /** The COPY line. A fast query's line leaves query_preview NULL (ends in "\\N\n"). */
   line: string;
   /** Slow query or server error: never sampled away. */
   alwaysKeep: boolean;
+  /** Query records: the fingerprint, as its decimal query_hash. */
+  fingerprint?: string;
+  /** Fast query records: the COPY-escaped text their line leaves out (BatchTexts puts it back once). */
+  text?: string;
+}
+
+/**
+ * Queries at or above this many milliseconds keep their text on the row whatever
+ * SLOW_QUERY_THRESHOLD_MS says: the runbook's "Top 10 Slow Queries" reads the raw log's
+ * query_preview for execution_time_ms > 1000.
+ */
+export const RUNBOOK_SLOW_QUERY_MS = 1000;
+
+/**
+ * Where the normalized query text goes (V0.0.46): on slow rows, and on the first kept
+ * row of each fingerprint of one batch; other rows leave query_preview NULL, and the
+ * rollup trigger hands the text to query_fingerprints. One instance per batch (one
+ * COPY's worth of one tenant's records); every batch then carries the text of every
+ * fingerprint it contains.
+ */
+export class BatchTexts {
+  private readonly carried = new Set<string>();
+
+  /** The line to write for a kept record. */
+  line(encoded: EncodedRecord): string {
+    const fingerprint = encoded.fingerprint;
+    if (fingerprint === undefined || this.carried.has(fingerprint)) return encoded.line;
+    this.carried.add(fingerprint);
+    return encoded.text === undefined ? encoded.line : `${encoded.line.slice(0, -3)}${encoded.text}\n`;
+  }
 }
 
 /** COPY text format: backslash, tab, newline and carriage return escaped; NUL removed. */
@@ -192,11 +223,13 @@ export function encodeRecord(kind: RecordKind, raw: unknown, index: number, ctx:
       const requestId = c.text('requestId', { maxChars: 128, required: false });
       if (errors.length > before) return undefined;
       const fp = fingerprintQuery(query as string);
+      const slow = (ms as number) >= ctx.slowQueryThresholdMs;
+      const head = `${ts}\t${fp.hashDecimal}\t${ctx.tenantId}\t${ms}\t${num(rows)}\t${txt(endpoint)}\t${txt(requestId)}\t`;
       // "timestamp", query_hash, tenant_id, execution_time_ms, rows_returned, endpoint, request_id, query_preview
-      return {
-        line: `${ts}\t${fp.hashDecimal}\t${ctx.tenantId}\t${ms}\t${num(rows)}\t${txt(endpoint)}\t${txt(requestId)}\t${copyText(fp.preview)}\n`,
-        alwaysKeep: (ms as number) >= ctx.slowQueryThresholdMs,
-      };
+      if (slow || (ms as number) >= RUNBOOK_SLOW_QUERY_MS) {
+        return { line: `${head}${copyText(fp.preview)}\n`, alwaysKeep: slow, fingerprint: fp.hashDecimal };
+      }
+      return { line: `${head}${NULL}\n`, alwaysKeep: false, fingerprint: fp.hashDecimal, text: copyText(fp.preview) };
     }
     case 'resource': {
       c.unknownFields(RESOURCE_FIELDS);

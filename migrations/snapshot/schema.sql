@@ -32,11 +32,14 @@ CREATE TABLE api_metrics_rollup (
   p50_ms real,
   p90_ms real,
   p95_ms real,
-  p99_ms real
+  p99_ms real,
+  p95_lo_bucket smallint,
+  p95_hi_bucket smallint
 );
 -- row level security: enabled
 -- comment: Request rollups per tenant, resolution (5m, 1h, 1d), bucket and endpoint ('' = all), with a latency histogram.
 -- comment on api_metrics_rollup.p95_ms: Percentile of this row's histogram, kept by trigger api_metrics_rollup_percentiles (as are p50_ms, p90_ms, p99_ms).
+-- comment on api_metrics_rollup.p95_lo_bucket: hist_p95_bounds(hist)[1], kept by trigger api_metrics_rollup_p95_bounds (p95_hi_bucket: [2]).
 
 -- partitioned table api_performance_log
 CREATE TABLE api_performance_log (
@@ -198,10 +201,13 @@ CREATE TABLE query_metrics_rollup (
   total_ms double precision NOT NULL DEFAULT 0,
   max_ms real,
   rows_sum bigint NOT NULL DEFAULT 0,
-  hist bigint[]
+  hist bigint[],
+  p95_lo_bucket smallint,
+  p95_hi_bucket smallint
 );
 -- row level security: enabled
 -- comment: Query rollups per tenant, resolution, bucket and fingerprint, with a latency histogram.
+-- comment on query_metrics_rollup.p95_lo_bucket: hist_p95_bounds(hist)[1], kept by trigger query_metrics_rollup_p95_bounds (p95_hi_bucket: [2]).
 
 -- partitioned table query_performance_log
 CREATE TABLE query_performance_log (
@@ -397,8 +403,8 @@ ALTER TABLE system_resource_metrics ADD CONSTRAINT system_resource_metrics_sourc
 
 -- indexes
 CREATE UNIQUE INDEX agog_schema_history_pkey ON public.agog_schema_history USING btree (version);
-CREATE INDEX api_metrics_rollup_endpoint_series ON public.api_metrics_rollup USING btree (tenant_id, resolution, endpoint, bucket) INCLUDE (requests, errors, client_errors, satisfied, tolerating, sum_ms, max_ms, db_ms, db_calls, p50_ms, p90_ms, p95_ms, p99_ms);
--- comment: Index-only reads of request series and totals per endpoint (query types latencyPercentiles, throughput, endpoints, overview).
+CREATE INDEX api_metrics_rollup_endpoint_series ON public.api_metrics_rollup USING btree (tenant_id, resolution, endpoint, bucket) INCLUDE (requests, errors, client_errors, satisfied, tolerating, sum_ms, max_ms, db_ms, db_calls, p50_ms, p90_ms, p95_ms, p99_ms, p95_lo_bucket, p95_hi_bucket);
+-- comment: Index-only reads of request series, totals and p95 bounds per endpoint (query types latencyPercentiles, throughput, endpoints, overview).
 CREATE UNIQUE INDEX api_metrics_rollup_pkey ON public.api_metrics_rollup USING btree (tenant_id, resolution, bucket, endpoint);
 -- comment: Series and tables per tenant over a time range at one resolution; the refresh upserts by this key.
 CREATE INDEX api_performance_log_default_timestamp_idx ON public.api_performance_log_default USING brin ("timestamp") WITH (pages_per_range='32');
@@ -418,8 +424,8 @@ CREATE UNIQUE INDEX query_endpoints_pkey ON public.query_endpoints USING btree (
 CREATE UNIQUE INDEX query_fingerprints_pkey ON public.query_fingerprints USING btree (tenant_id, query_hash);
 CREATE UNIQUE INDEX query_metrics_rollup_pkey ON public.query_metrics_rollup USING btree (tenant_id, resolution, bucket, query_hash);
 -- comment: Top-N fingerprints and one fingerprint's series over a time range at one resolution.
-CREATE INDEX query_metrics_rollup_totals ON public.query_metrics_rollup USING btree (tenant_id, resolution, bucket, query_hash) INCLUDE (calls, slow_calls, total_ms, max_ms, rows_sum);
--- comment: Index-only totals per fingerprint over a range (query type slowQueries), before the histograms of the top ones are read.
+CREATE INDEX query_metrics_rollup_totals ON public.query_metrics_rollup USING btree (tenant_id, resolution, bucket, query_hash) INCLUDE (calls, slow_calls, total_ms, max_ms, rows_sum, p95_lo_bucket, p95_hi_bucket);
+-- comment: Index-only totals and p95 bounds per fingerprint over a range (query type slowQueries), before any histogram is read.
 CREATE INDEX query_performance_log_default_timestamp_idx ON public.query_performance_log_default USING brin ("timestamp") WITH (pages_per_range='32');
 CREATE INDEX query_performance_log_timestamp_brin ON ONLY public.query_performance_log USING brin ("timestamp") WITH (pages_per_range='32');
 -- comment: Time-window scans: rollup refresh, recent slow queries, N+1 detection, runbook 1-hour/24-hour filters.
@@ -582,6 +588,36 @@ AS $function$
   END
 $function$;
 -- comment: Sum of two latency histograms.
+-- execute granted to: PUBLIC=EXECUTE, agog_app=EXECUTE, agog_readonly=EXECUTE
+
+-- function hist_p95_bounds(bigint[])
+CREATE OR REPLACE FUNCTION public.hist_p95_bounds(p_hist bigint[])
+ RETURNS smallint[]
+ LANGUAGE plpgsql
+ IMMUTABLE PARALLEL SAFE
+AS $function$
+DECLARE
+  v_total  bigint := 0;
+  v_lo_idx bigint;
+  v_hi_idx bigint;
+  v_seen   bigint := 0;
+  v_lo     smallint;
+  v_e      bigint;
+BEGIN
+  IF p_hist IS NULL OR cardinality(p_hist) = 0 THEN RETURN ARRAY[NULL, NULL]::smallint[]; END IF;
+  FOREACH v_e IN ARRAY p_hist LOOP v_total := v_total + (v_e & 1099511627775); END LOOP;
+  IF v_total = 0 THEN RETURN ARRAY[NULL, NULL]::smallint[]; END IF;
+  v_lo_idx := floor(0.95::float8 * (v_total - 1))::bigint;
+  v_hi_idx := least(v_total - 1, ceil(0.95::float8 * v_total)::bigint);
+  FOREACH v_e IN ARRAY p_hist LOOP
+    v_seen := v_seen + (v_e & 1099511627775);
+    IF v_lo IS NULL AND v_seen > v_lo_idx THEN v_lo := least(v_e >> 40, 4000); END IF;
+    IF v_seen > v_hi_idx THEN RETURN ARRAY[v_lo, least(v_e >> 40, 4000)]::smallint[]; END IF;
+  END LOOP;
+  RETURN ARRAY[v_lo, NULL]::smallint[];
+END
+$function$;
+-- comment: Buckets of order statistics floor(0.95 * (n - 1)) and min(n - 1, ceil(0.95 * n)) of a latency histogram (n values), which bound the p95 of merges.
 -- execute granted to: PUBLIC=EXECUTE, agog_app=EXECUTE, agog_readonly=EXECUTE
 
 -- function hist_percentile(bigint[],double precision)
@@ -1061,6 +1097,23 @@ END
 $function$;
 -- comment: Merges the rows that arrived since the last refresh (pending deltas) into the rollups for one tenant (NULL: all), recomputes the cache rows of exactly the hours they touched, stamps last_updated; returns the number of cache rows written.
 -- execute granted to: agog_app=EXECUTE
+
+-- function rollup_p95_bounds()
+CREATE OR REPLACE FUNCTION public.rollup_p95_bounds()
+ RETURNS trigger
+ LANGUAGE plpgsql
+ SET search_path TO 'public', 'pg_temp'
+AS $function$
+DECLARE
+  v_b smallint[];
+BEGIN
+  v_b := hist_p95_bounds(NEW.hist);
+  NEW.p95_lo_bucket := v_b[1];
+  NEW.p95_hi_bucket := v_b[2];
+  RETURN NEW;
+END
+$function$;
+-- execute granted to: (owner only)
 
 -- function system_resource_metrics_rollup_delta()
 CREATE OR REPLACE FUNCTION public.system_resource_metrics_rollup_delta()

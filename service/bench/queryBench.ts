@@ -3,12 +3,23 @@
 // SQL over the raw logs for the same answers on the same data in the same run.
 // Writes service/bench/reports/query.md. Not a test: it measures, it never fails on a number.
 //
-//   node service/bin/run-ts.js service/bench/queryBench.ts [--volumes 1,10] [--samples 40]
+//   node service/bin/run-ts.js service/bench/queryBench.ts [--volumes 1,10] [--samples 100]
+//        [--keep-data DIR] [--cases TEXT] [--skip-naive]
 //
 // Runs on a throwaway embedded PostgreSQL (its settings are in the report) unless
 // DATABASE_URL is set; then it creates and drops its own databases on that server.
+//
+// For trying changes without reloading (10 M rows take about 18 minutes to load):
+//   --keep-data DIR  the embedded cluster lives in DIR and is kept, with one database per
+//                    volume (agog_qbench_<volume>m, also kept on DATABASE_URL's server). A
+//                    database loaded by an earlier run is reused: pending migrations are
+//                    applied and the load is skipped. The data still ends at the hour it was
+//                    loaded, so later runs query ranges that reach past its end; the report
+//                    says the data was reused. Reports of record come from runs without it.
+//   --cases TEXT     only the cases whose name contains TEXT.
+//   --skip-naive     leave out the naive SQL (minutes at 10 M rows).
 import { spawn } from 'node:child_process';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { createDatabaseIfMissing, dropDatabase } from '../src/db/admin';
@@ -159,6 +170,8 @@ function stats(samples: number[]): Stats {
 interface VolumeResult {
   rowsPerTable: number;
   loadSeconds: number;
+  /** Loaded by an earlier run (--keep-data). */
+  reused: boolean;
   rollupRows: Record<string, number>;
   api: Map<string, Stats>;
   naive: Map<string, Stats>;
@@ -166,14 +179,24 @@ interface VolumeResult {
   answerRows: Map<string, number>;
 }
 
-function parseArgs(argv: string[]): { volumes: number[]; samples: number } {
-  let volumes = [1, 10];
-  let samples = 40;
+interface Args {
+  volumes: number[];
+  samples: number;
+  keepData: string | null;
+  cases: string | null;
+  skipNaive: boolean;
+}
+
+function parseArgs(argv: string[]): Args {
+  const args: Args = { volumes: [1, 10], samples: 100, keepData: null, cases: null, skipNaive: false };
   for (let i = 0; i < argv.length; i++) {
-    if (argv[i] === '--volumes') volumes = argv[++i]!.split(',').map(Number).filter((v) => v > 0);
-    else if (argv[i] === '--samples') samples = Math.max(5, Number(argv[++i]));
+    if (argv[i] === '--volumes') args.volumes = argv[++i]!.split(',').map(Number).filter((v) => v > 0);
+    else if (argv[i] === '--samples') args.samples = Math.max(5, Number(argv[++i]));
+    else if (argv[i] === '--keep-data') args.keepData = path.resolve(argv[++i]!);
+    else if (argv[i] === '--cases') args.cases = argv[++i]!;
+    else if (argv[i] === '--skip-naive') args.skipNaive = true;
   }
-  return { volumes, samples };
+  return args;
 }
 
 interface ServiceChild {
@@ -227,31 +250,46 @@ async function timeNaive(pool: Pool, sql: string, params: unknown[]): Promise<nu
   return performance.now() - started;
 }
 
-async function measureVolume(serverUrl: string, millions: number, samples: number, log: (line: string) => void): Promise<VolumeResult> {
+async function measureVolume(serverUrl: string, millions: number, args: Args, log: (line: string) => void): Promise<VolumeResult> {
   const rowsPerTable = Math.round(millions * 1_000_000);
-  const name = `agog_qbench_${String(millions).replace('.', '_')}m_${process.pid}`;
-  await dropDatabase(serverUrl, name);
-  await createDatabaseIfMissing(serverUrl, name);
+  const keep = args.keepData !== null;
+  const name = `agog_qbench_${String(millions).replace('.', '_')}m${keep ? '' : `_${process.pid}`}`;
+  // A kept database records its load in its comment; without one it is (re)loaded.
+  const loadedBefore = keep ? await loadedComment(serverUrl, name) : null;
+  if (loadedBefore === null) {
+    await dropDatabase(serverUrl, name);
+    await createDatabaseIfMissing(serverUrl, name);
+  }
   const url = withDatabase(serverUrl, name);
   try {
     await migrate(url);
     const pool = createPool(url, { max: 2, applicationName: 'agog-perf query bench' });
     try {
-      log(`loading ${rowsPerTable.toLocaleString('en')} rows into each log (30 days, 5 tenants), one day at a time`);
-      const loadStarted = Date.now();
-      await loadBenchData(pool, rowsPerTable, (p) => {
-        if (p.day % 5 === 0 || p.day === 1) log(`  day ${p.day}/30: ${p.rowsPerTable.toLocaleString('en')} rows per log, ${p.seconds.toFixed(0)} s`);
-      });
-      log('VACUUM ANALYZE');
-      await pool.query('VACUUM ANALYZE');
-      const loadSeconds = (Date.now() - loadStarted) / 1000;
+      let loadSeconds: number;
+      if (loadedBefore !== null) {
+        loadSeconds = loadedBefore.seconds;
+        log(`reusing ${name}, loaded ${loadedBefore.at} (${Math.round(loadSeconds)} s)`);
+        await pool.query('VACUUM ANALYZE');
+      } else {
+        log(`loading ${rowsPerTable.toLocaleString('en')} rows into each log (30 days, 5 tenants), one day at a time`);
+        const loadStarted = Date.now();
+        await loadBenchData(pool, rowsPerTable, (p) => {
+          if (p.day % 5 === 0 || p.day === 1) log(`  day ${p.day}/30: ${p.rowsPerTable.toLocaleString('en')} rows per log, ${p.seconds.toFixed(0)} s`);
+        });
+        log('VACUUM ANALYZE');
+        await pool.query('VACUUM ANALYZE');
+        loadSeconds = (Date.now() - loadStarted) / 1000;
+      }
       const rollupRows: Record<string, number> = {};
       for (const table of ['api_metrics_rollup', 'query_metrics_rollup', 'resource_metrics_rollup', 'performance_metrics_cache']) {
         rollupRows[table] = Number((await pool.query(`SELECT count(*) AS n FROM ${table}`)).rows[0].n);
       }
       // The data ends at the start of the current hour, so the engine looks back a whole day.
-      log('running the optimization engine once over the last day, so recommendations exist');
-      await runOptimizer(pool, { ...optimizerSettings(loadConfig({})), windowMinutes: 24 * 60 });
+      if (loadedBefore === null) {
+        log('running the optimization engine once over the last day, so recommendations exist');
+        await runOptimizer(pool, { ...optimizerSettings(loadConfig({})), windowMinutes: 24 * 60 });
+        if (keep) await pool.query(`COMMENT ON DATABASE ${name} IS '${JSON.stringify({ seconds: loadSeconds, at: new Date().toISOString() })}'`);
+      }
 
       const token = (await createToken(pool, { tenantId: TENANT, scopes: ['read'], name: 'query bench' })).token;
       const admin = (await createToken(pool, { tenantId: null, scopes: ['read', 'admin'], name: 'query bench admin' })).token;
@@ -260,7 +298,7 @@ async function measureVolume(serverUrl: string, millions: number, samples: numbe
       const naive = new Map<string, Stats>();
       const answerRows = new Map<string, number>();
       try {
-        for (const c of CASES) {
+        for (const c of CASES.filter((c) => args.cases === null || c.name.includes(args.cases!))) {
           const isAdmin = c.query.variable === 'tenants';
           const body = () => {
             const to = Date.now();
@@ -269,7 +307,7 @@ async function measureVolume(serverUrl: string, millions: number, samples: numbe
           for (let i = 0; i < 3; i++) await timeRequest(service.url, isAdmin ? admin : token, body());
           const times: number[] = [];
           let rows = 0;
-          for (let i = 0; i < samples; i++) {
+          for (let i = 0; i < args.samples; i++) {
             const r = await timeRequest(service.url, isAdmin ? admin : token, body());
             times.push(r.ms);
             rows = r.rows;
@@ -277,7 +315,7 @@ async function measureVolume(serverUrl: string, millions: number, samples: numbe
           api.set(c.name, stats(times));
           answerRows.set(c.name, rows);
           let line = `  ${c.name}: p50 ${stats(times).p50.toFixed(1)} ms, p95 ${stats(times).p95.toFixed(1)} ms`;
-          if (c.naive) {
+          if (c.naive && !args.skipNaive) {
             const params = () => [TENANT, new Date(Date.now() - c.rangeMs), new Date()];
             await timeNaive(pool, c.naive, params());
             const naiveTimes: number[] = [];
@@ -290,16 +328,32 @@ async function measureVolume(serverUrl: string, millions: number, samples: numbe
       } finally {
         await service.stop();
       }
-      return { rowsPerTable, loadSeconds, rollupRows, api, naive, answerRows };
+      return { rowsPerTable, loadSeconds, reused: loadedBefore !== null, rollupRows, api, naive, answerRows };
     } finally {
       await pool.end();
     }
   } finally {
-    await dropDatabase(serverUrl, name).catch(() => undefined);
+    if (!keep) await dropDatabase(serverUrl, name).catch(() => undefined);
   }
 }
 
-function report(results: VolumeResult[], meta: { version: string; settings: string; samples: number; startedAt: Date; seconds: number }): string {
+/** The load recorded on a kept database, or null when there is no such database or it was never fully loaded. */
+async function loadedComment(serverUrl: string, name: string): Promise<{ seconds: number; at: string } | null> {
+  const pool = createPool(serverUrl, { max: 1 });
+  try {
+    const row = (await pool.query<{ comment: string | null }>(
+      `SELECT shobj_description(oid, 'pg_database') AS comment FROM pg_database WHERE datname = $1`, [name])).rows[0];
+    return row?.comment ? (JSON.parse(row.comment) as { seconds: number; at: string }) : null;
+  } finally {
+    await pool.end();
+  }
+}
+
+function report(
+  results: VolumeResult[],
+  meta: { version: string; settings: string; samples: number; startedAt: Date; seconds: number; load: { start: number; end: number } },
+): string {
+  const measured = CASES.filter((c) => results.every((r) => r.api.has(c.name)));
   const ms = (v: number | undefined) => (v === undefined ? '–' : v < 10 ? v.toFixed(2) : v < 100 ? v.toFixed(1) : v.toFixed(0));
   const volume = (r: VolumeResult) => `${(r.rowsPerTable / 1e6).toLocaleString('en')} M`;
   const first = results[0];
@@ -310,13 +364,14 @@ function report(results: VolumeResult[], meta: { version: string; settings: stri
   lines.push(`- PostgreSQL ${meta.version}; ${meta.settings}`);
   lines.push(`- Node.js ${process.version}; the service runs as its own process (\`agog-perf serve\`), requests are sent one at a time over HTTP`);
   lines.push(`- Run ${meta.startedAt.toISOString()}, ${Math.round(meta.seconds / 60)} minutes in all`);
+  lines.push(`- Load average (1 min) at the start and the end of the run: ${meta.load.start.toFixed(2)} and ${meta.load.end.toFixed(2)} (above 0: other work shared the two cores)`);
   lines.push('- Command: `node service/bin/run-ts.js service/bench/queryBench.ts` (also part of `npm run bench`)', '');
   lines.push('## Data', '');
   lines.push('30 days ending at the current hour, 5 tenants, 40 endpoints and 200 fingerprints per tenant (skewed), one resource sample per tenant every 30 s; each day generated by SQL into the raw logs and refreshed into the rollups before the next. Queries are asked for one tenant (a fifth of the rows).', '');
   lines.push('| rows per log | load + refresh + VACUUM ANALYZE | api_metrics_rollup | query_metrics_rollup | resource_metrics_rollup | performance_metrics_cache |');
   lines.push('|---|---|---|---|---|---|');
   for (const r of results) {
-    lines.push(`| ${volume(r)} | ${Math.round(r.loadSeconds)} s | ${r.rollupRows.api_metrics_rollup} | ${r.rollupRows.query_metrics_rollup} | ${r.rollupRows.resource_metrics_rollup} | ${r.rollupRows.performance_metrics_cache} |`);
+    lines.push(`| ${volume(r)}${r.reused ? ' (loaded by an earlier run)' : ''} | ${Math.round(r.loadSeconds)} s | ${r.rollupRows.api_metrics_rollup} | ${r.rollupRows.query_metrics_rollup} | ${r.rollupRows.resource_metrics_rollup} | ${r.rollupRows.performance_metrics_cache} |`);
   }
   lines.push('');
   lines.push('## Latency per query type (ms)', '');
@@ -325,7 +380,7 @@ function report(results: VolumeResult[], meta: { version: string; settings: stri
   if (results.length > 1) header.push(`p95 ${volume(last!)} / ${volume(first!)}`);
   header.push(...results.map((r) => `naive ${volume(r)}`), `faster than naive at ${volume(last!)} (p95 vs median)`, 'rows in answer');
   lines.push(`| ${header.join(' | ')} |`, `|${header.map(() => '---').join('|')}|`);
-  for (const c of CASES) {
+  for (const c of measured) {
     const cells = [c.name, ...results.flatMap((r) => [ms(r.api.get(c.name)?.p50), ms(r.api.get(c.name)?.p95)])];
     if (results.length > 1) cells.push((last!.api.get(c.name)!.p95 / first!.api.get(c.name)!.p95).toFixed(2));
     cells.push(...results.map((r) => ms(r.naive.get(c.name)?.p50)));
@@ -338,7 +393,7 @@ function report(results: VolumeResult[], meta: { version: string; settings: stri
   const slowest = Math.max(...results.flatMap((r) => [...r.api.values()].map((s) => s.p95)));
   lines.push(`- p95 under 50 ms for every query type: the highest p95 of any case at any volume is ${ms(slowest)} ms (${slowest < 50 ? 'met' : 'not met'}).`);
   if (results.length > 1) {
-    const ratios = CASES.map((c) => [c.name, last!.api.get(c.name)!.p95 / first!.api.get(c.name)!.p95] as const);
+    const ratios = measured.map((c) => [c.name, last!.api.get(c.name)!.p95 / first!.api.get(c.name)!.p95] as const);
     const worst = ratios.reduce((a, b) => (b[1] > a[1] ? b : a));
     lines.push(`- p95 at ${volume(last!)} at most 1.3× the p95 at ${volume(first!)}: the largest ratio is ${worst[1].toFixed(2)} (${worst[0]}); ${ratios.filter(([, r]) => r > 1.3).length} of ${ratios.length} cases are above 1.3.`);
   }
@@ -352,27 +407,40 @@ function report(results: VolumeResult[], meta: { version: string; settings: stri
 }
 
 export async function main(argv: string[] = []): Promise<number> {
-  const { volumes, samples } = parseArgs(argv);
+  const args = parseArgs(argv);
+  const { volumes, samples } = args;
   const log = (line: string) => process.stderr.write(`[query bench] ${line}\n`);
   const startedAt = new Date();
+  const loadAtStart = os.loadavg()[0]!;
+  // Trial runs (kept data or some cases) report beside the kept data, not over the report of record.
+  const trial = args.keepData !== null || args.cases !== null || args.skipNaive;
+  const reportFile = trial ? path.join(args.keepData ?? os.tmpdir(), 'query.md') : REPORT;
   let embedded: EmbeddedServer | undefined;
   let serverUrl = process.env.DATABASE_URL;
   let settings = 'the server of DATABASE_URL, as configured';
   if (!serverUrl) {
-    log('starting a throwaway embedded PostgreSQL');
-    embedded = await startEmbeddedPostgres({ dataDir: makeScratchDir('agog-bench-query-'), port: await freePort(), persistent: false, settings: EMBEDDED_SETTINGS });
+    log(args.keepData ? `starting the embedded PostgreSQL kept in ${args.keepData}` : 'starting a throwaway embedded PostgreSQL');
+    if (args.keepData) {
+      // Readable by others: PostgreSQL runs as the unprivileged "postgres" user when run as root.
+      mkdirSync(args.keepData, { recursive: true });
+      chmodSync(args.keepData, 0o755);
+    }
+    embedded = args.keepData
+      ? await startEmbeddedPostgres({ dataDir: path.join(args.keepData, 'data'), port: await freePort(), persistent: true, settings: EMBEDDED_SETTINGS })
+      : await startEmbeddedPostgres({ dataDir: makeScratchDir('agog-bench-query-'), port: await freePort(), persistent: false, settings: EMBEDDED_SETTINGS });
     serverUrl = embedded.url;
-    settings = `embedded, throwaway: ${Object.entries(EMBEDDED_SETTINGS).map(([k, v]) => `${k}=${v}`).join(', ')}`;
+    settings = `embedded, ${args.keepData ? 'kept between runs' : 'throwaway'}: ${Object.entries(EMBEDDED_SETTINGS).map(([k, v]) => `${k}=${v}`).join(', ')}`;
   }
   try {
     const probe = createPool(serverUrl, { max: 1 });
     const version = (await probe.query<{ v: string }>(`SELECT current_setting('server_version') AS v`)).rows[0]!.v;
     await probe.end();
     const results: VolumeResult[] = [];
-    for (const millions of volumes) results.push(await measureVolume(serverUrl, millions, samples, log));
-    mkdirSync(path.dirname(REPORT), { recursive: true });
-    writeFileSync(REPORT, report(results, { version, settings, samples, startedAt, seconds: (Date.now() - startedAt.getTime()) / 1000 }));
-    log(`wrote ${path.relative(process.cwd(), REPORT)}`);
+    for (const millions of volumes) results.push(await measureVolume(serverUrl, millions, args, log));
+    const load = { start: loadAtStart, end: os.loadavg()[0]! };
+    mkdirSync(path.dirname(reportFile), { recursive: true });
+    writeFileSync(reportFile, report(results, { version, settings, samples, startedAt, seconds: (Date.now() - startedAt.getTime()) / 1000, load }));
+    log(`wrote ${path.relative(process.cwd(), reportFile)}`);
     return 0;
   } finally {
     await embedded?.stop();

@@ -1,7 +1,7 @@
 // The service computes percentiles from rollup histograms itself (src/query/histogram.ts)
 // for speed; they must be the SQL helpers' percentiles (hist_percentile, hist_merge in
 // V0.0.41) on the same histograms.
-import { Histogram, histogramFromText } from '../src/query/histogram';
+import { Histogram, histogramFromPacked, histogramFromText, packedHistograms } from '../src/query/histogram';
 import { createTestDatabase, type TestDatabase } from './support/db';
 
 let db: TestDatabase;
@@ -40,6 +40,21 @@ describe('percentiles from histograms', () => {
     const added = new Histogram();
     for (const t of texts) added.addText(t);
     expect(added.percentile(0.95)).toBeCloseTo(sql.rows[0].p, 9);
+  });
+
+  it('read packed (array_send, base64) are the same histograms as read from text', async () => {
+    const texts = [randomHistogram(11, 300), '{}', randomHistogram(12, 1), randomHistogram(13, 40), `{${2n ** 40n * 4000n + 2n ** 39n}}`];
+    const { rows } = await db.pool.query<{ packed: string; text: string }>(
+      `SELECT ${packedHistograms('h')} AS packed, string_agg(h::text, '') AS text
+         FROM unnest($1::text[]) WITH ORDINALITY AS u(t, ord), LATERAL (SELECT t::bigint[] AS h) x`,
+      [texts]);
+    expect(rows[0]!.packed).toMatch(/\n/);
+    const packed = histogramFromPacked(rows[0]!.packed);
+    const text = histogramFromText(rows[0]!.text);
+    expect(packed.total).toBe(text.total);
+    expect(packed.total).toBeGreaterThan(2 ** 39);
+    expect(packed.percentiles([0, 1, 50, 95, 99.9, 100])).toEqual(text.percentiles([0, 1, 50, 95, 99.9, 100]));
+    expect(histogramFromPacked(null).total).toBe(0);
   });
 
   it('are within 1 % of percentile_cont over the raw durations', async () => {

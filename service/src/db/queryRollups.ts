@@ -1,12 +1,14 @@
 // Reads of query_metrics_rollup (per fingerprint), query_fingerprints and
 // query_endpoints for the query API. query_hash travels as a decimal string (bigint);
 // src/ingest/fingerprint.ts converts it to and from the 16 hex digits the API shows.
+import { packedHistograms } from '../query/histogram';
 import type { Segment } from '../query/timeRange';
+import { boundPartsSql, p95Candidates } from './p95Bounds';
 import { STEP_ORIGIN } from './requestRollups';
-import { segmentCondition, segmentValues } from './rollupSegments';
+import { segmentUnion, segmentValues } from './rollupSegments';
 import type { Queryable } from './tenantSession';
 
-export type FingerprintOrderKey = 'total' | 'avg' | 'count' | 'all';
+export type FingerprintOrderKey = 'total' | 'avg' | 'count' | 'p95';
 
 /** A fingerprint's numbers over a range or a step. */
 export interface FingerprintNumbers {
@@ -15,7 +17,7 @@ export interface FingerprintNumbers {
   totalMs: number;
   maxMs: number | null;
   rowsSum: number;
-  histText: string | null;
+  histPacked: string | null;
 }
 
 export interface FingerprintTotals extends FingerprintNumbers {
@@ -23,46 +25,63 @@ export interface FingerprintTotals extends FingerprintNumbers {
 }
 
 /**
- * Totals per fingerprint over a range, with histograms; ordered and cut in SQL by a key
- * that needs no histogram ('all': every fingerprint, for ordering by p95). With an
- * endpoint, only fingerprints that endpoint has issued (query_endpoints); their numbers
- * are still their totals over all endpoints, since the rollup is per fingerprint.
- * The totals are an index-only read (query_metrics_rollup_totals, V0.0.44); histograms
- * are read only for the fingerprints chosen.
+ * Totals per fingerprint over a range, with histograms. Ordered and cut in SQL by a key
+ * that needs no histogram; for 'p95', the fingerprints that can be among the top `limit`
+ * by p95 (src/db/p95Bounds.ts), unordered, for the caller to rank by their merged
+ * histograms. With an endpoint, only fingerprints that endpoint has issued
+ * (query_endpoints); their numbers are still their totals over all endpoints, since the
+ * rollup is per fingerprint. Totals and p95 bounds are index-only reads
+ * (query_metrics_rollup_totals, V0.0.47); histograms are read only for the fingerprints
+ * chosen.
  */
 export async function fingerprintTotals(
   db: Queryable,
   tenantId: string,
   segments: Segment[],
-  { orderBy, limit, endpoint }: { orderBy: FingerprintOrderKey; limit: number | null; endpoint: string | null },
+  { orderBy, limit, endpoint }: { orderBy: FingerprintOrderKey; limit: number; endpoint: string | null },
 ): Promise<FingerprintTotals[]> {
+  const rowsOf = (select: string) => segmentUnion('r', 2, select);
+  const ofEndpoint = `($12::text IS NULL OR r.query_hash IN (SELECT e.query_hash FROM query_endpoints e
+                                                             WHERE e.tenant_id = $1::uuid AND e.endpoint = $12::text))`;
+  let chosen: string;
+  let params: unknown[];
+  if (orderBy === 'p95') {
+    const bounds = await db.query<{ key: string; parts: string }>(
+      `SELECT r.query_hash::text AS key, ${boundPartsSql('r', 'calls')} AS parts
+         FROM ${rowsOf(`SELECT r.query_hash, r.calls, r.p95_lo_bucket, r.p95_hi_bucket
+                          FROM query_metrics_rollup r WHERE r.tenant_id = $1::uuid AND {segment}`)} r
+        WHERE r.calls > 0 AND ${ofEndpoint}
+        GROUP BY r.query_hash`,
+      [tenantId, ...segmentValues(segments), endpoint],
+    );
+    chosen = `SELECT * FROM totals WHERE query_hash = ANY ($13::bigint[])`;
+    params = [tenantId, ...segmentValues(segments), endpoint, p95Candidates(bounds.rows, limit)];
+  } else {
+    chosen = `SELECT * FROM totals
+               ORDER BY CASE $13::text WHEN 'total' THEN total_ms WHEN 'avg' THEN total_ms / calls WHEN 'count' THEN calls END DESC NULLS LAST,
+                        query_hash
+               LIMIT $14::integer`;
+    params = [tenantId, ...segmentValues(segments), endpoint, orderBy, limit];
+  }
   const result = await db.query<{
-    query_hash: string; calls: number; slow_calls: number; total_ms: number; max_ms: number | null; rows_sum: number; hist_text: string | null;
+    query_hash: string; calls: number; slow_calls: number; total_ms: number; max_ms: number | null; rows_sum: number; hist_packed: string | null;
   }>(
     `WITH totals AS (
        SELECT r.query_hash, sum(r.calls)::float8 AS calls, sum(r.slow_calls)::float8 AS slow_calls,
               sum(r.total_ms)::float8 AS total_ms, max(r.max_ms)::float8 AS max_ms, sum(r.rows_sum)::float8 AS rows_sum
-         FROM query_metrics_rollup r
-        WHERE r.tenant_id = $1::uuid AND ${segmentCondition('r', 2)}
-          AND ($12::text IS NULL OR r.query_hash IN (SELECT e.query_hash FROM query_endpoints e
-                                                      WHERE e.tenant_id = $1::uuid AND e.endpoint = $12::text))
+         FROM ${rowsOf(`SELECT r.query_hash, r.calls, r.slow_calls, r.total_ms, r.max_ms, r.rows_sum
+                          FROM query_metrics_rollup r WHERE r.tenant_id = $1::uuid AND {segment}`)} r
+        WHERE ${ofEndpoint}
         GROUP BY r.query_hash HAVING sum(r.calls) > 0
-     ), chosen AS (
-       SELECT * FROM totals
-        ORDER BY CASE $13::text WHEN 'total' THEN total_ms WHEN 'avg' THEN total_ms / calls WHEN 'count' THEN calls END DESC NULLS LAST,
-                 query_hash
-        LIMIT $14::integer
-     )
-     SELECT c.query_hash::text AS query_hash, c.calls, c.slow_calls, c.total_ms, c.max_ms, c.rows_sum, h.hist_text
+     ), chosen AS (${chosen})
+     SELECT c.query_hash::text AS query_hash, c.calls, c.slow_calls, c.total_ms, c.max_ms, c.rows_sum, h.hist_packed
        FROM chosen c
-       LEFT JOIN (SELECT h.query_hash, string_agg(h.hist::text, '') AS hist_text
-                    FROM query_metrics_rollup h
-                   WHERE h.tenant_id = $1::uuid AND ${segmentCondition('h', 2)}
-                     -- A few chosen: looked up by value. All of them: one pass over the range,
-                     -- since before PostgreSQL 17 "= ANY" rescans the range once per value.
-                     ${orderBy === 'all' ? '' : 'AND h.query_hash = ANY ((SELECT array_agg(query_hash) FROM chosen)::bigint[])'}
+       LEFT JOIN (SELECT h.query_hash, ${packedHistograms('h.hist')} AS hist_packed
+                    FROM ${segmentUnion('h', 2, `SELECT h.query_hash, h.hist FROM query_metrics_rollup h
+                                                  WHERE h.tenant_id = $1::uuid AND {segment}
+                                                    AND h.query_hash = ANY ((SELECT array_agg(query_hash) FROM chosen)::bigint[])`)} h
                    GROUP BY h.query_hash) h USING (query_hash)`,
-    [tenantId, ...segmentValues(segments), endpoint, orderBy, limit],
+    params,
   );
   return result.rows.map((row) => ({
     queryHash: row.query_hash,
@@ -71,7 +90,7 @@ export async function fingerprintTotals(
     totalMs: row.total_ms,
     maxMs: row.max_ms,
     rowsSum: row.rows_sum,
-    histText: row.hist_text,
+    histPacked: row.hist_packed,
   }));
 }
 
@@ -120,11 +139,11 @@ export async function fingerprintSeries(
   { queryHash, resolution, start, to, stepMs }: { queryHash: string; resolution: string; start: Date; to: Date; stepMs: number },
 ): Promise<FingerprintPoint[]> {
   const result = await db.query<{
-    time: Date; calls: number; slow_calls: number; total_ms: number; max_ms: number | null; rows_sum: number; hist_text: string | null;
+    time: Date; calls: number; slow_calls: number; total_ms: number; max_ms: number | null; rows_sum: number; hist_packed: string | null;
   }>(
     `SELECT date_bin(make_interval(secs => $6::float8 / 1000), r.bucket, timestamptz '${STEP_ORIGIN}') AS time,
             sum(r.calls)::float8 AS calls, sum(r.slow_calls)::float8 AS slow_calls, sum(r.total_ms)::float8 AS total_ms,
-            max(r.max_ms)::float8 AS max_ms, sum(r.rows_sum)::float8 AS rows_sum, string_agg(r.hist::text, '') AS hist_text
+            max(r.max_ms)::float8 AS max_ms, sum(r.rows_sum)::float8 AS rows_sum, ${packedHistograms('r.hist')} AS hist_packed
        FROM query_metrics_rollup r
       WHERE r.tenant_id = $1::uuid AND r.resolution = $2::text AND r.bucket >= $3::timestamptz AND r.bucket < $4::timestamptz
         AND r.query_hash = $5::bigint
@@ -138,7 +157,7 @@ export async function fingerprintSeries(
     totalMs: row.total_ms,
     maxMs: row.max_ms,
     rowsSum: row.rows_sum,
-    histText: row.hist_text,
+    histPacked: row.hist_packed,
   }));
 }
 

@@ -1,10 +1,12 @@
 // Reads of api_metrics_rollup (requests per tenant, resolution, bucket and endpoint;
 // endpoint '' is the total over all endpoints) for the query API and the optimizer.
-// Histograms leave as text (hist::text, several concatenated by string_agg) and are
-// merged by src/query/histogram.ts. Counts are cast to float8: exact below 2^53, and
+// Histograms leave packed (several concatenated, packedHistograms) and are merged by
+// src/query/histogram.ts. Counts are cast to float8: exact below 2^53, and
 // returned as numbers rather than strings.
-import type { Segment } from '../query/timeRange';
-import { segmentCondition, segmentValues } from './rollupSegments';
+import { packedHistograms } from '../query/histogram';
+import { RESOLUTION_MS, type Resolution, type Segment } from '../query/timeRange';
+import { boundPartsSql, p95Candidates } from './p95Bounds';
+import { segmentUnion, segmentValues } from './rollupSegments';
 import type { Queryable } from './tenantSession';
 
 /** Time origin of every step, as the rollups' date_bin uses it. */
@@ -21,8 +23,11 @@ export interface RequestTotals {
   maxMs: number | null;
   dbMs: number;
   dbCalls: number;
-  histText: string | null;
+  histPacked: string | null;
 }
+
+/** The columns TOTAL_COLUMNS sums, as a segmentUnion SELECT reads them. */
+const TOTAL_SOURCE = 'r.requests, r.errors, r.client_errors, r.satisfied, r.tolerating, r.sum_ms, r.max_ms, r.db_ms, r.db_calls';
 
 const TOTAL_COLUMNS = `
   coalesce(sum(r.requests), 0)::float8 AS requests, coalesce(sum(r.errors), 0)::float8 AS errors,
@@ -40,7 +45,7 @@ interface TotalRow {
   max_ms: number | null;
   db_ms: number;
   db_calls: number;
-  hist_text: string | null;
+  hist_packed: string | null;
 }
 
 function toTotals(row: TotalRow | undefined): RequestTotals {
@@ -54,16 +59,16 @@ function toTotals(row: TotalRow | undefined): RequestTotals {
     maxMs: row?.max_ms ?? null,
     dbMs: row?.db_ms ?? 0,
     dbCalls: row?.db_calls ?? 0,
-    histText: row?.hist_text ?? null,
+    histPacked: row?.hist_packed ?? null,
   };
 }
 
 /** Totals and merged histogram over a range for one endpoint ('' = all endpoints). */
 export async function requestTotals(db: Queryable, tenantId: string, segments: Segment[], endpoint = ''): Promise<RequestTotals> {
   const result = await db.query<TotalRow>(
-    `SELECT ${TOTAL_COLUMNS}, string_agg(r.hist::text, '') AS hist_text
-       FROM api_metrics_rollup r
-      WHERE r.tenant_id = $1::uuid AND r.endpoint = $2::text AND ${segmentCondition('r', 3)}`,
+    `SELECT ${TOTAL_COLUMNS}, ${packedHistograms('r.hist')} AS hist_packed
+       FROM ${segmentUnion('r', 3, `SELECT ${TOTAL_SOURCE}, r.hist FROM api_metrics_rollup r
+                                     WHERE r.tenant_id = $1::uuid AND r.endpoint = $2::text AND {segment}`)} r`,
     [tenantId, endpoint, ...segmentValues(segments)],
   );
   return toTotals(result.rows[0]);
@@ -73,43 +78,58 @@ export interface EndpointTotals extends RequestTotals {
   endpoint: string;
 }
 
-export type EndpointOrderKey = 'requests' | 'errorRate' | 'dbShare' | 'all';
+export type EndpointOrderKey = 'requests' | 'errorRate' | 'dbShare' | 'p95';
 
 /**
  * Totals per endpoint over a range, with histograms. Ordered and cut in SQL by a key
- * that needs no histogram; 'all' returns every endpoint with traffic (for ordering by a
- * percentile, which only the caller can compute). The totals are an index-only read
- * (api_metrics_rollup_endpoint_series, V0.0.44); histograms are read only for the
- * endpoints chosen.
+ * that needs no histogram; for 'p95', the endpoints that can be among the top `limit` by
+ * p95 (src/db/p95Bounds.ts), for the caller to rank by their merged histograms. Totals
+ * and p95 bounds are index-only reads (api_metrics_rollup_endpoint_series, V0.0.47);
+ * histograms are read only for the endpoints chosen.
  */
 export async function endpointTotals(
   db: Queryable,
   tenantId: string,
   segments: Segment[],
-  { orderBy, limit }: { orderBy: EndpointOrderKey; limit: number | null },
+  { orderBy, limit }: { orderBy: EndpointOrderKey; limit: number },
 ): Promise<EndpointTotals[]> {
+  let chosen: string;
+  let params: unknown[];
+  if (orderBy === 'p95') {
+    const bounds = await db.query<{ key: string; parts: string }>(
+      `SELECT r.endpoint AS key, ${boundPartsSql('r', 'requests')} AS parts
+         FROM ${segmentUnion('r', 2, `SELECT r.endpoint, r.requests, r.p95_lo_bucket, r.p95_hi_bucket FROM api_metrics_rollup r
+                                       WHERE r.tenant_id = $1::uuid AND r.endpoint <> '' AND {segment}`)} r
+        WHERE r.requests > 0
+        GROUP BY r.endpoint`,
+      [tenantId, ...segmentValues(segments)],
+    );
+    chosen = `SELECT * FROM totals WHERE endpoint = ANY ($12::text[])`;
+    params = [tenantId, ...segmentValues(segments), p95Candidates(bounds.rows, limit)];
+  } else {
+    chosen = `SELECT * FROM totals
+               ORDER BY CASE $12::text WHEN 'requests' THEN requests
+                                       WHEN 'errorRate' THEN errors / requests
+                                       WHEN 'dbShare' THEN db_ms / nullif(sum_ms, 0) END DESC NULLS LAST, endpoint
+               LIMIT $13::integer`;
+    params = [tenantId, ...segmentValues(segments), orderBy, limit];
+  }
   const result = await db.query<TotalRow & { endpoint: string }>(
     `WITH totals AS (
        SELECT r.endpoint, ${TOTAL_COLUMNS}
-         FROM api_metrics_rollup r
-        WHERE r.tenant_id = $1::uuid AND r.endpoint <> '' AND ${segmentCondition('r', 2)}
+         FROM ${segmentUnion('r', 2, `SELECT r.endpoint, ${TOTAL_SOURCE} FROM api_metrics_rollup r
+                                       WHERE r.tenant_id = $1::uuid AND r.endpoint <> '' AND {segment}`)} r
         GROUP BY r.endpoint HAVING sum(r.requests) > 0
-     ), chosen AS (
-       SELECT * FROM totals
-        ORDER BY CASE $12::text WHEN 'requests' THEN requests
-                                WHEN 'errorRate' THEN errors / requests
-                                WHEN 'dbShare' THEN db_ms / nullif(sum_ms, 0) END DESC NULLS LAST, endpoint
-        LIMIT $13::integer
-     )
-     SELECT c.*, h.hist_text
+     ), chosen AS (${chosen})
+     SELECT c.*, h.hist_packed
        FROM chosen c
-       LEFT JOIN (SELECT h.endpoint, string_agg(h.hist::text, '') AS hist_text
-                    FROM api_metrics_rollup h
-                   WHERE h.tenant_id = $1::uuid AND h.endpoint = ANY ((SELECT array_agg(endpoint) FROM chosen)::text[])
-                     AND ${segmentCondition('h', 2)}
+       LEFT JOIN (SELECT h.endpoint, ${packedHistograms('h.hist')} AS hist_packed
+                    FROM ${segmentUnion('h', 2, `SELECT h.endpoint, h.hist FROM api_metrics_rollup h
+                                                  WHERE h.tenant_id = $1::uuid AND {segment}
+                                                    AND h.endpoint = ANY ((SELECT array_agg(endpoint) FROM chosen)::text[])`)} h
                    GROUP BY h.endpoint) h USING (endpoint)
       ORDER BY c.endpoint`,
-    [tenantId, ...segmentValues(segments), orderBy, limit],
+    params,
   );
   return result.rows.map((row) => ({ endpoint: row.endpoint, ...toTotals(row) }));
 }
@@ -118,8 +138,8 @@ export async function endpointTotals(
 export async function busiestEndpoints(db: Queryable, tenantId: string, segments: Segment[], limit: number): Promise<string[]> {
   const result = await db.query<{ endpoint: string }>(
     `SELECT r.endpoint
-       FROM api_metrics_rollup r
-      WHERE r.tenant_id = $1::uuid AND r.endpoint <> '' AND ${segmentCondition('r', 2)}
+       FROM ${segmentUnion('r', 2, `SELECT r.endpoint, r.requests FROM api_metrics_rollup r
+                                     WHERE r.tenant_id = $1::uuid AND r.endpoint <> '' AND {segment}`)} r
       GROUP BY r.endpoint HAVING sum(r.requests) > 0
       ORDER BY sum(r.requests) DESC, r.endpoint
       LIMIT $12::integer`,
@@ -143,64 +163,105 @@ export interface RequestCounts {
 export interface RequestPoint extends RequestCounts {
   endpoint: string;
   time: Date;
-  histText: string | null;
-  /** STORED_PERCENTILES of the step, when it is a single rollup row; else null. */
+  histPacked: string | null;
+  /** The stored percentiles asked for, in that order, when the step is one rollup row; else null. */
   storedPercentiles: Array<number | null> | null;
 }
+
+const STORED_COLUMN: Record<number, string> = { 50: 'p50_ms', 90: 'p90_ms', 95: 'p95_ms', 99: 'p99_ms' };
 
 /**
  * A series per endpoint ('' = all) from one rollup resolution: buckets in [start, to)
  * summed into steps of stepMs (a multiple of the resolution), aligned to STEP_ORIGIN.
  * Only what is asked for is read: counts (else 0), histograms (else null; without them
- * the read is index-only, V0.0.44), stored percentiles (else null; they are those of a
- * step made of one row, which is all a series whose step is the resolution needs).
- * Fewer columns matter here: a series of thousands of rows parses in proportion.
+ * the read is index-only, V0.0.44), stored percentiles (some of STORED_PERCENTILES, else
+ * null; only for a step that is the resolution, where each step is one row). Fewer
+ * columns matter here: a series of thousands of rows parses in proportion, so a step of
+ * one row is read without grouping and rows arrive as arrays.
  */
 export async function requestSeries(
   db: Queryable,
   tenantId: string,
-  { endpoints, resolution, start, to, stepMs, withCounts, withHistograms, withStoredPercentiles }: {
+  { endpoints, resolution, start, to, stepMs, withCounts, withHistograms, storedPercentiles }: {
     endpoints: string[];
-    resolution: string;
+    resolution: Resolution;
     start: Date;
     to: Date;
     stepMs: number;
     withCounts: boolean;
     withHistograms: boolean;
-    withStoredPercentiles: boolean;
+    storedPercentiles: readonly number[];
   },
 ): Promise<RequestPoint[]> {
+  const single = stepMs === RESOLUTION_MS[resolution];
+  if (storedPercentiles.length > 0 && !single) throw new Error('stored percentiles answer only a step of one rollup row');
+  const stored = storedPercentiles.map((p) => {
+    const column = STORED_COLUMN[p];
+    if (!column) throw new Error(`no stored percentile ${p}`);
+    return column;
+  });
+  if (single && !withCounts && !withHistograms && stored.length > 0) {
+    // Only stored percentiles (latency panels): one text per endpoint, "time p p ..." per
+    // step, parses in a fraction of the time of a row per step.
+    const result = await db.query<{ endpoint: string; steps: string }>(
+      `SELECT r.endpoint,
+              string_agg((extract(epoch FROM r.bucket) * 1000)::bigint
+                         ${stored.map((c) => `|| ' ' || coalesce(r.${c}::float8::text, 'null')`).join(' ')}, ' ' ORDER BY r.bucket) AS steps
+         FROM api_metrics_rollup r
+        WHERE r.tenant_id = $1::uuid AND r.resolution = $2::text AND r.bucket >= $3::timestamptz AND r.bucket < $4::timestamptz
+          AND r.endpoint = ANY ($5::text[])
+        GROUP BY r.endpoint
+        ORDER BY r.endpoint`,
+      [tenantId, resolution, start, to, endpoints],
+    );
+    const points: RequestPoint[] = [];
+    const width = 1 + stored.length;
+    for (const row of result.rows) {
+      const tokens = row.steps.split(' ');
+      for (let i = 0; i + width <= tokens.length; i += width) {
+        points.push({
+          endpoint: row.endpoint, time: new Date(Number(tokens[i])), requests: 0, errors: 0, clientErrors: 0, sumMs: 0, maxMs: null, histPacked: null,
+          storedPercentiles: tokens.slice(i + 1, i + width).map((t) => (t === 'null' ? null : Number(t))),
+        });
+      }
+    }
+    return points;
+  }
   const columns = [
-    withCounts ? `sum(r.requests)::float8 AS requests, sum(r.errors)::float8 AS errors, sum(r.client_errors)::float8 AS client_errors,
-                  sum(r.sum_ms)::float8 AS sum_ms, max(r.max_ms)::float8 AS max_ms` : null,
-    withHistograms ? `string_agg(r.hist::text, '') AS hist_text` : null,
-    withStoredPercentiles ? `count(*) = 1 AS single, max(r.p50_ms)::float8 AS p50, max(r.p90_ms)::float8 AS p90,
-                             max(r.p95_ms)::float8 AS p95, max(r.p99_ms)::float8 AS p99` : null,
-  ].filter(Boolean);
-  const result = await db.query<{
-    endpoint: string; time_ms: number; requests?: number; errors?: number; client_errors?: number;
-    sum_ms?: number; max_ms?: number | null; hist_text?: string | null;
-    p50?: number | null; p90?: number | null; p95?: number | null; p99?: number | null; single?: boolean;
-  }>(
-    `SELECT r.endpoint,
-            extract(epoch FROM date_bin(make_interval(secs => $6::float8 / 1000), r.bucket, timestamptz '${STEP_ORIGIN}'))::float8 * 1000 AS time_ms
-            ${columns.map((c) => `, ${c}`).join('')}
-       FROM api_metrics_rollup r
-      WHERE r.tenant_id = $1::uuid AND r.resolution = $2::text AND r.bucket >= $3::timestamptz AND r.bucket < $4::timestamptz
-        AND r.endpoint = ANY ($5::text[])
-      GROUP BY 1, 2
-      ORDER BY 1, 2`,
-    [tenantId, resolution, start, to, endpoints, stepMs],
-  );
-  return result.rows.map((row) => ({
-    endpoint: row.endpoint,
-    time: new Date(row.time_ms),
-    requests: row.requests ?? 0,
-    errors: row.errors ?? 0,
-    clientErrors: row.client_errors ?? 0,
-    sumMs: row.sum_ms ?? 0,
-    maxMs: row.max_ms ?? null,
-    histText: row.hist_text ?? null,
-    storedPercentiles: row.single ? [row.p50 ?? null, row.p90 ?? null, row.p95 ?? null, row.p99 ?? null] : null,
-  }));
+    ...(withCounts
+      ? single
+        ? ['r.requests::float8', 'r.errors::float8', 'r.client_errors::float8', 'r.sum_ms::float8', 'r.max_ms::float8']
+        : ['sum(r.requests)::float8', 'sum(r.errors)::float8', 'sum(r.client_errors)::float8', 'sum(r.sum_ms)::float8', 'max(r.max_ms)::float8']
+      : []),
+    ...(withHistograms ? [single ? `encode(array_send(r.hist), 'base64')` : packedHistograms('r.hist')] : []),
+    ...stored.map((c) => `r.${c}::float8`),
+  ];
+  const time = single
+    ? `extract(epoch FROM r.bucket)::float8 * 1000`
+    : `extract(epoch FROM date_bin(make_interval(secs => $6::float8 / 1000), r.bucket, timestamptz '${STEP_ORIGIN}'))::float8 * 1000`;
+  const result = await db.query<unknown[]>({
+    text: `SELECT r.endpoint, ${time} AS time_ms${columns.map((c) => `, ${c}`).join('')}
+             FROM api_metrics_rollup r
+            WHERE r.tenant_id = $1::uuid AND r.resolution = $2::text AND r.bucket >= $3::timestamptz AND r.bucket < $4::timestamptz
+              AND r.endpoint = ANY ($5::text[]) AND $6::float8 > 0
+            ${single ? '' : 'GROUP BY 1, 2'}
+            ORDER BY 1, 2`,
+    values: [tenantId, resolution, start, to, endpoints, stepMs],
+    rowMode: 'array',
+  });
+  return result.rows.map((row) => {
+    let i = 2;
+    const next = () => row[i++] as never;
+    return {
+      endpoint: row[0] as string,
+      time: new Date(row[1] as number),
+      requests: withCounts ? next() : 0,
+      errors: withCounts ? next() : 0,
+      clientErrors: withCounts ? next() : 0,
+      sumMs: withCounts ? next() : 0,
+      maxMs: withCounts ? next() : null,
+      histPacked: withHistograms ? next() : null,
+      storedPercentiles: stored.length > 0 ? stored.map(() => next()) : null,
+    };
+  });
 }

@@ -61,16 +61,16 @@ export async function loadRequestSeries(
     endpoints, resolution: rollup.source, start, to: ctx.range.to, stepMs: rollup.stepMs,
     withCounts,
     withHistograms: percents.length > 0 && !useStored,
-    withStoredPercentiles: percents.length > 0 && useStored,
+    storedPercentiles: useStored ? percents : [],
   });
   const series = new Map<string, Map<number, RequestStep>>(endpoints.map((e) => [e, new Map()]));
   for (const row of rows) {
     let percentiles: Array<number | null>;
     if (useStored) {
-      percentiles = stored.map((i) => row.storedPercentiles?.[i] ?? null);
+      percentiles = percents.map((_, i) => row.storedPercentiles?.[i] ?? null);
     } else {
       const histogram = new Histogram();
-      histogram.addText(row.histText);
+      histogram.addPacked(row.histPacked);
       percentiles = histogram.percentiles(percents);
     }
     series.get(row.endpoint)?.set(row.time.getTime(), {

@@ -8,7 +8,7 @@ import { hexToDecimal } from '../../ingest/fingerprint';
 import type { QueryHandler } from '../context';
 import { stepOf, stepStart, stepTimes, tenantOf } from '../context';
 import { frame, ms, numberColumn, stringColumn, timeColumn } from '../frames';
-import { Histogram, histogramFromText } from '../histogram';
+import { Histogram, histogramFromPacked } from '../histogram';
 import { FIVE_MINUTES_MS, rollupStep } from '../timeRange';
 
 const ENDPOINTS_SHOWN = 100;
@@ -23,7 +23,7 @@ export const queryDetail: QueryHandler<'queryDetail'> = async (query, ctx) => {
   const endpoints = await fingerprintEndpoints(ctx.db, tenantId, queryHash, ENDPOINTS_SHOWN);
 
   const times = stepTimes(start, ctx.range.to, step.stepMs);
-  const byTime = new Map(points.map((p) => [p.time.getTime(), { ...p, percentiles: histogramFromText(p.histText).percentiles([50, 95, 99]) }]));
+  const byTime = new Map(points.map((p) => [p.time.getTime(), { ...p, percentiles: histogramFromPacked(p.histPacked).percentiles([50, 95, 99]) }]));
   const at = (f: (p: NonNullable<ReturnType<typeof byTime.get>>) => number | null) => times.map((t) => {
     const point = byTime.get(t);
     return point ? f(point) : null;
@@ -34,7 +34,7 @@ export const queryDetail: QueryHandler<'queryDetail'> = async (query, ctx) => {
   let slowCalls = 0;
   let rowsSum = 0;
   for (const p of points) {
-    all.addText(p.histText);
+    all.addPacked(p.histPacked);
     calls += p.calls;
     totalMs += p.totalMs;
     slowCalls += p.slowCalls;

@@ -1,14 +1,15 @@
 // slowQueries: the top N fingerprints of a range by total time, average, p95 or count,
 // each with its preview, endpoints, first and last seen. Ordering by total, average or
 // count is done in SQL, so only the N winners' histograms are read; ordering by p95
-// reads every fingerprint's histogram of the range.
+// reads the histograms of the fingerprints whose stored p95 bounds let them be among the
+// top N (src/db/p95Bounds.ts) and ranks those by their merged histograms.
 import { DEFAULT_LIMIT } from '../../contract/query';
 import { fingerprintInfo, fingerprintTotals } from '../../db/queryRollups';
 import { hashToHex } from '../../ingest/fingerprint';
 import type { QueryHandler } from '../context';
 import { tenantOf } from '../context';
 import { frame, ms, numberColumn, stringColumn, timeColumn } from '../frames';
-import { histogramFromText } from '../histogram';
+import { histogramFromPacked } from '../histogram';
 import { rangeSegments } from '../timeRange';
 
 export const slowQueries: QueryHandler<'slowQueries'> = async (query, ctx) => {
@@ -16,11 +17,11 @@ export const slowQueries: QueryHandler<'slowQueries'> = async (query, ctx) => {
   const orderBy = query.orderBy ?? 'total';
   const limit = query.limit ?? DEFAULT_LIMIT;
   const rows = await fingerprintTotals(ctx.db, tenantId, rangeSegments(ctx.range), {
-    orderBy: orderBy === 'p95' ? 'all' : orderBy,
-    limit: orderBy === 'p95' ? null : limit,
+    orderBy,
+    limit,
     endpoint: query.endpoint ?? null,
   });
-  const ranked = rows.map((row) => ({ ...row, p95: histogramFromText(row.histText).percentile(0.95) }));
+  const ranked = rows.map((row) => ({ ...row, p95: histogramFromPacked(row.histPacked).percentile(0.95) }));
   const key: Record<typeof orderBy, (r: (typeof ranked)[number]) => number> = {
     total: (r) => r.totalMs,
     avg: (r) => r.totalMs / r.calls,

@@ -6,6 +6,10 @@
 //   node service/bin/run-ts.js service/bench/queryBench.ts [--volumes 1,10] [--samples 100]
 //        [--keep-data DIR] [--cases TEXT] [--skip-naive]
 //
+// The data ends at the hour its load began; queries ask for ranges ending 23 minutes
+// before that (QUERY_END_BEFORE_DATA_END_MS), so both volumes answer about the same
+// stretch of data whenever their load finished.
+//
 // Runs on a throwaway embedded PostgreSQL (its settings are in the report) unless
 // DATABASE_URL is set; then it creates and drops its own databases on that server.
 //
@@ -40,6 +44,13 @@ const HOUR = 60 * MINUTE;
 const DAY = 24 * HOUR;
 const TENANT = BENCH_TENANTS[0]!;
 const NAIVE_RUNS = 3;
+/**
+ * Every query asks for a range ending this long before the end of the data (the hour the
+ * load began in), the same stretch of data at every volume however long the load took;
+ * not on a 5-minute boundary, so ranges have 5-minute pieces at both edges as ranges
+ * ending now have.
+ */
+const QUERY_END_BEFORE_DATA_END_MS = 23 * MINUTE;
 
 /** Server settings of the embedded cluster: a warm cache, and a fast throwaway load. */
 const EMBEDDED_SETTINGS = {
@@ -58,6 +69,8 @@ interface Case {
   intervalMs: number;
   /** The naive SQL over the raw logs for the same answer ($1 tenant, $2 from, $3 to). */
   naive?: string;
+  /** Ask for a range ending now: what it reads is written after the load (the engine's findings). */
+  endsNow?: boolean;
 }
 
 const SLOW_MS = 1000;
@@ -140,8 +153,8 @@ const CASES: Case[] = [
   { name: 'endpoints by p95, 30 days', query: { queryType: 'endpoints', orderBy: 'p95' }, rangeMs: 30 * DAY, intervalMs: HOUR, naive: NAIVE.endpoints },
   { name: 'resources, 24 h', query: { queryType: 'resources' }, rangeMs: DAY, intervalMs: 2 * MINUTE, naive: NAIVE.resources },
   { name: 'storage', query: { queryType: 'storage' }, rangeMs: 30 * DAY, intervalMs: HOUR },
-  { name: 'recommendations, 30 days', query: { queryType: 'recommendations' }, rangeMs: 30 * DAY, intervalMs: HOUR },
-  { name: 'annotations (recommendations), 30 days', query: { queryType: 'annotations', source: 'recommendations' }, rangeMs: 30 * DAY, intervalMs: HOUR },
+  { name: 'recommendations, 30 days', query: { queryType: 'recommendations' }, rangeMs: 30 * DAY, intervalMs: HOUR, endsNow: true },
+  { name: 'annotations (recommendations), 30 days', query: { queryType: 'annotations', source: 'recommendations' }, rangeMs: 30 * DAY, intervalMs: HOUR, endsNow: true },
   { name: 'annotations (health thresholds), 30 days', query: { queryType: 'annotations', source: 'healthThresholds' }, rangeMs: 30 * DAY, intervalMs: HOUR },
   { name: 'variable endpoints, 30 days', query: { queryType: 'variable', variable: 'endpoints' }, rangeMs: 30 * DAY, intervalMs: HOUR, naive: NAIVE.endpointValues },
   { name: 'variable fingerprints, 30 days', query: { queryType: 'variable', variable: 'fingerprints' }, rangeMs: 30 * DAY, intervalMs: HOUR, naive: NAIVE.fingerprintValues },
@@ -266,14 +279,16 @@ async function measureVolume(serverUrl: string, millions: number, args: Args, lo
     const pool = createPool(url, { max: 2, applicationName: 'agog-perf query bench' });
     try {
       let loadSeconds: number;
+      let dataEnd: Date;
       if (loadedBefore !== null) {
         loadSeconds = loadedBefore.seconds;
+        dataEnd = new Date(loadedBefore.end);
         log(`reusing ${name}, loaded ${loadedBefore.at} (${Math.round(loadSeconds)} s)`);
         await pool.query('VACUUM ANALYZE');
       } else {
         log(`loading ${rowsPerTable.toLocaleString('en')} rows into each log (30 days, 5 tenants), one day at a time`);
         const loadStarted = Date.now();
-        await loadBenchData(pool, rowsPerTable, (p) => {
+        dataEnd = await loadBenchData(pool, rowsPerTable, (p) => {
           if (p.day % 5 === 0 || p.day === 1) log(`  day ${p.day}/30: ${p.rowsPerTable.toLocaleString('en')} rows per log, ${p.seconds.toFixed(0)} s`);
         });
         log('VACUUM ANALYZE');
@@ -288,7 +303,7 @@ async function measureVolume(serverUrl: string, millions: number, args: Args, lo
       if (loadedBefore === null) {
         log('running the optimization engine once over the last day, so recommendations exist');
         await runOptimizer(pool, { ...optimizerSettings(loadConfig({})), windowMinutes: 24 * 60 });
-        if (keep) await pool.query(`COMMENT ON DATABASE ${name} IS '${JSON.stringify({ seconds: loadSeconds, at: new Date().toISOString() })}'`);
+        if (keep) await pool.query(`COMMENT ON DATABASE ${name} IS '${JSON.stringify({ seconds: loadSeconds, at: new Date().toISOString(), end: dataEnd.toISOString() })}'`);
       }
 
       const token = (await createToken(pool, { tenantId: TENANT, scopes: ['read'], name: 'query bench' })).token;
@@ -300,8 +315,9 @@ async function measureVolume(serverUrl: string, millions: number, args: Args, lo
       try {
         for (const c of CASES.filter((c) => args.cases === null || c.name.includes(args.cases!))) {
           const isAdmin = c.query.variable === 'tenants';
+          const fixedTo = dataEnd.getTime() - QUERY_END_BEFORE_DATA_END_MS;
           const body = () => {
-            const to = Date.now();
+            const to = c.endsNow ? Date.now() : fixedTo;
             return { range: { from: to - c.rangeMs, to }, intervalMs: c.intervalMs, maxDataPoints: 1000, queries: [{ refId: 'A', ...c.query }] };
           };
           for (let i = 0; i < 3; i++) await timeRequest(service.url, isAdmin ? admin : token, body());
@@ -316,7 +332,7 @@ async function measureVolume(serverUrl: string, millions: number, args: Args, lo
           answerRows.set(c.name, rows);
           let line = `  ${c.name}: p50 ${stats(times).p50.toFixed(1)} ms, p95 ${stats(times).p95.toFixed(1)} ms`;
           if (c.naive && !args.skipNaive) {
-            const params = () => [TENANT, new Date(Date.now() - c.rangeMs), new Date()];
+            const params = () => [TENANT, new Date(fixedTo - c.rangeMs), new Date(fixedTo)];
             await timeNaive(pool, c.naive, params());
             const naiveTimes: number[] = [];
             for (let i = 0; i < NAIVE_RUNS; i++) naiveTimes.push(await timeNaive(pool, c.naive, params()));
@@ -338,12 +354,13 @@ async function measureVolume(serverUrl: string, millions: number, args: Args, lo
 }
 
 /** The load recorded on a kept database, or null when there is no such database or it was never fully loaded. */
-async function loadedComment(serverUrl: string, name: string): Promise<{ seconds: number; at: string } | null> {
+async function loadedComment(serverUrl: string, name: string): Promise<{ seconds: number; at: string; end: string } | null> {
   const pool = createPool(serverUrl, { max: 1 });
   try {
     const row = (await pool.query<{ comment: string | null }>(
       `SELECT shobj_description(oid, 'pg_database') AS comment FROM pg_database WHERE datname = $1`, [name])).rows[0];
-    return row?.comment ? (JSON.parse(row.comment) as { seconds: number; at: string }) : null;
+    const loaded = row?.comment ? (JSON.parse(row.comment) as { seconds: number; at: string; end?: string }) : null;
+    return loaded?.end ? { ...loaded, end: loaded.end } : null;
   } finally {
     await pool.end();
   }
@@ -367,7 +384,7 @@ function report(
   lines.push(`- Load average (1 min) at the start and the end of the run: ${meta.load.start.toFixed(2)} and ${meta.load.end.toFixed(2)} (above 0: other work shared the two cores)`);
   lines.push('- Command: `node service/bin/run-ts.js service/bench/queryBench.ts` (also part of `npm run bench`)', '');
   lines.push('## Data', '');
-  lines.push('30 days ending at the current hour, 5 tenants, 40 endpoints and 200 fingerprints per tenant (skewed), one resource sample per tenant every 30 s; each day generated by SQL into the raw logs and refreshed into the rollups before the next. Queries are asked for one tenant (a fifth of the rows).', '');
+  lines.push('30 days ending at the hour the load began in, 5 tenants, 40 endpoints and 200 fingerprints per tenant (skewed), one resource sample per tenant every 30 s; each day generated by SQL into the raw logs and refreshed into the rollups before the next. Queries are asked for one tenant (a fifth of the rows), for ranges ending 23 minutes before the end of the data, so every volume is asked about the same stretch of its data (the recommendations and their annotations, found by the engine after the load, for ranges ending now).', '');
   lines.push('| rows per log | load + refresh + VACUUM ANALYZE | api_metrics_rollup | query_metrics_rollup | resource_metrics_rollup | performance_metrics_cache |');
   lines.push('|---|---|---|---|---|---|');
   for (const r of results) {

@@ -26,9 +26,13 @@ export interface LoadProgress {
   seconds: number;
 }
 
-/** Loads DAYS days ending at the current hour, rowsPerTable rows in each of the two logs. */
-export async function loadBenchData(pool: Pool, rowsPerTable: number, progress: (p: LoadProgress) => void): Promise<void> {
+/**
+ * Loads DAYS days ending at `end` (the start of the hour the load begins in, fixed for the
+ * whole load), rowsPerTable rows in each of the two logs. Returns that end.
+ */
+export async function loadBenchData(pool: Pool, rowsPerTable: number, progress: (p: LoadProgress) => void): Promise<Date> {
   const perDay = Math.ceil(rowsPerTable / DAYS);
+  const end = new Date(Math.floor(Date.now() / 3_600_000) * 3_600_000);
   const client = await pool.connect();
   try {
     // A throwaway data set: no need to wait for the WAL to reach the disk.
@@ -37,11 +41,11 @@ export async function loadBenchData(pool: Pool, rowsPerTable: number, progress: 
     await client.query(`SELECT count(*) FROM maintain_performance_partitions(3, interval '400 days', now() - make_interval(days => $1::integer + 1))`, [DAYS]);
     const started = Date.now();
     for (let day = 0; day < DAYS; day++) {
-      const params = [BENCH_TENANTS, DAYS - day, perDay];
+      const params = [BENCH_TENANTS, DAYS - day, perDay, end];
       await client.query(
         `INSERT INTO api_performance_log ("timestamp", tenant_id, response_time_ms, request_size_bytes, response_size_bytes,
                                           status_code, method, endpoint, request_id, user_id)
-         SELECT date_trunc('hour', now()) - make_interval(days => $2::integer) + (i * 86400.0 / $3::integer) * interval '1 second',
+         SELECT $4::timestamptz - make_interval(days => $2::integer) + (i * 86400.0 / $3::integer) * interval '1 second',
                 ($1::uuid[])[1 + i % 5],
                 greatest(0.05, (15 + e * 6) * exp(0.6 * sqrt(-2 * ln(1 - random())) * cos(2 * pi() * random()))),
                 200, 1500,
@@ -53,7 +57,7 @@ export async function loadBenchData(pool: Pool, rowsPerTable: number, progress: 
       );
       await client.query(
         `INSERT INTO query_performance_log ("timestamp", query_hash, tenant_id, execution_time_ms, rows_returned, endpoint, request_id, query_preview)
-         SELECT date_trunc('hour', now()) - make_interval(days => $2::integer) + (i * 86400.0 / $3::integer) * interval '1 second',
+         SELECT $4::timestamptz - make_interval(days => $2::integer) + (i * 86400.0 / $3::integer) * interval '1 second',
                 1000003 * f + 17, ($1::uuid[])[1 + i % 5],
                 greatest(0.01, (0.3 + (f % 40) * 1.5 + CASE WHEN f = 3 THEN 700 ELSE 0 END)
                                * exp(0.8 * sqrt(-2 * ln(1 - random())) * cos(2 * pi() * random()))),
@@ -65,14 +69,15 @@ export async function loadBenchData(pool: Pool, rowsPerTable: number, progress: 
       await client.query(
         `INSERT INTO system_resource_metrics ("timestamp", tenant_id, cpu_usage_percent, memory_used_mb, memory_total_mb,
                                               active_connections, pool_max, source)
-         SELECT date_trunc('hour', now()) - make_interval(days => $2::integer) + s * interval '30 seconds', t,
+         SELECT $3::timestamptz - make_interval(days => $2::integer) + s * interval '30 seconds', t,
                 least(100, 35 + 25 * sin(s / 300.0) + 10 * random()), 2000 + 500 * random(), 8192, (5 + 10 * random())::int, 30, 'app'
            FROM generate_series(0, 2879) s, unnest($1::uuid[]) t`,
-        [BENCH_TENANTS, DAYS - day],
+        [BENCH_TENANTS, DAYS - day, end],
       );
       await client.query('SELECT refresh_performance_metrics_incremental(NULL)');
       progress({ day: day + 1, rowsPerTable: perDay * (day + 1), seconds: (Date.now() - started) / 1000 });
     }
+    return end;
   } finally {
     client.release();
   }

@@ -12,6 +12,19 @@ CREATE TABLE agog_schema_history (
   execution_time_ms integer NOT NULL
 );
 
+-- table api_metrics_cumulative
+CREATE TABLE api_metrics_cumulative (
+  tenant_id uuid NOT NULL,
+  endpoint text NOT NULL,
+  day timestamp with time zone NOT NULL,
+  requests bigint NOT NULL,
+  hist bigint[],
+  coarse bigint[]
+);
+-- row level security: enabled
+-- comment: Running totals per endpoint of the daily rows of api_metrics_rollup (requests, hist), through `day` included; built by cumulate_rollup_histograms().
+-- comment on api_metrics_cumulative.coarse: hist_coarsen(hist, 2): the same counts in buckets 4 times wider, for bounding p95 rankings cheaply.
+
 -- table api_metrics_rollup
 CREATE TABLE api_metrics_rollup (
   tenant_id uuid NOT NULL,
@@ -190,6 +203,19 @@ CREATE TABLE query_fingerprints (
 -- row level security: enabled
 -- comment: One row per normalized query: preview, first and last seen.
 
+-- table query_metrics_cumulative
+CREATE TABLE query_metrics_cumulative (
+  tenant_id uuid NOT NULL,
+  query_hash bigint NOT NULL,
+  day timestamp with time zone NOT NULL,
+  calls bigint NOT NULL,
+  hist bigint[],
+  coarse bigint[]
+);
+-- row level security: enabled
+-- comment: Running totals per fingerprint of the daily rows of query_metrics_rollup (calls, hist), through `day` included; built by cumulate_rollup_histograms().
+-- comment on query_metrics_cumulative.coarse: hist_coarsen(hist, 2): the same counts in buckets 4 times wider, for bounding p95 rankings cheaply.
+
 -- table query_metrics_rollup
 CREATE TABLE query_metrics_rollup (
   tenant_id uuid NOT NULL,
@@ -289,6 +315,17 @@ CREATE TABLE resource_rollup_pending (
   pool_max integer
 );
 
+-- table rollup_cumulative_state
+CREATE TABLE rollup_cumulative_state (
+  tenant_id uuid NOT NULL,
+  rollup text NOT NULL,
+  built_until timestamp with time zone,
+  checked_from timestamp with time zone NOT NULL,
+  updated_at timestamp with time zone NOT NULL DEFAULT now()
+);
+-- row level security: enabled
+-- comment: Per tenant and rollup (query: query_metrics_cumulative, api: api_metrics_cumulative): running totals are built for the days before built_until; days before checked_from were expired and are not compared.
+
 -- table rollup_refresh_state
 CREATE TABLE rollup_refresh_state (
   id boolean NOT NULL DEFAULT true,
@@ -348,6 +385,7 @@ CREATE TABLE system_resource_metrics_default (
 
 -- constraints
 ALTER TABLE agog_schema_history ADD CONSTRAINT agog_schema_history_pkey PRIMARY KEY (version);
+ALTER TABLE api_metrics_cumulative ADD CONSTRAINT api_metrics_cumulative_pkey PRIMARY KEY (tenant_id, endpoint, day);
 ALTER TABLE api_metrics_rollup ADD CONSTRAINT api_metrics_rollup_pkey PRIMARY KEY (tenant_id, resolution, bucket, endpoint);
 ALTER TABLE api_metrics_rollup ADD CONSTRAINT api_metrics_rollup_resolution_check CHECK (resolution = ANY (ARRAY['5m'::text, '1h'::text, '1d'::text]));
 ALTER TABLE api_performance_log ADD CONSTRAINT api_performance_log_endpoint_check CHECK (length(endpoint) <= 500);
@@ -380,6 +418,7 @@ ALTER TABLE performance_settings ADD CONSTRAINT performance_settings_slow_query_
 ALTER TABLE query_endpoints ADD CONSTRAINT query_endpoints_pkey PRIMARY KEY (tenant_id, query_hash, endpoint);
 ALTER TABLE query_fingerprints ADD CONSTRAINT query_fingerprints_pkey PRIMARY KEY (tenant_id, query_hash);
 ALTER TABLE query_fingerprints ADD CONSTRAINT query_fingerprints_query_preview_check CHECK (length(query_preview) <= 500);
+ALTER TABLE query_metrics_cumulative ADD CONSTRAINT query_metrics_cumulative_pkey PRIMARY KEY (tenant_id, query_hash, day);
 ALTER TABLE query_metrics_rollup ADD CONSTRAINT query_metrics_rollup_pkey PRIMARY KEY (tenant_id, resolution, bucket, query_hash);
 ALTER TABLE query_metrics_rollup ADD CONSTRAINT query_metrics_rollup_resolution_check CHECK (resolution = ANY (ARRAY['5m'::text, '1h'::text, '1d'::text]));
 ALTER TABLE query_performance_log ADD CONSTRAINT query_performance_log_execution_time_ms_check CHECK (execution_time_ms >= 0::double precision);
@@ -387,6 +426,8 @@ ALTER TABLE query_performance_log ADD CONSTRAINT query_performance_log_query_pre
 ALTER TABLE query_performance_log ADD CONSTRAINT query_performance_log_request_id_check CHECK (length(request_id) <= 128);
 ALTER TABLE query_performance_log ADD CONSTRAINT query_performance_log_rows_returned_check CHECK (rows_returned >= 0);
 ALTER TABLE resource_metrics_rollup ADD CONSTRAINT resource_metrics_rollup_pkey PRIMARY KEY (tenant_id, bucket, source);
+ALTER TABLE rollup_cumulative_state ADD CONSTRAINT rollup_cumulative_state_pkey PRIMARY KEY (tenant_id, rollup);
+ALTER TABLE rollup_cumulative_state ADD CONSTRAINT rollup_cumulative_state_rollup_check CHECK (rollup = ANY (ARRAY['query'::text, 'api'::text]));
 ALTER TABLE rollup_refresh_state ADD CONSTRAINT rollup_refresh_state_id_check CHECK (id);
 ALTER TABLE rollup_refresh_state ADD CONSTRAINT rollup_refresh_state_pkey PRIMARY KEY (id);
 ALTER TABLE scheduler_job_runs ADD CONSTRAINT scheduler_job_runs_pkey PRIMARY KEY (job);
@@ -403,6 +444,7 @@ ALTER TABLE system_resource_metrics ADD CONSTRAINT system_resource_metrics_sourc
 
 -- indexes
 CREATE UNIQUE INDEX agog_schema_history_pkey ON public.agog_schema_history USING btree (version);
+CREATE UNIQUE INDEX api_metrics_cumulative_pkey ON public.api_metrics_cumulative USING btree (tenant_id, endpoint, day);
 CREATE INDEX api_metrics_rollup_endpoint_series ON public.api_metrics_rollup USING btree (tenant_id, resolution, endpoint, bucket) INCLUDE (requests, errors, client_errors, satisfied, tolerating, sum_ms, max_ms, db_ms, db_calls, p50_ms, p90_ms, p95_ms, p99_ms, p95_lo_bucket, p95_hi_bucket);
 -- comment: Index-only reads of request series, totals and p95 bounds per endpoint (query types latencyPercentiles, throughput, endpoints, overview).
 CREATE UNIQUE INDEX api_metrics_rollup_pkey ON public.api_metrics_rollup USING btree (tenant_id, resolution, bucket, endpoint);
@@ -422,6 +464,7 @@ CREATE UNIQUE INDEX performance_metrics_cache_pkey ON public.performance_metrics
 CREATE UNIQUE INDEX performance_settings_pkey ON public.performance_settings USING btree (id);
 CREATE UNIQUE INDEX query_endpoints_pkey ON public.query_endpoints USING btree (tenant_id, query_hash, endpoint);
 CREATE UNIQUE INDEX query_fingerprints_pkey ON public.query_fingerprints USING btree (tenant_id, query_hash);
+CREATE UNIQUE INDEX query_metrics_cumulative_pkey ON public.query_metrics_cumulative USING btree (tenant_id, query_hash, day);
 CREATE UNIQUE INDEX query_metrics_rollup_pkey ON public.query_metrics_rollup USING btree (tenant_id, resolution, bucket, query_hash);
 -- comment: Top-N fingerprints and one fingerprint's series over a time range at one resolution.
 CREATE INDEX query_metrics_rollup_totals ON public.query_metrics_rollup USING btree (tenant_id, resolution, bucket, query_hash) INCLUDE (calls, slow_calls, total_ms, max_ms, rows_sum, p95_lo_bucket, p95_hi_bucket);
@@ -431,6 +474,7 @@ CREATE INDEX query_performance_log_timestamp_brin ON ONLY public.query_performan
 -- comment: Time-window scans: rollup refresh, recent slow queries, N+1 detection, runbook 1-hour/24-hour filters.
 CREATE UNIQUE INDEX resource_metrics_rollup_pkey ON public.resource_metrics_rollup USING btree (tenant_id, bucket, source);
 -- comment: Resource series per tenant over a time range.
+CREATE UNIQUE INDEX rollup_cumulative_state_pkey ON public.rollup_cumulative_state USING btree (tenant_id, rollup);
 CREATE UNIQUE INDEX rollup_refresh_state_pkey ON public.rollup_refresh_state USING btree (id);
 CREATE UNIQUE INDEX scheduler_job_runs_pkey ON public.scheduler_job_runs USING btree (job);
 CREATE UNIQUE INDEX storage_snapshots_pkey ON public.storage_snapshots USING btree (taken_on, table_name);
@@ -489,6 +533,134 @@ BEGIN
 END
 $function$;
 -- execute granted to: (owner only)
+
+-- function cumulate_rollup_histograms(uuid,integer,timestamp with time zone)
+CREATE OR REPLACE FUNCTION public.cumulate_rollup_histograms(p_tenant_id uuid DEFAULT NULL::uuid, p_max_days integer DEFAULT 62, p_now timestamp with time zone DEFAULT now())
+ RETURNS TABLE(tenant_id uuid, rollup text, rebuilt_from timestamp with time zone, days_built integer, built_until timestamp with time zone)
+ LANGUAGE plpgsql
+ SECURITY DEFINER
+ SET search_path TO 'public', 'pg_temp'
+AS $function$
+DECLARE
+  v_origin   constant timestamptz := timestamptz '2000-01-01 00:00:00+00';
+  -- Days that ended at least an hour ago; and the expiry of daily rollups (V0.0.45).
+  v_settled  timestamptz := date_bin('1 day', p_now - interval '1 hour', v_origin);
+  v_cutoff   timestamptz := date_bin('1 day', p_now - interval '400 days', v_origin);
+  v_spec     record;
+  v_tenant   uuid;
+  v_state    record;
+  v_from     timestamptz;
+  v_stale    timestamptz;
+  v_day      timestamptz;
+  v_days     integer;
+  v_until    timestamptz;
+BEGIN
+  IF p_max_days IS NULL OR p_max_days < 1 THEN
+    RAISE EXCEPTION 'p_max_days must be at least 1, got %', p_max_days;
+  END IF;
+  FOR v_spec IN
+    SELECT * FROM (VALUES ('query', 'query_metrics_rollup', 'query_metrics_cumulative', 'query_hash', 'calls'),
+                          ('api',   'api_metrics_rollup',   'api_metrics_cumulative',   'endpoint',   'requests'))
+      AS s(rollup, src, cum, key, n)
+  LOOP
+    -- Tenants with daily rows: a skip scan of the primary key, one probe per tenant.
+    FOR v_tenant IN EXECUTE format(
+      'WITH RECURSIVE t(id) AS (
+         (SELECT r.tenant_id FROM %1$I r WHERE $1::uuid IS NULL OR r.tenant_id = $1::uuid ORDER BY 1 LIMIT 1)
+         UNION ALL
+         SELECT (SELECT r.tenant_id FROM %1$I r WHERE r.tenant_id > t.id AND $1::uuid IS NULL ORDER BY 1 LIMIT 1)
+           FROM t WHERE t.id IS NOT NULL)
+       SELECT id FROM t WHERE id IS NOT NULL', v_spec.src) USING p_tenant_id
+    LOOP
+      INSERT INTO rollup_cumulative_state AS s (tenant_id, rollup, built_until, checked_from)
+      VALUES (v_tenant, v_spec.rollup, NULL, v_cutoff)
+      ON CONFLICT ON CONSTRAINT rollup_cumulative_state_pkey DO NOTHING;
+      SELECT s.built_until, s.checked_from INTO v_state
+        FROM rollup_cumulative_state s
+       WHERE s.tenant_id = v_tenant AND s.rollup = v_spec.rollup
+         FOR UPDATE;
+
+      -- Expire: keep the newest running total before the cutoff per key, as a base.
+      IF v_cutoff > v_state.checked_from THEN
+        EXECUTE format(
+          'DELETE FROM %1$I c
+            WHERE c.tenant_id = $1 AND c.day < $2
+              AND EXISTS (SELECT 1 FROM %1$I n
+                           WHERE n.tenant_id = $1 AND n.%2$I = c.%2$I AND n.day > c.day AND n.day < $2)',
+          v_spec.cum, v_spec.key) USING v_tenant, v_cutoff;
+        v_state.checked_from := v_cutoff;
+      END IF;
+
+      -- Compare: each built day's count must be the difference of two running totals.
+      v_stale := NULL;
+      IF v_state.built_until IS NOT NULL THEN
+        EXECUTE format(
+          'WITH c AS (
+             SELECT c.%2$I AS key, c.day, c.%4$I - coalesce(lag(c.%4$I) OVER (PARTITION BY c.%2$I ORDER BY c.day), 0) AS n
+               FROM %1$I c WHERE c.tenant_id = $1
+           ), d AS (
+             SELECT r.%2$I AS key, r.bucket AS day, r.%4$I AS n
+               FROM %3$I r
+              WHERE r.tenant_id = $1 AND r.resolution = ''1d'' AND r.bucket >= $2 AND r.bucket < $3
+           )
+           SELECT min(coalesce(c.day, d.day))
+             FROM (SELECT * FROM c WHERE c.day >= $2 AND c.day < $3) c
+             FULL JOIN d ON d.key = c.key AND d.day = c.day
+            WHERE c.n IS DISTINCT FROM d.n',
+          v_spec.cum, v_spec.key, v_spec.src, v_spec.n)
+          INTO v_stale USING v_tenant, v_state.checked_from, v_state.built_until;
+      END IF;
+
+      v_from := CASE WHEN v_state.built_until IS NULL THEN v_state.checked_from
+                     ELSE least(v_state.built_until, coalesce(v_stale, v_state.built_until)) END;
+      IF v_stale IS NOT NULL OR v_state.built_until IS NULL THEN
+        EXECUTE format('DELETE FROM %I c WHERE c.tenant_id = $1 AND c.day >= $2', v_spec.cum) USING v_tenant, v_from;
+      END IF;
+
+      -- Build day after day: each key's running total is its previous one plus the day.
+      -- Stopped by p_max_days, built_until is the first day not built; otherwise every
+      -- settled day is built (days without rows need nothing).
+      v_days := 0;
+      v_until := greatest(v_from, v_settled);
+      FOR v_day IN EXECUTE format(
+        'SELECT DISTINCT r.bucket FROM %I r
+          WHERE r.tenant_id = $1 AND r.resolution = ''1d'' AND r.bucket >= $2 AND r.bucket < $3
+          ORDER BY 1', v_spec.src) USING v_tenant, v_from, v_settled
+      LOOP
+        IF v_days >= p_max_days THEN
+          v_until := v_day;
+          EXIT;
+        END IF;
+        EXECUTE format(
+          'INSERT INTO %1$I (tenant_id, %2$I, day, %4$I, hist, coarse)
+           SELECT t.tenant_id, t.key, t.bucket, t.n, t.hist, hist_coarsen(t.hist, 2)
+             FROM (SELECT r.tenant_id, r.%2$I AS key, r.bucket, coalesce(p.n, 0) + r.%4$I AS n, hist_merge(p.hist, r.hist) AS hist
+             FROM %3$I r
+             LEFT JOIN LATERAL (SELECT c.%4$I AS n, c.hist FROM %1$I c
+                                 WHERE c.tenant_id = r.tenant_id AND c.%2$I = r.%2$I AND c.day < r.bucket
+                                 ORDER BY c.day DESC LIMIT 1) p ON true
+            WHERE r.tenant_id = $1 AND r.resolution = ''1d'' AND r.bucket = $2) t',
+          v_spec.cum, v_spec.key, v_spec.src, v_spec.n) USING v_tenant, v_day;
+        v_days := v_days + 1;
+      END LOOP;
+
+      UPDATE rollup_cumulative_state s
+         SET built_until = v_until, checked_from = v_state.checked_from, updated_at = p_now
+       WHERE s.tenant_id = v_tenant AND s.rollup = v_spec.rollup;
+
+      tenant_id := v_tenant;
+      rollup := v_spec.rollup;
+      rebuilt_from := CASE WHEN v_stale IS NOT NULL THEN v_from END;
+      days_built := v_days;
+      built_until := v_until;
+      RETURN NEXT;
+    END LOOP;
+  END LOOP;
+  RETURN;
+END
+$function$;
+-- comment: Builds the running totals of daily rollup histograms (query_metrics_cumulative, api_metrics_cumulative) for settled days, at most p_max_days per tenant and rollup, rebuilding from the first day whose daily rows changed; expires them with the daily rollups (400 days).
+-- execute granted to: agog_app=EXECUTE
 
 -- function get_performance_summary(uuid,integer)
 CREATE OR REPLACE FUNCTION public.get_performance_summary(p_tenant_id uuid, p_hours integer DEFAULT 24)
@@ -560,6 +732,20 @@ END
 $function$;
 -- comment: Health score model v2 and its components for one hour (see README "Health score").
 -- execute granted to: (owner only)
+
+-- function hist_coarsen(bigint[],integer)
+CREATE OR REPLACE FUNCTION public.hist_coarsen(p_hist bigint[], p_shift integer)
+ RETURNS bigint[]
+ LANGUAGE sql
+ IMMUTABLE PARALLEL SAFE
+AS $function$
+  SELECT array_agg((b << 40) + n ORDER BY b)
+    FROM (SELECT (e >> 40) >> p_shift AS b, sum(e & 1099511627775)::bigint AS n
+            FROM unnest(p_hist) AS e
+           GROUP BY 1) s
+$function$;
+-- comment: A latency histogram with its buckets merged 2^p_shift at a time (bucket b counted in b >> p_shift), same format.
+-- execute granted to: PUBLIC=EXECUTE, agog_app=EXECUTE, agog_readonly=EXECUTE
 
 -- function hist_from_buckets(integer[])
 CREATE OR REPLACE FUNCTION public.hist_from_buckets(p_buckets integer[])
@@ -1135,6 +1321,8 @@ $function$;
 -- execute granted to: (owner only)
 
 -- row level security policies
+CREATE POLICY tenant_isolation_app ON api_metrics_cumulative FOR ALL TO agog_app USING ((tenant_id = (NULLIF(current_setting('app.tenant_id'::text, true), ''::text))::uuid));
+CREATE POLICY tenant_scope_readonly ON api_metrics_cumulative FOR SELECT TO agog_readonly USING (((NULLIF(current_setting('app.tenant_id'::text, true), ''::text) IS NULL) OR (tenant_id = (NULLIF(current_setting('app.tenant_id'::text, true), ''::text))::uuid)));
 CREATE POLICY tenant_isolation_app ON api_metrics_rollup FOR ALL TO agog_app USING ((tenant_id = (NULLIF(current_setting('app.tenant_id'::text, true), ''::text))::uuid));
 CREATE POLICY tenant_scope_readonly ON api_metrics_rollup FOR SELECT TO agog_readonly USING (((NULLIF(current_setting('app.tenant_id'::text, true), ''::text) IS NULL) OR (tenant_id = (NULLIF(current_setting('app.tenant_id'::text, true), ''::text))::uuid)));
 CREATE POLICY tenant_isolation_app ON api_performance_log FOR ALL TO agog_app USING ((tenant_id = (NULLIF(current_setting('app.tenant_id'::text, true), ''::text))::uuid)) WITH CHECK ((tenant_id = (NULLIF(current_setting('app.tenant_id'::text, true), ''::text))::uuid));
@@ -1147,16 +1335,22 @@ CREATE POLICY tenant_isolation_app ON query_endpoints FOR ALL TO agog_app USING 
 CREATE POLICY tenant_scope_readonly ON query_endpoints FOR SELECT TO agog_readonly USING (((NULLIF(current_setting('app.tenant_id'::text, true), ''::text) IS NULL) OR (tenant_id = (NULLIF(current_setting('app.tenant_id'::text, true), ''::text))::uuid)));
 CREATE POLICY tenant_isolation_app ON query_fingerprints FOR ALL TO agog_app USING ((tenant_id = (NULLIF(current_setting('app.tenant_id'::text, true), ''::text))::uuid));
 CREATE POLICY tenant_scope_readonly ON query_fingerprints FOR SELECT TO agog_readonly USING (((NULLIF(current_setting('app.tenant_id'::text, true), ''::text) IS NULL) OR (tenant_id = (NULLIF(current_setting('app.tenant_id'::text, true), ''::text))::uuid)));
+CREATE POLICY tenant_isolation_app ON query_metrics_cumulative FOR ALL TO agog_app USING ((tenant_id = (NULLIF(current_setting('app.tenant_id'::text, true), ''::text))::uuid));
+CREATE POLICY tenant_scope_readonly ON query_metrics_cumulative FOR SELECT TO agog_readonly USING (((NULLIF(current_setting('app.tenant_id'::text, true), ''::text) IS NULL) OR (tenant_id = (NULLIF(current_setting('app.tenant_id'::text, true), ''::text))::uuid)));
 CREATE POLICY tenant_isolation_app ON query_metrics_rollup FOR ALL TO agog_app USING ((tenant_id = (NULLIF(current_setting('app.tenant_id'::text, true), ''::text))::uuid));
 CREATE POLICY tenant_scope_readonly ON query_metrics_rollup FOR SELECT TO agog_readonly USING (((NULLIF(current_setting('app.tenant_id'::text, true), ''::text) IS NULL) OR (tenant_id = (NULLIF(current_setting('app.tenant_id'::text, true), ''::text))::uuid)));
 CREATE POLICY tenant_isolation_app ON query_performance_log FOR ALL TO agog_app USING ((tenant_id = (NULLIF(current_setting('app.tenant_id'::text, true), ''::text))::uuid)) WITH CHECK ((tenant_id = (NULLIF(current_setting('app.tenant_id'::text, true), ''::text))::uuid));
 CREATE POLICY tenant_scope_readonly ON query_performance_log FOR SELECT TO agog_readonly USING (((NULLIF(current_setting('app.tenant_id'::text, true), ''::text) IS NULL) OR (tenant_id = (NULLIF(current_setting('app.tenant_id'::text, true), ''::text))::uuid)));
 CREATE POLICY tenant_isolation_app ON resource_metrics_rollup FOR ALL TO agog_app USING ((tenant_id = (NULLIF(current_setting('app.tenant_id'::text, true), ''::text))::uuid));
 CREATE POLICY tenant_scope_readonly ON resource_metrics_rollup FOR SELECT TO agog_readonly USING (((NULLIF(current_setting('app.tenant_id'::text, true), ''::text) IS NULL) OR (tenant_id = (NULLIF(current_setting('app.tenant_id'::text, true), ''::text))::uuid)));
+CREATE POLICY tenant_isolation_app ON rollup_cumulative_state FOR ALL TO agog_app USING ((tenant_id = (NULLIF(current_setting('app.tenant_id'::text, true), ''::text))::uuid));
+CREATE POLICY tenant_scope_readonly ON rollup_cumulative_state FOR SELECT TO agog_readonly USING (((NULLIF(current_setting('app.tenant_id'::text, true), ''::text) IS NULL) OR (tenant_id = (NULLIF(current_setting('app.tenant_id'::text, true), ''::text))::uuid)));
 CREATE POLICY tenant_isolation_app ON system_resource_metrics FOR ALL TO agog_app USING ((tenant_id = (NULLIF(current_setting('app.tenant_id'::text, true), ''::text))::uuid)) WITH CHECK ((tenant_id = (NULLIF(current_setting('app.tenant_id'::text, true), ''::text))::uuid));
 CREATE POLICY tenant_scope_readonly ON system_resource_metrics FOR SELECT TO agog_readonly USING (((NULLIF(current_setting('app.tenant_id'::text, true), ''::text) IS NULL) OR (tenant_id = (NULLIF(current_setting('app.tenant_id'::text, true), ''::text))::uuid)));
 
 -- table privileges
+GRANT SELECT ON api_metrics_cumulative TO agog_app;
+GRANT SELECT ON api_metrics_cumulative TO agog_readonly;
 GRANT SELECT ON api_metrics_rollup TO agog_app;
 GRANT SELECT ON api_metrics_rollup TO agog_readonly;
 GRANT DELETE, INSERT, SELECT, UPDATE ON api_performance_log TO agog_app;
@@ -1171,12 +1365,16 @@ GRANT SELECT ON query_endpoints TO agog_app;
 GRANT SELECT ON query_endpoints TO agog_readonly;
 GRANT SELECT ON query_fingerprints TO agog_app;
 GRANT SELECT ON query_fingerprints TO agog_readonly;
+GRANT SELECT ON query_metrics_cumulative TO agog_app;
+GRANT SELECT ON query_metrics_cumulative TO agog_readonly;
 GRANT SELECT ON query_metrics_rollup TO agog_app;
 GRANT SELECT ON query_metrics_rollup TO agog_readonly;
 GRANT DELETE, INSERT, SELECT, UPDATE ON query_performance_log TO agog_app;
 GRANT SELECT ON query_performance_log TO agog_readonly;
 GRANT SELECT ON resource_metrics_rollup TO agog_app;
 GRANT SELECT ON resource_metrics_rollup TO agog_readonly;
+GRANT SELECT ON rollup_cumulative_state TO agog_app;
+GRANT SELECT ON rollup_cumulative_state TO agog_readonly;
 GRANT SELECT ON rollup_refresh_state TO agog_app;
 GRANT SELECT ON rollup_refresh_state TO agog_readonly;
 GRANT SELECT ON storage_snapshots TO agog_app;

@@ -5,7 +5,7 @@ import type { Config } from './config';
 import { applySettings } from './db/health';
 import { maintainPartitions } from './db/partitions';
 import { createPool, type Pool } from './db/pool';
-import { refreshRollups } from './db/rollups';
+import { CUMULATE_INTERVAL_MS, cumulateHistograms, refreshRollups } from './db/rollups';
 import { Authenticator } from './http/auth';
 import { registerIngestRoutes } from './http/ingestRoutes';
 import { registerQueryRoutes } from './http/queryRoutes';
@@ -79,6 +79,11 @@ export async function startService(config: Config, databaseUrl: string, options:
         metrics.refreshDurationMs = result.durationMs;
         return result;
       },
+    },
+    {
+      name: 'cumulate',
+      intervalMs: CUMULATE_INTERVAL_MS,
+      run: () => cumulateHistograms(pool),
     },
     {
       name: 'maintain',

@@ -2,11 +2,13 @@
 // top N that merging every key's histograms over the range gives: same keys, same order,
 // same p95, for fingerprints and endpoints, on constructed rollup rows made to be hard
 // (sparse buckets of one or two values, wide and narrow histograms, equal distributions,
-// rows without bounds), and it reads fewer histograms when the keys are far apart.
+// rows without bounds), with and without the coarse running totals of V0.0.48 bounding
+// the whole days, and with running totals that no longer hold; and it reads fewer
+// histograms when the keys are far apart.
 import { endpointTotals } from '../src/db/requestRollups';
 import { fingerprintTotals } from '../src/db/queryRollups';
 import { segmentCondition, segmentValues } from '../src/db/rollupSegments';
-import { Histogram, histogramFromPacked, histogramFromText } from '../src/query/histogram';
+import { Histogram, histogramFromText } from '../src/query/histogram';
 import { DAY_MS, HOUR_MS, FIVE_MINUTES_MS, rangeSegments, RESOLUTION_MS, type Segment } from '../src/query/timeRange';
 import { createTestDatabase, type TestDatabase } from './support/db';
 
@@ -125,8 +127,12 @@ async function build(table: 'query_metrics_rollup' | 'api_metrics_rollup', seed:
 }
 
 async function clear(): Promise<void> {
-  await db.pool.query('DELETE FROM query_metrics_rollup');
-  await db.pool.query('DELETE FROM api_metrics_rollup');
+  await db.pool.query('TRUNCATE query_metrics_rollup, api_metrics_rollup, query_metrics_cumulative, api_metrics_cumulative, rollup_cumulative_state');
+}
+
+/** Running totals of every day (V0.0.48), as the job cumulate builds them. */
+async function cumulate(): Promise<void> {
+  await db.pool.query('SELECT * FROM cumulate_rollup_histograms(NULL, 400)');
 }
 
 interface Ranked {
@@ -159,12 +165,12 @@ async function fullMerge(table: 'query_metrics_rollup' | 'api_metrics_rollup', s
 
 async function boundedFingerprints(segments: Segment[], limit: number): Promise<{ ranked: Ranked[]; candidates: number }> {
   const rows = await fingerprintTotals(db.pool, T, segments, { orderBy: 'p95', limit, endpoint: null });
-  return { ranked: rank(rows.map((r) => ({ key: r.queryHash, histogram: histogramFromPacked(r.histPacked) })), limit), candidates: rows.length };
+  return { ranked: rank(rows.map((r) => ({ key: r.queryHash, histogram: r.histogram })), limit), candidates: rows.length };
 }
 
 async function boundedEndpoints(segments: Segment[], limit: number): Promise<{ ranked: Ranked[]; candidates: number }> {
   const rows = await endpointTotals(db.pool, T, segments, { orderBy: 'p95', limit });
-  return { ranked: rank(rows.map((r) => ({ key: r.endpoint, histogram: histogramFromPacked(r.histPacked) })), limit), candidates: rows.length };
+  return { ranked: rank(rows.map((r) => ({ key: r.endpoint, histogram: r.histogram })), limit), candidates: rows.length };
 }
 
 describe('hist_p95_bounds', () => {
@@ -209,11 +215,15 @@ describe('ranking by p95 with the stored bounds', () => {
       await clear();
       await build('query_metrics_rollup', seed, keys, apart, singles);
       await build('api_metrics_rollup', seed + 100, keys, apart, singles);
-      for (const limit of [1, 3, 10, keys - 1, keys + 5]) {
-        const reference = await fullMerge('query_metrics_rollup', SEGMENTS, limit);
-        expect(reference.length).toBe(Math.min(limit, keys));
-        expect((await boundedFingerprints(SEGMENTS, limit)).ranked).toEqual(reference);
-        expect((await boundedEndpoints(SEGMENTS, limit)).ranked).toEqual(await fullMerge('api_metrics_rollup', SEGMENTS, limit));
+      for (const withTotals of [false, true]) {
+        // Then again with the whole days bounded by coarse running totals.
+        if (withTotals) await cumulate();
+        for (const limit of [1, 3, 10, keys - 1, keys + 5]) {
+          const reference = await fullMerge('query_metrics_rollup', SEGMENTS, limit);
+          expect(reference.length).toBe(Math.min(limit, keys));
+          expect((await boundedFingerprints(SEGMENTS, limit)).ranked).toEqual(reference);
+          expect((await boundedEndpoints(SEGMENTS, limit)).ranked).toEqual(await fullMerge('api_metrics_rollup', SEGMENTS, limit));
+        }
       }
     });
   }
@@ -222,19 +232,29 @@ describe('ranking by p95 with the stored bounds', () => {
     await clear();
     await build('query_metrics_rollup', 3, 40, true);
     await build('api_metrics_rollup', 103, 40, true);
-    const fingerprints = await boundedFingerprints(SEGMENTS, 3);
-    const endpoints = await boundedEndpoints(SEGMENTS, 3);
-    expect(fingerprints.candidates).toBeGreaterThanOrEqual(3);
-    expect(fingerprints.candidates).toBeLessThan(20);
-    expect(endpoints.candidates).toBeGreaterThanOrEqual(3);
-    expect(endpoints.candidates).toBeLessThan(20);
+    for (const withTotals of [false, true]) {
+      if (withTotals) await cumulate();
+      const fingerprints = await boundedFingerprints(SEGMENTS, 3);
+      const endpoints = await boundedEndpoints(SEGMENTS, 3);
+      expect(fingerprints.candidates).toBeGreaterThanOrEqual(3);
+      expect(fingerprints.candidates).toBeLessThan(20);
+      expect(endpoints.candidates).toBeGreaterThanOrEqual(3);
+      expect(endpoints.candidates).toBeLessThan(20);
+    }
   });
 
   it('treats keys with rows lacking bounds as candidates, and still ranks exactly', async () => {
     await clear();
     await build('query_metrics_rollup', 4, 40, true);
-    // The top fingerprint's rows lose their bounds (as rows written without the trigger would).
+    // The top fingerprint's rows lose their bounds (as rows written without the trigger would),
+    // and the running totals of another one no longer hold (a day changed after they were built).
+    await cumulate();
     await db.pool.query(`UPDATE query_metrics_rollup SET p95_lo_bucket = NULL, p95_hi_bucket = NULL WHERE query_hash IN (1039, 1005)`);
+    await db.pool.query(
+      `UPDATE query_metrics_rollup SET calls = calls + 1, hist = hist_merge(hist, $1::bigint[])
+        WHERE query_hash = 1038 AND resolution = '1d' AND bucket = (SELECT min(bucket) FROM query_metrics_rollup WHERE query_hash = 1038 AND resolution = '1d')`,
+      [histText(new Map([[3000, 1]]))],
+    );
     for (const limit of [1, 5]) {
       expect((await boundedFingerprints(SEGMENTS, limit)).ranked).toEqual(await fullMerge('query_metrics_rollup', SEGMENTS, limit));
     }

@@ -15,6 +15,7 @@ export const PRODUCT_TABLES = [
   'performance_settings', 'api_rollup_pending', 'query_rollup_pending', 'resource_rollup_pending',
   'api_metrics_rollup', 'query_metrics_rollup', 'query_fingerprints', 'query_endpoints', 'resource_metrics_rollup',
   'rollup_refresh_state', 'api_tokens', 'scheduler_job_runs',
+  'query_metrics_cumulative', 'api_metrics_cumulative', 'rollup_cumulative_state',
   'optimization_recommendations', 'storage_snapshots',
 ];
 

@@ -1,9 +1,10 @@
 // Reads of query_metrics_rollup (per fingerprint), query_fingerprints and
 // query_endpoints for the query API. query_hash travels as a decimal string (bigint);
 // src/ingest/fingerprint.ts converts it to and from the 16 hex digits the API shows.
-import { packedHistograms } from '../query/histogram';
+import { packedHistograms, type Histogram } from '../query/histogram';
 import type { Segment } from '../query/timeRange';
-import { boundPartsSql, p95Candidates } from './p95Bounds';
+import { boundPartsSql } from './p95Bounds';
+import { cumulativeLimitSql, dayCountSql, p95CandidateKeys, QUERY_ROLLUP, rangeHistograms } from './rangeHistograms';
 import { STEP_ORIGIN } from './requestRollups';
 import { segmentUnion, segmentValues } from './rollupSegments';
 import type { Queryable } from './tenantSession';
@@ -20,19 +21,21 @@ export interface FingerprintNumbers {
   histPacked: string | null;
 }
 
-export interface FingerprintTotals extends FingerprintNumbers {
+export interface FingerprintTotals extends Omit<FingerprintNumbers, 'histPacked'> {
   queryHash: string;
+  /** Merged over the range (src/db/rangeHistograms.ts). */
+  histogram: Histogram;
 }
 
 /**
  * Totals per fingerprint over a range, with histograms. Ordered and cut in SQL by a key
  * that needs no histogram; for 'p95', the fingerprints that can be among the top `limit`
- * by p95 (src/db/p95Bounds.ts), unordered, for the caller to rank by their merged
- * histograms. With an endpoint, only fingerprints that endpoint has issued
+ * by p95 (src/db/p95Bounds.ts, src/db/rangeHistograms.ts p95CandidateKeys), unordered,
+ * for the caller to rank by their merged histograms. With an endpoint, only fingerprints that endpoint has issued
  * (query_endpoints); their numbers are still their totals over all endpoints, since the
  * rollup is per fingerprint. Totals and p95 bounds are index-only reads
  * (query_metrics_rollup_totals, V0.0.47); histograms are read only for the fingerprints
- * chosen.
+ * chosen (src/db/rangeHistograms.ts).
  */
 export async function fingerprintTotals(
   db: Queryable,
@@ -43,46 +46,61 @@ export async function fingerprintTotals(
   const rowsOf = (select: string) => segmentUnion('r', 2, select);
   const ofEndpoint = `($12::text IS NULL OR r.query_hash IN (SELECT e.query_hash FROM query_endpoints e
                                                              WHERE e.tenant_id = $1::uuid AND e.endpoint = $12::text))`;
-  let chosen: string;
-  let params: unknown[];
   if (orderBy === 'p95') {
-    const bounds = await db.query<{ key: string; parts: string }>(
-      `SELECT r.query_hash::text AS key, ${boundPartsSql('r', 'calls')} AS parts
-         FROM ${rowsOf(`SELECT r.query_hash, r.calls, r.p95_lo_bucket, r.p95_hi_bucket
-                          FROM query_metrics_rollup r WHERE r.tenant_id = $1::uuid AND {segment}`)} r
-        WHERE r.calls > 0 AND ${ofEndpoint}
-        GROUP BY r.query_hash`,
+    // Totals and bounds of every fingerprint in one index-only read; the running totals'
+    // days apart (src/db/rangeHistograms.ts p95CandidateKeys).
+    const days = `r.resolution = '1d' AND r.bucket < lim.m`;
+    const all = await db.query<{
+      query_hash: string; calls: number; slow_calls: number; total_ms: number; max_ms: number | null; rows_sum: number;
+      parts: string | null; day_count: number;
+    }>(
+      `WITH lim AS (${cumulativeLimitSql(QUERY_ROLLUP)})
+       SELECT r.query_hash::text AS query_hash, sum(r.calls)::float8 AS calls, sum(r.slow_calls)::float8 AS slow_calls,
+              sum(r.total_ms)::float8 AS total_ms, max(r.max_ms)::float8 AS max_ms, sum(r.rows_sum)::float8 AS rows_sum,
+              ${boundPartsSql('r', 'calls', `r.calls > 0 AND NOT (${days})`)} AS parts,
+              ${dayCountSql(QUERY_ROLLUP)} AS day_count
+         FROM ${rowsOf(`SELECT r.query_hash, r.resolution, r.bucket, r.calls, r.slow_calls, r.total_ms, r.max_ms, r.rows_sum,
+                               r.p95_lo_bucket, r.p95_hi_bucket
+                          FROM query_metrics_rollup r WHERE r.tenant_id = $1::uuid AND {segment}`)} r CROSS JOIN lim
+        WHERE ${ofEndpoint}
+        GROUP BY r.query_hash HAVING sum(r.calls) > 0`,
       [tenantId, ...segmentValues(segments), endpoint],
     );
-    chosen = `SELECT * FROM totals WHERE query_hash = ANY ($13::bigint[])`;
-    params = [tenantId, ...segmentValues(segments), endpoint, p95Candidates(bounds.rows, limit)];
-  } else {
-    chosen = `SELECT * FROM totals
-               ORDER BY CASE $13::text WHEN 'total' THEN total_ms WHEN 'avg' THEN total_ms / calls WHEN 'count' THEN calls END DESC NULLS LAST,
-                        query_hash
-               LIMIT $14::integer`;
-    params = [tenantId, ...segmentValues(segments), endpoint, orderBy, limit];
+    const chosenKeys = new Set(await p95CandidateKeys(db, QUERY_ROLLUP, tenantId, segments,
+      all.rows.map((row) => ({ key: row.query_hash, dayCount: row.day_count, parts: row.parts })), limit));
+    const rows = all.rows.filter((row) => chosenKeys.has(row.query_hash));
+    const histograms = await rangeHistograms(db, QUERY_ROLLUP, tenantId, segments, rows.map((row) => ({ key: row.query_hash, dayCount: row.day_count })));
+    return rows.map((row) => ({
+      queryHash: row.query_hash,
+      calls: row.calls,
+      slowCalls: row.slow_calls,
+      totalMs: row.total_ms,
+      maxMs: row.max_ms,
+      rowsSum: row.rows_sum,
+      histogram: histograms.get(row.query_hash)!,
+    }));
   }
   const result = await db.query<{
-    query_hash: string; calls: number; slow_calls: number; total_ms: number; max_ms: number | null; rows_sum: number; hist_packed: string | null;
+    query_hash: string; calls: number; slow_calls: number; total_ms: number; max_ms: number | null; rows_sum: number; day_count: number;
   }>(
-    `WITH totals AS (
+    `WITH lim AS (${cumulativeLimitSql(QUERY_ROLLUP)}),
+     totals AS (
        SELECT r.query_hash, sum(r.calls)::float8 AS calls, sum(r.slow_calls)::float8 AS slow_calls,
-              sum(r.total_ms)::float8 AS total_ms, max(r.max_ms)::float8 AS max_ms, sum(r.rows_sum)::float8 AS rows_sum
-         FROM ${rowsOf(`SELECT r.query_hash, r.calls, r.slow_calls, r.total_ms, r.max_ms, r.rows_sum
-                          FROM query_metrics_rollup r WHERE r.tenant_id = $1::uuid AND {segment}`)} r
+              sum(r.total_ms)::float8 AS total_ms, max(r.max_ms)::float8 AS max_ms, sum(r.rows_sum)::float8 AS rows_sum,
+              ${dayCountSql(QUERY_ROLLUP)} AS day_count
+         FROM ${rowsOf(`SELECT r.query_hash, r.resolution, r.bucket, r.calls, r.slow_calls, r.total_ms, r.max_ms, r.rows_sum
+                          FROM query_metrics_rollup r WHERE r.tenant_id = $1::uuid AND {segment}`)} r CROSS JOIN lim
         WHERE ${ofEndpoint}
         GROUP BY r.query_hash HAVING sum(r.calls) > 0
-     ), chosen AS (${chosen})
-     SELECT c.query_hash::text AS query_hash, c.calls, c.slow_calls, c.total_ms, c.max_ms, c.rows_sum, h.hist_packed
-       FROM chosen c
-       LEFT JOIN (SELECT h.query_hash, ${packedHistograms('h.hist')} AS hist_packed
-                    FROM ${segmentUnion('h', 2, `SELECT h.query_hash, h.hist FROM query_metrics_rollup h
-                                                  WHERE h.tenant_id = $1::uuid AND {segment}
-                                                    AND h.query_hash = ANY ((SELECT array_agg(query_hash) FROM chosen)::bigint[])`)} h
-                   GROUP BY h.query_hash) h USING (query_hash)`,
-    params,
+     )
+     SELECT t.query_hash::text AS query_hash, t.calls, t.slow_calls, t.total_ms, t.max_ms, t.rows_sum, t.day_count
+       FROM totals t
+      ORDER BY CASE $13::text WHEN 'total' THEN t.total_ms WHEN 'avg' THEN t.total_ms / t.calls WHEN 'count' THEN t.calls END DESC NULLS LAST,
+               t.query_hash
+      LIMIT $14::integer`,
+    [tenantId, ...segmentValues(segments), endpoint, orderBy, limit],
   );
+  const histograms = await rangeHistograms(db, QUERY_ROLLUP, tenantId, segments, result.rows.map((row) => ({ key: row.query_hash, dayCount: row.day_count })));
   return result.rows.map((row) => ({
     queryHash: row.query_hash,
     calls: row.calls,
@@ -90,7 +108,7 @@ export async function fingerprintTotals(
     totalMs: row.total_ms,
     maxMs: row.max_ms,
     rowsSum: row.rows_sum,
-    histPacked: row.hist_packed,
+    histogram: histograms.get(row.query_hash)!,
   }));
 }
 

@@ -1,11 +1,13 @@
 // Reads of api_metrics_rollup (requests per tenant, resolution, bucket and endpoint;
 // endpoint '' is the total over all endpoints) for the query API and the optimizer.
-// Histograms leave packed (several concatenated, packedHistograms) and are merged by
-// src/query/histogram.ts. Counts are cast to float8: exact below 2^53, and
+// Histograms over a range are read by src/db/rangeHistograms.ts (running totals for whole
+// days); per-step histograms leave packed (several concatenated, packedHistograms). Both
+// are merged by src/query/histogram.ts. Counts are cast to float8: exact below 2^53, and
 // returned as numbers rather than strings.
-import { packedHistograms } from '../query/histogram';
+import { packedHistograms, type Histogram } from '../query/histogram';
 import { RESOLUTION_MS, type Resolution, type Segment } from '../query/timeRange';
-import { boundPartsSql, p95Candidates } from './p95Bounds';
+import { boundPartsSql } from './p95Bounds';
+import { API_ROLLUP, cumulativeLimitSql, dayCountSql, p95CandidateKeys, rangeHistograms } from './rangeHistograms';
 import { segmentUnion, segmentValues } from './rollupSegments';
 import type { Queryable } from './tenantSession';
 
@@ -23,7 +25,11 @@ export interface RequestTotals {
   maxMs: number | null;
   dbMs: number;
   dbCalls: number;
-  histPacked: string | null;
+}
+
+/** Totals with the merged histogram of the range. */
+export interface RequestTotalsWithHistogram extends RequestTotals {
+  histogram: Histogram;
 }
 
 /** The columns TOTAL_COLUMNS sums, as a segmentUnion SELECT reads them. */
@@ -45,7 +51,6 @@ interface TotalRow {
   max_ms: number | null;
   db_ms: number;
   db_calls: number;
-  hist_packed: string | null;
 }
 
 function toTotals(row: TotalRow | undefined): RequestTotals {
@@ -59,22 +64,23 @@ function toTotals(row: TotalRow | undefined): RequestTotals {
     maxMs: row?.max_ms ?? null,
     dbMs: row?.db_ms ?? 0,
     dbCalls: row?.db_calls ?? 0,
-    histPacked: row?.hist_packed ?? null,
   };
 }
 
 /** Totals and merged histogram over a range for one endpoint ('' = all endpoints). */
-export async function requestTotals(db: Queryable, tenantId: string, segments: Segment[], endpoint = ''): Promise<RequestTotals> {
-  const result = await db.query<TotalRow>(
-    `SELECT ${TOTAL_COLUMNS}, ${packedHistograms('r.hist')} AS hist_packed
-       FROM ${segmentUnion('r', 3, `SELECT ${TOTAL_SOURCE}, r.hist FROM api_metrics_rollup r
-                                     WHERE r.tenant_id = $1::uuid AND r.endpoint = $2::text AND {segment}`)} r`,
-    [tenantId, endpoint, ...segmentValues(segments)],
+export async function requestTotals(db: Queryable, tenantId: string, segments: Segment[], endpoint = ''): Promise<RequestTotalsWithHistogram> {
+  const result = await db.query<TotalRow & { day_count: number }>(
+    `WITH lim AS (${cumulativeLimitSql(API_ROLLUP)})
+     SELECT ${TOTAL_COLUMNS}, ${dayCountSql(API_ROLLUP)} AS day_count
+       FROM ${segmentUnion('r', 2, `SELECT r.resolution, r.bucket, ${TOTAL_SOURCE} FROM api_metrics_rollup r
+                                     WHERE r.tenant_id = $1::uuid AND r.endpoint = $12::text AND {segment}`)} r CROSS JOIN lim`,
+    [tenantId, ...segmentValues(segments), endpoint],
   );
-  return toTotals(result.rows[0]);
+  const histograms = await rangeHistograms(db, API_ROLLUP, tenantId, segments, [{ key: endpoint, dayCount: result.rows[0]?.day_count ?? 0 }]);
+  return { ...toTotals(result.rows[0]), histogram: histograms.get(endpoint)! };
 }
 
-export interface EndpointTotals extends RequestTotals {
+export interface EndpointTotals extends RequestTotalsWithHistogram {
   endpoint: string;
 }
 
@@ -85,7 +91,7 @@ export type EndpointOrderKey = 'requests' | 'errorRate' | 'dbShare' | 'p95';
  * that needs no histogram; for 'p95', the endpoints that can be among the top `limit` by
  * p95 (src/db/p95Bounds.ts), for the caller to rank by their merged histograms. Totals
  * and p95 bounds are index-only reads (api_metrics_rollup_endpoint_series, V0.0.47);
- * histograms are read only for the endpoints chosen.
+ * histograms are read only for the endpoints chosen (src/db/rangeHistograms.ts).
  */
 export async function endpointTotals(
   db: Queryable,
@@ -93,45 +99,45 @@ export async function endpointTotals(
   segments: Segment[],
   { orderBy, limit }: { orderBy: EndpointOrderKey; limit: number },
 ): Promise<EndpointTotals[]> {
-  let chosen: string;
-  let params: unknown[];
+  const rowsOf = (select: string) => segmentUnion('r', 2, select);
+  let result;
   if (orderBy === 'p95') {
-    const bounds = await db.query<{ key: string; parts: string }>(
-      `SELECT r.endpoint AS key, ${boundPartsSql('r', 'requests')} AS parts
-         FROM ${segmentUnion('r', 2, `SELECT r.endpoint, r.requests, r.p95_lo_bucket, r.p95_hi_bucket FROM api_metrics_rollup r
-                                       WHERE r.tenant_id = $1::uuid AND r.endpoint <> '' AND {segment}`)} r
-        WHERE r.requests > 0
-        GROUP BY r.endpoint`,
+    // Totals and bounds of every endpoint in one index-only read; the running totals'
+    // days apart (src/db/rangeHistograms.ts p95CandidateKeys).
+    const days = `r.resolution = '1d' AND r.bucket < lim.m`;
+    const all = await db.query<TotalRow & { endpoint: string; parts: string | null; day_count: number }>(
+      `WITH lim AS (${cumulativeLimitSql(API_ROLLUP)})
+       SELECT r.endpoint, ${TOTAL_COLUMNS},
+              ${boundPartsSql('r', 'requests', `r.requests > 0 AND NOT (${days})`)} AS parts,
+              ${dayCountSql(API_ROLLUP)} AS day_count
+         FROM ${rowsOf(`SELECT r.endpoint, r.resolution, r.bucket, ${TOTAL_SOURCE}, r.p95_lo_bucket, r.p95_hi_bucket
+                          FROM api_metrics_rollup r
+                         WHERE r.tenant_id = $1::uuid AND r.endpoint <> '' AND {segment}`)} r CROSS JOIN lim
+        GROUP BY r.endpoint HAVING sum(r.requests) > 0`,
       [tenantId, ...segmentValues(segments)],
     );
-    chosen = `SELECT * FROM totals WHERE endpoint = ANY ($12::text[])`;
-    params = [tenantId, ...segmentValues(segments), p95Candidates(bounds.rows, limit)];
+    const chosen = new Set(await p95CandidateKeys(db, API_ROLLUP, tenantId, segments,
+      all.rows.map((row) => ({ key: row.endpoint, dayCount: row.day_count, parts: row.parts })), limit));
+    result = all.rows.filter((row) => chosen.has(row.endpoint)).sort((a, b) => (a.endpoint < b.endpoint ? -1 : a.endpoint > b.endpoint ? 1 : 0));
   } else {
-    chosen = `SELECT * FROM totals
-               ORDER BY CASE $12::text WHEN 'requests' THEN requests
-                                       WHEN 'errorRate' THEN errors / requests
-                                       WHEN 'dbShare' THEN db_ms / nullif(sum_ms, 0) END DESC NULLS LAST, endpoint
-               LIMIT $13::integer`;
-    params = [tenantId, ...segmentValues(segments), orderBy, limit];
+    result = (await db.query<TotalRow & { endpoint: string; day_count: number }>(
+      `WITH lim AS (${cumulativeLimitSql(API_ROLLUP)}),
+       totals AS (
+         SELECT r.endpoint, ${TOTAL_COLUMNS}, ${dayCountSql(API_ROLLUP)} AS day_count
+           FROM ${rowsOf(`SELECT r.endpoint, r.resolution, r.bucket, ${TOTAL_SOURCE} FROM api_metrics_rollup r
+                           WHERE r.tenant_id = $1::uuid AND r.endpoint <> '' AND {segment}`)} r CROSS JOIN lim
+          GROUP BY r.endpoint HAVING sum(r.requests) > 0
+       )
+       SELECT t.* FROM totals t
+        ORDER BY CASE $12::text WHEN 'requests' THEN t.requests
+                                WHEN 'errorRate' THEN t.errors / t.requests
+                                WHEN 'dbShare' THEN t.db_ms / nullif(t.sum_ms, 0) END DESC NULLS LAST, t.endpoint
+        LIMIT $13::integer`,
+      [tenantId, ...segmentValues(segments), orderBy, limit],
+    )).rows;
   }
-  const result = await db.query<TotalRow & { endpoint: string }>(
-    `WITH totals AS (
-       SELECT r.endpoint, ${TOTAL_COLUMNS}
-         FROM ${segmentUnion('r', 2, `SELECT r.endpoint, ${TOTAL_SOURCE} FROM api_metrics_rollup r
-                                       WHERE r.tenant_id = $1::uuid AND r.endpoint <> '' AND {segment}`)} r
-        GROUP BY r.endpoint HAVING sum(r.requests) > 0
-     ), chosen AS (${chosen})
-     SELECT c.*, h.hist_packed
-       FROM chosen c
-       LEFT JOIN (SELECT h.endpoint, ${packedHistograms('h.hist')} AS hist_packed
-                    FROM ${segmentUnion('h', 2, `SELECT h.endpoint, h.hist FROM api_metrics_rollup h
-                                                  WHERE h.tenant_id = $1::uuid AND {segment}
-                                                    AND h.endpoint = ANY ((SELECT array_agg(endpoint) FROM chosen)::text[])`)} h
-                   GROUP BY h.endpoint) h USING (endpoint)
-      ORDER BY c.endpoint`,
-    params,
-  );
-  return result.rows.map((row) => ({ endpoint: row.endpoint, ...toTotals(row) }));
+  const histograms = await rangeHistograms(db, API_ROLLUP, tenantId, segments, result.map((row) => ({ key: row.endpoint, dayCount: row.day_count })));
+  return result.map((row) => ({ endpoint: row.endpoint, ...toTotals(row), histogram: histograms.get(row.endpoint)! }));
 }
 
 /** Endpoints with requests in a range, busiest first (template variables, per-endpoint series). */

@@ -1,5 +1,6 @@
 // Rollup refresh: the SQL function refresh_performance_metrics_incremental does the work
-// (see the migrations); this runs it and times it.
+// (see the migrations); this runs it and times it. And the running totals of the daily
+// histograms (V0.0.48, cumulate_rollup_histograms), which long-range percentiles read.
 import type { Pool } from 'pg';
 
 export interface RefreshResult {
@@ -15,6 +16,40 @@ export async function refreshRollups(pool: Pool, tenantId: string | null = null)
   );
   return {
     rowsWritten: Number(result.rows[0]?.written ?? 0),
+    durationMs: Number(process.hrtime.bigint() - started) / 1e6,
+  };
+}
+
+export interface CumulateResult {
+  /** Days added, over every tenant and rollup. */
+  daysBuilt: number;
+  /** Tenant and rollup pairs rebuilt from an earlier day, because a built day changed. */
+  rebuilt: number;
+  /** Tenant and rollup pairs stopped by maxDays, with days still to build. */
+  unfinished: number;
+  durationMs: number;
+}
+
+/** How often the service runs cumulateHistograms (job `cumulate`). */
+export const CUMULATE_INTERVAL_MS = 15 * 60_000;
+
+/**
+ * Builds the running totals of the daily rollup histograms for the days that ended at
+ * least an hour ago, at most maxDays per tenant and rollup (cumulate_rollup_histograms,
+ * V0.0.48).
+ */
+export async function cumulateHistograms(pool: Pool, { tenantId = null, maxDays = 62 }: { tenantId?: string | null; maxDays?: number } = {}): Promise<CumulateResult> {
+  const started = process.hrtime.bigint();
+  const result = await pool.query<{ rebuilt_from: Date | null; days_built: number; built_until: Date }>(
+    `SELECT c.rebuilt_from, c.days_built, c.built_until, date_bin('1 day', now() - interval '1 hour', timestamptz '2000-01-01 00:00:00+00') AS settled
+       FROM cumulate_rollup_histograms($1::uuid, $2::integer) c`,
+    [tenantId, maxDays],
+  );
+  const rows = result.rows as Array<{ rebuilt_from: Date | null; days_built: number; built_until: Date; settled: Date }>;
+  return {
+    daysBuilt: rows.reduce((sum, r) => sum + r.days_built, 0),
+    rebuilt: rows.filter((r) => r.rebuilt_from !== null).length,
+    unfinished: rows.filter((r) => r.built_until.getTime() < r.settled.getTime()).length,
     durationMs: Number(process.hrtime.bigint() - started) / 1e6,
   };
 }

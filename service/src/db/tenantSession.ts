@@ -26,8 +26,10 @@ export class ReadSessionError extends Error {
 export async function withTenantReadSession<T>(pool: Pool, tenantId: string | null, fn: (db: Queryable) => Promise<T>): Promise<T> {
   return inTransaction(pool, async (client) => {
     try {
-      // JIT compilation costs more than these small, index-driven reads ever take.
-      await client.query(`SET TRANSACTION READ ONLY; SET LOCAL ROLE agog_readonly; SET LOCAL jit = off; SET LOCAL statement_timeout = ${READ_TIMEOUT_MS}`);
+      // One snapshot for every statement of the request (a ranking reads running totals and
+      // rollups in separate statements). JIT compilation costs more than these small,
+      // index-driven reads ever take.
+      await client.query(`SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY; SET LOCAL ROLE agog_readonly; SET LOCAL jit = off; SET LOCAL statement_timeout = ${READ_TIMEOUT_MS}`);
     } catch (err) {
       if ((err as { code?: string }).code === '42501') {
         throw new ReadSessionError('the service\'s database user may not SET ROLE agog_readonly; run GRANT agog_readonly TO <that user>');

@@ -27,7 +27,9 @@ export function bucketValue(bucket: number): number {
 
 /** Counts per bucket, summed over any number of histograms. */
 export class Histogram {
-  private readonly counts = new Float64Array(MAX_BUCKET + 1);
+  // Grown on demand (buckets of realistic latencies stay below 1024: 0.01 * 1.02^1024 ms
+  // is about 11 minutes), so that many small histograms cost little to make.
+  private counts = new Float64Array(1024);
   private low = MAX_BUCKET + 1;
   private high = -1;
   total = 0;
@@ -35,6 +37,7 @@ export class Histogram {
   add(bucket: number, count: number): void {
     if (count <= 0) return;
     const b = bucket > MAX_BUCKET ? MAX_BUCKET : bucket < 0 ? 0 : bucket;
+    if (b >= this.counts.length) this.grow();
     this.counts[b]! += count;
     this.total += count;
     if (b < this.low) this.low = b;
@@ -69,33 +72,42 @@ export class Histogram {
   }
 
   /**
-   * Adds the histograms of packedHistograms(): one or more bigint[] in array_send's form
-   * (dimensions, a has-nulls flag, the element type, then per dimension its length and
-   * lower bound, then per element its byte length, -1 for NULL, and 8 bytes big-endian).
+   * Adds the histograms of packedHistograms(): one or more bigint[] in array_send's form,
+   * base64-encoded (see addSend).
    */
   addPacked(packed: string | null | undefined): void {
     if (!packed) return;
-    const buf = Buffer.from(packed, 'base64');
-    let at = 0;
-    while (at + 12 <= buf.length) {
-      const dimensions = buf.readInt32BE(at);
-      at += 12;
-      let elements = dimensions > 0 ? 1 : 0;
-      for (let d = 0; d < dimensions; d++) {
-        elements *= buf.readInt32BE(at);
-        at += 8;
-      }
-      for (let i = 0; i < elements; i++) {
-        const length = buf.readInt32BE(at);
-        at += 4;
-        if (length < 0) continue;
-        // element = bucket * 2^40 + count: the high word is bucket * 2^8 + count's top 8 bits.
-        const high = buf.readUInt32BE(at);
-        const low = buf.readUInt32BE(at + 4);
-        at += length;
-        this.add(Math.floor(high / 256), (high % 256) * 4294967296 + low);
-      }
-    }
+    this.addSend(Buffer.from(packed, 'base64'));
+  }
+
+  /**
+   * Adds (sign 1) or subtracts (sign -1) one or more bigint[] histograms in array_send's
+   * form, which is also a bigint[] column's binary wire format: dimensions, a has-nulls
+   * flag, the element type, then per dimension its length and lower bound, then per
+   * element its byte length (-1 for NULL) and 8 bytes big-endian. Subtracting takes a
+   * histogram out of one it is part of (running totals, src/db/rangeHistograms.ts).
+   */
+  addSend(buf: Buffer, sign: 1 | -1 = 1): void {
+    if (sign === 1) forEachSendElement(buf, (bucket, count) => this.add(bucket, count));
+    else forEachSendElement(buf, (bucket, count) => this.remove(bucket, count));
+  }
+
+  /** Room for every bucket, once one beyond the initial size is used. */
+  private grow(): void {
+    const counts = new Float64Array(MAX_BUCKET + 1);
+    counts.set(this.counts);
+    this.counts = counts;
+  }
+
+  /** Takes `count` values out of a bucket (the inverse of add). */
+  private remove(bucket: number, count: number): void {
+    if (count <= 0) return;
+    const b = bucket > MAX_BUCKET ? MAX_BUCKET : bucket < 0 ? 0 : bucket;
+    if (b >= this.counts.length) this.grow();
+    this.counts[b]! -= count;
+    this.total -= count;
+    if (b < this.low) this.low = b;
+    if (b > this.high) this.high = b;
   }
 
   /**
@@ -114,7 +126,7 @@ export class Histogram {
     let hiValue: number | null = null;
     for (let b = this.low; b <= this.high; b++) {
       const n = this.counts[b]!;
-      if (n === 0) continue;
+      if (n <= 0) continue;
       if (loValue === null && seen + n > lo) loValue = bucketValue(b);
       if (seen + n > hi) {
         hiValue = bucketValue(b);
@@ -126,9 +138,50 @@ export class Histogram {
     return loValue + (rank - lo) * ((hiValue ?? loValue) - loValue);
   }
 
+  /** The buckets holding values, ascending, with their counts. */
+  nonEmpty(): { buckets: number[]; counts: number[] } {
+    const buckets: number[] = [];
+    const counts: number[] = [];
+    for (let b = this.low; b <= this.high; b++) {
+      const n = this.counts[b]!;
+      if (n > 0) {
+        buckets.push(b);
+        counts.push(n);
+      }
+    }
+    return { buckets, counts };
+  }
+
   /** Several percentiles (each 0..100) at once. */
   percentiles(percents: readonly number[]): Array<number | null> {
     return percents.map((p) => this.percentile(p / 100));
+  }
+}
+
+/**
+ * Calls fn(bucket, count) for every element of one or more bigint[] histograms in
+ * array_send's form (see Histogram.addSend).
+ */
+export function forEachSendElement(buf: Buffer, fn: (bucket: number, count: number) => void): void {
+  let at = 0;
+  while (at + 12 <= buf.length) {
+    const dimensions = buf.readInt32BE(at);
+    at += 12;
+    let elements = dimensions > 0 ? 1 : 0;
+    for (let d = 0; d < dimensions; d++) {
+      elements *= buf.readInt32BE(at);
+      at += 8;
+    }
+    for (let i = 0; i < elements; i++) {
+      const length = buf.readInt32BE(at);
+      at += 4;
+      if (length < 0) continue;
+      // element = bucket * 2^40 + count: the high word is bucket * 2^8 + count's top 8 bits.
+      const high = buf.readUInt32BE(at);
+      const low = buf.readUInt32BE(at + 4);
+      at += length;
+      fn(Math.floor(high / 256), (high % 256) * 4294967296 + low);
+    }
   }
 }
 

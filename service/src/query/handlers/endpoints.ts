@@ -6,7 +6,6 @@ import { endpointTotals, type EndpointOrderKey } from '../../db/requestRollups';
 import type { QueryHandler } from '../context';
 import { tenantOf } from '../context';
 import { frame, ms, numberColumn, ratio, stringColumn } from '../frames';
-import { histogramFromPacked } from '../histogram';
 import { elapsedSeconds, rangeSegments } from '../timeRange';
 
 const SQL_ORDER: Record<'p95' | 'rps' | 'errorRate' | 'dbShare', EndpointOrderKey> = { p95: 'p95', rps: 'requests', errorRate: 'errorRate', dbShare: 'dbShare' };
@@ -18,7 +17,7 @@ export const endpoints: QueryHandler<'endpoints'> = async (query, ctx) => {
   const rows = await endpointTotals(ctx.db, tenantId, rangeSegments(ctx.range), { orderBy: SQL_ORDER[orderBy], limit });
   const seconds = elapsedSeconds(ctx.range, ctx.now);
   const table = rows.map((row) => {
-    const [p95, p99] = histogramFromPacked(row.histPacked).percentiles([95, 99]);
+    const [p95, p99] = row.histogram.percentiles([95, 99]);
     return {
       ...row,
       p95: p95 ?? null,

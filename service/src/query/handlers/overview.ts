@@ -9,7 +9,6 @@ import { CACHE_STALE_SECONDS } from '../../http/statusRoutes';
 import type { QueryHandler } from '../context';
 import { tenantOf } from '../context';
 import { booleanColumn, frame, HEALTH_CRITICAL, HEALTH_GOOD, healthConfig, ms, numberColumn, ratio, stringColumn, timeColumn } from '../frames';
-import { histogramFromPacked } from '../histogram';
 import { elapsedSeconds, rangeSegments } from '../timeRange';
 
 export type HealthStatus = 'healthy' | 'degraded' | 'critical' | 'unknown';
@@ -41,7 +40,7 @@ export const overview: QueryHandler<'overview'> = async (query, ctx) => {
         numberColumn('slowQueryDeduction', [health.slowQueryDeduction], deduction('Slow query deduction', 15)),
         numberColumn('resourceDeduction', [health.resourceDeduction], deduction('Resource deduction', 15)),
         numberColumn('avgResponseTimeMs', [requests > 0 ? totals.sumMs / requests : null], ms('Average response time')),
-        numberColumn('p95ResponseTimeMs', [histogramFromPacked(totals.histPacked).percentile(0.95)], ms('p95 response time')),
+        numberColumn('p95ResponseTimeMs', [totals.histogram.percentile(0.95)], ms('p95 response time')),
         numberColumn('requestsPerSecond', [seconds > 0 ? requests / seconds : null], { unit: 'reqps', displayName: 'Requests per second', decimals: 2 }),
         numberColumn('errorRate', [requests > 0 ? totals.errors / requests : null], ratio('Error rate (5xx)')),
         numberColumn('slowQueryCount', [health.slowQueries], { unit: 'none', displayName: 'Slow queries', decimals: 0 }),

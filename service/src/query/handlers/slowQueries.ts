@@ -9,7 +9,6 @@ import { hashToHex } from '../../ingest/fingerprint';
 import type { QueryHandler } from '../context';
 import { tenantOf } from '../context';
 import { frame, ms, numberColumn, stringColumn, timeColumn } from '../frames';
-import { histogramFromPacked } from '../histogram';
 import { rangeSegments } from '../timeRange';
 
 export const slowQueries: QueryHandler<'slowQueries'> = async (query, ctx) => {
@@ -21,7 +20,7 @@ export const slowQueries: QueryHandler<'slowQueries'> = async (query, ctx) => {
     limit,
     endpoint: query.endpoint ?? null,
   });
-  const ranked = rows.map((row) => ({ ...row, p95: histogramFromPacked(row.histPacked).percentile(0.95) }));
+  const ranked = rows.map((row) => ({ ...row, p95: row.histogram.percentile(0.95) }));
   const key: Record<typeof orderBy, (r: (typeof ranked)[number]) => number> = {
     total: (r) => r.totalMs,
     avg: (r) => r.totalMs / r.calls,

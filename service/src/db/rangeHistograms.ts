@@ -1,0 +1,219 @@
+// Each key's latency histogram merged over a range (the p95 of a fingerprint or an
+// endpoint over 30 days), read with as few histograms as the stored data allows.
+//
+// The range's pieces (src/query/timeRange.ts rangeSegments: 5m, 1h, 1d, 1h, 5m): the
+// whole days [a, b) come from the running totals of V0.0.48 where they are built (days
+// before the tenant's built_until, m = built_until clamped to [a, b]): the total through
+// the last day before m minus the total through the last day before a, two histograms
+// per key instead of one per day. A key's running totals are used only when their counts
+// differ by exactly the count of its daily rows in [a, m) (an index-only sum); otherwise
+// its daily rows are read, so the answer never depends on whether the totals are up to
+// date. The days from m to b, the hours and the 5-minute buckets are rollup rows as
+// before.
+//
+// Histograms travel one row per histogram as array_send's bytes (bytea, which PostgreSQL
+// writes as hex and Node decodes natively), read by Histogram.addSend. Hex costs less on
+// both sides than base64 (PostgreSQL's base64 also breaks lines), and per-row bytes need
+// no concatenation in SQL.
+import { types } from 'pg';
+import { forEachSendElement, Histogram } from '../query/histogram';
+import type { Segment } from '../query/timeRange';
+import { boundPartsSql, p95Candidates, type Within } from './p95Bounds';
+import { segmentValues } from './rollupSegments';
+import type { Queryable } from './tenantSession';
+
+/** A rollup with running totals: its tables and columns (V0.0.41, V0.0.48). */
+export interface CumulativeRollup {
+  /** rollup_cumulative_state.rollup */
+  name: 'query' | 'api';
+  table: string;
+  cumulative: string;
+  key: string;
+  keyType: 'bigint' | 'text';
+  count: string;
+}
+
+export const QUERY_ROLLUP: CumulativeRollup = {
+  name: 'query', table: 'query_metrics_rollup', cumulative: 'query_metrics_cumulative', key: 'query_hash', keyType: 'bigint', count: 'calls',
+};
+
+export const API_ROLLUP: CumulativeRollup = {
+  name: 'api', table: 'api_metrics_rollup', cumulative: 'api_metrics_cumulative', key: 'endpoint', keyType: 'text', count: 'requests',
+};
+
+/** Columns as PostgreSQL writes them, but bytea left as its hex text for Buffer.from. */
+const TEXT_TYPES = {
+  getTypeParser(oid: number, format?: 'text' | 'binary') {
+    return oid === BYTEA_OID ? (value: string) => value : types.getTypeParser(oid, format);
+  },
+};
+const BYTEA_OID = 17;
+
+/**
+ * SQL of the rows (key text, sign int4, hist: array_send bytes) whose signed sum is each
+ * key's histogram over the range. Parameters: $1 tenant, $2..$11 segmentValues, $12 the
+ * keys, $13 their counts in the daily rows before m (dayCountSql). daysOnly: only the
+ * coarse running totals (V0.0.48 `coarse`) of the keys whose totals hold, i.e. their
+ * whole days before m in buckets 8 times wider; other keys and pieces are left out.
+ */
+export function rangeHistogramSql(rollup: CumulativeRollup, daysOnly = false): string {
+  const { table, cumulative, key, keyType, count } = rollup;
+  const keys = `$12::${keyType}[]`;
+  const column = daysOnly ? 'coarse' : 'hist';
+  const piece = (resolution: string, from: string, to: string, extra = '') =>
+    `SELECT r.${key}::text, 1, array_send(r.hist) FROM ${table} r
+      WHERE r.tenant_id = $1::uuid AND r.resolution = '${resolution}' AND r.bucket >= ${from} AND r.bucket < ${to}
+        AND r.${key} = ANY (${extra || keys}) AND r.hist IS NOT NULL`;
+  const latest = (before: string) =>
+    `SELECT c.${count} AS n, c.${column} AS hist FROM ${cumulative} c
+      WHERE c.tenant_id = $1::uuid AND c.${key} = k.key AND c.day < ${before}
+      ORDER BY c.day DESC LIMIT 1`;
+  return `WITH k AS (SELECT u.key, max(u.n) AS n FROM unnest(${keys}, $13::float8[]) AS u(key, n) GROUP BY u.key),
+     lim AS (${cumulativeLimitSql(rollup)}),
+     ok AS (SELECT k.key, e.hist AS end_hist, s.hist AS start_hist
+              FROM k CROSS JOIN lim
+              LEFT JOIN LATERAL (${latest('lim.m')}) e ON true
+              LEFT JOIN LATERAL (${latest('$6::timestamptz')}) s ON true
+             WHERE lim.m > $6::timestamptz AND k.n > 0 AND coalesce(e.n, 0) - coalesce(s.n, 0) = k.n),
+     redo AS (SELECT coalesce(array_agg(k.key), '{}') AS keys FROM k WHERE k.key NOT IN (SELECT ok.key FROM ok))${daysOnly ? `,
+     -- The pieces left out still type their parameters, which every call passes.
+     unread AS (SELECT $2::timestamptz, $3::timestamptz, $4::timestamptz, $5::timestamptz,
+                       $7::timestamptz, $8::timestamptz, $9::timestamptz, $10::timestamptz, $11::timestamptz)` : ''}
+SELECT ok.key::text, 1, array_send(ok.end_hist) FROM ok WHERE ok.end_hist IS NOT NULL
+UNION ALL SELECT ok.key::text, -1, array_send(ok.start_hist) FROM ok WHERE ok.start_hist IS NOT NULL${daysOnly ? '' : `
+UNION ALL ${piece('1d', '$6::timestamptz', '(SELECT lim.m FROM lim)', `(SELECT redo.keys FROM redo)::${keyType}[]`)}
+UNION ALL ${piece('1d', '(SELECT lim.m FROM lim)', '$7::timestamptz')}
+UNION ALL ${piece('5m', '$2::timestamptz', '$3::timestamptz')}
+UNION ALL ${piece('1h', '$4::timestamptz', '$5::timestamptz')}
+UNION ALL ${piece('1h', '$8::timestamptz', '$9::timestamptz')}
+UNION ALL ${piece('5m', '$10::timestamptz', '$11::timestamptz')}`}`;
+}
+
+/**
+ * SQL of a key's count in the daily rows its running totals can stand for (the whole days
+ * before m), as an aggregate over rollup rows aliased `alias` in a query that has m as
+ * `lim.m` (FROM ... CROSS JOIN lim, lim being cumulativeLimitSql). rangeHistograms
+ * checks the running totals against it.
+ */
+export function dayCountSql(rollup: CumulativeRollup, alias = 'r'): string {
+  return `coalesce(sum(${alias}.${rollup.count}) FILTER (WHERE ${alias}.resolution = '1d' AND ${alias}.bucket < lim.m), 0)::float8`;
+}
+
+/**
+ * SQL (a one-row SELECT of m) of where the running totals of a range's whole days end:
+ * the tenant's built_until clamped to the days [$6, $7). Parameters as rangeHistogramSql.
+ * Days before m are covered by running totals, days from m on are read as daily rows.
+ */
+export function cumulativeLimitSql(rollup: CumulativeRollup): string {
+  return `SELECT greatest($6::timestamptz, least($7::timestamptz,
+                 coalesce((SELECT s.built_until FROM rollup_cumulative_state s
+                            WHERE s.tenant_id = $1::uuid AND s.rollup = '${rollup.name}'), $6::timestamptz))) AS m`;
+}
+
+/** A key to read, with its count in the daily rows before m (dayCountSql). */
+export interface KeyDayCount {
+  key: string;
+  dayCount: number;
+}
+
+/**
+ * Each key's histogram over the range (src/query/timeRange.ts rangeSegments), for the
+ * given keys (fingerprints as decimal strings, or endpoints). Keys without data have an
+ * empty histogram.
+ */
+export async function rangeHistograms(
+  db: Queryable,
+  rollup: CumulativeRollup,
+  tenantId: string,
+  segments: Segment[],
+  keys: KeyDayCount[],
+): Promise<Map<string, Histogram>> {
+  const histograms = new Map<string, Histogram>(keys.map((k) => [k.key, new Histogram()]));
+  if (keys.length === 0) return histograms;
+  const result = await db.query<[string, number, string]>({
+    text: rangeHistogramSql(rollup),
+    values: [tenantId, ...segmentValues(segments), keys.map((k) => k.key), keys.map((k) => k.dayCount)],
+    rowMode: 'array',
+    types: TEXT_TYPES,
+  });
+  for (const [key, sign, hex] of result.rows) {
+    let histogram = histograms.get(key);
+    if (!histogram) histograms.set(key, (histogram = new Histogram()));
+    // bytea's text form: '\\x' then two hex digits per byte.
+    histogram.addSend(Buffer.from(hex.substring(2), 'hex'), sign < 0 ? -1 : 1);
+  }
+  return histograms;
+}
+
+/** hist_coarsen's shift for the coarse running totals (V0.0.48): buckets 4 times wider. */
+export const COARSE_SHIFT = 2;
+
+/** A key's stored p95 bounds over a range ("n lo hi" triples, src/db/p95Bounds.ts). */
+export interface KeyBoundParts extends KeyDayCount {
+  /** Rows outside the whole days before m (cumulativeLimitSql). */
+  parts: string | null;
+}
+
+/**
+ * The keys that can be among the top `limit` by p95 over the range. The whole days
+ * before m count by the coarse running totals (two short histograms per key), each
+ * coarse bucket as values known to lie within its 2^COARSE_SHIFT buckets; the other rows
+ * by their stored bounds. A key whose running totals do not hold counts its daily rows
+ * by their bounds too (read then).
+ */
+export async function p95CandidateKeys(
+  db: Queryable,
+  rollup: CumulativeRollup,
+  tenantId: string,
+  segments: Segment[],
+  keys: KeyBoundParts[],
+  limit: number,
+): Promise<string[]> {
+  if (keys.length <= limit) return keys.map((k) => k.key);
+  const withDays = keys.filter((k) => k.dayCount > 0);
+  const coarse = new Map<string, Map<number, number>>();
+  if (withDays.length > 0) {
+    const result = await db.query<[string, number, string]>({
+      text: rangeHistogramSql(rollup, true),
+      values: [tenantId, ...segmentValues(segments), withDays.map((k) => k.key), withDays.map((k) => k.dayCount)],
+      rowMode: 'array',
+      types: TEXT_TYPES,
+    });
+    for (const [key, sign, hex] of result.rows) {
+      // bytea's text form: '\\x' then two hex digits per byte.
+      let counts = coarse.get(key);
+      if (!counts) coarse.set(key, (counts = new Map()));
+      const s = sign < 0 ? -1 : 1;
+      forEachSendElement(Buffer.from(hex.substring(2), 'hex'), (c, n) => counts!.set(c, (counts!.get(c) ?? 0) + s * n));
+    }
+  }
+  // Keys whose running totals do not hold count their daily rows by their bounds.
+  const unheld = withDays.filter((k) => !coarse.has(k.key)).map((k) => k.key);
+  const dayParts = unheld.length > 0 ? await dayBoundParts(db, rollup, tenantId, segments, unheld) : new Map<string, string>();
+  const width = 2 ** COARSE_SHIFT;
+  const bounded = keys.map(({ key, parts }) => {
+    const days = coarse.get(key);
+    const within: Within[] = [];
+    if (days) for (const [c, n] of days) if (n > 0) within.push({ n, lo: c * width, hi: c * width + width - 1 });
+    const extra = dayParts.get(key);
+    return { key, parts: extra ? (parts ? `${parts} ${extra}` : extra) : parts, within };
+  });
+  return p95Candidates(bounded, limit);
+}
+
+/** The "n lo hi" triples (src/db/p95Bounds.ts) of some keys' daily rows before m. */
+async function dayBoundParts(db: Queryable, rollup: CumulativeRollup, tenantId: string, segments: Segment[], keys: string[]): Promise<Map<string, string>> {
+  const { table, key, keyType, count } = rollup;
+  const result = await db.query<{ key: string; parts: string | null }>(
+    `WITH lim AS (${cumulativeLimitSql(rollup)}),
+     unread AS (SELECT $2::timestamptz, $3::timestamptz, $4::timestamptz, $5::timestamptz,
+                       $7::timestamptz, $8::timestamptz, $9::timestamptz, $10::timestamptz, $11::timestamptz)
+     SELECT r.${key}::text AS key, ${boundPartsSql('r', count)} AS parts
+       FROM ${table} r CROSS JOIN lim
+      WHERE r.tenant_id = $1::uuid AND r.resolution = '1d' AND r.bucket >= $6::timestamptz AND r.bucket < lim.m
+        AND r.${key} = ANY ($12::${keyType}[]) AND r.${count} > 0
+      GROUP BY r.${key}`,
+    [tenantId, ...segmentValues(segments), keys],
+  );
+  return new Map(result.rows.filter((r) => r.parts !== null).map((r) => [r.key, r.parts!]));
+}

@@ -34,6 +34,8 @@
 // per key), which costs less than window functions over the rows in SQL.
 // test/query.p95Ranking.test.ts checks the answer against merging every key.
 
+import { MAX_BUCKET } from '../query/histogram';
+
 /** The quantile the stored bounds are for (hist_p95_bounds in V0.0.47). */
 export const BOUNDED_QUANTILE = 0.95;
 
@@ -49,7 +51,7 @@ export function boundPartsSql(alias: string, count: string, filter = ''): string
   return `string_agg(${alias}.${count} || ' ' || coalesce(${alias}.p95_lo_bucket, -1) || ' ' || coalesce(${alias}.p95_hi_bucket, -1), ' ')${filter ? ` FILTER (WHERE ${filter})` : ''}`;
 }
 
-interface Bounds {
+export interface Bounds {
   key: string;
   /** Bucket the p95 is at least the value of; -1: none known. */
   lower: number;
@@ -57,102 +59,126 @@ interface Bounds {
   upper: number;
 }
 
-/** The space-separated integers of a string (optionally negative), without splitting it. */
-export function parseIntegers(text: string | null): number[] {
-  const out: number[] = [];
-  if (!text) return out;
-  let value = 0;
-  let negative = false;
-  let inNumber = false;
-  for (let i = 0; i < text.length; i++) {
-    const c = text.charCodeAt(i);
-    if (c >= 48 && c <= 57) {
-      value = value * 10 + (c - 48);
-      inNumber = true;
-    } else if (c === 45) {
-      negative = true;
-    } else {
-      if (inNumber) out.push(negative ? -value : value);
+/**
+ * Values known to lie within groups of buckets: counts[c] values within buckets
+ * c * width .. c * width + width - 1, for c from low to high (the coarse running totals
+ * of V0.0.48 for whole days, src/db/rangeHistograms.ts). Each group counts as a row with
+ * k = 0 (none below its first bucket) and j + 1 = n (all at or below its last).
+ */
+export interface CoarseCounts {
+  counts: Float64Array;
+  low: number;
+  high: number;
+  width: number;
+}
+
+// Per-bucket sums of the key being bounded, reused from key to key (and cleared over the
+// buckets used): n - k of the rows by their lo, j + 1 by their hi. Every row has n - k >= 1,
+// so a lo bucket is one with a positive sum.
+const BY_LO = new Float64Array(MAX_BUCKET + 1);
+const BY_HI = new Float64Array(MAX_BUCKET + 1);
+
+/**
+ * A key's bounds from its rows' "n lo hi" triples (as boundPartsSql writes them, parsed
+ * in place) and, optionally, coarse counts.
+ *   - lower: the highest lo x with sum(k) + sum over rows with lo < x of (n - k) <= floor(r);
+ *   - upper: the lowest hi x with sum over rows with hi <= x of (j + 1) >= ceil(r) + 1.
+ * Both sums only grow with x, so each is one ascending sweep over the buckets.
+ */
+export function keyBounds(key: string, parts: string | null, coarse: CoarseCounts | null = null): Bounds {
+  const q = BOUNDED_QUANTILE;
+  let total = 0;
+  let sumK = 0;
+  let first = MAX_BUCKET + 1;
+  let last = -1;
+  let unknown = false;
+  const addRow = (n: number, lo: number, hi: number, k: number, j1: number): void => {
+    if (!(n > 0)) return;
+    if (lo < 0 || hi < 0) {
+      unknown = true;
+      return;
+    }
+    const l = lo > MAX_BUCKET ? MAX_BUCKET : lo;
+    const h = hi > MAX_BUCKET ? MAX_BUCKET : hi;
+    BY_LO[l]! += n - k;
+    BY_HI[h]! += j1;
+    total += n;
+    sumK += k;
+    if (l < first) first = l;
+    if (h > last) last = h;
+  };
+  if (parts) {
+    // Triples of integers separated by spaces; -1 for a bound a row lacks.
+    const triple = [0, 0, 0];
+    let at = 0;
+    let value = 0;
+    let negative = false;
+    let inNumber = false;
+    const end = (): void => {
+      triple[at++] = negative ? -value : value;
+      if (at === 3) {
+        const n = triple[0]!;
+        // The same arithmetic as hist_p95_bounds (float8 there, double here).
+        addRow(n, triple[1]!, triple[2]!, Math.floor(q * (n - 1)), Math.min(n - 1, Math.ceil(q * n)) + 1);
+        at = 0;
+      }
       value = 0;
       negative = false;
       inNumber = false;
+    };
+    for (let i = 0; i < parts.length; i++) {
+      const c = parts.charCodeAt(i);
+      if (c >= 48 && c <= 57) {
+        value = value * 10 + (c - 48);
+        inNumber = true;
+      } else if (c === 45) {
+        negative = true;
+      } else if (inNumber) {
+        end();
+      }
+    }
+    if (inNumber) end();
+  }
+  if (coarse) {
+    for (let c = coarse.low; c <= coarse.high; c++) {
+      const n = coarse.counts[c]!;
+      if (n > 0) addRow(n, c * coarse.width, c * coarse.width + coarse.width - 1, 0, n);
     }
   }
-  if (inNumber) out.push(negative ? -value : value);
-  return out;
-}
-
-/** Values known to lie within buckets lo..hi (coarse running totals, src/db/rangeHistograms.ts). */
-export interface Within {
-  n: number;
-  lo: number;
-  hi: number;
-}
-
-/**
- * A key's bounds from its rows' "n lo hi" triples (as boundPartsSql writes them) and,
- * optionally, groups of values known to lie within buckets lo..hi (`within`: none of
- * them below lo, all at or below hi, so k = 0 and j + 1 = n in the terms above).
- *   - lower: the highest x among the lo's with sum over rows of (lo >= x ? k : n) <= floor(r);
- *   - upper: the lowest x among the hi's with sum over rows with hi <= x of (j + 1) >= ceil(r) + 1.
- * Both sums only grow with x, so each is found in one ascending sweep.
- */
-export function keyBounds(key: string, parts: string | null, within: Within[] = []): Bounds {
-  const q = BOUNDED_QUANTILE;
-  const numbers = parseIntegers(parts);
-  const rows: Array<{ n: number; lo: number; hi: number; k: number; j1: number }> = [];
-  let total = 0;
-  for (let i = 0; i + 2 < numbers.length; i += 3) {
-    const n = numbers[i]!;
-    if (!(n > 0)) continue;
-    const lo = numbers[i + 1]!;
-    const hi = numbers[i + 2]!;
-    if (lo < 0 || hi < 0) return { key, lower: -1, upper: Infinity };
-    // The same arithmetic as hist_p95_bounds (float8 there, double here).
-    rows.push({ n, lo, hi, k: Math.floor(q * (n - 1)), j1: Math.min(n - 1, Math.ceil(q * n)) + 1 });
-    total += n;
-  }
-  for (const w of within) {
-    if (!(w.n > 0)) continue;
-    rows.push({ n: w.n, lo: w.lo, hi: w.hi, k: 0, j1: w.n });
-    total += w.n;
-  }
-  if (total === 0) return { key, lower: -1, upper: Infinity };
-  const floorR = Math.floor(q * (total - 1));
-  const ceilR1 = Math.ceil(q * (total - 1)) + 1;
-
-  // Lower: f(x) = sum(k) + sum over rows with lo < x of (n - k), at x = each distinct lo.
   let lower = -1;
-  rows.sort((a, b) => a.lo - b.lo);
-  let f = 0;
-  for (const r of rows) f += r.k;
-  for (let i = 0; i < rows.length && f <= floorR;) {
-    const lo = rows[i]!.lo;
-    lower = lo;
-    for (; i < rows.length && rows[i]!.lo === lo; i++) f += rows[i]!.n - rows[i]!.k;
-  }
-  // Upper: g(x) = sum over rows with hi <= x of (j + 1), at x = each distinct hi.
   let upper = Infinity;
-  rows.sort((a, b) => a.hi - b.hi);
-  let g = 0;
-  for (let i = 0; i < rows.length;) {
-    const hi = rows[i]!.hi;
-    for (; i < rows.length && rows[i]!.hi === hi; i++) g += rows[i]!.j1;
-    if (g >= ceilR1) {
-      upper = hi;
-      break;
+  if (!unknown && total > 0) {
+    const floorR = Math.floor(q * (total - 1));
+    const ceilR1 = Math.ceil(q * (total - 1)) + 1;
+    let f = sumK;
+    for (let b = first; b <= last; b++) {
+      const a = BY_LO[b]!;
+      if (a === 0) continue;
+      if (f > floorR) break;
+      lower = b;
+      f += a;
+    }
+    let g = 0;
+    for (let b = first; b <= last; b++) {
+      g += BY_HI[b]!;
+      if (g >= ceilR1) {
+        upper = b;
+        break;
+      }
     }
   }
-  return { key, lower, upper };
+  if (last >= first) {
+    BY_LO.fill(0, first, last + 1);
+    BY_HI.fill(0, first, last + 1);
+  }
+  return unknown ? { key, lower: -1, upper: Infinity } : { key, lower, upper };
 }
 
 /**
- * The keys that can be among the top `limit` by p95, from each key's rows (key, "n lo hi
- * ...") and groups of values within known buckets: every key whose upper bound is not
- * below the limit-th highest lower bound.
+ * The keys that can be among the top `limit` by p95, from each key's bounds: every key
+ * whose upper bound is not below the limit-th highest lower bound.
  */
-export function p95Candidates(keys: Array<{ key: string; parts: string | null; within?: Within[] }>, limit: number): string[] {
-  const bounds = keys.map(({ key, parts, within }) => keyBounds(key, parts, within));
+export function p95Candidates(bounds: Bounds[], limit: number): string[] {
   if (bounds.length <= limit) return bounds.map((b) => b.key);
   const lowers = bounds.map((b) => b.lower).sort((a, b) => b - a);
   const threshold = lowers[Math.max(limit, 1) - 1]!;

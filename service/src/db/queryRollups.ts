@@ -4,7 +4,7 @@
 import { packedHistograms, type Histogram } from '../query/histogram';
 import type { Segment } from '../query/timeRange';
 import { boundPartsSql } from './p95Bounds';
-import { cumulativeLimitSql, dayCountSql, p95CandidateKeys, QUERY_ROLLUP, rangeHistograms } from './rangeHistograms';
+import { cumulativeLimitSql, dayCountSql, p95CandidateKeys, QUERY_ROLLUP, rangeHistograms, rankingSql } from './rangeHistograms';
 import { STEP_ORIGIN } from './requestRollups';
 import { segmentUnion, segmentValues } from './rollupSegments';
 import type { Queryable } from './tenantSession';
@@ -52,10 +52,10 @@ export async function fingerprintTotals(
     const days = `r.resolution = '1d' AND r.bucket < lim.m`;
     const all = await db.query<{
       query_hash: string; calls: number; slow_calls: number; total_ms: number; max_ms: number | null; rows_sum: number;
-      parts: string | null; day_count: number;
+      parts: string | null; day_count: number; held: boolean; end_coarse: Buffer | null; start_coarse: Buffer | null;
     }>(
-      `WITH lim AS (${cumulativeLimitSql(QUERY_ROLLUP)})
-       SELECT r.query_hash::text AS query_hash, sum(r.calls)::float8 AS calls, sum(r.slow_calls)::float8 AS slow_calls,
+      rankingSql(QUERY_ROLLUP, `
+       SELECT r.query_hash, sum(r.calls)::float8 AS calls, sum(r.slow_calls)::float8 AS slow_calls,
               sum(r.total_ms)::float8 AS total_ms, max(r.max_ms)::float8 AS max_ms, sum(r.rows_sum)::float8 AS rows_sum,
               ${boundPartsSql('r', 'calls', `r.calls > 0 AND NOT (${days})`)} AS parts,
               ${dayCountSql(QUERY_ROLLUP)} AS day_count
@@ -63,11 +63,13 @@ export async function fingerprintTotals(
                                r.p95_lo_bucket, r.p95_hi_bucket
                           FROM query_metrics_rollup r WHERE r.tenant_id = $1::uuid AND {segment}`)} r CROSS JOIN lim
         WHERE ${ofEndpoint}
-        GROUP BY r.query_hash HAVING sum(r.calls) > 0`,
+        GROUP BY r.query_hash HAVING sum(r.calls) > 0`),
       [tenantId, ...segmentValues(segments), endpoint],
     );
     const chosenKeys = new Set(await p95CandidateKeys(db, QUERY_ROLLUP, tenantId, segments,
-      all.rows.map((row) => ({ key: row.query_hash, dayCount: row.day_count, parts: row.parts })), limit));
+      all.rows.map((row) => ({
+        key: row.query_hash, dayCount: row.day_count, parts: row.parts, held: row.held, endCoarse: row.end_coarse, startCoarse: row.start_coarse,
+      })), limit));
     const rows = all.rows.filter((row) => chosenKeys.has(row.query_hash));
     const histograms = await rangeHistograms(db, QUERY_ROLLUP, tenantId, segments, rows.map((row) => ({ key: row.query_hash, dayCount: row.day_count })));
     return rows.map((row) => ({

@@ -12,13 +12,13 @@
 // before.
 //
 // Histograms travel one row per histogram as array_send's bytes (bytea, which PostgreSQL
-// writes as hex and Node decodes natively), read by Histogram.addSend. Hex costs less on
+// writes as hex and node-postgres decodes into a Buffer natively), read by
+// Histogram.addSend. Hex costs less on
 // both sides than base64 (PostgreSQL's base64 also breaks lines), and per-row bytes need
 // no concatenation in SQL.
-import { types } from 'pg';
-import { forEachSendElement, Histogram } from '../query/histogram';
+import { forEachSendElement, Histogram, MAX_BUCKET } from '../query/histogram';
 import type { Segment } from '../query/timeRange';
-import { boundPartsSql, p95Candidates, type Within } from './p95Bounds';
+import { boundPartsSql, keyBounds, p95Candidates, type CoarseCounts } from './p95Bounds';
 import { segmentValues } from './rollupSegments';
 import type { Queryable } from './tenantSession';
 
@@ -41,52 +41,50 @@ export const API_ROLLUP: CumulativeRollup = {
   name: 'api', table: 'api_metrics_rollup', cumulative: 'api_metrics_cumulative', key: 'endpoint', keyType: 'text', count: 'requests',
 };
 
-/** Columns as PostgreSQL writes them, but bytea left as its hex text for Buffer.from. */
-const TEXT_TYPES = {
-  getTypeParser(oid: number, format?: 'text' | 'binary') {
-    return oid === BYTEA_OID ? (value: string) => value : types.getTypeParser(oid, format);
-  },
-};
-const BYTEA_OID = 17;
-
 /**
- * SQL of the rows (key text, sign int4, hist: array_send bytes) whose signed sum is each
- * key's histogram over the range. Parameters: $1 tenant, $2..$11 segmentValues, $12 the
- * keys, $13 their counts in the daily rows before m (dayCountSql). daysOnly: only the
- * coarse running totals (V0.0.48 `coarse`) of the keys whose totals hold, i.e. their
- * whole days before m in buckets 8 times wider; other keys and pieces are left out.
+ * SQL of a CTE body: the keys of `source` (a CTE with columns key and n, n being the key's
+ * count in the daily rows before m, dayCountSql) whose running totals hold, with their
+ * totals through the last day before m (end_hist) and before the range's first whole day
+ * (start_hist), in `column` (hist, or coarse: the same counts in buckets 2^COARSE_SHIFT
+ * wide). Needs `lim` (cumulativeLimitSql) and the parameters of rangeHistogramSql.
  */
-export function rangeHistogramSql(rollup: CumulativeRollup, daysOnly = false): string {
-  const { table, cumulative, key, keyType, count } = rollup;
-  const keys = `$12::${keyType}[]`;
-  const column = daysOnly ? 'coarse' : 'hist';
-  const piece = (resolution: string, from: string, to: string, extra = '') =>
-    `SELECT r.${key}::text, 1, array_send(r.hist) FROM ${table} r
-      WHERE r.tenant_id = $1::uuid AND r.resolution = '${resolution}' AND r.bucket >= ${from} AND r.bucket < ${to}
-        AND r.${key} = ANY (${extra || keys}) AND r.hist IS NOT NULL`;
+export function heldTotalsSql(rollup: CumulativeRollup, source: string, column: 'hist' | 'coarse'): string {
+  const { cumulative, key, count } = rollup;
   const latest = (before: string) =>
     `SELECT c.${count} AS n, c.${column} AS hist FROM ${cumulative} c
       WHERE c.tenant_id = $1::uuid AND c.${key} = k.key AND c.day < ${before}
       ORDER BY c.day DESC LIMIT 1`;
-  return `WITH k AS (SELECT u.key, max(u.n) AS n FROM unnest(${keys}, $13::float8[]) AS u(key, n) GROUP BY u.key),
-     lim AS (${cumulativeLimitSql(rollup)}),
-     ok AS (SELECT k.key, e.hist AS end_hist, s.hist AS start_hist
-              FROM k CROSS JOIN lim
+  return `SELECT k.key, e.hist AS end_hist, s.hist AS start_hist
+              FROM ${source} k CROSS JOIN lim
               LEFT JOIN LATERAL (${latest('lim.m')}) e ON true
               LEFT JOIN LATERAL (${latest('$6::timestamptz')}) s ON true
-             WHERE lim.m > $6::timestamptz AND k.n > 0 AND coalesce(e.n, 0) - coalesce(s.n, 0) = k.n),
-     redo AS (SELECT coalesce(array_agg(k.key), '{}') AS keys FROM k WHERE k.key NOT IN (SELECT ok.key FROM ok))${daysOnly ? `,
-     -- The pieces left out still type their parameters, which every call passes.
-     unread AS (SELECT $2::timestamptz, $3::timestamptz, $4::timestamptz, $5::timestamptz,
-                       $7::timestamptz, $8::timestamptz, $9::timestamptz, $10::timestamptz, $11::timestamptz)` : ''}
+             WHERE lim.m > $6::timestamptz AND k.n > 0 AND coalesce(e.n, 0) - coalesce(s.n, 0) = k.n`;
+}
+
+/**
+ * SQL of the rows (key text, sign int4, hist: array_send bytes) whose signed sum is each
+ * key's histogram over the range. Parameters: $1 tenant, $2..$11 segmentValues, $12 the
+ * keys, $13 their counts in the daily rows before m (dayCountSql).
+ */
+export function rangeHistogramSql(rollup: CumulativeRollup): string {
+  const { table, key, keyType } = rollup;
+  const keys = `$12::${keyType}[]`;
+  const piece = (resolution: string, from: string, to: string, extra = '') =>
+    `SELECT r.${key}::text, 1, array_send(r.hist) FROM ${table} r
+      WHERE r.tenant_id = $1::uuid AND r.resolution = '${resolution}' AND r.bucket >= ${from} AND r.bucket < ${to}
+        AND r.${key} = ANY (${extra || keys}) AND r.hist IS NOT NULL`;
+  return `WITH k AS (SELECT u.key, max(u.n) AS n FROM unnest(${keys}, $13::float8[]) AS u(key, n) GROUP BY u.key),
+     lim AS (${cumulativeLimitSql(rollup)}),
+     ok AS (${heldTotalsSql(rollup, 'k', 'hist')}),
+     redo AS (SELECT coalesce(array_agg(k.key), '{}') AS keys FROM k WHERE k.key NOT IN (SELECT ok.key FROM ok))
 SELECT ok.key::text, 1, array_send(ok.end_hist) FROM ok WHERE ok.end_hist IS NOT NULL
-UNION ALL SELECT ok.key::text, -1, array_send(ok.start_hist) FROM ok WHERE ok.start_hist IS NOT NULL${daysOnly ? '' : `
+UNION ALL SELECT ok.key::text, -1, array_send(ok.start_hist) FROM ok WHERE ok.start_hist IS NOT NULL
 UNION ALL ${piece('1d', '$6::timestamptz', '(SELECT lim.m FROM lim)', `(SELECT redo.keys FROM redo)::${keyType}[]`)}
 UNION ALL ${piece('1d', '(SELECT lim.m FROM lim)', '$7::timestamptz')}
 UNION ALL ${piece('5m', '$2::timestamptz', '$3::timestamptz')}
 UNION ALL ${piece('1h', '$4::timestamptz', '$5::timestamptz')}
 UNION ALL ${piece('1h', '$8::timestamptz', '$9::timestamptz')}
-UNION ALL ${piece('5m', '$10::timestamptz', '$11::timestamptz')}`}`;
+UNION ALL ${piece('5m', '$10::timestamptz', '$11::timestamptz')}`;
 }
 
 /**
@@ -130,17 +128,15 @@ export async function rangeHistograms(
 ): Promise<Map<string, Histogram>> {
   const histograms = new Map<string, Histogram>(keys.map((k) => [k.key, new Histogram()]));
   if (keys.length === 0) return histograms;
-  const result = await db.query<[string, number, string]>({
+  const result = await db.query<[string, number, Buffer]>({
     text: rangeHistogramSql(rollup),
     values: [tenantId, ...segmentValues(segments), keys.map((k) => k.key), keys.map((k) => k.dayCount)],
     rowMode: 'array',
-    types: TEXT_TYPES,
   });
-  for (const [key, sign, hex] of result.rows) {
+  for (const [key, sign, hist] of result.rows) {
     let histogram = histograms.get(key);
     if (!histogram) histograms.set(key, (histogram = new Histogram()));
-    // bytea's text form: '\\x' then two hex digits per byte.
-    histogram.addSend(Buffer.from(hex.substring(2), 'hex'), sign < 0 ? -1 : 1);
+    histogram.addSend(hist, sign < 0 ? -1 : 1);
   }
   return histograms;
 }
@@ -148,10 +144,34 @@ export async function rangeHistograms(
 /** hist_coarsen's shift for the coarse running totals (V0.0.48): buckets 4 times wider. */
 export const COARSE_SHIFT = 2;
 
-/** A key's stored p95 bounds over a range ("n lo hi" triples, src/db/p95Bounds.ts). */
+/**
+ * A key's stored p95 bounds over a range ("n lo hi" triples, src/db/p95Bounds.ts) and its
+ * coarse running totals where they hold (rankingSql).
+ */
 export interface KeyBoundParts extends KeyDayCount {
   /** Rows outside the whole days before m (cumulativeLimitSql). */
   parts: string | null;
+  /** Coarse running totals through the last day before m and before the first day (array_send bytes), when they hold. */
+  endCoarse: Buffer | null;
+  startCoarse: Buffer | null;
+  held: boolean;
+}
+
+/**
+ * SQL of a ranking's first read, given `totals` (a CTE body over the range's rollup rows
+ * joined with lim, grouped by key, whose columns include key (named as the rollup's key
+ * column), parts (boundPartsSql over the rows outside the days before m) and day_count
+ * (dayCountSql)): totals' columns, and the key's coarse running totals where they hold
+ * (held, end_coarse, start_coarse as array_send bytes). One statement, so the running
+ * totals are looked up inside PostgreSQL, key by key.
+ */
+export function rankingSql(rollup: CumulativeRollup, totals: string): string {
+  return `WITH lim AS (${cumulativeLimitSql(rollup)}),
+     totals AS (${totals}),
+     k AS (SELECT t.${rollup.key} AS key, t.day_count AS n FROM totals t),
+     held AS (${heldTotalsSql(rollup, 'k', 'coarse')})
+SELECT t.*, h.key IS NOT NULL AS held, array_send(h.end_hist) AS end_coarse, array_send(h.start_hist) AS start_coarse
+  FROM totals t LEFT JOIN held h ON h.key = t.${rollup.key}`;
 }
 
 /**
@@ -170,35 +190,32 @@ export async function p95CandidateKeys(
   limit: number,
 ): Promise<string[]> {
   if (keys.length <= limit) return keys.map((k) => k.key);
-  const withDays = keys.filter((k) => k.dayCount > 0);
-  const coarse = new Map<string, Map<number, number>>();
-  if (withDays.length > 0) {
-    const result = await db.query<[string, number, string]>({
-      text: rangeHistogramSql(rollup, true),
-      values: [tenantId, ...segmentValues(segments), withDays.map((k) => k.key), withDays.map((k) => k.dayCount)],
-      rowMode: 'array',
-      types: TEXT_TYPES,
-    });
-    for (const [key, sign, hex] of result.rows) {
-      // bytea's text form: '\\x' then two hex digits per byte.
-      let counts = coarse.get(key);
-      if (!counts) coarse.set(key, (counts = new Map()));
-      const s = sign < 0 ? -1 : 1;
-      forEachSendElement(Buffer.from(hex.substring(2), 'hex'), (c, n) => counts!.set(c, (counts!.get(c) ?? 0) + s * n));
-    }
-  }
   // Keys whose running totals do not hold count their daily rows by their bounds.
-  const unheld = withDays.filter((k) => !coarse.has(k.key)).map((k) => k.key);
+  const unheld = keys.filter((k) => k.dayCount > 0 && !k.held).map((k) => k.key);
   const dayParts = unheld.length > 0 ? await dayBoundParts(db, rollup, tenantId, segments, unheld) : new Map<string, string>();
-  const width = 2 ** COARSE_SHIFT;
-  const bounded = keys.map(({ key, parts }) => {
-    const days = coarse.get(key);
-    const within: Within[] = [];
-    if (days) for (const [c, n] of days) if (n > 0) within.push({ n, lo: c * width, hi: c * width + width - 1 });
+  const coarse: CoarseCounts = { counts: new Float64Array(MAX_BUCKET + 1), low: MAX_BUCKET + 1, high: -1, width: 2 ** COARSE_SHIFT };
+  const add = (hist: Buffer | null, sign: 1 | -1): void => {
+    if (hist === null) return;
+    forEachSendElement(hist, (c, n) => {
+      if (c > MAX_BUCKET) c = MAX_BUCKET;
+      coarse.counts[c]! += sign * n;
+      if (c < coarse.low) coarse.low = c;
+      if (c > coarse.high) coarse.high = c;
+    });
+  };
+  const bounds = keys.map(({ key, parts, held, endCoarse, startCoarse }) => {
     const extra = dayParts.get(key);
-    return { key, parts: extra ? (parts ? `${parts} ${extra}` : extra) : parts, within };
+    const all = extra ? (parts ? `${parts} ${extra}` : extra) : parts;
+    if (!held) return keyBounds(key, all, null);
+    coarse.low = MAX_BUCKET + 1;
+    coarse.high = -1;
+    add(endCoarse, 1);
+    add(startCoarse, -1);
+    const b = keyBounds(key, all, coarse);
+    if (coarse.high >= coarse.low) coarse.counts.fill(0, coarse.low, coarse.high + 1);
+    return b;
   });
-  return p95Candidates(bounded, limit);
+  return p95Candidates(bounds, limit);
 }
 
 /** The "n lo hi" triples (src/db/p95Bounds.ts) of some keys' daily rows before m. */

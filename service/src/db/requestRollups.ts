@@ -7,7 +7,7 @@
 import { packedHistograms, type Histogram } from '../query/histogram';
 import { RESOLUTION_MS, type Resolution, type Segment } from '../query/timeRange';
 import { boundPartsSql } from './p95Bounds';
-import { API_ROLLUP, cumulativeLimitSql, dayCountSql, p95CandidateKeys, rangeHistograms } from './rangeHistograms';
+import { API_ROLLUP, cumulativeLimitSql, dayCountSql, p95CandidateKeys, rangeHistograms, rankingSql } from './rangeHistograms';
 import { segmentUnion, segmentValues } from './rollupSegments';
 import type { Queryable } from './tenantSession';
 
@@ -105,19 +105,23 @@ export async function endpointTotals(
     // Totals and bounds of every endpoint in one index-only read; the running totals'
     // days apart (src/db/rangeHistograms.ts p95CandidateKeys).
     const days = `r.resolution = '1d' AND r.bucket < lim.m`;
-    const all = await db.query<TotalRow & { endpoint: string; parts: string | null; day_count: number }>(
-      `WITH lim AS (${cumulativeLimitSql(API_ROLLUP)})
+    const all = await db.query<TotalRow & {
+      endpoint: string; parts: string | null; day_count: number; held: boolean; end_coarse: Buffer | null; start_coarse: Buffer | null;
+    }>(
+      rankingSql(API_ROLLUP, `
        SELECT r.endpoint, ${TOTAL_COLUMNS},
               ${boundPartsSql('r', 'requests', `r.requests > 0 AND NOT (${days})`)} AS parts,
               ${dayCountSql(API_ROLLUP)} AS day_count
          FROM ${rowsOf(`SELECT r.endpoint, r.resolution, r.bucket, ${TOTAL_SOURCE}, r.p95_lo_bucket, r.p95_hi_bucket
                           FROM api_metrics_rollup r
                          WHERE r.tenant_id = $1::uuid AND r.endpoint <> '' AND {segment}`)} r CROSS JOIN lim
-        GROUP BY r.endpoint HAVING sum(r.requests) > 0`,
+        GROUP BY r.endpoint HAVING sum(r.requests) > 0`),
       [tenantId, ...segmentValues(segments)],
     );
     const chosen = new Set(await p95CandidateKeys(db, API_ROLLUP, tenantId, segments,
-      all.rows.map((row) => ({ key: row.endpoint, dayCount: row.day_count, parts: row.parts })), limit));
+      all.rows.map((row) => ({
+        key: row.endpoint, dayCount: row.day_count, parts: row.parts, held: row.held, endCoarse: row.end_coarse, startCoarse: row.start_coarse,
+      })), limit));
     result = all.rows.filter((row) => chosen.has(row.endpoint)).sort((a, b) => (a.endpoint < b.endpoint ? -1 : a.endpoint > b.endpoint ? 1 : 0));
   } else {
     result = (await db.query<TotalRow & { endpoint: string; day_count: number }>(

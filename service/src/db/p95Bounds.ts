@@ -40,15 +40,17 @@ import { MAX_BUCKET } from '../query/histogram';
 export const BOUNDED_QUANTILE = 0.95;
 
 /**
- * SQL of one key's rows as text, for p95Candidates: "n lo hi" per row (n > 0 values,
- * -1 for a bound the row lacks), space-separated. n is the row's count (calls or
- * requests), which the refresh keeps equal to its histogram's total, from which the
- * trigger took the bounds. `alias` names a row with the columns
- * of the rollups: `count` (calls or requests), p95_lo_bucket and p95_hi_bucket. Text,
- * because thousands of rows parse far faster as one string per key than as rows.
+ * SQL of one key's rows as text, for keyBounds: a two-dimensional array of (n, lo, hi)
+ * per row, -1 for a bound the row lacks ("{{n,lo,hi},...}"; keyBounds reads any text of
+ * integers in that order). n is the row's count (calls or requests), which the refresh
+ * keeps equal to its histogram's total, from which the trigger took the bounds. `alias`
+ * names a row with the columns of the rollups: `count` (calls or requests),
+ * p95_lo_bucket and p95_hi_bucket; `filter`, a condition on the rows to take. Text,
+ * because thousands of rows parse far faster as one string per key than as rows, and an
+ * array, because array_agg costs less than concatenating text row by row.
  */
 export function boundPartsSql(alias: string, count: string, filter = ''): string {
-  return `string_agg(${alias}.${count} || ' ' || coalesce(${alias}.p95_lo_bucket, -1) || ' ' || coalesce(${alias}.p95_hi_bucket, -1), ' ')${filter ? ` FILTER (WHERE ${filter})` : ''}`;
+  return `array_agg(ARRAY[${alias}.${count}, coalesce(${alias}.p95_lo_bucket, -1), coalesce(${alias}.p95_hi_bucket, -1)])${filter ? ` FILTER (WHERE ${filter})` : ''}::text`;
 }
 
 export interface Bounds {
@@ -79,7 +81,7 @@ const BY_LO = new Float64Array(MAX_BUCKET + 1);
 const BY_HI = new Float64Array(MAX_BUCKET + 1);
 
 /**
- * A key's bounds from its rows' "n lo hi" triples (as boundPartsSql writes them, parsed
+ * A key's bounds from its rows' (n, lo, hi) triples (as boundPartsSql writes them, parsed
  * in place) and, optionally, coarse counts.
  *   - lower: the highest lo x with sum(k) + sum over rows with lo < x of (n - k) <= floor(r);
  *   - upper: the lowest hi x with sum over rows with hi <= x of (j + 1) >= ceil(r) + 1.
@@ -108,7 +110,8 @@ export function keyBounds(key: string, parts: string | null, coarse: CoarseCount
     if (h > last) last = h;
   };
   if (parts) {
-    // Triples of integers separated by spaces; -1 for a bound a row lacks.
+    // Triples of integers separated by anything else (braces, commas, spaces); -1 for a
+    // bound a row lacks.
     const triple = [0, 0, 0];
     let at = 0;
     let value = 0;

@@ -145,7 +145,7 @@ export async function rangeHistograms(
 export const COARSE_SHIFT = 2;
 
 /**
- * A key's stored p95 bounds over a range ("n lo hi" triples, src/db/p95Bounds.ts) and its
+ * A key's stored p95 bounds over a range ((n, lo, hi) triples, src/db/p95Bounds.ts) and its
  * coarse running totals where they hold (rankingSql).
  */
 export interface KeyBoundParts extends KeyDayCount {
@@ -218,7 +218,7 @@ export async function p95CandidateKeys(
   return p95Candidates(bounds, limit);
 }
 
-/** The "n lo hi" triples (src/db/p95Bounds.ts) of some keys' daily rows before m. */
+/** The (n, lo, hi) triples (src/db/p95Bounds.ts) of some keys' daily rows before m. */
 async function dayBoundParts(db: Queryable, rollup: CumulativeRollup, tenantId: string, segments: Segment[], keys: string[]): Promise<Map<string, string>> {
   const { table, key, keyType, count } = rollup;
   const result = await db.query<{ key: string; parts: string | null }>(

@@ -36,8 +36,17 @@ describe('SIGTERM under sustained ingest', () => {
       label: 'term', sendersPerKind: 3, recordsPerBatch: 50, stopOnConnectionFailure: true,
     }).start();
     expect(await load.until(() => load.count(200) >= 45, 20_000)).toBe(true);
-    // With a 200 ms flush window, batches are waiting for their commit right now.
+    // Signal while records are waiting for their commit (a 200 ms flush window): right
+    // after a flush every sender is between requests, so wait until /health shows a
+    // queue. Answers counted from here on.
     const signalled = load.answers.length;
+    let queued = false;
+    for (let i = 0; i < 200 && !queued; i++) {
+      const health = (await (await fetch(`http://127.0.0.1:${port}/health`)).json()) as { ingest?: { queueDepth?: number } };
+      queued = (health.ingest?.queueDepth ?? 0) > 0;
+      if (!queued) await new Promise((r) => setTimeout(r, 5));
+    }
+    expect(queued).toBe(true);
     child.kill('SIGTERM');
     const code = await exited;
     await load.stop();

@@ -50,10 +50,7 @@ export async function fingerprintTotals(
     // Totals and bounds of every fingerprint in one index-only read; the running totals'
     // days apart (src/db/rangeHistograms.ts p95CandidateKeys).
     const days = `r.resolution = '1d' AND r.bucket < lim.m`;
-    const all = await db.query<{
-      query_hash: string; calls: number; slow_calls: number; total_ms: number; max_ms: number | null; rows_sum: number;
-      parts: string | null; day_count: number; held: boolean; end_coarse: Buffer | null; start_coarse: Buffer | null;
-    }>(
+    const all = await db.query<TotalsRow & { parts: string | null; held: boolean; end_coarse: Buffer | null; start_coarse: Buffer | null }>(
       rankingSql(QUERY_ROLLUP, `
        SELECT r.query_hash, sum(r.calls)::float8 AS calls, sum(r.slow_calls)::float8 AS slow_calls,
               sum(r.total_ms)::float8 AS total_ms, max(r.max_ms)::float8 AS max_ms, sum(r.rows_sum)::float8 AS rows_sum,
@@ -70,21 +67,9 @@ export async function fingerprintTotals(
       all.rows.map((row) => ({
         key: row.query_hash, dayCount: row.day_count, parts: row.parts, held: row.held, endCoarse: row.end_coarse, startCoarse: row.start_coarse,
       })), limit));
-    const rows = all.rows.filter((row) => chosenKeys.has(row.query_hash));
-    const histograms = await rangeHistograms(db, QUERY_ROLLUP, tenantId, segments, rows.map((row) => ({ key: row.query_hash, dayCount: row.day_count })));
-    return rows.map((row) => ({
-      queryHash: row.query_hash,
-      calls: row.calls,
-      slowCalls: row.slow_calls,
-      totalMs: row.total_ms,
-      maxMs: row.max_ms,
-      rowsSum: row.rows_sum,
-      histogram: histograms.get(row.query_hash)!,
-    }));
+    return withHistograms(db, tenantId, segments, all.rows.filter((row) => chosenKeys.has(row.query_hash)));
   }
-  const result = await db.query<{
-    query_hash: string; calls: number; slow_calls: number; total_ms: number; max_ms: number | null; rows_sum: number; day_count: number;
-  }>(
+  const result = await db.query<TotalsRow>(
     `WITH lim AS (${cumulativeLimitSql(QUERY_ROLLUP)}),
      totals AS (
        SELECT r.query_hash, sum(r.calls)::float8 AS calls, sum(r.slow_calls)::float8 AS slow_calls,
@@ -102,8 +87,17 @@ export async function fingerprintTotals(
       LIMIT $14::integer`,
     [tenantId, ...segmentValues(segments), endpoint, orderBy, limit],
   );
-  const histograms = await rangeHistograms(db, QUERY_ROLLUP, tenantId, segments, result.rows.map((row) => ({ key: row.query_hash, dayCount: row.day_count })));
-  return result.rows.map((row) => ({
+  return withHistograms(db, tenantId, segments, result.rows);
+}
+
+interface TotalsRow {
+  query_hash: string; calls: number; slow_calls: number; total_ms: number; max_ms: number | null; rows_sum: number; day_count: number;
+}
+
+/** The fingerprints' totals with their histograms over the range (src/db/rangeHistograms.ts). */
+async function withHistograms(db: Queryable, tenantId: string, segments: Segment[], rows: TotalsRow[]): Promise<FingerprintTotals[]> {
+  const histograms = await rangeHistograms(db, QUERY_ROLLUP, tenantId, segments, rows.map((row) => ({ key: row.query_hash, dayCount: row.day_count })));
+  return rows.map((row) => ({
     queryHash: row.query_hash,
     calls: row.calls,
     slowCalls: row.slow_calls,

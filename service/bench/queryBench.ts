@@ -1,9 +1,10 @@
 // The query API benchmark: every query type's p50 and p95 through HTTP on 30 days of data
 // at two volumes (1 M and 10 M rows in each of the two logs by default), and the naive
-// SQL over the raw logs for the same answers on the same data in the same run.
+// SQL over the raw logs for the same answers on the same data in the same run. Both volumes
+// are loaded first and then measured side by side, the requests alternating between them.
 // Writes service/bench/reports/query.md. Not a test: it measures, it never fails on a number.
 //
-//   node service/bin/run-ts.js service/bench/queryBench.ts [--volumes 1,10] [--samples 100]
+//   node service/bin/run-ts.js service/bench/queryBench.ts [--volumes 1,10] [--samples 200]
 //        [--keep-data DIR] [--cases TEXT] [--skip-naive]
 //
 // The data ends at the hour its load began; queries ask for ranges ending 23 minutes
@@ -53,9 +54,13 @@ const NAIVE_RUNS = 3;
  */
 const QUERY_END_BEFORE_DATA_END_MS = 23 * MINUTE;
 
-/** Server settings of the embedded cluster: a warm cache, and a fast throwaway load. */
+/**
+ * Server settings of the embedded cluster: a quarter of the machine's memory for the cache
+ * (the usual starting point for a database server; the rollups of both volumes fit in it
+ * on a 24 GiB machine), and a fast throwaway load.
+ */
 const EMBEDDED_SETTINGS = {
-  shared_buffers: '2GB',
+  shared_buffers: `${Math.max(1, Math.floor(os.totalmem() / 4 / 2 ** 30))}GB`,
   max_wal_size: '8GB',
   checkpoint_timeout: '30min',
   fsync: 'off',
@@ -214,7 +219,7 @@ interface Args {
 }
 
 function parseArgs(argv: string[]): Args {
-  const args: Args = { volumes: [1, 10], samples: 100, keepData: null, cases: null, skipNaive: false };
+  const args: Args = { volumes: [1, 10], samples: 200, keepData: null, cases: null, skipNaive: false };
   for (let i = 0; i < argv.length; i++) {
     if (argv[i] === '--volumes') args.volumes = argv[++i]!.split(',').map(Number).filter((v) => v > 0);
     else if (argv[i] === '--samples') args.samples = Math.max(5, Number(argv[++i]));
@@ -276,7 +281,21 @@ async function timeNaive(pool: Pool, sql: string, params: unknown[]): Promise<nu
   return performance.now() - started;
 }
 
-async function measureVolume(serverUrl: string, millions: number, args: Args, log: (line: string) => void): Promise<VolumeResult> {
+/** A volume loaded and served: its database, pool, tokens and service process. */
+interface PreparedVolume {
+  millions: number;
+  result: VolumeResult;
+  name: string;
+  url: string;
+  pool: Pool;
+  dataEnd: Date;
+  token: string;
+  admin: string;
+  service: ServiceChild | null;
+}
+
+/** Loads (or reuses) one volume's database, builds its running totals and runs the engine once. */
+async function prepareVolume(serverUrl: string, millions: number, args: Args, log: (line: string) => void): Promise<PreparedVolume> {
   const rowsPerTable = Math.round(millions * 1_000_000);
   const keep = args.keepData !== null;
   const name = `agog_qbench_${String(millions).replace('.', '_')}m${keep ? '' : `_${process.pid}`}`;
@@ -287,91 +306,102 @@ async function measureVolume(serverUrl: string, millions: number, args: Args, lo
     await createDatabaseIfMissing(serverUrl, name);
   }
   const url = withDatabase(serverUrl, name);
+  await migrate(url);
+  const pool = createPool(url, { max: 2, applicationName: 'agog-perf query bench' });
   try {
-    await migrate(url);
-    const pool = createPool(url, { max: 2, applicationName: 'agog-perf query bench' });
-    try {
-      let loadSeconds: number;
-      let dataEnd: Date;
-      if (loadedBefore !== null) {
-        loadSeconds = loadedBefore.seconds;
-        dataEnd = new Date(loadedBefore.end);
-        log(`reusing ${name}, loaded ${loadedBefore.at} (${Math.round(loadSeconds)} s)`);
-      } else {
-        log(`loading ${rowsPerTable.toLocaleString('en')} rows into each log (30 days, 5 tenants), one day at a time`);
-        const loadStarted = Date.now();
-        dataEnd = await loadBenchData(pool, rowsPerTable, (p) => {
-          if (p.day % 5 === 0 || p.day === 1) log(`  day ${p.day}/30: ${p.rowsPerTable.toLocaleString('en')} rows per log, ${p.seconds.toFixed(0)} s`);
-        });
-        loadSeconds = (Date.now() - loadStarted) / 1000;
-      }
-      // Before VACUUM ANALYZE, so that the running totals' tables have statistics too.
-      log('building the running totals of the daily histograms (the job cumulate)');
-      const cumulate = await cumulateHistograms(pool, { maxDays: 400 });
-      log(`  ${cumulate.daysBuilt} days (tenants x rollups) in ${(cumulate.durationMs / 1000).toFixed(1)} s`);
-      log('VACUUM ANALYZE');
-      const vacuumStarted = Date.now();
-      await pool.query('VACUUM ANALYZE');
-      if (loadedBefore === null) loadSeconds += (Date.now() - vacuumStarted) / 1000;
-      const rollupRows: Record<string, number> = {};
-      for (const table of ['api_metrics_rollup', 'query_metrics_rollup', 'resource_metrics_rollup', 'performance_metrics_cache']) {
-        rollupRows[table] = Number((await pool.query(`SELECT count(*) AS n FROM ${table}`)).rows[0].n);
-      }
-      // The data ends at the start of the current hour, so the engine looks back a whole day.
-      if (loadedBefore === null) {
-        log('running the optimization engine once over the last day, so recommendations exist');
-        await runOptimizer(pool, { ...optimizerSettings(loadConfig({})), windowMinutes: 24 * 60 });
-        if (keep) await pool.query(`COMMENT ON DATABASE ${name} IS '${JSON.stringify({ seconds: loadSeconds, at: new Date().toISOString(), end: dataEnd.toISOString() })}'`);
-      }
-
-      const token = (await createToken(pool, { tenantId: TENANT, scopes: ['read'], name: 'query bench' })).token;
-      const admin = (await createToken(pool, { tenantId: null, scopes: ['read', 'admin'], name: 'query bench admin' })).token;
-      const service = await startServiceProcess(url);
-      const api = new Map<string, Stats>();
-      const naive = new Map<string, Stats>();
-      const answerRows = new Map<string, number>();
-      const first = new Map<string, number>();
-      try {
-        for (const c of CASES.filter((c) => args.cases === null || c.name.includes(args.cases!))) {
-          const isAdmin = c.query.variable === 'tenants';
-          const fixedTo = dataEnd.getTime() - QUERY_END_BEFORE_DATA_END_MS;
-          const body = () => {
-            const to = c.endsNow ? Date.now() : fixedTo;
-            return { range: { from: to - c.rangeMs, to }, intervalMs: c.intervalMs, maxDataPoints: 1000, queries: [{ refId: 'A', ...c.query }] };
-          };
-          // The case's first request, timed apart (its code runs for the first time in this
-          // process), then warm-up requests until the JIT has compiled that code.
-          first.set(c.name, (await timeRequest(service.url, isAdmin ? admin : token, body())).ms);
-          for (let i = 1; i < WARM_UP_REQUESTS; i++) await timeRequest(service.url, isAdmin ? admin : token, body());
-          const times: number[] = [];
-          let rows = 0;
-          for (let i = 0; i < args.samples; i++) {
-            const r = await timeRequest(service.url, isAdmin ? admin : token, body());
-            times.push(r.ms);
-            rows = r.rows;
-          }
-          api.set(c.name, stats(times));
-          answerRows.set(c.name, rows);
-          let line = `  ${c.name}: p50 ${stats(times).p50.toFixed(1)} ms, p95 ${stats(times).p95.toFixed(1)} ms`;
-          if (c.naive && !args.skipNaive) {
-            const params = () => [TENANT, new Date(fixedTo - c.rangeMs), new Date(fixedTo)];
-            await timeNaive(pool, c.naive, params());
-            const naiveTimes: number[] = [];
-            for (let i = 0; i < NAIVE_RUNS; i++) naiveTimes.push(await timeNaive(pool, c.naive, params()));
-            naive.set(c.name, stats(naiveTimes));
-            line += `; naive SQL p50 ${stats(naiveTimes).p50.toFixed(0)} ms`;
-          }
-          log(line);
-        }
-      } finally {
-        await service.stop();
-      }
-      return { rowsPerTable, loadSeconds, reused: loadedBefore !== null, rollupRows, cumulate, api, naive, answerRows, first };
-    } finally {
-      await pool.end();
+    let loadSeconds: number;
+    let dataEnd: Date;
+    if (loadedBefore !== null) {
+      loadSeconds = loadedBefore.seconds;
+      dataEnd = new Date(loadedBefore.end);
+      log(`reusing ${name}, loaded ${loadedBefore.at} (${Math.round(loadSeconds)} s)`);
+    } else {
+      log(`loading ${rowsPerTable.toLocaleString('en')} rows into each log (30 days, 5 tenants), one day at a time`);
+      const loadStarted = Date.now();
+      dataEnd = await loadBenchData(pool, rowsPerTable, (p) => {
+        if (p.day % 5 === 0 || p.day === 1) log(`  day ${p.day}/30: ${p.rowsPerTable.toLocaleString('en')} rows per log, ${p.seconds.toFixed(0)} s`);
+      });
+      loadSeconds = (Date.now() - loadStarted) / 1000;
     }
-  } finally {
+    // Before VACUUM ANALYZE, so that the running totals' tables have statistics too.
+    log('building the running totals of the daily histograms (the job cumulate)');
+    const cumulate = await cumulateHistograms(pool, { maxDays: 400 });
+    log(`  ${cumulate.daysBuilt} days (tenants x rollups) in ${(cumulate.durationMs / 1000).toFixed(1)} s`);
+    log('VACUUM ANALYZE');
+    const vacuumStarted = Date.now();
+    await pool.query('VACUUM ANALYZE');
+    if (loadedBefore === null) loadSeconds += (Date.now() - vacuumStarted) / 1000;
+    const rollupRows: Record<string, number> = {};
+    for (const table of ['api_metrics_rollup', 'query_metrics_rollup', 'resource_metrics_rollup', 'performance_metrics_cache']) {
+      rollupRows[table] = Number((await pool.query(`SELECT count(*) AS n FROM ${table}`)).rows[0].n);
+    }
+    // The data ends at the start of the current hour, so the engine looks back a whole day.
+    if (loadedBefore === null) {
+      log('running the optimization engine once over the last day, so recommendations exist');
+      await runOptimizer(pool, { ...optimizerSettings(loadConfig({})), windowMinutes: 24 * 60 });
+      if (keep) await pool.query(`COMMENT ON DATABASE ${name} IS '${JSON.stringify({ seconds: loadSeconds, at: new Date().toISOString(), end: dataEnd.toISOString() })}'`);
+    }
+    const token = (await createToken(pool, { tenantId: TENANT, scopes: ['read'], name: 'query bench' })).token;
+    const admin = (await createToken(pool, { tenantId: null, scopes: ['read', 'admin'], name: 'query bench admin' })).token;
+    return {
+      millions, name, url, pool, dataEnd, token, admin, service: null,
+      result: {
+        rowsPerTable, loadSeconds, reused: loadedBefore !== null, rollupRows, cumulate,
+        api: new Map(), naive: new Map(), answerRows: new Map(), first: new Map(),
+      },
+    };
+  } catch (error) {
+    await pool.end();
     if (!keep) await dropDatabase(serverUrl, name).catch(() => undefined);
+    throw error;
+  }
+}
+
+/**
+ * Every case at every volume, side by side: for each case, each volume's service gets its
+ * first request and its warm-up, then the measured requests alternate between the volumes
+ * (in turn first), so whatever else the machine is doing weighs on every volume alike.
+ */
+async function measureSideBySide(volumes: PreparedVolume[], args: Args, log: (line: string) => void): Promise<void> {
+  for (const v of volumes) v.service = await startServiceProcess(v.url);
+  const request = (v: PreparedVolume, c: Case) => {
+    const fixedTo = v.dataEnd.getTime() - QUERY_END_BEFORE_DATA_END_MS;
+    const to = c.endsNow ? Date.now() : fixedTo;
+    const body = { range: { from: to - c.rangeMs, to }, intervalMs: c.intervalMs, maxDataPoints: 1000, queries: [{ refId: 'A', ...c.query }] };
+    return timeRequest(v.service!.url, c.query.variable === 'tenants' ? v.admin : v.token, body);
+  };
+  for (const c of CASES.filter((c) => args.cases === null || c.name.includes(args.cases!))) {
+    // The case's first request, timed apart (its code runs for the first time in each
+    // process), then warm-up requests until the JIT has compiled that code.
+    for (const v of volumes) v.result.first.set(c.name, (await request(v, c)).ms);
+    for (let i = 1; i < WARM_UP_REQUESTS; i++) for (const v of volumes) await request(v, c);
+    const times = volumes.map(() => [] as number[]);
+    for (let i = 0; i < args.samples; i++) {
+      const order = i % 2 === 0 ? volumes.keys() : [...volumes.keys()].reverse();
+      for (const k of order) {
+        const r = await request(volumes[k]!, c);
+        times[k]!.push(r.ms);
+        volumes[k]!.result.answerRows.set(c.name, r.rows);
+      }
+    }
+    const parts: string[] = [];
+    volumes.forEach((v, k) => {
+      const s = stats(times[k]!);
+      v.result.api.set(c.name, s);
+      parts.push(`${v.millions} M p50 ${s.p50.toFixed(1)} p95 ${s.p95.toFixed(1)}`);
+    });
+    if (c.naive && !args.skipNaive) {
+      for (const v of volumes) {
+        const fixedTo = v.dataEnd.getTime() - QUERY_END_BEFORE_DATA_END_MS;
+        const params = () => [TENANT, new Date(fixedTo - c.rangeMs), new Date(fixedTo)];
+        await timeNaive(v.pool, c.naive, params());
+        const naiveTimes: number[] = [];
+        for (let i = 0; i < NAIVE_RUNS; i++) naiveTimes.push(await timeNaive(v.pool, c.naive, params()));
+        v.result.naive.set(c.name, stats(naiveTimes));
+        parts.push(`naive ${v.millions} M ${stats(naiveTimes).p50.toFixed(0)}`);
+      }
+    }
+    log(`  ${c.name} (ms): ${parts.join(', ')}`);
   }
 }
 
@@ -401,7 +431,7 @@ function report(
   lines.push('# Query API benchmark', '');
   lines.push(`- Machine: ${os.cpus().length} cores (${os.cpus()[0]?.model.trim() ?? 'unknown CPU'}), ${Math.round(os.totalmem() / 2 ** 30)} GiB RAM, shared with other work while measured`);
   lines.push(`- PostgreSQL ${meta.version}; ${meta.settings}`);
-  lines.push(`- Node.js ${process.version}; the service runs as its own process (\`agog-perf serve\`), requests are sent one at a time over HTTP`);
+  lines.push(`- Node.js ${process.version}; the service runs as its own process (\`agog-perf serve\`, one per volume), requests are sent one at a time over HTTP`);
   lines.push(`- Run ${meta.startedAt.toISOString()}, ${Math.round(meta.seconds / 60)} minutes in all`);
   lines.push(`- Load average (1 min) at the start and the end of the run: ${meta.load.start.toFixed(2)} and ${meta.load.end.toFixed(2)} (above 0: other work shared the two cores)`);
   lines.push('- Command: `node service/bin/run-ts.js service/bench/queryBench.ts` (also part of `npm run bench`)', '');
@@ -414,7 +444,7 @@ function report(
   }
   lines.push('');
   lines.push('## Latency per query type (ms)', '');
-  lines.push(`${meta.samples} requests per case after ${WARM_UP_REQUESTS} warm-up requests; p50 and p95 of those. The first of the warm-up requests, when the service runs that case's code for the first time (its JIT compiles it over the next requests), is shown apart ("first"). Steps are what the plugin sends for a panel 1000 points wide. The naive SQL computes the same answer from the raw logs (${NAIVE_RUNS} runs after one warm-up, median shown).`, '');
+  lines.push(`${meta.samples} requests per case and volume after ${WARM_UP_REQUESTS} warm-up requests; p50 and p95 of those. Every volume is loaded first and served by its own service process; for each case the measured requests alternate between the volumes, so a ratio compares requests made side by side, under the same load on the machine. The first of the warm-up requests, when the service runs that case's code for the first time (its JIT compiles it over the next requests), is shown apart ("first"). Steps are what the plugin sends for a panel 1000 points wide. The naive SQL computes the same answer from the raw logs (${NAIVE_RUNS} runs after one warm-up, median shown).`, '');
   const header = ['case', ...results.flatMap((r) => [`p50 ${volume(r)}`, `p95 ${volume(r)}`])];
   if (results.length > 1) header.push(`p95 ${volume(last!)} / ${volume(first!)}`);
   header.push(...results.map((r) => `first ${volume(r)}`));
@@ -476,8 +506,19 @@ export async function main(argv: string[] = []): Promise<number> {
     const probe = createPool(serverUrl, { max: 1 });
     const version = (await probe.query<{ v: string }>(`SELECT current_setting('server_version') AS v`)).rows[0]!.v;
     await probe.end();
-    const results: VolumeResult[] = [];
-    for (const millions of volumes) results.push(await measureVolume(serverUrl, millions, args, log));
+    const prepared: PreparedVolume[] = [];
+    try {
+      for (const millions of volumes) prepared.push(await prepareVolume(serverUrl, millions, args, log));
+      log(`measuring every case at ${volumes.map((v) => `${v} M`).join(' and ')} side by side, ${samples} requests each`);
+      await measureSideBySide(prepared, args, log);
+    } finally {
+      for (const v of prepared) {
+        await v.service?.stop();
+        await v.pool.end();
+        if (args.keepData === null) await dropDatabase(serverUrl, v.name).catch(() => undefined);
+      }
+    }
+    const results = prepared.map((v) => v.result);
     const load = { start: loadAtStart, end: os.loadavg()[0]! };
     mkdirSync(path.dirname(reportFile), { recursive: true });
     writeFileSync(reportFile, report(results, { version, settings, samples, startedAt, seconds: (Date.now() - startedAt.getTime()) / 1000, load }));

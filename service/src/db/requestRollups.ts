@@ -9,6 +9,7 @@ import { RESOLUTION_MS, type Resolution, type Segment } from '../query/timeRange
 import { boundPartsSql } from './p95Bounds';
 import { API_ROLLUP, cumulativeLimitSql, dayCountSql, p95CandidateKeys, rangeHistograms, rankingSql } from './rangeHistograms';
 import { segmentUnion, segmentValues } from './rollupSegments';
+import { readSendNumbers } from './sendArrays';
 import type { Queryable } from './tenantSession';
 
 /** Time origin of every step, as the rollups' date_bin uses it. */
@@ -211,12 +212,12 @@ export async function requestSeries(
     return column;
   });
   if (single && !withCounts && !withHistograms && stored.length > 0) {
-    // Only stored percentiles (latency panels): one text per endpoint, "time p p ..." per
-    // step, parses in a fraction of the time of a row per step.
-    const result = await db.query<{ endpoint: string; steps: string }>(
-      `SELECT r.endpoint,
-              string_agg((extract(epoch FROM r.bucket) * 1000)::bigint
-                         ${stored.map((c) => `|| ' ' || coalesce(r.${c}::float8::text, 'null')`).join(' ')}, ' ' ORDER BY r.bucket) AS steps
+    // Only stored percentiles (latency panels): per endpoint, the buckets' times and each
+    // percentile as arrays in array_send's binary form, decoded without parsing text. The
+    // aggregates read the same rows in the same order, so their elements pair up.
+    const result = await db.query<{ endpoint: string; times: Buffer; [column: string]: Buffer | string }>(
+      `SELECT r.endpoint, array_send(array_agg(date_part('epoch', r.bucket))) AS times
+              ${stored.map((c, i) => `, array_send(array_agg(r.${c})) AS v${i}`).join('')}
          FROM api_metrics_rollup r
         WHERE r.tenant_id = $1::uuid AND r.resolution = $2::text AND r.bucket >= $3::timestamptz AND r.bucket < $4::timestamptz
           AND r.endpoint = ANY ($5::text[])
@@ -225,13 +226,13 @@ export async function requestSeries(
       [tenantId, resolution, start, to, endpoints],
     );
     const points: RequestPoint[] = [];
-    const width = 1 + stored.length;
     for (const row of result.rows) {
-      const tokens = row.steps.split(' ');
-      for (let i = 0; i + width <= tokens.length; i += width) {
+      const times = readSendNumbers(row.times);
+      const values = stored.map((_, i) => readSendNumbers(row[`v${i}`] as Buffer));
+      for (let k = 0; k < times.length; k++) {
         points.push({
-          endpoint: row.endpoint, time: new Date(Number(tokens[i])), requests: 0, errors: 0, clientErrors: 0, sumMs: 0, maxMs: null, histPacked: null,
-          storedPercentiles: tokens.slice(i + 1, i + width).map((t) => (t === 'null' ? null : Number(t))),
+          endpoint: row.endpoint, time: new Date(times[k]! * 1000), requests: 0, errors: 0, clientErrors: 0, sumMs: 0, maxMs: null, histPacked: null,
+          storedPercentiles: values.map((v) => v[k] ?? null),
         });
       }
     }

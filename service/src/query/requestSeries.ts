@@ -21,7 +21,8 @@ export interface LoadedSeries {
   stepMs: number;
   source: Step['source'];
   times: number[];
-  series: Array<{ endpoint: string; steps: Map<number, RequestStep> }>;
+  /** Per endpoint, the step at each of `times` (same index), undefined where there was none. */
+  series: Array<{ endpoint: string; steps: Array<RequestStep | undefined> }>;
   notices: Array<{ severity: 'info' | 'warning'; text: string }>;
 }
 
@@ -45,10 +46,14 @@ export async function loadRequestSeries(
     });
     if (rows.reduce((n, row) => n + row.requests, 0) <= RAW_ROW_LIMIT) {
       const start = stepStart(ctx.range.from.getTime(), step.stepMs, STEP_ORIGIN_MS);
-      const steps = new Map(rows.map((row) => [row.time.getTime(), {
-        requests: row.requests, errors: row.errors, clientErrors: row.clientErrors, sumMs: row.sumMs, percentiles: row.percentiles,
-      }]));
-      return { stepMs: step.stepMs, source: 'raw', times: stepTimes(start, ctx.range.to, step.stepMs), series: [{ endpoint: endpoints[0]!, steps }], notices };
+      const times = stepTimes(start, ctx.range.to, step.stepMs);
+      const steps = new Array<RequestStep | undefined>(times.length);
+      for (const row of rows) {
+        steps[stepIndex(row.time, start, step.stepMs)] = {
+          requests: row.requests, errors: row.errors, clientErrors: row.clientErrors, sumMs: row.sumMs, percentiles: row.percentiles,
+        };
+      }
+      return { stepMs: step.stepMs, source: 'raw', times, series: [{ endpoint: endpoints[0]!, steps }], notices };
     }
     notices.push({ severity: 'info', text: `More than ${RAW_ROW_LIMIT} requests in this window: shown in 5-minute steps from the rollups.` });
   }
@@ -63,7 +68,8 @@ export async function loadRequestSeries(
     withHistograms: percents.length > 0 && !useStored,
     storedPercentiles: useStored ? percents : [],
   });
-  const series = new Map<string, Map<number, RequestStep>>(endpoints.map((e) => [e, new Map()]));
+  const times = stepTimes(start, ctx.range.to, rollup.stepMs);
+  const series = new Map<string, Array<RequestStep | undefined>>(endpoints.map((e) => [e, new Array<RequestStep | undefined>(times.length)]));
   for (const row of rows) {
     let percentiles: Array<number | null>;
     if (useStored) {
@@ -73,19 +79,27 @@ export async function loadRequestSeries(
       histogram.addPacked(row.histPacked);
       percentiles = histogram.percentiles(percents);
     }
-    series.get(row.endpoint)?.set(row.time.getTime(), {
-      requests: row.requests,
-      errors: row.errors,
-      clientErrors: row.clientErrors,
-      sumMs: row.sumMs,
-      percentiles,
-    });
+    const steps = series.get(row.endpoint);
+    if (steps) {
+      steps[stepIndex(row.time, start, rollup.stepMs)] = {
+        requests: row.requests,
+        errors: row.errors,
+        clientErrors: row.clientErrors,
+        sumMs: row.sumMs,
+        percentiles,
+      };
+    }
   }
   return {
     stepMs: rollup.stepMs,
     source: rollup.source,
-    times: stepTimes(start, ctx.range.to, rollup.stepMs),
+    times,
     series: endpoints.map((endpoint) => ({ endpoint, steps: series.get(endpoint)! })),
     notices,
   };
+}
+
+/** Position of a step's time among stepTimes(start, ..., stepMs). */
+function stepIndex(time: Date, start: Date, stepMs: number): number {
+  return Math.round((time.getTime() - start.getTime()) / stepMs);
 }

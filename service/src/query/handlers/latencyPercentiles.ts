@@ -32,7 +32,7 @@ export const latencyPercentiles: QueryHandler<'latencyPercentiles'> = async (que
       [
         timeColumn('time', loaded.times),
         ...percents.map((percent, i) =>
-          numberColumn(percentileName(percent), loaded.times.map((t) => steps.get(t)?.percentiles[i] ?? null), { unit: 'ms', decimals: 1 }, labels)),
+          numberColumn(percentileName(percent), Array.from(steps, (step) => step?.percentiles[i] ?? null), { unit: 'ms', decimals: 1 }, labels)),
       ],
     );
   });

@@ -5,13 +5,15 @@ import { tenantOf } from '../context';
 import { frame, numberColumn, ratio, timeColumn } from '../frames';
 import { loadRequestSeries } from '../requestSeries';
 
+const NO_REQUESTS = { requests: 0, errors: 0, clientErrors: 0 };
+
 export const throughput: QueryHandler<'throughput'> = async (query, ctx) => {
   const tenantId = tenantOf(ctx, 'throughput');
   const loaded = await loadRequestSeries(ctx, tenantId, { endpoints: [query.endpoint ?? ''], percents: [], withCounts: true });
   const { steps } = loaded.series[0]!;
   const seconds = loaded.stepMs / 1000;
   const each = <T>(f: (s: { requests: number; errors: number; clientErrors: number }) => T) =>
-    loaded.times.map((t) => f(steps.get(t) ?? { requests: 0, errors: 0, clientErrors: 0 }));
+    Array.from(steps, (step) => f(step ?? NO_REQUESTS));
   const labels = query.endpoint ? { endpoint: query.endpoint } : undefined;
   return {
     frames: [

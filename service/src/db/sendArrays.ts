@@ -1,0 +1,37 @@
+// Decoding of one-dimensional float4[] / float8[] values in array_send's binary form
+// (bytea, which node-postgres returns as a Buffer): read directly, where the text form
+// would cost a number parse per element.
+
+/**
+ * The elements of a one-dimensional real or double precision array, NULL as null. The
+ * form: number of dimensions, a has-NULLs flag, the element type, then per dimension its
+ * length and lower bound, then per element its byte length (-1 for NULL) and the value,
+ * big-endian. A real comes back as the double of the same value (357.90656 as
+ * 357.90655517578125).
+ */
+export function readSendNumbers(buf: Buffer): Array<number | null> {
+  if (buf.length < 12) throw new Error(`not an array in binary form (${buf.length} bytes)`);
+  const dimensions = buf.readInt32BE(0);
+  if (dimensions === 0) return [];
+  if (dimensions !== 1) throw new Error(`expected a one-dimensional array, got ${dimensions} dimensions`);
+  const count = buf.readInt32BE(12);
+  const out = new Array<number | null>(count);
+  let at = 20;
+  for (let i = 0; i < count; i++) {
+    const length = buf.readInt32BE(at);
+    at += 4;
+    if (length < 0) {
+      out[i] = null;
+    } else if (length === 4) {
+      out[i] = buf.readFloatBE(at);
+      at += 4;
+    } else if (length === 8) {
+      out[i] = buf.readDoubleBE(at);
+      at += 8;
+    } else {
+      throw new Error(`array element ${i + 1} has ${length} bytes; only real and double precision are read`);
+    }
+  }
+  return out;
+}
+

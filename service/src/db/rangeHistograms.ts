@@ -162,16 +162,26 @@ export interface KeyBoundParts extends KeyDayCount {
  * joined with lim, grouped by key, whose columns include key (named as the rollup's key
  * column), parts (boundPartsSql over the rows outside the days before m) and day_count
  * (dayCountSql)): totals' columns, and the key's coarse running totals where they hold
- * (held, end_coarse, start_coarse as array_send bytes). One statement, so the running
- * totals are looked up inside PostgreSQL, key by key.
+ * (held, end_coarse, start_coarse as array_send bytes; the same test as heldTotalsSql).
+ * One statement, so the running totals are looked up inside PostgreSQL, key by key, on
+ * each totals row (no join of two derived tables, which the planner cannot size).
  */
 export function rankingSql(rollup: CumulativeRollup, totals: string): string {
+  const { cumulative, key, count } = rollup;
+  const wanted = `lim.m > $6::timestamptz AND t.day_count > 0`;
+  const latest = (before: string) =>
+    `SELECT c.${count} AS n, c.coarse AS hist FROM ${cumulative} c
+      WHERE c.tenant_id = $1::uuid AND c.${key} = t.${key} AND c.day < ${before}
+      ORDER BY c.day DESC LIMIT 1`;
   return `WITH lim AS (${cumulativeLimitSql(rollup)}),
-     totals AS (${totals}),
-     k AS (SELECT t.${rollup.key} AS key, t.day_count AS n FROM totals t),
-     held AS (${heldTotalsSql(rollup, 'k', 'coarse')})
-SELECT t.*, h.key IS NOT NULL AS held, array_send(h.end_hist) AS end_coarse, array_send(h.start_hist) AS start_coarse
-  FROM totals t LEFT JOIN held h ON h.key = t.${rollup.key}`;
+     totals AS (${totals})
+SELECT t.*, h.held,
+       CASE WHEN h.held THEN array_send(e.hist) END AS end_coarse,
+       CASE WHEN h.held THEN array_send(s.hist) END AS start_coarse
+  FROM totals t CROSS JOIN lim
+  LEFT JOIN LATERAL (${latest('lim.m')}) e ON ${wanted}
+  LEFT JOIN LATERAL (${latest('$6::timestamptz')}) s ON ${wanted}
+  CROSS JOIN LATERAL (SELECT ${wanted} AND coalesce(e.n, 0) - coalesce(s.n, 0) = t.day_count AS held) h`;
 }
 
 /**

@@ -49,16 +49,27 @@ export const API_ROLLUP: CumulativeRollup = {
  * wide). Needs `lim` (cumulativeLimitSql) and the parameters of rangeHistogramSql.
  */
 export function heldTotalsSql(rollup: CumulativeRollup, source: string, column: 'hist' | 'coarse'): string {
-  const { cumulative, key, count } = rollup;
-  const latest = (before: string) =>
-    `SELECT c.${count} AS n, c.${column} AS hist FROM ${cumulative} c
-      WHERE c.tenant_id = $1::uuid AND c.${key} = k.key AND c.day < ${before}
-      ORDER BY c.day DESC LIMIT 1`;
   return `SELECT k.key, e.hist AS end_hist, s.hist AS start_hist
               FROM ${source} k CROSS JOIN lim
-              LEFT JOIN LATERAL (${latest('lim.m')}) e ON true
-              LEFT JOIN LATERAL (${latest('$6::timestamptz')}) s ON true
-             WHERE lim.m > $6::timestamptz AND k.n > 0 AND coalesce(e.n, 0) - coalesce(s.n, 0) = k.n`;
+              LEFT JOIN LATERAL (${latestTotalSql(rollup, column, 'k.key', 'lim.m')}) e ON true
+              LEFT JOIN LATERAL (${latestTotalSql(rollup, column, 'k.key', '$6::timestamptz')}) s ON true
+             WHERE ${totalsHoldSql('k.n')}`;
+}
+
+/** SQL (for a LATERAL join) of a key's newest running total before a day: its count n and `column` as hist. */
+function latestTotalSql(rollup: CumulativeRollup, column: 'hist' | 'coarse', keyRef: string, before: string): string {
+  const { cumulative, key, count } = rollup;
+  return `SELECT c.${count} AS n, c.${column} AS hist FROM ${cumulative} c
+      WHERE c.tenant_id = $1::uuid AND c.${key} = ${keyRef} AND c.day < ${before}
+      ORDER BY c.day DESC LIMIT 1`;
+}
+
+/**
+ * SQL of whether a key's running totals e (through the last day before m) and s (before
+ * the first day) stand for its daily rows before m, whose count is `dayCount`.
+ */
+function totalsHoldSql(dayCount: string): string {
+  return `lim.m > $6::timestamptz AND ${dayCount} > 0 AND coalesce(e.n, 0) - coalesce(s.n, 0) = ${dayCount}`;
 }
 
 /**
@@ -167,21 +178,17 @@ export interface KeyBoundParts extends KeyDayCount {
  * each totals row (no join of two derived tables, which the planner cannot size).
  */
 export function rankingSql(rollup: CumulativeRollup, totals: string): string {
-  const { cumulative, key, count } = rollup;
+  const key = `t.${rollup.key}`;
   const wanted = `lim.m > $6::timestamptz AND t.day_count > 0`;
-  const latest = (before: string) =>
-    `SELECT c.${count} AS n, c.coarse AS hist FROM ${cumulative} c
-      WHERE c.tenant_id = $1::uuid AND c.${key} = t.${key} AND c.day < ${before}
-      ORDER BY c.day DESC LIMIT 1`;
   return `WITH lim AS (${cumulativeLimitSql(rollup)}),
      totals AS (${totals})
 SELECT t.*, h.held,
        CASE WHEN h.held THEN array_send(e.hist) END AS end_coarse,
        CASE WHEN h.held THEN array_send(s.hist) END AS start_coarse
   FROM totals t CROSS JOIN lim
-  LEFT JOIN LATERAL (${latest('lim.m')}) e ON ${wanted}
-  LEFT JOIN LATERAL (${latest('$6::timestamptz')}) s ON ${wanted}
-  CROSS JOIN LATERAL (SELECT ${wanted} AND coalesce(e.n, 0) - coalesce(s.n, 0) = t.day_count AS held) h`;
+  LEFT JOIN LATERAL (${latestTotalSql(rollup, 'coarse', key, 'lim.m')}) e ON ${wanted}
+  LEFT JOIN LATERAL (${latestTotalSql(rollup, 'coarse', key, '$6::timestamptz')}) s ON ${wanted}
+  CROSS JOIN LATERAL (SELECT ${totalsHoldSql('t.day_count')} AS held) h`;
 }
 
 /**

@@ -49,9 +49,9 @@ export async function loadRequestSeries(
       const times = stepTimes(start, ctx.range.to, step.stepMs);
       const steps = new Array<RequestStep | undefined>(times.length);
       for (const row of rows) {
-        steps[stepIndex(row.time, start, step.stepMs)] = {
+        setStep(steps, stepIndex(row.time, start, step.stepMs), {
           requests: row.requests, errors: row.errors, clientErrors: row.clientErrors, sumMs: row.sumMs, percentiles: row.percentiles,
-        };
+        });
       }
       return { stepMs: step.stepMs, source: 'raw', times, series: [{ endpoint: endpoints[0]!, steps }], notices };
     }
@@ -81,13 +81,13 @@ export async function loadRequestSeries(
     }
     const steps = series.get(row.endpoint);
     if (steps) {
-      steps[stepIndex(row.time, start, rollup.stepMs)] = {
+      setStep(steps, stepIndex(row.time, start, rollup.stepMs), {
         requests: row.requests,
         errors: row.errors,
         clientErrors: row.clientErrors,
         sumMs: row.sumMs,
         percentiles,
-      };
+      });
     }
   }
   return {
@@ -102,4 +102,9 @@ export async function loadRequestSeries(
 /** Position of a step's time among stepTimes(start, ..., stepMs). */
 function stepIndex(time: Date, start: Date, stepMs: number): number {
   return Math.round((time.getTime() - start.getTime()) / stepMs);
+}
+
+/** Sets a step that falls among the series' times; a step outside them is not shown. */
+function setStep(steps: Array<RequestStep | undefined>, index: number, step: RequestStep): void {
+  if (index >= 0 && index < steps.length) steps[index] = step;
 }

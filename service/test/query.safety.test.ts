@@ -3,7 +3,8 @@
 // user_id out, whatever is asked.
 import { QUERY_TYPES } from '../src/contract/query';
 import { refreshRollups } from '../src/db/rollups';
-import { withTenantReadSession } from '../src/db/tenantSession';
+import { createPool } from '../src/db/pool';
+import { ReadSessionError, withTenantReadSession } from '../src/db/tenantSession';
 import type { RunningService } from '../src/service';
 import { createTestDatabase, type TestDatabase } from './support/db';
 import { column, HOUR, hourStart, insertQueries, insertRequests, insertResources, MINUTE, queryOne, times } from './support/queryData';
@@ -165,6 +166,27 @@ describe('tenancy', () => {
     expect(own).toEqual([{ t: B }]);
     await expect(withTenantReadSession(db.pool, B, (session) => session.query(`DELETE FROM optimization_recommendations`)))
       .rejects.toThrow(/read-only|permission denied/);
+  });
+
+  it('names the missing grant when the database user may not take agog_readonly, and leaves the connection usable', async () => {
+    const user = `agog_no_readonly_${process.pid}`;
+    await db.pool.query(`DROP ROLE IF EXISTS ${user}`);
+    await db.pool.query(`CREATE ROLE ${user} LOGIN PASSWORD 'x'`);
+    const url = new URL(db.url);
+    url.username = user;
+    url.password = 'x';
+    const pool = createPool(url.toString(), { max: 1 });
+    try {
+      await expect(withTenantReadSession(pool, A, (session) => session.query('SELECT 1'))).rejects.toThrow(ReadSessionError);
+      await expect(withTenantReadSession(pool, A, (session) => session.query('SELECT 1'))).rejects.toThrow(/GRANT agog_readonly TO <that user>/);
+      // The one connection went back to the pool outside any transaction.
+      expect((await pool.query<{ open: boolean }>(`SELECT now() <> statement_timestamp() AS open`)).rows).toEqual([{ open: false }]);
+      await db.pool.query(`GRANT agog_readonly TO ${user}`);
+      expect((await withTenantReadSession(pool, A, (session) => session.query('SELECT current_user AS u'))).rows).toEqual([{ u: 'agog_readonly' }]);
+    } finally {
+      await pool.end();
+      await db.pool.query(`DROP ROLE IF EXISTS ${user}`);
+    }
   });
 });
 

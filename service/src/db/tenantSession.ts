@@ -6,7 +6,6 @@
 // The service's database user must be allowed to SET ROLE agog_readonly (a superuser,
 // the tables' owner created by the migrations, or GRANT agog_readonly TO <user>).
 import type { Pool, PoolClient } from 'pg';
-import { inTransaction } from './pool';
 
 /** What the read functions of src/db need: a pool or a client. */
 export type Queryable = Pick<PoolClient, 'query'>;
@@ -24,12 +23,13 @@ export class ReadSessionError extends Error {
  * empty, which agog_readonly's policies read as "all tenants".
  */
 export async function withTenantReadSession<T>(pool: Pool, tenantId: string | null, fn: (db: Queryable) => Promise<T>): Promise<T> {
-  return inTransaction(pool, async (client) => {
+  const client = await pool.connect();
+  try {
     try {
       // One snapshot for every statement of the request (a ranking reads running totals and
-      // rollups in separate statements). JIT compilation costs more than these small,
-      // index-driven reads ever take.
-      await client.query(`SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY; SET LOCAL ROLE agog_readonly; SET LOCAL jit = off; SET LOCAL statement_timeout = ${READ_TIMEOUT_MS}`);
+      // rollups in separate statements), begun with the session's settings in one round
+      // trip. JIT compilation costs more than these small, index-driven reads ever take.
+      await client.query(`BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY; SET LOCAL ROLE agog_readonly; SET LOCAL jit = off; SET LOCAL statement_timeout = ${READ_TIMEOUT_MS}`);
     } catch (err) {
       if ((err as { code?: string }).code === '42501') {
         throw new ReadSessionError('the service\'s database user may not SET ROLE agog_readonly; run GRANT agog_readonly TO <that user>');
@@ -37,6 +37,13 @@ export async function withTenantReadSession<T>(pool: Pool, tenantId: string | nu
       throw err;
     }
     await client.query(`SELECT set_config('app.tenant_id', $1::text, true)`, [tenantId ?? '']);
-    return fn(client);
-  });
+    const result = await fn(client);
+    await client.query('COMMIT');
+    return result;
+  } catch (err) {
+    await client.query('ROLLBACK').catch(() => undefined);
+    throw err;
+  } finally {
+    client.release();
+  }
 }

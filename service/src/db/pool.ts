@@ -30,11 +30,19 @@ export function createPool(connectionString: string, options: PoolOptions = {}):
   return pool;
 }
 
-/** Runs fn inside a transaction on one client; rolls back when fn throws. */
-export async function inTransaction<T>(pool: Pool, fn: (client: import('pg').PoolClient) => Promise<T>): Promise<T> {
+/**
+ * Runs fn inside a transaction on one client; rolls back when begin or fn throws. begin
+ * opens the transaction (plain BEGIN by default; a caller may send its settings along in
+ * the same round trip).
+ */
+export async function inTransaction<T>(
+  pool: Pool,
+  fn: (client: import('pg').PoolClient) => Promise<T>,
+  begin: (client: import('pg').PoolClient) => Promise<unknown> = (client) => client.query('BEGIN'),
+): Promise<T> {
   const client = await pool.connect();
   try {
-    await client.query('BEGIN');
+    await begin(client);
     const result = await fn(client);
     await client.query('COMMIT');
     return result;

@@ -6,6 +6,7 @@
 // The service's database user must be allowed to SET ROLE agog_readonly (a superuser,
 // the tables' owner created by the migrations, or GRANT agog_readonly TO <user>).
 import type { Pool, PoolClient } from 'pg';
+import { inTransaction } from './pool';
 
 /** What the read functions of src/db need: a pool or a client. */
 export type Queryable = Pick<PoolClient, 'query'>;
@@ -23,8 +24,10 @@ export class ReadSessionError extends Error {
  * empty, which agog_readonly's policies read as "all tenants".
  */
 export async function withTenantReadSession<T>(pool: Pool, tenantId: string | null, fn: (db: Queryable) => Promise<T>): Promise<T> {
-  const client = await pool.connect();
-  try {
+  return inTransaction(pool, async (client) => {
+    await client.query(`SELECT set_config('app.tenant_id', $1::text, true)`, [tenantId ?? '']);
+    return fn(client);
+  }, async (client) => {
     try {
       // One snapshot for every statement of the request (a ranking reads running totals and
       // rollups in separate statements), begun with the session's settings in one round
@@ -36,14 +39,5 @@ export async function withTenantReadSession<T>(pool: Pool, tenantId: string | nu
       }
       throw err;
     }
-    await client.query(`SELECT set_config('app.tenant_id', $1::text, true)`, [tenantId ?? '']);
-    const result = await fn(client);
-    await client.query('COMMIT');
-    return result;
-  } catch (err) {
-    await client.query('ROLLBACK').catch(() => undefined);
-    throw err;
-  } finally {
-    client.release();
-  }
+  });
 }

@@ -2,6 +2,7 @@
 // over the rounds of a side-by-side measurement (round i holds one request per volume,
 // made one after the other), so whatever load a round met weighs on both sides of each
 // resampled ratio.
+import { seededRandom } from './seededRandom';
 
 /** Quantile q of ascending values, interpolating between neighbours (the report's p50 and p95). */
 export function quantile(sorted: ArrayLike<number>, q: number): number {
@@ -10,18 +11,6 @@ export function quantile(sorted: ArrayLike<number>, q: number): number {
   const lo = Math.floor(rank);
   const hi = Math.ceil(rank);
   return sorted[lo]! + (rank - lo) * (sorted[hi]! - sorted[lo]!);
-}
-
-/** A small seeded generator (mulberry32): the same samples give the same interval. */
-function generator(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 /**
@@ -33,7 +22,7 @@ export function p95RatioInterval(a: readonly number[], b: readonly number[], { r
   if (a.length !== b.length) throw new RangeError(`paired samples differ in length: ${a.length} and ${b.length}`);
   if (a.length === 0) throw new RangeError('no samples');
   const n = a.length;
-  const random = generator(seed);
+  const random = seededRandom(seed);
   const ra = new Float64Array(n);
   const rb = new Float64Array(n);
   const ratios = new Float64Array(resamples);

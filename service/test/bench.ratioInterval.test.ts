@@ -2,14 +2,7 @@
 // resampling can move the ratio, around the measured ratio otherwise, wider with fewer
 // rounds, and the same for the same samples.
 import { p95RatioInterval, quantile } from '../bench/ratioInterval';
-
-function generator(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a * 1664525 + 1013904223) >>> 0;
-    return a / 4294967296;
-  };
-}
+import { seededRandom } from '../bench/seededRandom';
 
 /** Heavy-tailed times: mostly near `base`, now and then several times longer. */
 function times(random: () => number, n: number, base: number): number[] {
@@ -29,7 +22,7 @@ describe('quantile', () => {
 
 describe('p95RatioInterval', () => {
   it('is one point when every round has the same ratio', () => {
-    const random = generator(3);
+    const random = seededRandom(3);
     const a = times(random, 200, 10);
     expect(p95RatioInterval(a, a)).toEqual([1, 1]);
     const [lo, hi] = p95RatioInterval(a, a.map((x) => 2 * x));
@@ -38,7 +31,7 @@ describe('p95RatioInterval', () => {
   });
 
   it('holds the measured ratio, and narrows with more rounds', () => {
-    const random = generator(11);
+    const random = seededRandom(11);
     const a = times(random, 300, 10);
     const b = times(random, 300, 12);
     const measured = p95(b) / p95(a);
@@ -50,7 +43,7 @@ describe('p95RatioInterval', () => {
   });
 
   it('gives the same interval for the same samples, and refuses unpaired ones', () => {
-    const random = generator(5);
+    const random = seededRandom(5);
     const a = times(random, 100, 10);
     const b = times(random, 100, 10);
     expect(p95RatioInterval(a, b)).toEqual(p95RatioInterval(a, b));

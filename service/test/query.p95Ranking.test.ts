@@ -10,6 +10,7 @@ import { fingerprintTotals } from '../src/db/queryRollups';
 import { segmentCondition, segmentValues } from '../src/db/rollupSegments';
 import { Histogram, histogramFromText } from '../src/query/histogram';
 import { DAY_MS, HOUR_MS, FIVE_MINUTES_MS, rangeSegments, RESOLUTION_MS, type Segment } from '../src/query/timeRange';
+import { seededRandom } from '../bench/seededRandom';
 import { createTestDatabase, type TestDatabase } from './support/db';
 
 const T = 'd4d4d4d4-0000-4000-8000-000000000004';
@@ -22,18 +23,6 @@ beforeAll(async () => {
 afterAll(async () => {
   await db?.drop();
 });
-
-/** A small deterministic generator (mulberry32), so a failure can be replayed. */
-function generator(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** bigint[] text of counts per bucket, buckets ascending. */
 function histText(counts: Map<number, number>): string {
@@ -115,7 +104,7 @@ async function insertRows(table: 'query_metrics_rollup' | 'api_metrics_rollup', 
  * `singles`: every key made of rows of one value each, all alike (bounds at their loosest).
  */
 async function build(table: 'query_metrics_rollup' | 'api_metrics_rollup', seed: number, keys: number, apart: boolean, singles = false): Promise<void> {
-  const random = generator(seed);
+  const random = seededRandom(seed);
   const kinds: Kind[] = singles ? ['single'] : ['sparse', 'dense', 'mixed', 'twin', 'split'];
   const twinCenter = 700;
   for (let i = 0; i < keys; i++) {
@@ -175,7 +164,7 @@ async function boundedEndpoints(segments: Segment[], limit: number): Promise<{ r
 
 describe('hist_p95_bounds', () => {
   it('gives the buckets of order statistics floor(0.95 (n - 1)) and min(n - 1, ceil(0.95 n))', async () => {
-    const random = generator(7);
+    const random = seededRandom(7);
     for (const n of [1, 2, 3, 19, 20, 21, 40, 101, 1000]) {
       const counts = values(random, n, 400, 200);
       const sorted = [...counts.entries()].sort((a, b) => a[0] - b[0]).flatMap(([b, c]) => Array<number>(c).fill(b));

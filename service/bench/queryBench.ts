@@ -263,7 +263,7 @@ async function startServiceProcess(databaseUrl: string): Promise<ServiceChild> {
 /** One kept-alive connection per service, as a dashboard's data proxy keeps them. */
 const KEEP_ALIVE = new http.Agent({ keepAlive: true, maxSockets: 1 });
 
-/** POST with node:http: a lighter client than fetch, so less of its own work is timed. */
+/** POSTs a query body with node:http over the kept-alive connection; resolves with the status and the body text. */
 function post(url: string, token: string, payload: string): Promise<{ status: number; text: string }> {
   return new Promise((resolve, reject) => {
     const request = http.request(`${url}/v1/query`, {

@@ -54,6 +54,24 @@ CREATE TABLE api_metrics_rollup (
 -- comment on api_metrics_rollup.p95_ms: Percentile of this row's histogram, kept by trigger api_metrics_rollup_percentiles (as are p50_ms, p90_ms, p99_ms).
 -- comment on api_metrics_rollup.p95_lo_bucket: hist_p95_bounds(hist)[1], kept by trigger api_metrics_rollup_p95_bounds (p95_hi_bucket: [2]).
 
+-- table api_metrics_rollup_5s
+CREATE TABLE api_metrics_rollup_5s (
+  tenant_id uuid NOT NULL,
+  bucket timestamp with time zone NOT NULL,
+  requests bigint NOT NULL,
+  errors bigint NOT NULL,
+  client_errors bigint NOT NULL,
+  sum_ms double precision NOT NULL,
+  max_ms real NOT NULL,
+  hist bigint[] NOT NULL,
+  p50_ms real,
+  p90_ms real,
+  p95_ms real,
+  p99_ms real
+);
+-- row level security: enabled
+-- comment: Requests per tenant and 5-second bucket (all endpoints), with a latency histogram and its p50/p90/p95/p99: series over windows of up to an hour.
+
 -- partitioned table api_performance_log
 CREATE TABLE api_performance_log (
   timestamp timestamp with time zone NOT NULL,
@@ -84,6 +102,27 @@ CREATE TABLE api_performance_log_default (
   request_id text,
   user_id text
 );
+
+-- table api_rollup_5s_pending
+CREATE TABLE api_rollup_5s_pending (
+  tenant_id uuid NOT NULL,
+  bucket timestamp with time zone NOT NULL,
+  requests bigint NOT NULL,
+  errors bigint NOT NULL,
+  client_errors bigint NOT NULL,
+  sum_ms double precision NOT NULL,
+  max_ms real NOT NULL,
+  hist bigint[] NOT NULL
+);
+-- row level security: enabled
+-- comment: Request deltas per tenant and 5-second bucket since the last refresh; read with api_metrics_rollup_5s.
+
+-- table api_rollup_5s_state
+CREATE TABLE api_rollup_5s_state (
+  id boolean NOT NULL DEFAULT true,
+  complete_from timestamp with time zone NOT NULL
+);
+-- comment: complete_from: api_metrics_rollup_5s with api_rollup_5s_pending holds every request from this time on.
 
 -- table api_rollup_pending
 CREATE TABLE api_rollup_pending (
@@ -388,6 +427,7 @@ ALTER TABLE agog_schema_history ADD CONSTRAINT agog_schema_history_pkey PRIMARY 
 ALTER TABLE api_metrics_cumulative ADD CONSTRAINT api_metrics_cumulative_pkey PRIMARY KEY (tenant_id, endpoint, day);
 ALTER TABLE api_metrics_rollup ADD CONSTRAINT api_metrics_rollup_pkey PRIMARY KEY (tenant_id, resolution, bucket, endpoint);
 ALTER TABLE api_metrics_rollup ADD CONSTRAINT api_metrics_rollup_resolution_check CHECK (resolution = ANY (ARRAY['5m'::text, '1h'::text, '1d'::text]));
+ALTER TABLE api_metrics_rollup_5s ADD CONSTRAINT api_metrics_rollup_5s_pkey PRIMARY KEY (tenant_id, bucket);
 ALTER TABLE api_performance_log ADD CONSTRAINT api_performance_log_endpoint_check CHECK (length(endpoint) <= 500);
 ALTER TABLE api_performance_log ADD CONSTRAINT api_performance_log_method_check CHECK (length(method) <= 16);
 ALTER TABLE api_performance_log ADD CONSTRAINT api_performance_log_request_id_check CHECK (length(request_id) <= 128);
@@ -396,6 +436,8 @@ ALTER TABLE api_performance_log ADD CONSTRAINT api_performance_log_response_size
 ALTER TABLE api_performance_log ADD CONSTRAINT api_performance_log_response_time_ms_check CHECK (response_time_ms >= 0::double precision);
 ALTER TABLE api_performance_log ADD CONSTRAINT api_performance_log_status_code_check CHECK (status_code >= 100 AND status_code <= 599);
 ALTER TABLE api_performance_log ADD CONSTRAINT api_performance_log_user_id_check CHECK (length(user_id) <= 128);
+ALTER TABLE api_rollup_5s_state ADD CONSTRAINT api_rollup_5s_state_id_check CHECK (id);
+ALTER TABLE api_rollup_5s_state ADD CONSTRAINT api_rollup_5s_state_pkey PRIMARY KEY (id);
 ALTER TABLE api_tokens ADD CONSTRAINT api_tokens_check CHECK (tenant_id IS NOT NULL OR ('admin'::text = ANY (scopes)));
 ALTER TABLE api_tokens ADD CONSTRAINT api_tokens_name_check CHECK (length(name) <= 200);
 ALTER TABLE api_tokens ADD CONSTRAINT api_tokens_pkey PRIMARY KEY (id);
@@ -445,6 +487,7 @@ ALTER TABLE system_resource_metrics ADD CONSTRAINT system_resource_metrics_sourc
 -- indexes
 CREATE UNIQUE INDEX agog_schema_history_pkey ON public.agog_schema_history USING btree (version);
 CREATE UNIQUE INDEX api_metrics_cumulative_pkey ON public.api_metrics_cumulative USING btree (tenant_id, endpoint, day);
+CREATE UNIQUE INDEX api_metrics_rollup_5s_pkey ON public.api_metrics_rollup_5s USING btree (tenant_id, bucket);
 CREATE INDEX api_metrics_rollup_endpoint_series ON public.api_metrics_rollup USING btree (tenant_id, resolution, endpoint, bucket) INCLUDE (requests, errors, client_errors, satisfied, tolerating, sum_ms, max_ms, db_ms, db_calls, p50_ms, p90_ms, p95_ms, p99_ms, p95_lo_bucket, p95_hi_bucket);
 -- comment: Index-only reads of request series, totals and p95 bounds per endpoint (query types latencyPercentiles, throughput, endpoints, overview).
 CREATE UNIQUE INDEX api_metrics_rollup_pkey ON public.api_metrics_rollup USING btree (tenant_id, resolution, bucket, endpoint);
@@ -452,6 +495,8 @@ CREATE UNIQUE INDEX api_metrics_rollup_pkey ON public.api_metrics_rollup USING b
 CREATE INDEX api_performance_log_default_timestamp_idx ON public.api_performance_log_default USING brin ("timestamp") WITH (pages_per_range='32');
 CREATE INDEX api_performance_log_timestamp_brin ON ONLY public.api_performance_log USING brin ("timestamp") WITH (pages_per_range='32');
 -- comment: Time-window scans: rollup refresh and short-range raw reads of requests.
+CREATE INDEX api_rollup_5s_pending_tenant_bucket ON public.api_rollup_5s_pending USING btree (tenant_id, bucket);
+CREATE UNIQUE INDEX api_rollup_5s_state_pkey ON public.api_rollup_5s_state USING btree (id);
 CREATE UNIQUE INDEX api_tokens_pkey ON public.api_tokens USING btree (id);
 CREATE UNIQUE INDEX api_tokens_token_hash_key ON public.api_tokens USING btree (token_hash);
 -- comment: Token lookup on every authenticated request.
@@ -512,22 +557,31 @@ AS $function$
 DECLARE
   v_t real := coalesce((SELECT apdex_target_ms FROM performance_settings), 100);
 BEGIN
+  WITH g AS MATERIALIZED (
+    SELECT tenant_id, bucket, fine, endpoint, b, grouping(fine) AS by_5m, count(*) AS n,
+           count(*) FILTER (WHERE status_code >= 500) AS errors,
+           count(*) FILTER (WHERE status_code BETWEEN 400 AND 499) AS client_errors,
+           count(*) FILTER (WHERE response_time_ms <= v_t) AS satisfied,
+           count(*) FILTER (WHERE response_time_ms > v_t AND response_time_ms <= 4 * v_t) AS tolerating,
+           sum(response_time_ms) AS sum_ms, max(response_time_ms) AS max_ms, max("timestamp") AS last_seen
+      FROM (SELECT tenant_id, "timestamp", response_time_ms, status_code,
+                   date_bin('5 minutes', "timestamp", timestamptz '2000-01-01 00:00:00+00') AS bucket,
+                   date_bin('5 seconds', "timestamp", timestamptz '2000-01-01 00:00:00+00') AS fine,
+                   coalesce(nullif(endpoint, ''), '(none)') AS endpoint,
+                   latency_bucket(response_time_ms) AS b
+              FROM new_rows) r
+     GROUP BY GROUPING SETS ((tenant_id, bucket, endpoint, b), (tenant_id, fine, b))),
+  five_seconds AS (
+    INSERT INTO api_rollup_5s_pending
+    SELECT tenant_id, fine, sum(n), sum(errors), sum(client_errors), sum(sum_ms), max(max_ms),
+           array_agg((b::bigint << 40) + n ORDER BY b)
+      FROM g WHERE by_5m = 0
+     GROUP BY tenant_id, fine)
   INSERT INTO api_rollup_pending
   SELECT tenant_id, bucket, CASE WHEN grouping(endpoint) = 1 THEN '' ELSE endpoint END,
          sum(n), sum(errors), sum(client_errors), sum(satisfied), sum(tolerating), sum(sum_ms), max(max_ms),
          array_agg((b::bigint << 40) + n ORDER BY b), max(last_seen)
-    FROM (SELECT tenant_id, bucket, endpoint, b, count(*) AS n,
-                 count(*) FILTER (WHERE status_code >= 500) AS errors,
-                 count(*) FILTER (WHERE status_code BETWEEN 400 AND 499) AS client_errors,
-                 count(*) FILTER (WHERE response_time_ms <= v_t) AS satisfied,
-                 count(*) FILTER (WHERE response_time_ms > v_t AND response_time_ms <= 4 * v_t) AS tolerating,
-                 sum(response_time_ms) AS sum_ms, max(response_time_ms) AS max_ms, max("timestamp") AS last_seen
-            FROM (SELECT tenant_id, "timestamp", response_time_ms, status_code,
-                         date_bin('5 minutes', "timestamp", timestamptz '2000-01-01 00:00:00+00') AS bucket,
-                         coalesce(nullif(endpoint, ''), '(none)') AS endpoint,
-                         latency_bucket(response_time_ms) AS b
-                    FROM new_rows) r
-           GROUP BY tenant_id, bucket, endpoint, b) g
+    FROM g WHERE by_5m = 1
    GROUP BY GROUPING SETS ((tenant_id, bucket, endpoint), (tenant_id, bucket));
   RETURN NULL;
 END
@@ -861,8 +915,10 @@ DECLARE
   v_total    bigint := 0;
   v_seen     bigint := 0;
   v_next     bigint;
+  v_value    double precision;
   v_e        bigint;
   v_j        integer := 1;
+  v_i        integer;
 BEGIN
   IF p_hist IS NULL OR cardinality(p_hist) = 0 OR v_k = 0 THEN RETURN v_result; END IF;
   FOREACH v_e IN ARRAY p_hist LOOP v_total := v_total + (v_e & 1099511627775); END LOOP;
@@ -875,16 +931,20 @@ BEGIN
     v_lo[i] := floor(v_rank[i])::bigint;
     v_hi[i] := ceil(v_rank[i])::bigint;
   END LOOP;
-  -- One walk up the buckets; each bucket settles every pending rank it reaches.
+  -- One walk up the buckets. Order statistics are counted from 0: the bucket holds those
+  -- from v_seen to v_next - 1. Ranks ascend with the quantiles.
   FOREACH v_e IN ARRAY p_hist LOOP
     v_next := v_seen + (v_e & 1099511627775);
-    WHILE v_j <= v_k LOOP
-      IF v_lo_val[v_j] IS NULL THEN
-        EXIT WHEN v_next <= v_lo[v_j];
-        v_lo_val[v_j] := latency_bucket_value(v_e >> 40);
-      END IF;
-      EXIT WHEN v_next <= v_hi[v_j];
-      v_result[v_j] := v_lo_val[v_j] + (v_rank[v_j] - v_lo[v_j]) * (latency_bucket_value(v_e >> 40) - v_lo_val[v_j]);
+    v_value := latency_bucket_value(v_e >> 40);
+    -- Every unsettled quantile whose lower order statistic is in this bucket.
+    v_i := v_j;
+    WHILE v_i <= v_k AND v_next > v_lo[v_i] LOOP
+      IF v_lo_val[v_i] IS NULL THEN v_lo_val[v_i] := v_value; END IF;
+      v_i := v_i + 1;
+    END LOOP;
+    -- Every quantile whose upper order statistic is in this bucket is settled.
+    WHILE v_j <= v_k AND v_next > v_hi[v_j] LOOP
+      v_result[v_j] := v_lo_val[v_j] + (v_rank[v_j] - v_lo[v_j]) * (v_value - v_lo_val[v_j]);
       v_j := v_j + 1;
     END LOOP;
     EXIT WHEN v_j > v_k;
@@ -919,8 +979,8 @@ RETURN CASE WHEN (p_bucket <= 0) THEN (0)::numeric ELSE ((((2)::numeric * 0.01) 
 -- comment: Representative duration (ms) of a histogram bucket: within 1 % of any value in it.
 -- execute granted to: PUBLIC=EXECUTE, agog_app=EXECUTE, agog_readonly=EXECUTE
 
--- function maintain_performance_partitions(integer,interval,timestamp with time zone)
-CREATE OR REPLACE FUNCTION public.maintain_performance_partitions(p_months_ahead integer DEFAULT 3, p_retention interval DEFAULT '30 days'::interval, p_now timestamp with time zone DEFAULT now())
+-- function maintain_partitions_and_rollups(integer,interval,timestamp with time zone)
+CREATE OR REPLACE FUNCTION public.maintain_partitions_and_rollups(p_months_ahead integer DEFAULT 3, p_retention interval DEFAULT '30 days'::interval, p_now timestamp with time zone DEFAULT now())
  RETURNS TABLE(action text, table_name text, detail text)
  LANGUAGE plpgsql
  SET search_path TO 'public', 'pg_temp'
@@ -1043,6 +1103,31 @@ $function$;
 -- comment: Creates monthly partitions for the current month and p_months_ahead more, moving matching rows out of the DEFAULT partition; drops monthly partitions older than p_retention and deletes older DEFAULT rows; expires derived rollups (5-minute: retention + 7 days; hourly, daily, cache, fingerprints, recommendations: 400 days); never drops DEFAULT partitions. Idempotent; serialized by an advisory lock.
 -- execute granted to: (owner only)
 
+-- function maintain_performance_partitions(integer,interval,timestamp with time zone)
+CREATE OR REPLACE FUNCTION public.maintain_performance_partitions(p_months_ahead integer DEFAULT 3, p_retention interval DEFAULT '30 days'::interval, p_now timestamp with time zone DEFAULT now())
+ RETURNS TABLE(action text, table_name text, detail text)
+ LANGUAGE plpgsql
+ SET search_path TO 'public', 'pg_temp'
+AS $function$
+DECLARE
+  v_cutoff  timestamptz := p_now - p_retention - interval '7 days';
+  v_deleted bigint;
+BEGIN
+  RETURN QUERY SELECT * FROM maintain_partitions_and_rollups(p_months_ahead, p_retention, p_now);
+  DELETE FROM api_metrics_rollup_5s WHERE bucket < v_cutoff;
+  GET DIAGNOSTICS v_deleted = ROW_COUNT;
+  IF v_deleted > 0 THEN
+    action := 'purged';
+    table_name := 'api_metrics_rollup_5s';
+    detail := format('%s rows before %s', v_deleted, v_cutoff);
+    RETURN NEXT;
+  END IF;
+  RETURN;
+END
+$function$;
+-- comment: Creates monthly partitions for the current month and p_months_ahead more, moving matching rows out of the DEFAULT partition; drops monthly partitions older than p_retention and deletes older DEFAULT rows; expires derived rollups (5-second and 5-minute: retention + 7 days; hourly, daily, cache, fingerprints, recommendations: 400 days); never drops DEFAULT partitions. Idempotent; serialized by an advisory lock.
+-- execute granted to: (owner only)
+
 -- function query_performance_log_rollup_delta()
 CREATE OR REPLACE FUNCTION public.query_performance_log_rollup_delta()
  RETURNS trigger
@@ -1081,6 +1166,36 @@ $function$;
 
 -- function refresh_performance_metrics_incremental(uuid)
 CREATE OR REPLACE FUNCTION public.refresh_performance_metrics_incremental(p_tenant_id uuid DEFAULT NULL::uuid)
+ RETURNS integer
+ LANGUAGE plpgsql
+ SECURITY DEFINER
+ SET search_path TO 'public', 'pg_temp'
+AS $function$
+DECLARE
+  v_written integer;
+BEGIN
+  v_written := refresh_rollups_from_pending(p_tenant_id);
+
+  WITH moved AS (DELETE FROM api_rollup_5s_pending WHERE p_tenant_id IS NULL OR tenant_id = p_tenant_id RETURNING *)
+  INSERT INTO api_metrics_rollup_5s AS r (tenant_id, bucket, requests, errors, client_errors, sum_ms, max_ms, hist)
+  SELECT tenant_id, bucket, sum(requests), sum(errors), sum(client_errors), sum(sum_ms), max(max_ms), hist_union(hist)
+    FROM moved
+   GROUP BY tenant_id, bucket
+  ON CONFLICT (tenant_id, bucket) DO UPDATE SET
+    requests = r.requests + EXCLUDED.requests,
+    errors = r.errors + EXCLUDED.errors,
+    client_errors = r.client_errors + EXCLUDED.client_errors,
+    sum_ms = r.sum_ms + EXCLUDED.sum_ms,
+    max_ms = greatest(r.max_ms, EXCLUDED.max_ms),
+    hist = hist_merge(r.hist, EXCLUDED.hist);
+  RETURN v_written;
+END
+$function$;
+-- comment: Merges the rows that arrived since the last refresh (pending deltas) into the rollups for one tenant (NULL: all), 5-second totals included, recomputes the cache rows of exactly the hours they touched, stamps last_updated; returns the number of cache rows written.
+-- execute granted to: agog_app=EXECUTE
+
+-- function refresh_rollups_from_pending(uuid)
+CREATE OR REPLACE FUNCTION public.refresh_rollups_from_pending(p_tenant_id uuid DEFAULT NULL::uuid)
  RETURNS integer
  LANGUAGE plpgsql
  SECURITY DEFINER
@@ -1282,7 +1397,7 @@ BEGIN
 END
 $function$;
 -- comment: Merges the rows that arrived since the last refresh (pending deltas) into the rollups for one tenant (NULL: all), recomputes the cache rows of exactly the hours they touched, stamps last_updated; returns the number of cache rows written.
--- execute granted to: agog_app=EXECUTE
+-- execute granted to: (owner only)
 
 -- function rollup_p95_bounds()
 CREATE OR REPLACE FUNCTION public.rollup_p95_bounds()
@@ -1325,8 +1440,12 @@ CREATE POLICY tenant_isolation_app ON api_metrics_cumulative FOR ALL TO agog_app
 CREATE POLICY tenant_scope_readonly ON api_metrics_cumulative FOR SELECT TO agog_readonly USING (((( SELECT NULLIF(current_setting('app.tenant_id'::text, true), ''::text) AS "nullif") IS NULL) OR (tenant_id = ( SELECT (NULLIF(current_setting('app.tenant_id'::text, true), ''::text))::uuid AS "nullif"))));
 CREATE POLICY tenant_isolation_app ON api_metrics_rollup FOR ALL TO agog_app USING ((tenant_id = ( SELECT (NULLIF(current_setting('app.tenant_id'::text, true), ''::text))::uuid AS "nullif")));
 CREATE POLICY tenant_scope_readonly ON api_metrics_rollup FOR SELECT TO agog_readonly USING (((( SELECT NULLIF(current_setting('app.tenant_id'::text, true), ''::text) AS "nullif") IS NULL) OR (tenant_id = ( SELECT (NULLIF(current_setting('app.tenant_id'::text, true), ''::text))::uuid AS "nullif"))));
+CREATE POLICY tenant_isolation_app ON api_metrics_rollup_5s FOR ALL TO agog_app USING ((tenant_id = ( SELECT (NULLIF(current_setting('app.tenant_id'::text, true), ''::text))::uuid AS "nullif")));
+CREATE POLICY tenant_scope_readonly ON api_metrics_rollup_5s FOR SELECT TO agog_readonly USING (((( SELECT NULLIF(current_setting('app.tenant_id'::text, true), ''::text) AS "nullif") IS NULL) OR (tenant_id = ( SELECT (NULLIF(current_setting('app.tenant_id'::text, true), ''::text))::uuid AS "nullif"))));
 CREATE POLICY tenant_isolation_app ON api_performance_log FOR ALL TO agog_app USING ((tenant_id = ( SELECT (NULLIF(current_setting('app.tenant_id'::text, true), ''::text))::uuid AS "nullif"))) WITH CHECK ((tenant_id = (NULLIF(current_setting('app.tenant_id'::text, true), ''::text))::uuid));
 CREATE POLICY tenant_scope_readonly ON api_performance_log FOR SELECT TO agog_readonly USING (((( SELECT NULLIF(current_setting('app.tenant_id'::text, true), ''::text) AS "nullif") IS NULL) OR (tenant_id = ( SELECT (NULLIF(current_setting('app.tenant_id'::text, true), ''::text))::uuid AS "nullif"))));
+CREATE POLICY tenant_isolation_app ON api_rollup_5s_pending FOR ALL TO agog_app USING ((tenant_id = ( SELECT (NULLIF(current_setting('app.tenant_id'::text, true), ''::text))::uuid AS "nullif")));
+CREATE POLICY tenant_scope_readonly ON api_rollup_5s_pending FOR SELECT TO agog_readonly USING (((( SELECT NULLIF(current_setting('app.tenant_id'::text, true), ''::text) AS "nullif") IS NULL) OR (tenant_id = ( SELECT (NULLIF(current_setting('app.tenant_id'::text, true), ''::text))::uuid AS "nullif"))));
 CREATE POLICY tenant_isolation_app ON optimization_recommendations FOR ALL TO agog_app USING ((tenant_id = ( SELECT (NULLIF(current_setting('app.tenant_id'::text, true), ''::text))::uuid AS "nullif")));
 CREATE POLICY tenant_scope_readonly ON optimization_recommendations FOR SELECT TO agog_readonly USING (((( SELECT NULLIF(current_setting('app.tenant_id'::text, true), ''::text) AS "nullif") IS NULL) OR (tenant_id = ( SELECT (NULLIF(current_setting('app.tenant_id'::text, true), ''::text))::uuid AS "nullif"))));
 CREATE POLICY tenant_isolation_app ON performance_metrics_cache FOR ALL TO agog_app USING ((tenant_id = ( SELECT (NULLIF(current_setting('app.tenant_id'::text, true), ''::text))::uuid AS "nullif"))) WITH CHECK ((tenant_id = (NULLIF(current_setting('app.tenant_id'::text, true), ''::text))::uuid));
@@ -1353,8 +1472,14 @@ GRANT SELECT ON api_metrics_cumulative TO agog_app;
 GRANT SELECT ON api_metrics_cumulative TO agog_readonly;
 GRANT SELECT ON api_metrics_rollup TO agog_app;
 GRANT SELECT ON api_metrics_rollup TO agog_readonly;
+GRANT SELECT ON api_metrics_rollup_5s TO agog_app;
+GRANT SELECT ON api_metrics_rollup_5s TO agog_readonly;
 GRANT DELETE, INSERT, SELECT, UPDATE ON api_performance_log TO agog_app;
 GRANT SELECT ON api_performance_log TO agog_readonly;
+GRANT SELECT ON api_rollup_5s_pending TO agog_app;
+GRANT SELECT ON api_rollup_5s_pending TO agog_readonly;
+GRANT SELECT ON api_rollup_5s_state TO agog_app;
+GRANT SELECT ON api_rollup_5s_state TO agog_readonly;
 GRANT SELECT ON optimization_recommendations TO agog_app;
 GRANT SELECT ON optimization_recommendations TO agog_readonly;
 GRANT DELETE, INSERT, SELECT, UPDATE ON performance_metrics_cache TO agog_app;

@@ -88,6 +88,29 @@ describe('stored percentiles of the request rollups (V0.0.43)', () => {
     await expect(db.pool.query(`SELECT hist_percentiles('{1099511627777}', '{0.9,0.5}')`)).rejects.toThrow(/ascending/);
   });
 
+  it('hist_percentiles equals hist_percentile on histograms of a few values, where neighbouring order statistics lie in different buckets (V0.0.49)', async () => {
+    // Two values, 10 and 1000 ms: p95 lies 95 % of the way from one to the other.
+    const two = `{${[349n, 582n].map((b) => b * 2n ** 40n + 1n).join(',')}}`;
+    const pair = await db.pool.query(`SELECT hist_percentiles($1::bigint[], '{0.5,0.95}') AS many, hist_percentile($1::bigint[], 0.95) AS p95`, [two]);
+    expect(pair.rows[0].many[1]).toBeCloseTo(pair.rows[0].p95, 9);
+    expect(pair.rows[0].many[1]).toBeLessThan(960);
+    for (let seed = 1; seed <= 40; seed++) {
+      let state = seed;
+      const next = () => (state = (state * 1103515245 + 12345) % 2147483648) / 2147483648;
+      const buckets = new Set<number>();
+      while (buckets.size < 2 + (seed % 9)) buckets.add(1 + Math.floor(next() * 600));
+      const text = `{${[...buckets].sort((a, b) => a - b).map((b) => BigInt(b) * 2n ** 40n + BigInt(1 + Math.floor(next() * 3))).join(',')}}`;
+      const quantiles = [0.5, 0.9, 0.95, 0.99];
+      const result = await db.pool.query(
+        `SELECT hist_percentiles($1::bigint[], $2::float8[]) AS many,
+                (SELECT array_agg(hist_percentile($1::bigint[], q) ORDER BY ord) FROM unnest($2::float8[]) WITH ORDINALITY AS u(q, ord)) AS one_by_one`,
+        [text, quantiles]);
+      result.rows[0].many.forEach((value: number, i: number) => expect({ text, q: quantiles[i], value }).toEqual({ text, q: quantiles[i], value: expect.closeTo(result.rows[0].one_by_one[i], 9) }));
+      const ours = histogramFromText(text);
+      quantiles.forEach((q, i) => expect(ours.percentile(q)).toBeCloseTo(result.rows[0].one_by_one[i], 9));
+    }
+  });
+
   it('are kept on every api_metrics_rollup row as its histogram changes', async () => {
     const tenant = 'dddddddd-0000-4000-8000-000000000001';
     const insert = (ms: number[]) => db.pool.query(

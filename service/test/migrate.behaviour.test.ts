@@ -86,6 +86,18 @@ describe('the migration runner', () => {
     await migrate(db.url);
     const rows = await db.pool.query('SELECT endpoint, response_time_ms FROM api_performance_log');
     expect(rows.rows).toEqual([{ endpoint: '/api/orders', response_time_ms: 12.5 }]);
+    // The 5-second totals (V0.0.50) hold only requests inserted after them: on a database
+    // that had requests, they answer from a day later on (ingest takes timestamps up to a
+    // day ahead); a new database's answer from the start.
+    const state = await db.pool.query(`SELECT complete_from > now() + interval '23 hours' AS later FROM api_rollup_5s_state`);
+    expect(state.rows).toEqual([{ later: true }]);
+    const fresh = await createTestDatabase('migrate_fresh', { migrated: true });
+    try {
+      const empty = await fresh.pool.query(`SELECT complete_from = '-infinity' AS from_start FROM api_rollup_5s_state`);
+      expect(empty.rows).toEqual([{ from_start: true }]);
+    } finally {
+      await fresh.drop();
+    }
   });
 
   it('undoes everything with the rollback scripts, and migrates again afterwards', async () => {

@@ -169,16 +169,98 @@ describe('series', () => {
     expect(frames[0]!.schema.fields.map((f) => f.name)).toEqual(['time', 'p90', 'p99.9']);
   });
 
-  it('reads raw rows for a short window with a fine step, and only rollups otherwise', async () => {
-    const short = await ask({ queryType: 'throughput' }, { from: base.getTime(), to: base.getTime() + 30 * MINUTE, intervalMs: MINUTE });
-    expect(short.frames[0]!.schema.meta?.custom).toEqual({ stepMs: MINUTE, source: 'raw' });
-    const perSecond = column(short.frames[0], 'requestsPerSecond') as number[];
-    expect(perSecond.reduce((a, b) => a + b, 0) * 60).toBeCloseTo(60, 6);
+  it('reads a short window of the total from the 5-second totals, one endpoint or a step under 5 s from raw rows, longer ones from the rollups', async () => {
+    const window = { from: base.getTime(), to: base.getTime() + 30 * MINUTE };
+    const total = await ask({ queryType: 'throughput' }, { ...window, intervalMs: MINUTE });
+    expect(total.frames[0]!.schema.meta?.custom).toEqual({ stepMs: MINUTE, source: '5s' });
+    expect((column(total.frames[0], 'requestsPerSecond') as number[]).reduce((a, b) => a + b, 0) * 60).toBeCloseTo(60, 6);
+    const rounded = await ask({ queryType: 'throughput' }, { ...window, intervalMs: 7_000 });
+    expect(rounded.frames[0]!.schema.meta?.custom).toEqual({ stepMs: 10_000, source: '5s' });
+    const oneEndpoint = await ask({ queryType: 'throughput', endpoint: '/api/orders' }, { ...window, intervalMs: MINUTE });
+    expect(oneEndpoint.frames[0]!.schema.meta?.custom).toEqual({ stepMs: MINUTE, source: 'raw' });
+    expect((column(oneEndpoint.frames[0], 'requestsPerSecond') as number[]).reduce((a, b) => a + b, 0) * 60).toBeCloseTo(60, 6);
+    const fine = await ask({ queryType: 'throughput' }, { ...window, intervalMs: 2_000 });
+    expect(fine.frames[0]!.schema.meta?.custom).toEqual({ stepMs: 2_000, source: 'raw' });
     const long = await ask({ queryType: 'throughput' }, { from: base.getTime(), to: base.getTime() + 30 * MINUTE + 2 * HOUR, intervalMs: MINUTE });
     expect(long.frames[0]!.schema.meta?.custom).toEqual({ stepMs: 5 * MINUTE, source: '5m' });
   });
 
-  it('answers from the 5-minute rollups, with a notice, when a short window holds more raw rows than it may read', async () => {
+  it('gives percentiles from the 5-second histograms within 1 % of the exact ones of the raw rows', async () => {
+    const window = { from: base.getTime(), to: base.getTime() + 30 * MINUTE };
+    const { frames } = await ask({ queryType: 'latencyPercentiles', percentiles: [50, 95, 99] }, { ...window, intervalMs: 2 * MINUTE });
+    expect(frames[0]!.schema.meta?.custom).toEqual({ stepMs: 2 * MINUTE, source: '5s' });
+    const t = column(frames[0], 'time') as number[];
+    expect(t).toHaveLength(15);
+    for (const [name, fraction] of [['p50', 0.5], ['p95', 0.95], ['p99', 0.99]] as const) {
+      for (let k = 0; k < t.length; k++) {
+        const exact = await exactPercentile(
+          `SELECT percentile_cont($4::float8) WITHIN GROUP (ORDER BY response_time_ms) AS p FROM api_performance_log
+            WHERE tenant_id = $1 AND "timestamp" >= $2 AND "timestamp" < $3`,
+          [A, new Date(t[k]!), new Date(t[k]! + 2 * MINUTE), fraction]);
+        expectWithin((column(frames[0], name) as number[])[k], exact, 0.01);
+      }
+    }
+  });
+
+  it('counts requests not yet refreshed in a 5-second series, the same before and after the refresh', async () => {
+    const E = 'e5e5e5e5-0000-4000-8000-000000000005';
+    const tokenE = await tokenFor(db, E, ['read']);
+    await insertRequests(db.pool, E, times(base, 30, 10_000).map((at, i) => ({ at, endpoint: '/late', ms: 10 + i, status: i < 3 ? 503 : 200 })));
+    const window = { from: base.getTime(), to: base.getTime() + 10 * MINUTE, intervalMs: MINUTE };
+    const before = await queryOne(url, tokenE, { queryType: 'throughput' }, window);
+    expect(before.frames[0]!.schema.meta?.custom).toEqual({ stepMs: MINUTE, source: '5s' });
+    expect((column(before.frames[0], 'requestsPerSecond') as number[]).reduce((a, b) => a + b, 0) * 60).toBeCloseTo(30, 6);
+    expect((column(before.frames[0], 'errorsPerSecond') as number[]).reduce((a, b) => a + b, 0) * 60).toBeCloseTo(3, 6);
+    expect((await db.pool.query('SELECT count(*)::int AS n FROM api_rollup_5s_pending WHERE tenant_id = $1', [E])).rows[0].n).toBeGreaterThan(0);
+    await refreshRollups(db.pool);
+    expect((await db.pool.query('SELECT count(*)::int AS n FROM api_rollup_5s_pending WHERE tenant_id = $1', [E])).rows[0].n).toBe(0);
+    const after = await queryOne(url, tokenE, { queryType: 'throughput' }, window);
+    expect(after.frames).toEqual(before.frames);
+
+    // 5-second steps read the percentiles stored on each bucket; a bucket that deltas not
+    // yet refreshed also reach merges its histogram with theirs.
+    const latency = () => queryOne(url, tokenE, { queryType: 'latencyPercentiles', percentiles: [50, 95, 99] }, { ...window, intervalMs: 5_000 });
+    await insertRequests(db.pool, E, times(base, 6, 10_000).map((at, i) => ({ at, endpoint: '/late', ms: 1000 + i })));
+    const pending = await latency();
+    expect(pending.frames[0]!.schema.meta?.custom).toEqual({ stepMs: 5_000, source: '5s' });
+    await refreshRollups(db.pool);
+    const stored = await latency();
+    const p95 = (frames: Frame[]) => column(frames[0], 'p95') as Array<number | null>;
+    expect(p95(stored.frames).filter((v) => v !== null)).toHaveLength(30);
+    if (process.env.DBG) console.log(JSON.stringify([p95(pending.frames).slice(0, 8), p95(stored.frames).slice(0, 8), (await db.pool.query(`SELECT bucket, hist, p95_ms FROM api_metrics_rollup_5s WHERE tenant_id = $1 ORDER BY bucket LIMIT 3`, [E])).rows]));
+    p95(stored.frames).forEach((value, k) => {
+      const merged = p95(pending.frames)[k];
+      if (value === null) expect(merged).toBeNull();
+      else expect(Math.abs(value - merged!) / merged!).toBeLessThan(1e-6);
+    });
+    // The first six buckets now hold two requests (10 + i and 1000 + i ms), the others one.
+    for (let k = 0; k < 30; k++) {
+      const exact = await exactPercentile(
+        `SELECT percentile_cont(0.95) WITHIN GROUP (ORDER BY response_time_ms) AS p FROM api_performance_log
+          WHERE tenant_id = $1 AND "timestamp" >= $2 AND "timestamp" < $3`,
+        [E, new Date(base.getTime() + k * 10_000), new Date(base.getTime() + k * 10_000 + 5_000)]);
+      const at = (column(stored.frames[0], 'time') as number[]).indexOf(base.getTime() + k * 10_000);
+      expectWithin(p95(stored.frames)[at], exact, 0.01);
+    }
+  });
+
+  it('reads raw rows for a window older than the 5-second totals reach back to', async () => {
+    const window = { from: base.getTime(), to: base.getTime() + 30 * MINUTE, intervalMs: MINUTE };
+    await db.pool.query('UPDATE api_rollup_5s_state SET complete_from = $1', [new Date(base.getTime() + MINUTE)]);
+    try {
+      const { frames } = await ask({ queryType: 'throughput' }, window);
+      expect(frames[0]!.schema.meta?.custom).toEqual({ stepMs: MINUTE, source: 'raw' });
+      expect((column(frames[0], 'requestsPerSecond') as number[]).reduce((a, b) => a + b, 0) * 60).toBeCloseTo(60, 6);
+      const empty = await ask({ queryType: 'throughput' }, { ...window, from: base.getTime() - 30 * MINUTE, to: base.getTime() });
+      expect(empty.frames[0]!.schema.meta?.custom).toEqual({ stepMs: MINUTE, source: 'raw' });
+    } finally {
+      await db.pool.query(`UPDATE api_rollup_5s_state SET complete_from = '-infinity'`);
+    }
+    const { frames } = await ask({ queryType: 'throughput' }, window);
+    expect(frames[0]!.schema.meta?.custom).toEqual({ stepMs: MINUTE, source: '5s' });
+  });
+
+  it('answers from the 5-second totals, or the 5-minute rollups for one endpoint, with a notice, when a short window holds more raw rows than it may read', async () => {
     const D = 'd4d4d4d4-0000-4000-8000-000000000004';
     await db.pool.query(
       `INSERT INTO api_performance_log ("timestamp", tenant_id, response_time_ms, status_code, method, endpoint)
@@ -186,11 +268,23 @@ describe('series', () => {
       [D, base]);
     await refreshRollups(db.pool);
     const tokenD = await tokenFor(db, D, ['read']);
-    const { frames } = await queryOne(url, tokenD, { queryType: 'throughput' }, { from: base.getTime(), to: base.getTime() + 30 * MINUTE, intervalMs: MINUTE });
-    expect(frames[0]!.schema.meta?.custom).toEqual({ stepMs: 5 * MINUTE, source: '5m' });
-    expect(frames[0]!.schema.meta?.notices?.[0]?.text).toMatch(/More than 50000 requests/);
-    const perSecond = column(frames[0], 'requestsPerSecond') as number[];
-    expect(perSecond.reduce((a, b) => a + b, 0) * 300).toBeCloseTo(50001, 3);
+    const window = { from: base.getTime(), to: base.getTime() + 30 * MINUTE };
+    const sumOf = (frames: Frame[], stepMs: number) => (column(frames[0], 'requestsPerSecond') as number[]).reduce((a, b) => a + b, 0) * stepMs / 1000;
+
+    const perSecond = await queryOne(url, tokenD, { queryType: 'throughput' }, { ...window, intervalMs: 1_000 });
+    expect(perSecond.frames[0]!.schema.meta?.custom).toEqual({ stepMs: 5_000, source: '5s' });
+    expect(perSecond.frames[0]!.schema.meta?.notices?.[0]?.text).toBe('More than 50000 requests in this window: shown in 5-second steps from the 5-second totals.');
+    expect(sumOf(perSecond.frames, 5_000)).toBeCloseTo(50001, 3);
+
+    const perMinute = await queryOne(url, tokenD, { queryType: 'throughput' }, { ...window, intervalMs: MINUTE });
+    expect(perMinute.frames[0]!.schema.meta?.custom).toEqual({ stepMs: MINUTE, source: '5s' });
+    expect(perMinute.frames[0]!.schema.meta?.notices ?? []).toEqual([]);
+    expect(sumOf(perMinute.frames, MINUTE)).toBeCloseTo(50001, 3);
+
+    const oneEndpoint = await queryOne(url, tokenD, { queryType: 'throughput', endpoint: '/bulk' }, { ...window, intervalMs: MINUTE });
+    expect(oneEndpoint.frames[0]!.schema.meta?.custom).toEqual({ stepMs: 5 * MINUTE, source: '5m' });
+    expect(oneEndpoint.frames[0]!.schema.meta?.notices?.[0]?.text).toMatch(/More than 50000 requests/);
+    expect(sumOf(oneEndpoint.frames, 5 * MINUTE)).toBeCloseTo(50001, 3);
   });
 
   it('gives requests and errors per second and the error rates per step, zero where there was no traffic', async () => {

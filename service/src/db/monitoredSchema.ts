@@ -16,6 +16,7 @@ export const PRODUCT_TABLES = [
   'api_metrics_rollup', 'query_metrics_rollup', 'query_fingerprints', 'query_endpoints', 'resource_metrics_rollup',
   'rollup_refresh_state', 'api_tokens', 'scheduler_job_runs',
   'query_metrics_cumulative', 'api_metrics_cumulative', 'rollup_cumulative_state',
+  'api_metrics_rollup_5s', 'api_rollup_5s_pending', 'api_rollup_5s_state',
   'optimization_recommendations', 'storage_snapshots',
 ];
 

@@ -20,6 +20,38 @@ const COUNT_MASK = 2 ** 40;
 /** Highest bucket latency_bucket() produces. */
 export const MAX_BUCKET = 4000;
 
+// Scratch space of the percentile readers: one histogram's non-empty buckets, ascending,
+// and their counts (at most MAX_BUCKET + 1 distinct buckets).
+const scratchBuckets = new Float64Array(MAX_BUCKET + 1);
+const scratchCounts = new Float64Array(MAX_BUCKET + 1);
+
+/**
+ * Percentile q in [0, 1] of the n buckets in the scratch arrays holding `total` values:
+ * percentile_cont's rank q * (total - 1), each of the two order statistics around it
+ * estimated by its bucket's representative value, interpolated. Null when empty.
+ */
+function scratchPercentile(n: number, total: number, q: number): number | null {
+  if (total === 0) return null;
+  if (!(q >= 0 && q <= 1)) throw new RangeError(`percentile must be between 0 and 1, got ${q}`);
+  const rank = q * (total - 1);
+  const lo = Math.floor(rank);
+  const hi = Math.ceil(rank);
+  let seen = 0;
+  let loValue: number | null = null;
+  let hiValue: number | null = null;
+  for (let i = 0; i < n; i++) {
+    const count = scratchCounts[i]!;
+    if (loValue === null && seen + count > lo) loValue = bucketValue(scratchBuckets[i]!);
+    if (seen + count > hi) {
+      hiValue = bucketValue(scratchBuckets[i]!);
+      break;
+    }
+    seen += count;
+  }
+  if (loValue === null) return null;
+  return loValue + (rank - lo) * ((hiValue ?? loValue) - loValue);
+}
+
 /** Representative duration (ms) of a bucket, as latency_bucket_value(). */
 export function bucketValue(bucket: number): number {
   return bucket <= 0 ? 0 : (2 * 0.01 * Math.pow(1.02, bucket)) / 2.02;
@@ -116,26 +148,21 @@ export class Histogram {
    * estimated by its bucket's representative value. Null when empty.
    */
   percentile(q: number): number | null {
-    if (this.total === 0) return null;
-    if (!(q >= 0 && q <= 1)) throw new RangeError(`percentile must be between 0 and 1, got ${q}`);
-    const rank = q * (this.total - 1);
-    const lo = Math.floor(rank);
-    const hi = Math.ceil(rank);
-    let seen = 0;
-    let loValue: number | null = null;
-    let hiValue: number | null = null;
+    return scratchPercentile(this.total === 0 ? 0 : this.toScratch(), this.total, q);
+  }
+
+  /** Copies the non-empty buckets, ascending, into the scratch arrays; their number. */
+  private toScratch(): number {
+    let n = 0;
     for (let b = this.low; b <= this.high; b++) {
-      const n = this.counts[b]!;
-      if (n <= 0) continue;
-      if (loValue === null && seen + n > lo) loValue = bucketValue(b);
-      if (seen + n > hi) {
-        hiValue = bucketValue(b);
-        break;
+      const count = this.counts[b]!;
+      if (count > 0) {
+        scratchBuckets[n] = b;
+        scratchCounts[n] = count;
+        n++;
       }
-      seen += n;
     }
-    if (loValue === null) return null;
-    return loValue + (rank - lo) * ((hiValue ?? loValue) - loValue);
+    return n;
   }
 
   /** The buckets holding values, ascending, with their counts. */
@@ -154,8 +181,35 @@ export class Histogram {
 
   /** Several percentiles (each 0..100) at once. */
   percentiles(percents: readonly number[]): Array<number | null> {
-    return percents.map((p) => this.percentile(p / 100));
+    const n = this.total === 0 ? 0 : this.toScratch();
+    return percents.map((p) => scratchPercentile(n, this.total, p / 100));
   }
+}
+
+/**
+ * Histogram.percentiles of one bigint[] histogram in array_send's form,
+ * without building a Histogram (whose counts array costs more than a small histogram):
+ * for series of many small ones. Needs the elements in ascending bucket order, as the
+ * rollups keep them; undefined when they are not, and the caller uses a Histogram.
+ */
+export function sendPercentiles(buf: Buffer, percents: readonly number[]): Array<number | null> | undefined {
+  let n = 0;
+  let total = 0;
+  let sorted = true;
+  forEachSendElement(buf, (bucket, count) => {
+    if (count <= 0 || !sorted) return;
+    const b = bucket > MAX_BUCKET ? MAX_BUCKET : bucket < 0 ? 0 : bucket;
+    if (n > 0 && b < scratchBuckets[n - 1]!) sorted = false;
+    else if (n > MAX_BUCKET) sorted = false;
+    else {
+      scratchBuckets[n] = b;
+      scratchCounts[n] = count;
+      n++;
+      total += count;
+    }
+  });
+  if (!sorted) return undefined;
+  return percents.map((p) => scratchPercentile(n, total, p / 100));
 }
 
 /**

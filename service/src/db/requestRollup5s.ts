@@ -66,23 +66,27 @@ export async function requestRows5s(
         WHERE (SELECT complete_from <= $2::timestamptz FROM api_rollup_5s_state)`;
   const result = await db.query<unknown[]>({ text, values: [tenantId, start, to], rowMode: 'array' });
   if (result.rows.length === 0 && !(await completeFrom(db, start))) return null;
-  return result.rows.map((row) => {
-    let i = 1;
-    const next = () => row[i++] as never;
-    const base = {
+  const rows = new Array<Row5s>(result.rows.length);
+  const histAt = withCounts ? 5 : 1;
+  for (let k = 0; k < rows.length; k++) {
+    const row = result.rows[k]!;
+    const packed = row[histAt] as string | null;
+    let values: Array<number | null> | null = null;
+    if (packed === null) {
+      values = new Array<number | null>(stored.length);
+      for (let i = 0; i < stored.length; i++) values[i] = row[histAt + 1 + i] as number | null;
+    }
+    rows[k] = {
       time: row[0] as number,
-      requests: withCounts ? next() : 0,
-      errors: withCounts ? next() : 0,
-      clientErrors: withCounts ? next() : 0,
-      sumMs: withCounts ? next() : 0,
-    };
-    const packed = next() as string | null;
-    return {
-      ...base,
+      requests: withCounts ? (row[1] as number) : 0,
+      errors: withCounts ? (row[2] as number) : 0,
+      clientErrors: withCounts ? (row[3] as number) : 0,
+      sumMs: withCounts ? (row[4] as number) : 0,
       hist: packed === null ? null : Buffer.from(packed, 'base64'),
-      stored: packed === null ? stored.map(() => next() as number | null) : null,
+      stored: values,
     };
-  });
+  }
+  return rows;
 }
 
 /** Whether the 5-second rollup holds every request from `start` on. */

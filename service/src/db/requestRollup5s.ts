@@ -2,6 +2,7 @@
 // series over windows of up to an hour: at most 720 rows per hour, however many requests
 // the tenant had. The pending deltas (api_rollup_5s_pending) are added, so the series is
 // complete up to the last committed insert rather than the last refresh.
+import { storedColumns } from './requestRollups';
 import type { Queryable } from './tenantSession';
 
 export const FIVE_SECONDS_MS = 5_000;
@@ -21,8 +22,6 @@ export interface Row5s {
   stored: Array<number | null> | null;
 }
 
-const STORED_COLUMN: Record<number, string> = { 50: 'p50_ms', 90: 'p90_ms', 95: 'p95_ms', 99: 'p99_ms' };
-
 /**
  * The tenant's 5-second rows (total over all endpoints) with buckets in [start, to): the
  * rollup's and the pending deltas', unsorted. null when the rollup does not hold every
@@ -41,11 +40,7 @@ export async function requestRows5s(
   tenantId: string,
   { start, to, withCounts, storedPercentiles }: { start: Date; to: Date; withCounts: boolean; storedPercentiles: readonly number[] },
 ): Promise<Row5s[] | null> {
-  const stored = storedPercentiles.map((p) => {
-    const column = STORED_COLUMN[p];
-    if (!column) throw new Error(`no stored percentile ${p}`);
-    return column;
-  });
+  const stored = storedColumns(storedPercentiles);
   const window = 'tenant_id = $1::uuid AND bucket >= $2::timestamptz AND bucket < $3::timestamptz';
   const counts = withCounts ? ', r.requests::float8, r.errors::float8, r.client_errors::float8, r.sum_ms' : '';
   const hist = `encode(array_send(r.hist), 'base64')`;

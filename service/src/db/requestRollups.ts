@@ -181,6 +181,15 @@ export interface RequestPoint extends RequestCounts {
 
 const STORED_COLUMN: Record<number, string> = { 50: 'p50_ms', 90: 'p90_ms', 95: 'p95_ms', 99: 'p99_ms' };
 
+/** The columns of stored percentiles (each one of STORED_PERCENTILES), in the order asked. */
+export function storedColumns(percents: readonly number[]): string[] {
+  return percents.map((p) => {
+    const column = STORED_COLUMN[p];
+    if (!column) throw new Error(`no stored percentile ${p}`);
+    return column;
+  });
+}
+
 /**
  * A series per endpoint ('' = all) from one rollup resolution: buckets in [start, to)
  * summed into steps of stepMs (a multiple of the resolution), aligned to STEP_ORIGIN.
@@ -206,11 +215,7 @@ export async function requestSeries(
 ): Promise<RequestPoint[]> {
   const single = stepMs === RESOLUTION_MS[resolution];
   if (storedPercentiles.length > 0 && !single) throw new Error('stored percentiles answer only a step of one rollup row');
-  const stored = storedPercentiles.map((p) => {
-    const column = STORED_COLUMN[p];
-    if (!column) throw new Error(`no stored percentile ${p}`);
-    return column;
-  });
+  const stored = storedColumns(storedPercentiles);
   if (single && !withCounts && !withHistograms && stored.length > 0) {
     // Only stored percentiles (latency panels): per endpoint, the buckets' times and each
     // percentile as arrays in array_send's binary form, decoded without parsing text. The

@@ -28,6 +28,7 @@ export interface Row5s {
  * request from `start` on (its complete_from is later: requests older than the migration
  * that made it).
  *
+ * withHistograms: false when no percentile is asked for; then no row sends its histogram.
  * storedPercentiles (some of STORED_PERCENTILES, or none): a rollup row sends these
  * instead of its histogram, unless deltas of its bucket wait for the refresh, when both
  * must be merged; pending rows always send their histogram. Row by row, each histogram as
@@ -38,12 +39,15 @@ export interface Row5s {
 export async function requestRows5s(
   db: Queryable,
   tenantId: string,
-  { start, to, withCounts, storedPercentiles }: { start: Date; to: Date; withCounts: boolean; storedPercentiles: readonly number[] },
+  { start, to, withCounts, withHistograms, storedPercentiles }: {
+    start: Date; to: Date; withCounts: boolean; withHistograms: boolean; storedPercentiles: readonly number[];
+  },
 ): Promise<Row5s[] | null> {
   const stored = storedColumns(storedPercentiles);
   const window = 'tenant_id = $1::uuid AND bucket >= $2::timestamptz AND bucket < $3::timestamptz';
   const counts = withCounts ? ', r.requests::float8, r.errors::float8, r.client_errors::float8, r.sum_ms' : '';
-  const hist = `encode(array_send(r.hist), 'base64')`;
+  // Without percentiles (throughput) no histogram is sent.
+  const hist = withHistograms ? `encode(array_send(r.hist), 'base64')` : 'NULL::text';
   const text = stored.length > 0
     ? `SELECT extract(epoch FROM r.bucket)::float8 * 1000${counts}, CASE WHEN r.pending THEN ${hist} END
               ${stored.map((c) => `, CASE WHEN NOT r.pending THEN r.${c} END`).join('')}

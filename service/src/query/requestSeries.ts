@@ -116,7 +116,9 @@ async function load5s(
   const start = stepStart(ctx.range.from.getTime(), stepMs, STEP_ORIGIN_MS);
   // A step of one bucket reads the percentiles stored on it, when they are the ones asked for.
   const storable = stepMs === FIVE_SECONDS_MS && percents.length > 0 && percents.every((p) => (STORED_PERCENTILES as readonly number[]).includes(p));
-  const rows = await requestRows5s(ctx.db, tenantId, { start, to: ctx.range.to, withCounts, storedPercentiles: storable ? percents : [] });
+  const rows = await requestRows5s(ctx.db, tenantId, {
+    start, to: ctx.range.to, withCounts, withHistograms: percents.length > 0, storedPercentiles: storable ? percents : [],
+  });
   if (!rows) return null;
   const times = stepTimes(start, ctx.range.to, stepMs);
   const steps = new Array<RequestStep | undefined>(times.length);

@@ -461,7 +461,7 @@ ALTER TABLE query_endpoints ADD CONSTRAINT query_endpoints_pkey PRIMARY KEY (ten
 ALTER TABLE query_fingerprints ADD CONSTRAINT query_fingerprints_pkey PRIMARY KEY (tenant_id, query_hash);
 ALTER TABLE query_fingerprints ADD CONSTRAINT query_fingerprints_query_preview_check CHECK (length(query_preview) <= 500);
 ALTER TABLE query_metrics_cumulative ADD CONSTRAINT query_metrics_cumulative_pkey PRIMARY KEY (tenant_id, query_hash, day);
-ALTER TABLE query_metrics_rollup ADD CONSTRAINT query_metrics_rollup_pkey PRIMARY KEY (tenant_id, resolution, bucket, query_hash);
+ALTER TABLE query_metrics_rollup ADD CONSTRAINT query_metrics_rollup_pkey PRIMARY KEY (tenant_id, resolution, query_hash, bucket);
 ALTER TABLE query_metrics_rollup ADD CONSTRAINT query_metrics_rollup_resolution_check CHECK (resolution = ANY (ARRAY['5m'::text, '1h'::text, '1d'::text]));
 ALTER TABLE query_performance_log ADD CONSTRAINT query_performance_log_execution_time_ms_check CHECK (execution_time_ms >= 0::double precision);
 ALTER TABLE query_performance_log ADD CONSTRAINT query_performance_log_query_preview_check CHECK (length(query_preview) <= 500);
@@ -510,8 +510,8 @@ CREATE UNIQUE INDEX performance_settings_pkey ON public.performance_settings USI
 CREATE UNIQUE INDEX query_endpoints_pkey ON public.query_endpoints USING btree (tenant_id, query_hash, endpoint);
 CREATE UNIQUE INDEX query_fingerprints_pkey ON public.query_fingerprints USING btree (tenant_id, query_hash);
 CREATE UNIQUE INDEX query_metrics_cumulative_pkey ON public.query_metrics_cumulative USING btree (tenant_id, query_hash, day);
-CREATE UNIQUE INDEX query_metrics_rollup_pkey ON public.query_metrics_rollup USING btree (tenant_id, resolution, bucket, query_hash);
--- comment: Top-N fingerprints and one fingerprint's series over a time range at one resolution.
+CREATE UNIQUE INDEX query_metrics_rollup_pkey ON public.query_metrics_rollup USING btree (tenant_id, resolution, query_hash, bucket);
+-- comment: One or a few fingerprints over a time range at one resolution (series, range histograms); the refresh upserts by this key. Rankings read query_metrics_rollup_totals.
 CREATE INDEX query_metrics_rollup_totals ON public.query_metrics_rollup USING btree (tenant_id, resolution, bucket, query_hash) INCLUDE (calls, slow_calls, total_ms, max_ms, rows_sum, p95_lo_bucket, p95_hi_bucket);
 -- comment: Index-only totals and p95 bounds per fingerprint over a range (query type slowQueries), before any histogram is read.
 CREATE INDEX query_performance_log_default_timestamp_idx ON public.query_performance_log_default USING brin ("timestamp") WITH (pages_per_range='32');

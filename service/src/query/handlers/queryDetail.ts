@@ -8,10 +8,18 @@ import { hexToDecimal } from '../../ingest/fingerprint';
 import type { QueryHandler } from '../context';
 import { stepOf, stepStart, stepTimes, tenantOf } from '../context';
 import { frame, ms, numberColumn, stringColumn, timeColumn } from '../frames';
-import { Histogram, histogramFromPacked } from '../histogram';
+import { Histogram, sendPercentiles } from '../histogram';
 import { FIVE_MINUTES_MS, rollupStep } from '../timeRange';
 
 const ENDPOINTS_SHOWN = 100;
+const PERCENTS = [50, 95, 99];
+
+/** A Histogram of one step's histograms (when they are several, or not in bucket order). */
+function stepHistogram(send: Buffer): Histogram {
+  const histogram = new Histogram();
+  histogram.addSend(send);
+  return histogram;
+}
 
 export const queryDetail: QueryHandler<'queryDetail'> = async (query, ctx) => {
   const tenantId = tenantOf(ctx, 'queryDetail');
@@ -23,18 +31,28 @@ export const queryDetail: QueryHandler<'queryDetail'> = async (query, ctx) => {
   const endpoints = await fingerprintEndpoints(ctx.db, tenantId, queryHash, ENDPOINTS_SHOWN);
 
   const times = stepTimes(start, ctx.range.to, step.stepMs);
-  const byTime = new Map(points.map((p) => [p.time.getTime(), { ...p, percentiles: histogramFromPacked(p.histPacked).percentiles([50, 95, 99]) }]));
+  // Each step's histograms are decoded once: read for the step's percentiles (without a
+  // Histogram of its own when they are one sorted histogram, as a 5-minute step's are)
+  // and merged into the whole range's.
+  const all = new Histogram();
+  const byTime = new Map(points.map((p) => {
+    const send = p.histPacked ? Buffer.from(p.histPacked, 'base64') : null;
+    let percentiles: Array<number | null> = [null, null, null];
+    if (send) {
+      all.addSend(send);
+      percentiles = sendPercentiles(send, PERCENTS) ?? stepHistogram(send).percentiles(PERCENTS);
+    }
+    return [p.time.getTime(), { ...p, percentiles }];
+  }));
   const at = (f: (p: NonNullable<ReturnType<typeof byTime.get>>) => number | null) => times.map((t) => {
     const point = byTime.get(t);
     return point ? f(point) : null;
   });
-  const all = new Histogram();
   let calls = 0;
   let totalMs = 0;
   let slowCalls = 0;
   let rowsSum = 0;
   for (const p of points) {
-    all.addPacked(p.histPacked);
     calls += p.calls;
     totalMs += p.totalMs;
     slowCalls += p.slowCalls;

@@ -3,7 +3,7 @@
 // rows through each day; a range's histograms are the same whether the totals are
 // built, partly built, stale or expired; the totals are read (two rows per key) only
 // when they hold; late data makes the next run rebuild from the day it reached.
-import { COARSE_SHIFT, QUERY_ROLLUP, API_ROLLUP, rangeHistogramSql, rangeHistograms, type CumulativeRollup } from '../src/db/rangeHistograms';
+import { COARSE_SHIFT, QUERY_ROLLUP, API_ROLLUP, rangeHistogramSql, rangeHistogramValues, rangeHistograms, type CumulativeRollup } from '../src/db/rangeHistograms';
 import { segmentCondition, segmentValues } from '../src/db/rollupSegments';
 import { cumulateHistograms } from '../src/db/rollups';
 import { histogramFromText, type Histogram } from '../src/query/histogram';
@@ -100,13 +100,21 @@ async function dayCounts(rollup: CumulativeRollup, segments: Segment[], keys: st
   return keys.map((key) => ({ key, dayCount: counts.get(key) ?? 0 }));
 }
 
+/**
+ * The fixture fills each resolution independently (a day's row is not the sum of its
+ * hours'), so the edges must be read as their own rows, not as an enclosing row minus
+ * others (src/db/rangeHistograms.ts edgePieces, tested in query.edgePieces.test.ts): as
+ * "now", a time long after the data, when those finer rows would have expired.
+ */
+const LONG_AFTER = DAY0 + 1000 * DAY_MS;
+
 /** rangeHistograms for the keys, and how many histogram rows its SQL returned per key. */
 async function read(rollup: CumulativeRollup, segments: Segment[], keys: string[]): Promise<{ histograms: Map<string, Histogram>; rowsPerKey: Map<string, number> }> {
   const withCounts = await dayCounts(rollup, segments, keys);
-  const histograms = await rangeHistograms(db.pool, rollup, T, segments, withCounts);
+  const histograms = await rangeHistograms(db.pool, rollup, T, segments, withCounts, LONG_AFTER);
   const { rows } = await db.pool.query<{ key: string }>({
     text: rangeHistogramSql(rollup),
-    values: [T, ...segmentValues(segments), withCounts.map((k) => k.key), withCounts.map((k) => k.dayCount)],
+    values: rangeHistogramValues(T, segments, withCounts, LONG_AFTER),
   });
   const rowsPerKey = new Map<string, number>();
   for (const row of rows) {

@@ -152,13 +152,21 @@ async function fullMerge(table: 'query_metrics_rollup' | 'api_metrics_rollup', s
   return rank(result.rows.map((r) => ({ key: r.key, histogram: histogramFromText(r.hist_text) })), limit);
 }
 
+/**
+ * The fixture fills each resolution independently (a day's row is not the sum of its
+ * hours'), so the edges must be read as their own rows, not as an enclosing row minus
+ * others (src/db/rangeHistograms.ts edgePieces): as "now", a time long after the data,
+ * when those finer rows would have expired.
+ */
+const LONG_AFTER = DAY0 + 1000 * DAY_MS;
+
 async function boundedFingerprints(segments: Segment[], limit: number): Promise<{ ranked: Ranked[]; candidates: number }> {
-  const rows = await fingerprintTotals(db.pool, T, segments, { orderBy: 'p95', limit, endpoint: null });
+  const rows = await fingerprintTotals(db.pool, T, segments, { orderBy: 'p95', limit, endpoint: null, now: LONG_AFTER });
   return { ranked: rank(rows.map((r) => ({ key: r.queryHash, histogram: r.histogram })), limit), candidates: rows.length };
 }
 
 async function boundedEndpoints(segments: Segment[], limit: number): Promise<{ ranked: Ranked[]; candidates: number }> {
-  const rows = await endpointTotals(db.pool, T, segments, { orderBy: 'p95', limit });
+  const rows = await endpointTotals(db.pool, T, segments, { orderBy: 'p95', limit, now: LONG_AFTER });
   return { ranked: rank(rows.map((r) => ({ key: r.endpoint, histogram: r.histogram })), limit), candidates: rows.length };
 }
 

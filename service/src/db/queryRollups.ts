@@ -41,7 +41,7 @@ export async function fingerprintTotals(
   db: Queryable,
   tenantId: string,
   segments: Segment[],
-  { orderBy, limit, endpoint }: { orderBy: FingerprintOrderKey; limit: number; endpoint: string | null },
+  { orderBy, limit, endpoint, now }: { orderBy: FingerprintOrderKey; limit: number; endpoint: string | null; now: number },
 ): Promise<FingerprintTotals[]> {
   const rowsOf = (select: string) => segmentUnion('r', 2, select);
   const ofEndpoint = `($12::text IS NULL OR r.query_hash IN (SELECT e.query_hash FROM query_endpoints e
@@ -67,7 +67,7 @@ export async function fingerprintTotals(
       all.rows.map((row) => ({
         key: row.query_hash, dayCount: row.day_count, parts: row.parts, held: row.held, endCoarse: row.end_coarse, startCoarse: row.start_coarse,
       })), limit));
-    return withHistograms(db, tenantId, segments, all.rows.filter((row) => chosenKeys.has(row.query_hash)));
+    return withHistograms(db, tenantId, segments, all.rows.filter((row) => chosenKeys.has(row.query_hash)), now);
   }
   const result = await db.query<TotalsRow>(
     `WITH lim AS (${cumulativeLimitSql(QUERY_ROLLUP)}),
@@ -87,7 +87,7 @@ export async function fingerprintTotals(
       LIMIT $14::integer`,
     [tenantId, ...segmentValues(segments), endpoint, orderBy, limit],
   );
-  return withHistograms(db, tenantId, segments, result.rows);
+  return withHistograms(db, tenantId, segments, result.rows, now);
 }
 
 interface TotalsRow {
@@ -95,8 +95,8 @@ interface TotalsRow {
 }
 
 /** The fingerprints' totals with their histograms over the range (src/db/rangeHistograms.ts). */
-async function withHistograms(db: Queryable, tenantId: string, segments: Segment[], rows: TotalsRow[]): Promise<FingerprintTotals[]> {
-  const histograms = await rangeHistograms(db, QUERY_ROLLUP, tenantId, segments, rows.map((row) => ({ key: row.query_hash, dayCount: row.day_count })));
+async function withHistograms(db: Queryable, tenantId: string, segments: Segment[], rows: TotalsRow[], now: number): Promise<FingerprintTotals[]> {
+  const histograms = await rangeHistograms(db, QUERY_ROLLUP, tenantId, segments, rows.map((row) => ({ key: row.query_hash, dayCount: row.day_count })), now);
   return rows.map((row) => ({
     queryHash: row.query_hash,
     calls: row.calls,

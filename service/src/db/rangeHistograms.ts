@@ -8,8 +8,17 @@
 // per key instead of one per day. A key's running totals are used only when their counts
 // differ by exactly the count of its daily rows in [a, m) (an index-only sum); otherwise
 // its daily rows are read, so the answer never depends on whether the totals are up to
-// date. The days from m to b, the hours and the 5-minute buckets are rollup rows as
-// before.
+// date. The days from m to b are daily rows.
+//
+// The range's edges (the hours before its first whole day and after its last, and the
+// 5-minute buckets around them, edgePieces) are rollup rows, each edge read either
+// directly or, when that is fewer rows, as its enclosing coarser row minus the finer rows
+// of that row outside the range: the last 17 hours of a day as the day's row minus its
+// first 7 hours, a range ending at 16:40 today as today's row minus the hours since 17:00.
+// This is exact because the refresh writes every resolution from the same deltas in one
+// statement (a day's histogram is the sum of its hours', an hour's of its 5-minute
+// buckets'), and it is used only where the finer rows outside the range are surely still
+// kept (expiry deletes 5-minute rows at least 8 days old, hours with their days at 400).
 //
 // Histograms travel one row per histogram as array_send's bytes (bytea, which PostgreSQL
 // writes as hex and node-postgres decodes into a Buffer natively), read by
@@ -17,7 +26,7 @@
 // both sides than base64 (PostgreSQL's base64 also breaks lines), and per-row bytes need
 // no concatenation in SQL.
 import { forEachSendElement, Histogram, MAX_BUCKET } from '../query/histogram';
-import type { Segment } from '../query/timeRange';
+import { ceilTo, DAY_MS, RESOLUTION_MS, type Resolution, type Segment } from '../query/timeRange';
 import { boundPartsSql, keyBounds, p95Candidates, type CoarseCounts } from './p95Bounds';
 import { segmentValues } from './rollupSegments';
 import type { Queryable } from './tenantSession';
@@ -74,28 +83,110 @@ function totalsHoldSql(dayCount: string): string {
 
 /**
  * SQL of the rows (key text, sign int4, hist: array_send bytes) whose signed sum is each
- * key's histogram over the range. Parameters: $1 tenant, $2..$11 segmentValues, $12 the
- * keys, $13 their counts in the daily rows before m (dayCountSql).
+ * key's histogram over the range. Parameters (rangeHistogramValues): $1 tenant, $2..$5
+ * the edge pieces (resolutions, starts, ends, signs: edgePieces), $6 and $7 the range's
+ * whole days, $8 the keys, $9 their counts in the daily rows before m (dayCountSql).
  */
 export function rangeHistogramSql(rollup: CumulativeRollup): string {
   const { table, key, keyType } = rollup;
-  const keys = `$12::${keyType}[]`;
-  const piece = (resolution: string, from: string, to: string, extra = '') =>
+  const keys = `$8::${keyType}[]`;
+  const days = (from: string, to: string, which: string) =>
     `SELECT r.${key}::text, 1, array_send(r.hist) FROM ${table} r
-      WHERE r.tenant_id = $1::uuid AND r.resolution = '${resolution}' AND r.bucket >= ${from} AND r.bucket < ${to}
-        AND r.${key} = ANY (${extra || keys}) AND r.hist IS NOT NULL`;
-  return `WITH k AS (SELECT u.key, max(u.n) AS n FROM unnest(${keys}, $13::float8[]) AS u(key, n) GROUP BY u.key),
+      WHERE r.tenant_id = $1::uuid AND r.resolution = '1d' AND r.bucket >= ${from} AND r.bucket < ${to}
+        AND r.${key} = ANY (${which}) AND r.hist IS NOT NULL`;
+  return `WITH k AS (SELECT u.key, max(u.n) AS n FROM unnest(${keys}, $9::float8[]) AS u(key, n) GROUP BY u.key),
      lim AS (${cumulativeLimitSql(rollup)}),
      ok AS (${heldTotalsSql(rollup, 'k', 'hist')}),
      redo AS (SELECT coalesce(array_agg(k.key), '{}') AS keys FROM k WHERE k.key NOT IN (SELECT ok.key FROM ok))
 SELECT ok.key::text, 1, array_send(ok.end_hist) FROM ok WHERE ok.end_hist IS NOT NULL
 UNION ALL SELECT ok.key::text, -1, array_send(ok.start_hist) FROM ok WHERE ok.start_hist IS NOT NULL
-UNION ALL ${piece('1d', '$6::timestamptz', '(SELECT lim.m FROM lim)', `(SELECT redo.keys FROM redo)::${keyType}[]`)}
-UNION ALL ${piece('1d', '(SELECT lim.m FROM lim)', '$7::timestamptz')}
-UNION ALL ${piece('5m', '$2::timestamptz', '$3::timestamptz')}
-UNION ALL ${piece('1h', '$4::timestamptz', '$5::timestamptz')}
-UNION ALL ${piece('1h', '$8::timestamptz', '$9::timestamptz')}
-UNION ALL ${piece('5m', '$10::timestamptz', '$11::timestamptz')}`;
+UNION ALL ${days('$6::timestamptz', '(SELECT lim.m FROM lim)', `(SELECT redo.keys FROM redo)::${keyType}[]`)}
+UNION ALL ${days('(SELECT lim.m FROM lim)', '$7::timestamptz', keys)}
+-- One index range per piece and key (OFFSET 0 keeps the subquery apart, so the planner
+-- cannot turn the pieces into a hash join over a scan of the tenant's rows).
+UNION ALL SELECT r.${key}::text, p.sign, array_send(r.hist)
+  FROM unnest($2::text[], $3::timestamptz[], $4::timestamptz[], $5::int4[]) AS p(resolution, f, t, sign)
+  CROSS JOIN LATERAL (SELECT r.${key}, r.hist FROM ${table} r
+                       WHERE r.tenant_id = $1::uuid AND r.resolution = p.resolution AND r.bucket >= p.f AND r.bucket < p.t
+                         AND r.${key} = ANY (${keys}) AND r.hist IS NOT NULL OFFSET 0) r`;
+}
+
+/** Rows of one resolution with buckets in [from, to) (epoch ms), added (sign 1) or subtracted (-1). */
+export interface HistogramPiece {
+  resolution: Resolution;
+  from: number;
+  to: number;
+  sign: 1 | -1;
+}
+
+/** The resolution whose buckets hold whole buckets of another. */
+const ENCLOSING: Partial<Record<Resolution, Resolution>> = { '5m': '1h', '1h': '1d' };
+
+/**
+ * How far back the finer rows of an enclosing row are surely kept: 5-minute rows expire
+ * at least 8 days after their bucket (retention of at least a day plus 7 days), hours
+ * with the days that hold them at 400 days (maintain_partitions_and_rollups).
+ */
+const FINER_KEPT_MS: Partial<Record<Resolution, number>> = { '5m': 7 * DAY_MS, '1h': 399 * DAY_MS };
+
+/**
+ * The range's edges (the pieces of rangeSegments other than the whole days) as signed
+ * pieces, each edge either its own rows or, when that reads fewer buckets, its enclosing
+ * row minus the finer rows of that row outside the range. `now` bounds the buckets that
+ * can have data after a range's end (for counting only: every row in a subtracted piece
+ * is subtracted, whatever its time) and where finer rows may have expired.
+ */
+export function edgePieces(segments: Segment[], now: number): HistogramPiece[] {
+  const pieces: HistogramPiece[] = [];
+  segments.forEach((segment, i) => {
+    const resolution = segment.resolution;
+    const from = segment.from.getTime();
+    const to = segment.to.getTime();
+    if (i === 2 || to <= from) return;
+    const own = (): void => void pieces.push({ resolution, from, to, sign: 1 });
+    const enclosing = ENCLOSING[resolution];
+    if (!enclosing) return own();
+    const width = RESOLUTION_MS[resolution];
+    const outer = RESOLUTION_MS[enclosing];
+    const inside = (to - from) / width;
+    if (i < 2) {
+      // Leading edge: the enclosing row ending at `to`, minus its buckets before `from`.
+      const start = to - outer;
+      if (to % outer !== 0 || from < start || start < now - FINER_KEPT_MS[resolution]!) return own();
+      if (1 + (from - start) / width >= inside) return own();
+      pieces.push({ resolution: enclosing, from: start, to, sign: 1 }, { resolution, from: start, to: from, sign: -1 });
+    } else {
+      // Trailing edge: the enclosing row starting at `from`, minus its buckets from `to`
+      // on (counted up to now).
+      const end = from + outer;
+      if (from % outer !== 0 || to > end || from < now - FINER_KEPT_MS[resolution]!) return own();
+      if (1 + Math.max(0, Math.min(end, ceilTo(now, width)) - to) / width >= inside) return own();
+      pieces.push({ resolution: enclosing, from, to: end, sign: 1 }, { resolution, from: to, to: end, sign: -1 });
+    }
+  });
+  // An enclosing row added for a 5-minute edge that the hour edge subtracts again (both
+  // edges of one side taken as complements): neither is read.
+  for (const added of pieces.filter((p) => p.sign === 1)) {
+    const taken = pieces.find((p) => p.sign === -1 && p.resolution === added.resolution
+      && ((p.from === added.from && added.to <= p.to) || (p.to === added.to && added.from >= p.from)));
+    if (!taken) continue;
+    if (taken.from === added.from) taken.from = added.to;
+    else taken.to = added.from;
+    pieces.splice(pieces.indexOf(added), 1);
+  }
+  return pieces.filter((p) => p.to > p.from);
+}
+
+/** The parameters of rangeHistogramSql. */
+export function rangeHistogramValues(tenantId: string, segments: Segment[], keys: KeyDayCount[], now: number): unknown[] {
+  const days = segments[2]!;
+  const pieces = edgePieces(segments, now);
+  return [
+    tenantId,
+    pieces.map((p) => p.resolution), pieces.map((p) => new Date(p.from)), pieces.map((p) => new Date(p.to)), pieces.map((p) => p.sign),
+    days.from, days.to,
+    keys.map((k) => k.key), keys.map((k) => k.dayCount),
+  ];
 }
 
 /**
@@ -128,7 +219,7 @@ export interface KeyDayCount {
 /**
  * Each key's histogram over the range (src/query/timeRange.ts rangeSegments), for the
  * given keys (fingerprints as decimal strings, or endpoints). Keys without data have an
- * empty histogram.
+ * empty histogram. `now` (epoch ms) decides how the edges are read (edgePieces).
  */
 export async function rangeHistograms(
   db: Queryable,
@@ -136,12 +227,13 @@ export async function rangeHistograms(
   tenantId: string,
   segments: Segment[],
   keys: KeyDayCount[],
+  now: number,
 ): Promise<Map<string, Histogram>> {
   const histograms = new Map<string, Histogram>(keys.map((k) => [k.key, new Histogram()]));
   if (keys.length === 0) return histograms;
   const result = await db.query<[string, number, Buffer]>({
     text: rangeHistogramSql(rollup),
-    values: [tenantId, ...segmentValues(segments), keys.map((k) => k.key), keys.map((k) => k.dayCount)],
+    values: rangeHistogramValues(tenantId, segments, keys, now),
     rowMode: 'array',
   });
   for (const [key, sign, hist] of result.rows) {

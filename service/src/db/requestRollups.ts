@@ -68,8 +68,11 @@ function toTotals(row: TotalRow | undefined): RequestTotals {
   };
 }
 
-/** Totals and merged histogram over a range for one endpoint ('' = all endpoints). */
-export async function requestTotals(db: Queryable, tenantId: string, segments: Segment[], endpoint = ''): Promise<RequestTotalsWithHistogram> {
+/**
+ * Totals and merged histogram over a range for one endpoint ('' = all endpoints); `now`
+ * as rangeHistograms takes it.
+ */
+export async function requestTotals(db: Queryable, tenantId: string, segments: Segment[], now: number, endpoint = ''): Promise<RequestTotalsWithHistogram> {
   const result = await db.query<TotalRow & { day_count: number }>(
     `WITH lim AS (${cumulativeLimitSql(API_ROLLUP)})
      SELECT ${TOTAL_COLUMNS}, ${dayCountSql(API_ROLLUP)} AS day_count
@@ -77,7 +80,7 @@ export async function requestTotals(db: Queryable, tenantId: string, segments: S
                                      WHERE r.tenant_id = $1::uuid AND r.endpoint = $12::text AND {segment}`)} r CROSS JOIN lim`,
     [tenantId, ...segmentValues(segments), endpoint],
   );
-  const histograms = await rangeHistograms(db, API_ROLLUP, tenantId, segments, [{ key: endpoint, dayCount: result.rows[0]?.day_count ?? 0 }]);
+  const histograms = await rangeHistograms(db, API_ROLLUP, tenantId, segments, [{ key: endpoint, dayCount: result.rows[0]?.day_count ?? 0 }], now);
   return { ...toTotals(result.rows[0]), histogram: histograms.get(endpoint)! };
 }
 
@@ -98,7 +101,7 @@ export async function endpointTotals(
   db: Queryable,
   tenantId: string,
   segments: Segment[],
-  { orderBy, limit }: { orderBy: EndpointOrderKey; limit: number },
+  { orderBy, limit, now }: { orderBy: EndpointOrderKey; limit: number; now: number },
 ): Promise<EndpointTotals[]> {
   const rowsOf = (select: string) => segmentUnion('r', 2, select);
   let result;
@@ -141,7 +144,7 @@ export async function endpointTotals(
       [tenantId, ...segmentValues(segments), orderBy, limit],
     )).rows;
   }
-  const histograms = await rangeHistograms(db, API_ROLLUP, tenantId, segments, result.map((row) => ({ key: row.endpoint, dayCount: row.day_count })));
+  const histograms = await rangeHistograms(db, API_ROLLUP, tenantId, segments, result.map((row) => ({ key: row.endpoint, dayCount: row.day_count })), now);
   return result.map((row) => ({ endpoint: row.endpoint, ...toTotals(row), histogram: histograms.get(row.endpoint)! }));
 }
 

@@ -94,7 +94,7 @@ function floorTo(ms: number, unit: number): number {
   return Math.floor(ms / unit) * unit;
 }
 
-function ceilTo(ms: number, unit: number): number {
+export function ceilTo(ms: number, unit: number): number {
   return Math.ceil(ms / unit) * unit;
 }
 

@@ -19,6 +19,7 @@ export const slowQueries: QueryHandler<'slowQueries'> = async (query, ctx) => {
     orderBy,
     limit,
     endpoint: query.endpoint ?? null,
+    now: ctx.now,
   });
   const ranked = rows.map((row) => ({ ...row, p95: row.histogram.percentile(0.95) }));
   const key: Record<typeof orderBy, (r: (typeof ranked)[number]) => number> = {

@@ -5,6 +5,7 @@
 // when they hold; late data makes the next run rebuild from the day it reached.
 import { COARSE_SHIFT, QUERY_ROLLUP, API_ROLLUP, rangeHistogramSql, rangeHistogramValues, rangeHistograms, type CumulativeRollup } from '../src/db/rangeHistograms';
 import { segmentCondition, segmentValues } from '../src/db/rollupSegments';
+import { RunningTotalsCache } from '../src/db/runningTotalsCache';
 import { cumulateHistograms } from '../src/db/rollups';
 import { histogramFromText, type Histogram } from '../src/query/histogram';
 import { DAY_MS, HOUR_MS, rangeSegments, type Segment } from '../src/query/timeRange';
@@ -111,7 +112,7 @@ const LONG_AFTER = DAY0 + 1000 * DAY_MS;
 /** rangeHistograms for the keys, and how many histogram rows its SQL returned per key. */
 async function read(rollup: CumulativeRollup, segments: Segment[], keys: string[]): Promise<{ histograms: Map<string, Histogram>; rowsPerKey: Map<string, number> }> {
   const withCounts = await dayCounts(rollup, segments, keys);
-  const histograms = await rangeHistograms(db.pool, rollup, T, segments, withCounts, LONG_AFTER);
+  const histograms = await rangeHistograms(db.pool, rollup, T, segments, withCounts, { now: LONG_AFTER, cache: new RunningTotalsCache() });
   const { rows } = await db.pool.query<{ key: string }>({
     text: rangeHistogramSql(rollup),
     values: rangeHistogramValues(T, segments, withCounts, LONG_AFTER),

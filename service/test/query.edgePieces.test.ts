@@ -4,6 +4,7 @@
 // rows, for fingerprints and endpoints, with fewer rows read.
 import { edgePieces, QUERY_ROLLUP, API_ROLLUP, rangeHistogramSql, rangeHistogramValues, rangeHistograms, type CumulativeRollup, type HistogramPiece } from '../src/db/rangeHistograms';
 import { segmentCondition, segmentValues } from '../src/db/rollupSegments';
+import { RunningTotalsCache } from '../src/db/runningTotalsCache';
 import { refreshRollups } from '../src/db/rollups';
 import { histogramFromText } from '../src/query/histogram';
 import { DAY_MS, HOUR_MS, rangeSegments, type TimeRange } from '../src/query/timeRange';
@@ -120,7 +121,7 @@ describe('range histograms with edges read as complements', () => {
         const keys = [...own.texts.keys()].sort();
         expect(keys.length).toBe(rollup === QUERY_ROLLUP ? 2 : 3);
         const withCounts = keys.map((key) => ({ key, dayCount: 0 }));
-        const histograms = await rangeHistograms(db.pool, rollup, T, segments, withCounts, c.now);
+        const histograms = await rangeHistograms(db.pool, rollup, T, segments, withCounts, { now: c.now, cache: new RunningTotalsCache() });
         for (const key of keys) {
           expect([key, histograms.get(key)!.nonEmpty()]).toEqual([key, histogramFromText(own.texts.get(key)).nonEmpty()]);
         }

@@ -4,7 +4,9 @@
 import { packedHistograms, type Histogram } from '../query/histogram';
 import type { Segment } from '../query/timeRange';
 import { boundPartsSql } from './p95Bounds';
-import { cumulativeLimitSql, dayCountSql, p95CandidateKeys, QUERY_ROLLUP, rangeHistograms, rankingSql } from './rangeHistograms';
+import {
+  boundTotals, cumulativeLimitSql, dayCountSql, p95CandidateKeys, QUERY_ROLLUP, rangeHistograms, rankingSql, type RangeRead, type RankingTotalsRow,
+} from './rangeHistograms';
 import { STEP_ORIGIN } from './requestRollups';
 import { segmentUnion, segmentValues } from './rollupSegments';
 import type { Queryable } from './tenantSession';
@@ -41,7 +43,7 @@ export async function fingerprintTotals(
   db: Queryable,
   tenantId: string,
   segments: Segment[],
-  { orderBy, limit, endpoint, now }: { orderBy: FingerprintOrderKey; limit: number; endpoint: string | null; now: number },
+  { orderBy, limit, endpoint, read }: { orderBy: FingerprintOrderKey; limit: number; endpoint: string | null; read: RangeRead },
 ): Promise<FingerprintTotals[]> {
   const rowsOf = (select: string) => segmentUnion('r', 2, select);
   const ofEndpoint = `($12::text IS NULL OR r.query_hash IN (SELECT e.query_hash FROM query_endpoints e
@@ -50,7 +52,7 @@ export async function fingerprintTotals(
     // Totals and bounds of every fingerprint in one index-only read; the running totals'
     // days apart (src/db/rangeHistograms.ts p95CandidateKeys).
     const days = `r.resolution = '1d' AND r.bucket < lim.m`;
-    const all = await db.query<TotalsRow & { parts: string | null; held: boolean; end_coarse: Buffer | null; start_coarse: Buffer | null }>(
+    const all = await db.query<TotalsRow & RankingTotalsRow & { parts: string | null }>(
       rankingSql(QUERY_ROLLUP, `
        SELECT r.query_hash, sum(r.calls)::float8 AS calls, sum(r.slow_calls)::float8 AS slow_calls,
               sum(r.total_ms)::float8 AS total_ms, max(r.max_ms)::float8 AS max_ms, sum(r.rows_sum)::float8 AS rows_sum,
@@ -65,9 +67,9 @@ export async function fingerprintTotals(
     );
     const chosenKeys = new Set(await p95CandidateKeys(db, QUERY_ROLLUP, tenantId, segments,
       all.rows.map((row) => ({
-        key: row.query_hash, dayCount: row.day_count, parts: row.parts, held: row.held, endCoarse: row.end_coarse, startCoarse: row.start_coarse,
-      })), limit));
-    return withHistograms(db, tenantId, segments, all.rows.filter((row) => chosenKeys.has(row.query_hash)), now);
+        key: row.query_hash, dayCount: row.day_count, parts: row.parts, ...boundTotals(row),
+      })), limit, read.cache));
+    return withHistograms(db, tenantId, segments, all.rows.filter((row) => chosenKeys.has(row.query_hash)), read);
   }
   const result = await db.query<TotalsRow>(
     `WITH lim AS (${cumulativeLimitSql(QUERY_ROLLUP)}),
@@ -87,7 +89,7 @@ export async function fingerprintTotals(
       LIMIT $14::integer`,
     [tenantId, ...segmentValues(segments), endpoint, orderBy, limit],
   );
-  return withHistograms(db, tenantId, segments, result.rows, now);
+  return withHistograms(db, tenantId, segments, result.rows, read);
 }
 
 interface TotalsRow {
@@ -95,8 +97,8 @@ interface TotalsRow {
 }
 
 /** The fingerprints' totals with their histograms over the range (src/db/rangeHistograms.ts). */
-async function withHistograms(db: Queryable, tenantId: string, segments: Segment[], rows: TotalsRow[], now: number): Promise<FingerprintTotals[]> {
-  const histograms = await rangeHistograms(db, QUERY_ROLLUP, tenantId, segments, rows.map((row) => ({ key: row.query_hash, dayCount: row.day_count })), now);
+async function withHistograms(db: Queryable, tenantId: string, segments: Segment[], rows: TotalsRow[], read: RangeRead): Promise<FingerprintTotals[]> {
+  const histograms = await rangeHistograms(db, QUERY_ROLLUP, tenantId, segments, rows.map((row) => ({ key: row.query_hash, dayCount: row.day_count })), read);
   return rows.map((row) => ({
     queryHash: row.query_hash,
     calls: row.calls,

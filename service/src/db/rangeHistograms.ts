@@ -29,6 +29,7 @@ import { forEachSendElement, Histogram, MAX_BUCKET } from '../query/histogram';
 import { ceilTo, DAY_MS, RESOLUTION_MS, type Resolution, type Segment } from '../query/timeRange';
 import { boundPartsSql, keyBounds, p95Candidates, type CoarseCounts } from './p95Bounds';
 import { segmentValues } from './rollupSegments';
+import { versionId, type RunningTotalsCache } from './runningTotalsCache';
 import type { Queryable } from './tenantSession';
 
 /** A rollup with running totals: its tables and columns (V0.0.41, V0.0.48). */
@@ -52,25 +53,76 @@ export const API_ROLLUP: CumulativeRollup = {
 
 /**
  * SQL of a CTE body: the keys of `source` (a CTE with columns key and n, n being the key's
- * count in the daily rows before m, dayCountSql) whose running totals hold, with their
- * totals through the last day before m (end_hist) and before the range's first whole day
- * (start_hist), in `column` (hist, or coarse: the same counts in buckets 2^COARSE_SHIFT
- * wide). Needs `lim` (cumulativeLimitSql) and the parameters of rangeHistogramSql.
+ * count in the daily rows before m, dayCountSql) whose running totals hold, with the
+ * versions (day and xmin, RunningTotalsCache) of their totals through the last day before
+ * m (end_day, end_version) and before the range's first whole day (start_day,
+ * start_version; null when there is none). Needs `lim` (cumulativeLimitSql) and the
+ * parameters of rangeHistogramSql.
  */
-export function heldTotalsSql(rollup: CumulativeRollup, source: string, column: 'hist' | 'coarse'): string {
-  return `SELECT k.key, e.hist AS end_hist, s.hist AS start_hist
+function heldTotalsSql(rollup: CumulativeRollup, source: string): string {
+  return `SELECT k.key, e.day AS end_day, e.version AS end_version, s.day AS start_day, s.version AS start_version
               FROM ${source} k CROSS JOIN lim
-              LEFT JOIN LATERAL (${latestTotalSql(rollup, column, 'k.key', 'lim.m')}) e ON true
-              LEFT JOIN LATERAL (${latestTotalSql(rollup, column, 'k.key', '$6::timestamptz')}) s ON true
+              LEFT JOIN LATERAL (${latestTotalSql(rollup, 'k.key', 'lim.m')}) e ON true
+              LEFT JOIN LATERAL (${latestTotalSql(rollup, 'k.key', '$6::timestamptz')}) s ON true
              WHERE ${totalsHoldSql('k.n')}`;
 }
 
-/** SQL (for a LATERAL join) of a key's newest running total before a day: its count n and `column` as hist. */
-function latestTotalSql(rollup: CumulativeRollup, column: 'hist' | 'coarse', keyRef: string, before: string): string {
+/**
+ * SQL (for a LATERAL join) of a key's newest running total before a day: its count n, its
+ * day and its version (xmin as text); the histograms themselves are read by
+ * runningTotals, unless held.
+ */
+function latestTotalSql(rollup: CumulativeRollup, keyRef: string, before: string): string {
   const { cumulative, key, count } = rollup;
-  return `SELECT c.${count} AS n, c.${column} AS hist FROM ${cumulative} c
+  return `SELECT c.${count} AS n, c.day, c.xmin::text AS version FROM ${cumulative} c
       WHERE c.tenant_id = $1::uuid AND c.${key} = ${keyRef} AND c.day < ${before}
       ORDER BY c.day DESC LIMIT 1`;
+}
+
+/** One running-total row version of a key (heldTotalsSql, rankingSql). */
+export interface TotalVersion {
+  day: Date;
+  version: string;
+}
+
+/**
+ * The bytes (array_send of `column`) of running-total row versions of some keys: those
+ * held in the cache, and the others read in one statement (then held). Keyed by
+ * versionId.
+ */
+async function runningTotals(
+  db: Queryable,
+  rollup: CumulativeRollup,
+  column: 'hist' | 'coarse',
+  tenantId: string,
+  wanted: Array<{ key: string; total: TotalVersion }>,
+  cache: RunningTotalsCache,
+): Promise<Map<string, Buffer>> {
+  const found = new Map<string, Buffer>();
+  const missing: Array<{ key: string; total: TotalVersion }> = [];
+  for (const w of wanted) {
+    const id = versionId(rollup.name, column, tenantId, w.key, w.total.day, w.total.version);
+    if (found.has(id)) continue;
+    const held = cache.get(id);
+    if (held) found.set(id, held);
+    else missing.push(w);
+  }
+  if (missing.length === 0) return found;
+  const { cumulative, key, keyType } = rollup;
+  const result = await db.query<[string, Date, string, Buffer]>({
+    text: `SELECT c.${key}::text, c.day, c.xmin::text, array_send(c.${column})
+             FROM unnest($2::${keyType}[], $3::timestamptz[]) AS u(key, day)
+             JOIN ${cumulative} c ON c.tenant_id = $1::uuid AND c.${key} = u.key AND c.day = u.day`,
+    values: [tenantId, missing.map((m) => m.key), missing.map((m) => m.total.day)],
+    rowMode: 'array',
+  });
+  for (const [k, day, version, bytes] of result.rows) {
+    // The same snapshot as the statement that named these versions: the same versions.
+    const id = versionId(rollup.name, column, tenantId, k, day, version);
+    cache.set(id, bytes);
+    found.set(id, bytes);
+  }
+  return found;
 }
 
 /**
@@ -82,8 +134,10 @@ function totalsHoldSql(dayCount: string): string {
 }
 
 /**
- * SQL of the rows (key text, sign int4, hist: array_send bytes) whose signed sum is each
- * key's histogram over the range. Parameters (rangeHistogramValues): $1 tenant, $2..$5
+ * SQL of the rows (key text, sign int4, hist: array_send bytes, day, version) whose signed
+ * sum is each key's histogram over the range: rollup rows with their bytes, and running
+ * totals by their version (day and version set, hist null; read by runningTotals).
+ * Parameters (rangeHistogramValues): $1 tenant, $2..$5
  * the edge pieces (resolutions, starts, ends, signs: edgePieces), $6 and $7 the range's
  * whole days, $8 the keys, $9 their counts in the daily rows before m (dayCountSql).
  */
@@ -91,24 +145,33 @@ export function rangeHistogramSql(rollup: CumulativeRollup): string {
   const { table, key, keyType } = rollup;
   const keys = `$8::${keyType}[]`;
   const days = (from: string, to: string, which: string) =>
-    `SELECT r.${key}::text, 1, array_send(r.hist) FROM ${table} r
+    `SELECT r.${key}::text, 1, array_send(r.hist), NULL::timestamptz, NULL::text FROM ${table} r
       WHERE r.tenant_id = $1::uuid AND r.resolution = '1d' AND r.bucket >= ${from} AND r.bucket < ${to}
         AND r.${key} = ANY (${which}) AND r.hist IS NOT NULL`;
   return `WITH k AS (SELECT u.key, max(u.n) AS n FROM unnest(${keys}, $9::float8[]) AS u(key, n) GROUP BY u.key),
      lim AS (${cumulativeLimitSql(rollup)}),
-     ok AS (${heldTotalsSql(rollup, 'k', 'hist')}),
+     ok AS (${heldTotalsSql(rollup, 'k')}),
      redo AS (SELECT coalesce(array_agg(k.key), '{}') AS keys FROM k WHERE k.key NOT IN (SELECT ok.key FROM ok))
-SELECT ok.key::text, 1, array_send(ok.end_hist) FROM ok WHERE ok.end_hist IS NOT NULL
-UNION ALL SELECT ok.key::text, -1, array_send(ok.start_hist) FROM ok WHERE ok.start_hist IS NOT NULL
+SELECT ok.key::text, 1, NULL::bytea, ok.end_day, ok.end_version FROM ok WHERE ok.end_day IS NOT NULL
+UNION ALL SELECT ok.key::text, -1, NULL::bytea, ok.start_day, ok.start_version FROM ok WHERE ok.start_day IS NOT NULL
 UNION ALL ${days('$6::timestamptz', '(SELECT lim.m FROM lim)', `(SELECT redo.keys FROM redo)::${keyType}[]`)}
 UNION ALL ${days('(SELECT lim.m FROM lim)', '$7::timestamptz', keys)}
 -- One index range per piece and key (OFFSET 0 keeps the subquery apart, so the planner
 -- cannot turn the pieces into a hash join over a scan of the tenant's rows).
-UNION ALL SELECT r.${key}::text, p.sign, array_send(r.hist)
+UNION ALL SELECT r.${key}::text, p.sign, array_send(r.hist), NULL::timestamptz, NULL::text
   FROM unnest($2::text[], $3::timestamptz[], $4::timestamptz[], $5::int4[]) AS p(resolution, f, t, sign)
   CROSS JOIN LATERAL (SELECT r.${key}, r.hist FROM ${table} r
                        WHERE r.tenant_id = $1::uuid AND r.resolution = p.resolution AND r.bucket >= p.f AND r.bucket < p.t
                          AND r.${key} = ANY (${keys}) AND r.hist IS NOT NULL OFFSET 0) r`;
+}
+
+/**
+ * What reading a range needs besides the range: the time now (edgePieces) and the
+ * running totals already read (src/db/runningTotalsCache.ts).
+ */
+export interface RangeRead {
+  now: number;
+  cache: RunningTotalsCache;
 }
 
 /** Rows of one resolution with buckets in [from, to) (epoch ms), added (sign 1) or subtracted (-1). */
@@ -219,7 +282,7 @@ export interface KeyDayCount {
 /**
  * Each key's histogram over the range (src/query/timeRange.ts rangeSegments), for the
  * given keys (fingerprints as decimal strings, or endpoints). Keys without data have an
- * empty histogram. `now` (epoch ms) decides how the edges are read (edgePieces).
+ * empty histogram. `read.now` decides how the edges are read (edgePieces).
  */
 export async function rangeHistograms(
   db: Queryable,
@@ -227,19 +290,24 @@ export async function rangeHistograms(
   tenantId: string,
   segments: Segment[],
   keys: KeyDayCount[],
-  now: number,
+  read: RangeRead,
 ): Promise<Map<string, Histogram>> {
   const histograms = new Map<string, Histogram>(keys.map((k) => [k.key, new Histogram()]));
   if (keys.length === 0) return histograms;
-  const result = await db.query<[string, number, Buffer]>({
+  const result = await db.query<[string, number, Buffer | null, Date | null, string | null]>({
     text: rangeHistogramSql(rollup),
-    values: rangeHistogramValues(tenantId, segments, keys, now),
+    values: rangeHistogramValues(tenantId, segments, keys, read.now),
     rowMode: 'array',
   });
-  for (const [key, sign, hist] of result.rows) {
+  const totals = result.rows.filter((row) => row[2] === null && row[3] !== null)
+    .map(([key, , , day, version]) => ({ key, total: { day: day!, version: version! } }));
+  const totalBytes = totals.length > 0 ? await runningTotals(db, rollup, 'hist', tenantId, totals, read.cache) : null;
+  for (const [key, sign, hist, day, version] of result.rows) {
     let histogram = histograms.get(key);
     if (!histogram) histograms.set(key, (histogram = new Histogram()));
-    histogram.addSend(hist, sign < 0 ? -1 : 1);
+    const bytes = hist ?? totalBytes?.get(versionId(rollup.name, 'hist', tenantId, key, day!, version!));
+    if (!bytes) throw new Error(`running total of ${key} on ${day?.toISOString()} (version ${version}) was not read`);
+    histogram.addSend(bytes, sign < 0 ? -1 : 1);
   }
   return histograms;
 }
@@ -248,24 +316,43 @@ export async function rangeHistograms(
 export const COARSE_SHIFT = 2;
 
 /**
- * A key's stored p95 bounds over a range ((n, lo, hi) triples, src/db/p95Bounds.ts) and its
- * coarse running totals where they hold (rankingSql).
+ * A key's stored p95 bounds over a range ((n, lo, hi) triples, src/db/p95Bounds.ts) and the
+ * versions of its running totals where they hold (rankingSql), whose coarse form
+ * p95CandidateKeys reads.
  */
 export interface KeyBoundParts extends KeyDayCount {
   /** Rows outside the whole days before m (cumulativeLimitSql). */
   parts: string | null;
-  /** Coarse running totals through the last day before m and before the first day (array_send bytes), when they hold. */
-  endCoarse: Buffer | null;
-  startCoarse: Buffer | null;
+  /** Running totals through the last day before m and before the first day, when they hold (start: null when there is none). */
+  end: TotalVersion | null;
+  start: TotalVersion | null;
   held: boolean;
+}
+
+/** rankingSql's columns of a key's running totals, as KeyBoundParts takes them. */
+export interface RankingTotalsRow {
+  held: boolean;
+  end_day: Date | null;
+  end_version: string | null;
+  start_day: Date | null;
+  start_version: string | null;
+}
+
+export function boundTotals(row: RankingTotalsRow): Pick<KeyBoundParts, 'held' | 'end' | 'start'> {
+  return {
+    held: row.held,
+    end: row.end_day && row.end_version ? { day: row.end_day, version: row.end_version } : null,
+    start: row.start_day && row.start_version ? { day: row.start_day, version: row.start_version } : null,
+  };
 }
 
 /**
  * SQL of a ranking's first read, given `totals` (a CTE body over the range's rollup rows
  * joined with lim, grouped by key, whose columns include key (named as the rollup's key
  * column), parts (boundPartsSql over the rows outside the days before m) and day_count
- * (dayCountSql)): totals' columns, and the key's coarse running totals where they hold
- * (held, end_coarse, start_coarse as array_send bytes; the same test as heldTotalsSql).
+ * (dayCountSql)): totals' columns, and the versions of the key's running totals where
+ * they hold (held, end_day, end_version, start_day, start_version, read by boundTotals;
+ * the same test as heldTotalsSql).
  * One statement, so the running totals are looked up inside PostgreSQL, key by key, on
  * each totals row (no join of two derived tables, which the planner cannot size).
  */
@@ -275,11 +362,11 @@ export function rankingSql(rollup: CumulativeRollup, totals: string): string {
   return `WITH lim AS (${cumulativeLimitSql(rollup)}),
      totals AS (${totals})
 SELECT t.*, h.held,
-       CASE WHEN h.held THEN array_send(e.hist) END AS end_coarse,
-       CASE WHEN h.held THEN array_send(s.hist) END AS start_coarse
+       CASE WHEN h.held THEN e.day END AS end_day, CASE WHEN h.held THEN e.version END AS end_version,
+       CASE WHEN h.held THEN s.day END AS start_day, CASE WHEN h.held THEN s.version END AS start_version
   FROM totals t CROSS JOIN lim
-  LEFT JOIN LATERAL (${latestTotalSql(rollup, 'coarse', key, 'lim.m')}) e ON ${wanted}
-  LEFT JOIN LATERAL (${latestTotalSql(rollup, 'coarse', key, '$6::timestamptz')}) s ON ${wanted}
+  LEFT JOIN LATERAL (${latestTotalSql(rollup, key, 'lim.m')}) e ON ${wanted}
+  LEFT JOIN LATERAL (${latestTotalSql(rollup, key, '$6::timestamptz')}) s ON ${wanted}
   CROSS JOIN LATERAL (SELECT ${totalsHoldSql('t.day_count')} AS held) h`;
 }
 
@@ -288,7 +375,7 @@ SELECT t.*, h.held,
  * before m count by the coarse running totals (two short histograms per key), each
  * coarse bucket as values known to lie within its 2^COARSE_SHIFT buckets; the other rows
  * by their stored bounds. A key whose running totals do not hold counts its daily rows
- * by their bounds too (read then).
+ * by their bounds too (read then). The coarse totals not in the cache are read.
  */
 export async function p95CandidateKeys(
   db: Queryable,
@@ -297,11 +384,21 @@ export async function p95CandidateKeys(
   segments: Segment[],
   keys: KeyBoundParts[],
   limit: number,
+  cache: RunningTotalsCache,
 ): Promise<string[]> {
   if (keys.length <= limit) return keys.map((k) => k.key);
   // Keys whose running totals do not hold count their daily rows by their bounds.
   const unheld = keys.filter((k) => k.dayCount > 0 && !k.held).map((k) => k.key);
   const dayParts = unheld.length > 0 ? await dayBoundParts(db, rollup, tenantId, segments, unheld) : new Map<string, string>();
+  const wanted = keys.filter((k) => k.held).flatMap((k) =>
+    [k.end, k.start].filter((t): t is TotalVersion => t !== null).map((total) => ({ key: k.key, total })));
+  const totals = wanted.length > 0 ? await runningTotals(db, rollup, 'coarse', tenantId, wanted, cache) : new Map<string, Buffer>();
+  const bytesOf = (key: string, total: TotalVersion | null): Buffer | null => {
+    if (total === null) return null;
+    const bytes = totals.get(versionId(rollup.name, 'coarse', tenantId, key, total.day, total.version));
+    if (!bytes) throw new Error(`coarse running total of ${key} on ${total.day.toISOString()} (version ${total.version}) was not read`);
+    return bytes;
+  };
   const coarse: CoarseCounts = { counts: new Float64Array(MAX_BUCKET + 1), low: MAX_BUCKET + 1, high: -1, width: 2 ** COARSE_SHIFT };
   const add = (hist: Buffer | null, sign: 1 | -1): void => {
     if (hist === null) return;
@@ -312,14 +409,14 @@ export async function p95CandidateKeys(
       if (c > coarse.high) coarse.high = c;
     });
   };
-  const bounds = keys.map(({ key, parts, held, endCoarse, startCoarse }) => {
+  const bounds = keys.map(({ key, parts, held, end, start }) => {
     const extra = dayParts.get(key);
     const all = extra ? (parts ? `${parts} ${extra}` : extra) : parts;
     if (!held) return keyBounds(key, all, null);
     coarse.low = MAX_BUCKET + 1;
     coarse.high = -1;
-    add(endCoarse, 1);
-    add(startCoarse, -1);
+    add(bytesOf(key, end), 1);
+    add(bytesOf(key, start), -1);
     const b = keyBounds(key, all, coarse);
     if (coarse.high >= coarse.low) coarse.counts.fill(0, coarse.low, coarse.high + 1);
     return b;

@@ -7,7 +7,9 @@
 import { packedHistograms, type Histogram } from '../query/histogram';
 import { RESOLUTION_MS, type Resolution, type Segment } from '../query/timeRange';
 import { boundPartsSql } from './p95Bounds';
-import { API_ROLLUP, cumulativeLimitSql, dayCountSql, p95CandidateKeys, rangeHistograms, rankingSql } from './rangeHistograms';
+import {
+  API_ROLLUP, boundTotals, cumulativeLimitSql, dayCountSql, p95CandidateKeys, rangeHistograms, rankingSql, type RangeRead, type RankingTotalsRow,
+} from './rangeHistograms';
 import { segmentUnion, segmentValues } from './rollupSegments';
 import { readSendNumbers } from './sendArrays';
 import type { Queryable } from './tenantSession';
@@ -69,10 +71,10 @@ function toTotals(row: TotalRow | undefined): RequestTotals {
 }
 
 /**
- * Totals and merged histogram over a range for one endpoint ('' = all endpoints); `now`
+ * Totals and merged histogram over a range for one endpoint ('' = all endpoints); `read`
  * as rangeHistograms takes it.
  */
-export async function requestTotals(db: Queryable, tenantId: string, segments: Segment[], now: number, endpoint = ''): Promise<RequestTotalsWithHistogram> {
+export async function requestTotals(db: Queryable, tenantId: string, segments: Segment[], read: RangeRead, endpoint = ''): Promise<RequestTotalsWithHistogram> {
   const result = await db.query<TotalRow & { day_count: number }>(
     `WITH lim AS (${cumulativeLimitSql(API_ROLLUP)})
      SELECT ${TOTAL_COLUMNS}, ${dayCountSql(API_ROLLUP)} AS day_count
@@ -80,7 +82,7 @@ export async function requestTotals(db: Queryable, tenantId: string, segments: S
                                      WHERE r.tenant_id = $1::uuid AND r.endpoint = $12::text AND {segment}`)} r CROSS JOIN lim`,
     [tenantId, ...segmentValues(segments), endpoint],
   );
-  const histograms = await rangeHistograms(db, API_ROLLUP, tenantId, segments, [{ key: endpoint, dayCount: result.rows[0]?.day_count ?? 0 }], now);
+  const histograms = await rangeHistograms(db, API_ROLLUP, tenantId, segments, [{ key: endpoint, dayCount: result.rows[0]?.day_count ?? 0 }], read);
   return { ...toTotals(result.rows[0]), histogram: histograms.get(endpoint)! };
 }
 
@@ -101,7 +103,7 @@ export async function endpointTotals(
   db: Queryable,
   tenantId: string,
   segments: Segment[],
-  { orderBy, limit, now }: { orderBy: EndpointOrderKey; limit: number; now: number },
+  { orderBy, limit, read }: { orderBy: EndpointOrderKey; limit: number; read: RangeRead },
 ): Promise<EndpointTotals[]> {
   const rowsOf = (select: string) => segmentUnion('r', 2, select);
   let result;
@@ -110,8 +112,8 @@ export async function endpointTotals(
     // days apart (src/db/rangeHistograms.ts p95CandidateKeys).
     const days = `r.resolution = '1d' AND r.bucket < lim.m`;
     const all = await db.query<TotalRow & {
-      endpoint: string; parts: string | null; day_count: number; held: boolean; end_coarse: Buffer | null; start_coarse: Buffer | null;
-    }>(
+      endpoint: string; parts: string | null; day_count: number;
+    } & RankingTotalsRow>(
       rankingSql(API_ROLLUP, `
        SELECT r.endpoint, ${TOTAL_COLUMNS},
               ${boundPartsSql('r', 'requests', `r.requests > 0 AND NOT (${days})`)} AS parts,
@@ -124,8 +126,8 @@ export async function endpointTotals(
     );
     const chosen = new Set(await p95CandidateKeys(db, API_ROLLUP, tenantId, segments,
       all.rows.map((row) => ({
-        key: row.endpoint, dayCount: row.day_count, parts: row.parts, held: row.held, endCoarse: row.end_coarse, startCoarse: row.start_coarse,
-      })), limit));
+        key: row.endpoint, dayCount: row.day_count, parts: row.parts, ...boundTotals(row),
+      })), limit, read.cache));
     result = all.rows.filter((row) => chosen.has(row.endpoint)).sort((a, b) => (a.endpoint < b.endpoint ? -1 : a.endpoint > b.endpoint ? 1 : 0));
   } else {
     result = (await db.query<TotalRow & { endpoint: string; day_count: number }>(
@@ -144,7 +146,7 @@ export async function endpointTotals(
       [tenantId, ...segmentValues(segments), orderBy, limit],
     )).rows;
   }
-  const histograms = await rangeHistograms(db, API_ROLLUP, tenantId, segments, result.map((row) => ({ key: row.endpoint, dayCount: row.day_count })), now);
+  const histograms = await rangeHistograms(db, API_ROLLUP, tenantId, segments, result.map((row) => ({ key: row.endpoint, dayCount: row.day_count })), read);
   return result.map((row) => ({ endpoint: row.endpoint, ...toTotals(row), histogram: histograms.get(row.endpoint)! }));
 }
 

@@ -1,5 +1,7 @@
 // What every query handler receives, and the helpers they share.
 import type { QueryOf, QueryResult, QueryType } from '../contract/query';
+import type { RangeRead } from '../db/rangeHistograms';
+import type { RunningTotalsCache } from '../db/runningTotalsCache';
 import type { Queryable } from '../db/tenantSession';
 import { ApiError } from '../http/errors';
 import type { Step, TimeRange } from './timeRange';
@@ -21,6 +23,13 @@ export interface QueryContext {
   db: Queryable;
   settings: QuerySettings;
   now: number;
+  /** Running totals already read from this database (src/db/runningTotalsCache.ts). */
+  totalsCache: RunningTotalsCache;
+}
+
+/** What the range reads of src/db need from the request (src/db/rangeHistograms.ts). */
+export function rangeRead(ctx: QueryContext): RangeRead {
+  return { now: ctx.now, cache: ctx.totalsCache };
 }
 
 export type QueryHandler<T extends QueryType> = (query: QueryOf<T>, ctx: QueryContext) => Promise<QueryResult>;

@@ -4,6 +4,7 @@
 import { z } from 'zod';
 import type { Pool } from 'pg';
 import { query as querySchema, queryRequest, QUERY_TYPES, type Query, type QueryResponse, type QueryType } from '../contract/query';
+import { runningTotalsCacheFor } from '../db/runningTotalsCache';
 import { withTenantReadSession } from '../db/tenantSession';
 import { ApiError } from '../http/errors';
 import type { QueryContext, QueryHandler, QuerySettings } from './context';
@@ -105,6 +106,7 @@ export async function runQueries(
       db,
       settings,
       now,
+      totalsCache: runningTotalsCacheFor(pool),
     };
     const results: QueryResponse['results'] = {};
     for (const query of request.queries) {

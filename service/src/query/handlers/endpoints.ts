@@ -4,7 +4,7 @@
 import { DEFAULT_LIMIT } from '../../contract/query';
 import { endpointTotals, type EndpointOrderKey } from '../../db/requestRollups';
 import type { QueryHandler } from '../context';
-import { tenantOf } from '../context';
+import { rangeRead, tenantOf } from '../context';
 import { frame, ms, numberColumn, ratio, stringColumn } from '../frames';
 import { elapsedSeconds, rangeSegments } from '../timeRange';
 
@@ -14,7 +14,7 @@ export const endpoints: QueryHandler<'endpoints'> = async (query, ctx) => {
   const tenantId = tenantOf(ctx, 'endpoints');
   const orderBy = query.orderBy ?? 'p95';
   const limit = query.limit ?? DEFAULT_LIMIT;
-  const rows = await endpointTotals(ctx.db, tenantId, rangeSegments(ctx.range), { orderBy: SQL_ORDER[orderBy], limit, now: ctx.now });
+  const rows = await endpointTotals(ctx.db, tenantId, rangeSegments(ctx.range), { orderBy: SQL_ORDER[orderBy], limit, read: rangeRead(ctx) });
   const seconds = elapsedSeconds(ctx.range, ctx.now);
   const table = rows.map((row) => {
     const [p95, p99] = row.histogram.percentiles([95, 99]);

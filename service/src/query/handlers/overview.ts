@@ -7,7 +7,7 @@ import { healthTotals } from '../../db/healthCache';
 import { requestTotals } from '../../db/requestRollups';
 import { CACHE_STALE_SECONDS } from '../../http/statusRoutes';
 import type { QueryHandler } from '../context';
-import { tenantOf } from '../context';
+import { rangeRead, tenantOf } from '../context';
 import { booleanColumn, frame, HEALTH_CRITICAL, HEALTH_GOOD, healthConfig, ms, numberColumn, ratio, stringColumn, timeColumn } from '../frames';
 import { elapsedSeconds, rangeSegments } from '../timeRange';
 
@@ -23,7 +23,7 @@ export function healthStatus(score: number | null): HealthStatus {
 
 export const overview: QueryHandler<'overview'> = async (query, ctx) => {
   const tenantId = tenantOf(ctx, 'overview');
-  const totals = await requestTotals(ctx.db, tenantId, rangeSegments(ctx.range), ctx.now);
+  const totals = await requestTotals(ctx.db, tenantId, rangeSegments(ctx.range), rangeRead(ctx));
   const health = await healthTotals(ctx.db, tenantId, ctx.range);
   const freshness = await cacheFreshness(ctx.db, tenantId);
   const seconds = elapsedSeconds(ctx.range, ctx.now);

@@ -7,7 +7,7 @@ import { DEFAULT_LIMIT } from '../../contract/query';
 import { fingerprintInfo, fingerprintTotals } from '../../db/queryRollups';
 import { hashToHex } from '../../ingest/fingerprint';
 import type { QueryHandler } from '../context';
-import { tenantOf } from '../context';
+import { rangeRead, tenantOf } from '../context';
 import { frame, ms, numberColumn, stringColumn, timeColumn } from '../frames';
 import { rangeSegments } from '../timeRange';
 
@@ -19,7 +19,7 @@ export const slowQueries: QueryHandler<'slowQueries'> = async (query, ctx) => {
     orderBy,
     limit,
     endpoint: query.endpoint ?? null,
-    now: ctx.now,
+    read: rangeRead(ctx),
   });
   const ranked = rows.map((row) => ({ ...row, p95: row.histogram.percentile(0.95) }));
   const key: Record<typeof orderBy, (r: (typeof ranked)[number]) => number> = {

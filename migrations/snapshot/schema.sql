@@ -268,11 +268,16 @@ CREATE TABLE query_metrics_rollup (
   rows_sum bigint NOT NULL DEFAULT 0,
   hist bigint[],
   p95_lo_bucket smallint,
-  p95_hi_bucket smallint
+  p95_hi_bucket smallint,
+  p50_ms real,
+  p90_ms real,
+  p95_ms real,
+  p99_ms real
 );
 -- row level security: enabled
 -- comment: Query rollups per tenant, resolution, bucket and fingerprint, with a latency histogram.
 -- comment on query_metrics_rollup.p95_lo_bucket: hist_p95_bounds(hist)[1], kept by trigger query_metrics_rollup_p95_bounds (p95_hi_bucket: [2]).
+-- comment on query_metrics_rollup.p95_ms: Percentile of this row's histogram, kept by trigger query_metrics_rollup_percentiles (as are p50_ms, p90_ms, p99_ms); NULL on a row last written before V0.0.52.
 
 -- partitioned table query_performance_log
 CREATE TABLE query_performance_log (
@@ -488,6 +493,8 @@ ALTER TABLE system_resource_metrics ADD CONSTRAINT system_resource_metrics_sourc
 CREATE UNIQUE INDEX agog_schema_history_pkey ON public.agog_schema_history USING btree (version);
 CREATE UNIQUE INDEX api_metrics_cumulative_pkey ON public.api_metrics_cumulative USING btree (tenant_id, endpoint, day);
 CREATE UNIQUE INDEX api_metrics_rollup_5s_pkey ON public.api_metrics_rollup_5s USING btree (tenant_id, bucket);
+CREATE INDEX api_metrics_rollup_5s_series ON public.api_metrics_rollup_5s USING btree (tenant_id, bucket) INCLUDE (requests, errors, client_errors, sum_ms, p50_ms, p90_ms, p95_ms, p99_ms);
+-- comment: Index-only reads of the 5-second series (counts and stored percentiles) over a window; the histograms are read from the table only for buckets with deltas not yet refreshed.
 CREATE INDEX api_metrics_rollup_endpoint_series ON public.api_metrics_rollup USING btree (tenant_id, resolution, endpoint, bucket) INCLUDE (requests, errors, client_errors, satisfied, tolerating, sum_ms, max_ms, db_ms, db_calls, p50_ms, p90_ms, p95_ms, p99_ms, p95_lo_bucket, p95_hi_bucket);
 -- comment: Index-only reads of request series, totals and p95 bounds per endpoint (query types latencyPercentiles, throughput, endpoints, overview).
 CREATE UNIQUE INDEX api_metrics_rollup_pkey ON public.api_metrics_rollup USING btree (tenant_id, resolution, bucket, endpoint);

@@ -227,7 +227,6 @@ describe('series', () => {
     const stored = await latency();
     const p95 = (frames: Frame[]) => column(frames[0], 'p95') as Array<number | null>;
     expect(p95(stored.frames).filter((v) => v !== null)).toHaveLength(30);
-    if (process.env.DBG) console.log(JSON.stringify([p95(pending.frames).slice(0, 8), p95(stored.frames).slice(0, 8), (await db.pool.query(`SELECT bucket, hist, p95_ms FROM api_metrics_rollup_5s WHERE tenant_id = $1 ORDER BY bucket LIMIT 3`, [E])).rows]));
     p95(stored.frames).forEach((value, k) => {
       const merged = p95(pending.frames)[k];
       if (value === null) expect(merged).toBeNull();

@@ -146,26 +146,55 @@ export async function fingerprintInfo(db: Queryable, tenantId: string, queryHash
 
 export interface FingerprintPoint extends FingerprintNumbers {
   time: Date;
+  /**
+   * p50, p95 and p99 stored on the step's one row (`stored` asked), or null when the row
+   * has none (written before V0.0.52) and histPacked holds its histogram instead.
+   */
+  stored: Array<number | null> | null;
 }
 
-/** One fingerprint's series from one rollup resolution, in steps of stepMs. */
+/** The percentiles stored on query_metrics_rollup's rows (V0.0.52) that a series can read. */
+export const SERIES_STORED_PERCENTS = [50, 95, 99] as const;
+
+/**
+ * One fingerprint's series from one rollup resolution, in steps of stepMs. stored: the
+ * step is the resolution (one row per step), and the rows' stored percentiles are read
+ * instead of their histograms, whose width grows with traffic; a row written before
+ * V0.0.52 has none and sends its histogram.
+ */
 export async function fingerprintSeries(
   db: Queryable,
   tenantId: string,
-  { queryHash, resolution, start, to, stepMs }: { queryHash: string; resolution: string; start: Date; to: Date; stepMs: number },
+  { queryHash, resolution, start, to, stepMs, stored }: {
+    queryHash: string; resolution: string; start: Date; to: Date; stepMs: number; stored: boolean;
+  },
 ): Promise<FingerprintPoint[]> {
+  const where = `r.tenant_id = $1::uuid AND r.resolution = $2::text AND r.bucket >= $3::timestamptz AND r.bucket < $4::timestamptz
+        AND r.query_hash = $5::bigint`;
   const result = await db.query<{
     time: Date; calls: number; slow_calls: number; total_ms: number; max_ms: number | null; rows_sum: number; hist_packed: string | null;
-  }>(
-    `SELECT date_bin(make_interval(secs => $6::float8 / 1000), r.bucket, timestamptz '${STEP_ORIGIN}') AS time,
-            sum(r.calls)::float8 AS calls, sum(r.slow_calls)::float8 AS slow_calls, sum(r.total_ms)::float8 AS total_ms,
-            max(r.max_ms)::float8 AS max_ms, sum(r.rows_sum)::float8 AS rows_sum, ${packedHistograms('r.hist')} AS hist_packed
-       FROM query_metrics_rollup r
-      WHERE r.tenant_id = $1::uuid AND r.resolution = $2::text AND r.bucket >= $3::timestamptz AND r.bucket < $4::timestamptz
-        AND r.query_hash = $5::bigint
-      GROUP BY 1 ORDER BY 1`,
-    [tenantId, resolution, start, to, queryHash, stepMs],
-  );
+    p50_ms: number | null; p95_ms: number | null; p99_ms: number | null;
+  }>(stored
+    ? {
+      text: `SELECT r.bucket AS time, r.calls::float8 AS calls, r.slow_calls::float8 AS slow_calls, r.total_ms,
+                    r.max_ms::float8 AS max_ms, r.rows_sum::float8 AS rows_sum,
+                    CASE WHEN r.p50_ms IS NULL THEN encode(array_send(r.hist), 'base64') END AS hist_packed,
+                    r.p50_ms, r.p95_ms, r.p99_ms
+               FROM query_metrics_rollup r
+              WHERE ${where}
+              ORDER BY r.bucket`,
+      values: [tenantId, resolution, start, to, queryHash],
+    }
+    : {
+      text: `SELECT date_bin(make_interval(secs => $6::float8 / 1000), r.bucket, timestamptz '${STEP_ORIGIN}') AS time,
+                    sum(r.calls)::float8 AS calls, sum(r.slow_calls)::float8 AS slow_calls, sum(r.total_ms)::float8 AS total_ms,
+                    max(r.max_ms)::float8 AS max_ms, sum(r.rows_sum)::float8 AS rows_sum, ${packedHistograms('r.hist')} AS hist_packed,
+                    NULL::real AS p50_ms, NULL::real AS p95_ms, NULL::real AS p99_ms
+               FROM query_metrics_rollup r
+              WHERE ${where}
+              GROUP BY 1 ORDER BY 1`,
+      values: [tenantId, resolution, start, to, queryHash, stepMs],
+    });
   return result.rows.map((row) => ({
     time: row.time,
     calls: row.calls,
@@ -174,6 +203,7 @@ export async function fingerprintSeries(
     maxMs: row.max_ms,
     rowsSum: row.rows_sum,
     histPacked: row.hist_packed,
+    stored: stored && row.hist_packed === null ? [row.p50_ms, row.p95_ms, row.p99_ms] : null,
   }));
 }
 

@@ -47,21 +47,25 @@ export async function requestRows5s(
   const window = 'tenant_id = $1::uuid AND bucket >= $2::timestamptz AND bucket < $3::timestamptz';
   const counts = withCounts ? ', r.requests::float8, r.errors::float8, r.client_errors::float8, r.sum_ms' : '';
   // Without percentiles (throughput) no histogram is sent.
-  const hist = withHistograms ? `encode(array_send(r.hist), 'base64')` : 'NULL::text';
+  const hist = withHistograms ? `encode(array_send(hist), 'base64')` : 'NULL::text';
+  const pendingBuckets = `SELECT bucket FROM api_rollup_5s_pending WHERE ${window}`;
+  // Rows that send no histogram name none of the table's wide columns, so they are read
+  // index-only (api_metrics_rollup_5s_series, V0.0.52).
   const text = stored.length > 0
-    ? `SELECT extract(epoch FROM r.bucket)::float8 * 1000${counts}, CASE WHEN r.pending THEN ${hist} END
-              ${stored.map((c) => `, CASE WHEN NOT r.pending THEN r.${c} END`).join('')}
-         FROM (SELECT bucket, requests, errors, client_errors, sum_ms, hist, ${stored.join(', ')},
-                      bucket IN (SELECT bucket FROM api_rollup_5s_pending WHERE ${window}) AS pending
-                 FROM api_metrics_rollup_5s WHERE ${window}
+    ? `SELECT extract(epoch FROM r.bucket)::float8 * 1000${counts}, r.hist${stored.map((c) => `, r.${c}`).join('')}
+         FROM (SELECT bucket, requests, errors, client_errors, sum_ms, NULL::text AS hist, ${stored.join(', ')}
+                 FROM api_metrics_rollup_5s WHERE ${window} AND bucket NOT IN (${pendingBuckets})
                UNION ALL
-               SELECT bucket, requests, errors, client_errors, sum_ms, hist, ${stored.map(() => 'NULL::real').join(', ')}, true
+               SELECT bucket, requests, errors, client_errors, sum_ms, ${hist}, ${stored.map(() => 'NULL::real').join(', ')}
+                 FROM api_metrics_rollup_5s WHERE ${window} AND bucket IN (${pendingBuckets})
+               UNION ALL
+               SELECT bucket, requests, errors, client_errors, sum_ms, ${hist}, ${stored.map(() => 'NULL::real').join(', ')}
                  FROM api_rollup_5s_pending WHERE ${window}) r
         WHERE (SELECT complete_from <= $2::timestamptz FROM api_rollup_5s_state)`
-    : `SELECT extract(epoch FROM r.bucket)::float8 * 1000${counts}, ${hist}
-         FROM (SELECT bucket, requests, errors, client_errors, sum_ms, hist FROM api_metrics_rollup_5s WHERE ${window}
+    : `SELECT extract(epoch FROM r.bucket)::float8 * 1000${counts}, r.hist
+         FROM (SELECT bucket, requests, errors, client_errors, sum_ms, ${hist} AS hist FROM api_metrics_rollup_5s WHERE ${window}
                UNION ALL
-               SELECT bucket, requests, errors, client_errors, sum_ms, hist FROM api_rollup_5s_pending WHERE ${window}) r
+               SELECT bucket, requests, errors, client_errors, sum_ms, ${hist} FROM api_rollup_5s_pending WHERE ${window}) r
         WHERE (SELECT complete_from <= $2::timestamptz FROM api_rollup_5s_state)`;
   const result = await db.query<unknown[]>({ text, values: [tenantId, start, to], rowMode: 'array' });
   if (result.rows.length === 0 && !(await completeFrom(db, start))) return null;

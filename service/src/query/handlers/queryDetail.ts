@@ -2,17 +2,18 @@
 //   latency    time, avgMs, p50Ms, p95Ms, p99Ms, maxMs per step (5-minute rollups at least);
 //   query      the text, totals over the shown steps, first and last seen (one row);
 //   endpoints  every endpoint that issued it, with calls and total time.
-import { fingerprintEndpoints, fingerprintInfo, fingerprintSeries } from '../../db/queryRollups';
+import { fingerprintEndpoints, fingerprintInfo, fingerprintSeries, SERIES_STORED_PERCENTS } from '../../db/queryRollups';
+import { QUERY_ROLLUP, rangeHistograms } from '../../db/rangeHistograms';
 import { STEP_ORIGIN_MS } from '../../db/requestRollups';
 import { hexToDecimal } from '../../ingest/fingerprint';
 import type { QueryHandler } from '../context';
-import { stepOf, stepStart, stepTimes, tenantOf } from '../context';
+import { rangeRead, stepOf, stepStart, stepTimes, tenantOf } from '../context';
 import { frame, ms, numberColumn, stringColumn, timeColumn } from '../frames';
 import { Histogram, sendPercentiles } from '../histogram';
-import { FIVE_MINUTES_MS, rollupStep } from '../timeRange';
+import { FIVE_MINUTES_MS, RESOLUTION_MS, rangeSegments, rollupStep } from '../timeRange';
 
 const ENDPOINTS_SHOWN = 100;
-const PERCENTS = [50, 95, 99];
+const PERCENTS = [...SERIES_STORED_PERCENTS];
 
 /** A Histogram of one step's histograms (when they are several, or not in bucket order). */
 function stepHistogram(send: Buffer): Histogram {
@@ -26,20 +27,33 @@ export const queryDetail: QueryHandler<'queryDetail'> = async (query, ctx) => {
   const queryHash = hexToDecimal(query.queryHash);
   const step = rollupStep(Math.max(stepOf(ctx).stepMs, FIVE_MINUTES_MS));
   const start = stepStart(ctx.range.from.getTime(), step.stepMs, STEP_ORIGIN_MS);
-  const points = await fingerprintSeries(ctx.db, tenantId, { queryHash, resolution: step.source, start, to: ctx.range.to, stepMs: step.stepMs });
+  // A step of one rollup row reads the row's stored percentiles (V0.0.52), and the
+  // range's p95 comes from the range's histogram; a longer step merges its rows'
+  // histograms, and the range's p95 merges the steps'.
+  const stored = step.stepMs === RESOLUTION_MS[step.source];
+  const points = await fingerprintSeries(ctx.db, tenantId, { queryHash, resolution: step.source, start, to: ctx.range.to, stepMs: step.stepMs, stored });
   const info = (await fingerprintInfo(ctx.db, tenantId, [queryHash])).get(queryHash);
   const endpoints = await fingerprintEndpoints(ctx.db, tenantId, queryHash, ENDPOINTS_SHOWN);
 
   const times = stepTimes(start, ctx.range.to, step.stepMs);
-  // Each step's histograms are decoded once: read for the step's percentiles (without a
-  // Histogram of its own when they are one sorted histogram, as a 5-minute step's are)
-  // and merged into the whole range's.
-  const all = new Histogram();
+  let all: Histogram;
+  if (stored) {
+    // The buckets of the shown steps: from the first step's start to the last one's end.
+    const shown = { from: start, to: new Date(times[times.length - 1]! + step.stepMs) };
+    const histograms = await rangeHistograms(ctx.db, QUERY_ROLLUP, tenantId, rangeSegments(shown), [{ key: queryHash, dayCount: 0 }], rangeRead(ctx));
+    all = histograms.get(queryHash)!;
+  } else {
+    all = new Histogram();
+  }
+  // A step's histograms (all steps' when the step is longer than a row; a row without
+  // stored percentiles otherwise) are decoded once: read for the step's percentiles
+  // (without a Histogram of its own when they are one sorted histogram) and, when the
+  // range's histogram was not read, merged into it.
   const byTime = new Map(points.map((p) => {
+    let percentiles: Array<number | null> = p.stored ?? [null, null, null];
     const send = p.histPacked ? Buffer.from(p.histPacked, 'base64') : null;
-    let percentiles: Array<number | null> = [null, null, null];
     if (send) {
-      all.addSend(send);
+      if (!stored) all.addSend(send);
       percentiles = sendPercentiles(send, PERCENTS) ?? stepHistogram(send).percentiles(PERCENTS);
     }
     return [p.time.getTime(), { ...p, percentiles }];

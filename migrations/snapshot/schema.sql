@@ -432,7 +432,7 @@ ALTER TABLE agog_schema_history ADD CONSTRAINT agog_schema_history_pkey PRIMARY 
 ALTER TABLE api_metrics_cumulative ADD CONSTRAINT api_metrics_cumulative_pkey PRIMARY KEY (tenant_id, endpoint, day);
 ALTER TABLE api_metrics_rollup ADD CONSTRAINT api_metrics_rollup_pkey PRIMARY KEY (tenant_id, resolution, bucket, endpoint);
 ALTER TABLE api_metrics_rollup ADD CONSTRAINT api_metrics_rollup_resolution_check CHECK (resolution = ANY (ARRAY['5m'::text, '1h'::text, '1d'::text]));
-ALTER TABLE api_metrics_rollup_5s ADD CONSTRAINT api_metrics_rollup_5s_pkey PRIMARY KEY (tenant_id, bucket);
+ALTER TABLE api_metrics_rollup_5s ADD CONSTRAINT api_metrics_rollup_5s_pkey PRIMARY KEY (tenant_id, bucket) INCLUDE (requests, errors, client_errors, sum_ms, p50_ms, p90_ms, p95_ms, p99_ms);
 ALTER TABLE api_performance_log ADD CONSTRAINT api_performance_log_endpoint_check CHECK (length(endpoint) <= 500);
 ALTER TABLE api_performance_log ADD CONSTRAINT api_performance_log_method_check CHECK (length(method) <= 16);
 ALTER TABLE api_performance_log ADD CONSTRAINT api_performance_log_request_id_check CHECK (length(request_id) <= 128);
@@ -492,9 +492,8 @@ ALTER TABLE system_resource_metrics ADD CONSTRAINT system_resource_metrics_sourc
 -- indexes
 CREATE UNIQUE INDEX agog_schema_history_pkey ON public.agog_schema_history USING btree (version);
 CREATE UNIQUE INDEX api_metrics_cumulative_pkey ON public.api_metrics_cumulative USING btree (tenant_id, endpoint, day);
-CREATE UNIQUE INDEX api_metrics_rollup_5s_pkey ON public.api_metrics_rollup_5s USING btree (tenant_id, bucket);
-CREATE INDEX api_metrics_rollup_5s_series ON public.api_metrics_rollup_5s USING btree (tenant_id, bucket) INCLUDE (requests, errors, client_errors, sum_ms, p50_ms, p90_ms, p95_ms, p99_ms);
--- comment: Index-only reads of the 5-second series (counts and stored percentiles) over a window; the histograms are read from the table only for buckets with deltas not yet refreshed.
+CREATE UNIQUE INDEX api_metrics_rollup_5s_pkey ON public.api_metrics_rollup_5s USING btree (tenant_id, bucket) INCLUDE (requests, errors, client_errors, sum_ms, p50_ms, p90_ms, p95_ms, p99_ms);
+-- comment: The refresh upserts by (tenant_id, bucket); series over a window read the counts and stored percentiles index-only, and the histograms from the table only for buckets with deltas not yet refreshed.
 CREATE INDEX api_metrics_rollup_endpoint_series ON public.api_metrics_rollup USING btree (tenant_id, resolution, endpoint, bucket) INCLUDE (requests, errors, client_errors, satisfied, tolerating, sum_ms, max_ms, db_ms, db_calls, p50_ms, p90_ms, p95_ms, p99_ms, p95_lo_bucket, p95_hi_bucket);
 -- comment: Index-only reads of request series, totals and p95 bounds per endpoint (query types latencyPercentiles, throughput, endpoints, overview).
 CREATE UNIQUE INDEX api_metrics_rollup_pkey ON public.api_metrics_rollup USING btree (tenant_id, resolution, bucket, endpoint);

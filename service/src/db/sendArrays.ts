@@ -6,8 +6,8 @@
  * The elements of a one-dimensional real or double precision array, NULL as null. The
  * form: number of dimensions, a has-NULLs flag, the element type, then per dimension its
  * length and lower bound, then per element its byte length (-1 for NULL) and the value,
- * big-endian. A real comes back as the double of the same value (357.90656 as
- * 357.90655517578125).
+ * big-endian. A real comes back rounded to 8 significant digits (realValue), a double
+ * precision exactly.
  */
 export function readSendNumbers(buf: Buffer): Array<number | null> {
   if (buf.length < 12) throw new Error(`not an array in binary form (${buf.length} bytes)`);
@@ -23,7 +23,7 @@ export function readSendNumbers(buf: Buffer): Array<number | null> {
     if (length < 0) {
       out[i] = null;
     } else if (length === 4) {
-      out[i] = buf.readFloatBE(at);
+      out[i] = realValue(buf.readFloatBE(at));
       at += 4;
     } else if (length === 8) {
       out[i] = buf.readDoubleBE(at);
@@ -35,3 +35,20 @@ export function readSendNumbers(buf: Buffer): Array<number | null> {
   return out;
 }
 
+
+const POWERS_OF_TEN = Array.from({ length: 23 }, (_, k) => 10 ** k);
+
+/**
+ * A real (as the double of the same value: 357.90656 is 357.90655517578125) rounded to 8
+ * significant digits, within half a unit of the real's own precision (about 7.2 digits):
+ * the double nearest that decimal, which JSON writes with those digits only rather than
+ * 17 (357.90656). The integer over an exact power of ten is the nearest double. Values
+ * of magnitude 10^8 and up, or under 10^-15, are kept as they are.
+ */
+export function realValue(x: number): number {
+  if (x === 0 || !Number.isFinite(x)) return x;
+  const k = 7 - Math.floor(Math.log10(Math.abs(x)));
+  if (k < 0 || k > 22) return x;
+  const scale = POWERS_OF_TEN[k]!;
+  return Math.round(x * scale) / scale;
+}

@@ -2,12 +2,11 @@
 //   latency    time, avgMs, p50Ms, p95Ms, p99Ms, maxMs per step (5-minute rollups at least);
 //   query      the text, totals over the shown steps, first and last seen (one row);
 //   endpoints  every endpoint that issued it, with calls and total time.
-import { fingerprintEndpoints, fingerprintInfo, fingerprintSeries, SERIES_STORED_PERCENTS } from '../../db/queryRollups';
-import { QUERY_ROLLUP, rangeHistograms } from '../../db/rangeHistograms';
+import { fingerprintEndpoints, fingerprintInfo, fingerprintRangeHistogram, fingerprintSeries, SERIES_STORED_PERCENTS } from '../../db/queryRollups';
 import { STEP_ORIGIN_MS } from '../../db/requestRollups';
 import { hexToDecimal } from '../../ingest/fingerprint';
 import type { QueryHandler } from '../context';
-import { rangeRead, stepOf, stepStart, stepTimes, tenantOf } from '../context';
+import { stepOf, stepStart, stepTimes, tenantOf } from '../context';
 import { frame, ms, numberColumn, stringColumn, timeColumn } from '../frames';
 import { Histogram, sendPercentiles } from '../histogram';
 import { FIVE_MINUTES_MS, RESOLUTION_MS, rangeSegments, rollupStep } from '../timeRange';
@@ -40,8 +39,7 @@ export const queryDetail: QueryHandler<'queryDetail'> = async (query, ctx) => {
   if (stored) {
     // The buckets of the shown steps: from the first step's start to the last one's end.
     const shown = { from: start, to: new Date(times[times.length - 1]! + step.stepMs) };
-    const histograms = await rangeHistograms(ctx.db, QUERY_ROLLUP, tenantId, rangeSegments(shown), [{ key: queryHash, dayCount: 0 }], rangeRead(ctx));
-    all = histograms.get(queryHash)!;
+    all = await fingerprintRangeHistogram(ctx.db, tenantId, queryHash, rangeSegments(shown), ctx.now);
   } else {
     all = new Histogram();
   }

@@ -50,9 +50,9 @@ export async function requestRows5s(
   const hist = withHistograms ? `encode(array_send(hist), 'base64')` : 'NULL::text';
   const pendingBuckets = `SELECT bucket FROM api_rollup_5s_pending WHERE ${window}`;
   // Rows that send no histogram name none of the table's wide columns, so they are read
-  // index-only (api_metrics_rollup_5s_series, V0.0.52).
+  // index-only from the primary key, which covers them (V0.0.52).
   const text = stored.length > 0
-    ? `SELECT extract(epoch FROM r.bucket)::float8 * 1000${counts}, r.hist${stored.map((c) => `, r.${c}`).join('')}
+    ? `SELECT date_part('epoch', r.bucket) * 1000${counts}, r.hist${stored.map((c) => `, r.${c}`).join('')}
          FROM (SELECT bucket, requests, errors, client_errors, sum_ms, NULL::text AS hist, ${stored.join(', ')}
                  FROM api_metrics_rollup_5s WHERE ${window} AND bucket NOT IN (${pendingBuckets})
                UNION ALL
@@ -62,7 +62,7 @@ export async function requestRows5s(
                SELECT bucket, requests, errors, client_errors, sum_ms, ${hist}, ${stored.map(() => 'NULL::real').join(', ')}
                  FROM api_rollup_5s_pending WHERE ${window}) r
         WHERE (SELECT complete_from <= $2::timestamptz FROM api_rollup_5s_state)`
-    : `SELECT extract(epoch FROM r.bucket)::float8 * 1000${counts}, r.hist
+    : `SELECT date_part('epoch', r.bucket) * 1000${counts}, r.hist
          FROM (SELECT bucket, requests, errors, client_errors, sum_ms, ${hist} AS hist FROM api_metrics_rollup_5s WHERE ${window}
                UNION ALL
                SELECT bucket, requests, errors, client_errors, sum_ms, ${hist} FROM api_rollup_5s_pending WHERE ${window}) r

@@ -35,7 +35,6 @@ export function readSendNumbers(buf: Buffer): Array<number | null> {
   return out;
 }
 
-
 const POWERS_OF_TEN = Array.from({ length: 23 }, (_, k) => 10 ** k);
 
 /**

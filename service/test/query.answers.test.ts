@@ -8,7 +8,7 @@ import { createTestDatabase, type TestDatabase } from './support/db';
 import {
   column, HOUR, hourStart, insertQueries, insertRequests, insertResources, MINUTE, queryOne, times, type Frame,
 } from './support/queryData';
-import { startTestService, tokenFor } from './support/service';
+import { post, startTestService, tokenFor } from './support/service';
 
 const A = 'a1a1a1a1-0000-4000-8000-000000000001';
 const B = 'b2b2b2b2-0000-4000-8000-000000000002';
@@ -167,6 +167,38 @@ describe('series', () => {
     const { frames } = await ask({ queryType: 'latencyPercentiles', byEndpoint: true, percentiles: [99.9, 90] }, { intervalMs: HOUR });
     expect(frames.map((f) => f.schema.fields[1]!.labels?.endpoint).sort()).toEqual(['/api/orders', '/api/slow']);
     expect(frames[0]!.schema.fields.map((f) => f.name)).toEqual(['time', 'p90', 'p99.9']);
+  });
+
+  it('draws stored percentiles per endpoint, step by step the same as from the histograms, empty steps null', async () => {
+    // [50, 95] are stored on each hourly row (read column by column); 99.9 is not, so
+    // asking for it too merges every row's histogram instead.
+    const stored = await post(`${url}/v1/query`, tokenA, {
+      range: range(), intervalMs: HOUR, queries: [{ refId: 'A', queryType: 'latencyPercentiles', byEndpoint: true, percentiles: [95, 50] }],
+    });
+    expect(stored.status).toBe(200);
+    expect(stored.headers.get('content-type')).toBe('application/json; charset=utf-8');
+    const merged = await ask({ queryType: 'latencyPercentiles', byEndpoint: true, percentiles: [50, 95, 99.9] }, { intervalMs: HOUR });
+    const storedFrames: Frame[] = stored.body.results.A.frames;
+    const byName = (frames: Frame[]) => new Map(frames.map((f) => [f.schema.name, f]));
+    expect([...byName(storedFrames).keys()].sort()).toEqual(['/api/orders', '/api/slow']);
+    for (const [name, f] of byName(storedFrames)) {
+      const other = byName(merged.frames).get(name)!;
+      expect(column(f, 'time')).toEqual(column(other, 'time'));
+      for (const p of ['p50', 'p95']) {
+        const a = column(f, p) as Array<number | null>;
+        const b = column(other, p) as Array<number | null>;
+        expect(a.map((v) => v === null)).toEqual(b.map((v) => v === null));
+        expect(a.filter((v) => v !== null).length).toBeGreaterThan(0);
+        a.forEach((v, k) => {
+          if (v !== null) expect(Math.abs(v - b[k]!) / b[k]!).toBeLessThan(1e-6);
+        });
+      }
+    }
+    // Each endpoint has requests in one hour only: the other steps are empty.
+    const orders = byName(storedFrames).get('/api/orders')!;
+    const t = column(orders, 'time') as number[];
+    expect((column(orders, 'p95') as Array<number | null>).filter((v) => v !== null)).toHaveLength(1);
+    expect((column(orders, 'p95') as number[])[t.indexOf(base.getTime())]).not.toBeNull();
   });
 
   it('reads a short window of the total from the 5-second totals, one endpoint or a step under 5 s from raw rows, longer ones from the rollups', async () => {

@@ -195,6 +195,46 @@ export function storedColumns(percents: readonly number[]): string[] {
   });
 }
 
+export interface StoredSeries {
+  endpoint: string;
+  /** Bucket starts in ms, in order. */
+  times: Array<number | null>;
+  /** Per percentile asked for, its stored value at each of `times`. */
+  values: Array<Array<number | null>>;
+}
+
+/**
+ * Stored percentiles (some of STORED_PERCENTILES) per endpoint ('' = all) and bucket of
+ * one rollup resolution in [start, to): what a latency panel whose step is one rollup row
+ * draws. Per endpoint, the times and each percentile arrive as arrays in array_send's
+ * binary form, decoded without parsing text; the aggregates read the same rows in the
+ * same order, so their elements pair up. Columnar all the way: a day in 5-minute steps
+ * for 20 endpoints is 5760 buckets, and an object per bucket cost more than the read.
+ */
+export async function storedPercentileSeries(
+  db: Queryable,
+  tenantId: string,
+  { endpoints, resolution, start, to, percents }: { endpoints: string[]; resolution: Resolution; start: Date; to: Date; percents: readonly number[] },
+): Promise<StoredSeries[]> {
+  const stored = storedColumns(percents);
+  if (stored.length === 0) throw new Error('storedPercentileSeries needs at least one percentile');
+  const result = await db.query<{ endpoint: string; times: Buffer; [column: string]: Buffer | string }>(
+    `SELECT r.endpoint, array_send(array_agg(date_part('epoch', r.bucket) * 1000)) AS times
+            ${stored.map((c, i) => `, array_send(array_agg(r.${c})) AS v${i}`).join('')}
+       FROM api_metrics_rollup r
+      WHERE r.tenant_id = $1::uuid AND r.resolution = $2::text AND r.bucket >= $3::timestamptz AND r.bucket < $4::timestamptz
+        AND r.endpoint = ANY ($5::text[])
+      GROUP BY r.endpoint
+      ORDER BY r.endpoint`,
+    [tenantId, resolution, start, to, endpoints],
+  );
+  return result.rows.map((row) => ({
+    endpoint: row.endpoint,
+    times: readSendNumbers(row.times),
+    values: stored.map((_, i) => readSendNumbers(row[`v${i}`] as Buffer)),
+  }));
+}
+
 /**
  * A series per endpoint ('' = all) from one rollup resolution: buckets in [start, to)
  * summed into steps of stepMs (a multiple of the resolution), aligned to STEP_ORIGIN.
@@ -221,33 +261,6 @@ export async function requestSeries(
   const single = stepMs === RESOLUTION_MS[resolution];
   if (storedPercentiles.length > 0 && !single) throw new Error('stored percentiles answer only a step of one rollup row');
   const stored = storedColumns(storedPercentiles);
-  if (single && !withCounts && !withHistograms && stored.length > 0) {
-    // Only stored percentiles (latency panels): per endpoint, the buckets' times and each
-    // percentile as arrays in array_send's binary form, decoded without parsing text. The
-    // aggregates read the same rows in the same order, so their elements pair up.
-    const result = await db.query<{ endpoint: string; times: Buffer; [column: string]: Buffer | string }>(
-      `SELECT r.endpoint, array_send(array_agg(date_part('epoch', r.bucket))) AS times
-              ${stored.map((c, i) => `, array_send(array_agg(r.${c})) AS v${i}`).join('')}
-         FROM api_metrics_rollup r
-        WHERE r.tenant_id = $1::uuid AND r.resolution = $2::text AND r.bucket >= $3::timestamptz AND r.bucket < $4::timestamptz
-          AND r.endpoint = ANY ($5::text[])
-        GROUP BY r.endpoint
-        ORDER BY r.endpoint`,
-      [tenantId, resolution, start, to, endpoints],
-    );
-    const points: RequestPoint[] = [];
-    for (const row of result.rows) {
-      const times = readSendNumbers(row.times);
-      const values = stored.map((_, i) => readSendNumbers(row[`v${i}`] as Buffer));
-      for (let k = 0; k < times.length; k++) {
-        points.push({
-          endpoint: row.endpoint, time: new Date(times[k]! * 1000), requests: 0, errors: 0, clientErrors: 0, sumMs: 0, maxMs: null, histPacked: null,
-          storedPercentiles: values.map((v) => v[k] ?? null),
-        });
-      }
-    }
-    return points;
-  }
   const columns = [
     ...(withCounts
       ? single

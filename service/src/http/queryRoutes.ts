@@ -9,6 +9,7 @@ import type { Authenticator } from './auth';
 import { requireJsonRequest } from '../ingest/parseBody';
 import { ApiError } from './errors';
 import { requestedTenant } from './ingestRoutes';
+import { queryResponseBytes } from './responseBytes';
 
 /** Query bodies are small; this bounds what is parsed before authentication. */
 const MAX_QUERY_BODY_BYTES = 256 * 1024;
@@ -17,7 +18,7 @@ export function registerQueryRoutes(
   app: FastifyInstance,
   deps: { pool: Pool; auth: Authenticator; settings: QuerySettings; observe?: (queryType: string, ms: number) => void },
 ): void {
-  app.post('/v1/query', async (request) => {
+  app.post('/v1/query', async (request, reply) => {
     // Who is asking comes first: an unauthenticated request learns nothing about its body.
     await deps.auth.verify(request.headers.authorization);
     const raw = request.body;
@@ -36,12 +37,13 @@ export function registerQueryRoutes(
     }
     const validated = validateQueryRequest(body);
     const principal = await deps.auth.authorize(request.headers.authorization, 'read', validated.tenantId ?? requestedTenant(request));
-    return runQueries(
+    const answer = await runQueries(
       deps.pool,
       validated,
       { tenantId: principal.tenantId, admin: principal.token.scopes.includes('admin') },
       deps.settings,
       deps.observe,
     );
+    return reply.type('application/json; charset=utf-8').send(queryResponseBytes(answer));
   });
 }

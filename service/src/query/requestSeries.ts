@@ -4,7 +4,7 @@
 // percentiles asked for.
 import { rawRequestSeries } from '../db/rawRequests';
 import { FIVE_SECONDS_MS, requestRows5s, type Row5s } from '../db/requestRollup5s';
-import { requestSeries, STEP_ORIGIN_MS, STORED_PERCENTILES, type RequestPoint } from '../db/requestRollups';
+import { requestSeries, STEP_ORIGIN_MS, STORED_PERCENTILES, storedPercentileSeries, type RequestPoint, type StoredSeries } from '../db/requestRollups';
 import type { QueryContext } from './context';
 import { stepOf, stepStart, stepTimes } from './context';
 import { Histogram, sendPercentiles } from './histogram';
@@ -15,8 +15,12 @@ export interface RequestStep {
   errors: number;
   clientErrors: number;
   sumMs: number;
-  /** One per requested percentile, null when the step had no requests. */
-  percentiles: Array<number | null>;
+}
+
+export interface SeriesOfEndpoint {
+  endpoint: string;
+  steps: Array<RequestStep | undefined>;
+  percentiles: Array<Array<number | null>>;
 }
 
 export interface LoadedSeries {
@@ -24,8 +28,12 @@ export interface LoadedSeries {
   /** chooseStep's source, or '5s' for the 5-second totals. */
   source: Step['source'] | '5s';
   times: number[];
-  /** Per endpoint, the step at each of `times` (same index), undefined where there was none. */
-  series: Array<{ endpoint: string; steps: Array<RequestStep | undefined> }>;
+  /**
+   * Per endpoint: `steps`, the counts at each of `times` (same index; undefined where
+   * there was none, and always when counts were not asked for); `percentiles`, per
+   * requested percentile its value at each of `times` (null where the step had no requests).
+   */
+  series: SeriesOfEndpoint[];
   notices: Array<{ severity: 'info' | 'warning'; text: string }>;
 }
 
@@ -75,6 +83,10 @@ export async function loadRequestSeries(
   // A step of one rollup row has its percentiles stored (V0.0.43); others merge histograms.
   const stored = percents.map((p) => (STORED_PERCENTILES as readonly number[]).indexOf(p));
   const useStored = rollup.stepMs === RESOLUTION_MS[rollup.source] && stored.every((i) => i >= 0);
+  if (useStored && !withCounts && percents.length > 0) {
+    const read = await storedPercentileSeries(ctx.db, tenantId, { endpoints, resolution: rollup.source, start, to: ctx.range.to, percents });
+    return fromStoredSeries(ctx, { stepMs: rollup.stepMs, source: rollup.source, start, endpoints, percents, notices }, read);
+  }
   const rows = await requestSeries(ctx.db, tenantId, {
     endpoints, resolution: rollup.source, start, to: ctx.range.to, stepMs: rollup.stepMs,
     withCounts,
@@ -96,12 +108,14 @@ async function loadRaw(
   const start = stepStart(ctx.range.from.getTime(), stepMs, STEP_ORIGIN_MS);
   const times = stepTimes(start, ctx.range.to, stepMs);
   const steps = new Array<RequestStep | undefined>(times.length);
+  const percentiles = percentileColumns(percents.length, times.length);
   for (const row of rows) {
-    setStep(steps, stepIndex(row.time, start, stepMs), {
-      requests: row.requests, errors: row.errors, clientErrors: row.clientErrors, sumMs: row.sumMs, percentiles: row.percentiles,
-    });
+    const index = stepIndex(row.time.getTime(), start, stepMs);
+    if (index < 0 || index >= times.length) continue;
+    steps[index] = { requests: row.requests, errors: row.errors, clientErrors: row.clientErrors, sumMs: row.sumMs };
+    setPercentiles(percentiles, index, row.percentiles);
   }
-  return { stepMs, source: 'raw', times, series: [{ endpoint, steps }], notices };
+  return { stepMs, source: 'raw', times, series: [{ endpoint, steps, percentiles }], notices };
 }
 
 /**
@@ -131,7 +145,7 @@ async function load5s(
     if (index < 0 || index >= steps.length) continue;
     const step = steps[index];
     if (!step) {
-      steps[index] = { requests: row.requests, errors: row.errors, clientErrors: row.clientErrors, sumMs: row.sumMs, percentiles: [] };
+      steps[index] = { requests: row.requests, errors: row.errors, clientErrors: row.clientErrors, sumMs: row.sumMs };
       first[index] = row;
     } else {
       step.requests += row.requests;
@@ -143,6 +157,7 @@ async function load5s(
       else more.set(index, [row]);
     }
   }
+  const percentiles = percentileColumns(percents.length, times.length);
   if (percents.length > 0) {
     for (let index = 0; index < steps.length; index++) {
       const step = steps[index];
@@ -151,15 +166,15 @@ async function load5s(
       const others = more.get(index);
       const single = others ? undefined : row.stored ?? sendPercentiles(row.hist!, percents);
       if (single) {
-        step.percentiles = single;
+        setPercentiles(percentiles, index, single);
       } else {
         const histogram = new Histogram();
         for (const each of [row, ...(others ?? [])]) histogram.addSend(each.hist!);
-        step.percentiles = histogram.percentiles(percents);
+        setPercentiles(percentiles, index, histogram.percentiles(percents));
       }
     }
   }
-  return { stepMs, source: '5s', times, series: [{ endpoint: '', steps }], notices };
+  return { stepMs, source: '5s', times, series: [{ endpoint: '', steps, percentiles }], notices };
 }
 
 function fromRollupRows(
@@ -171,42 +186,61 @@ function fromRollupRows(
   rows: RequestPoint[],
 ): LoadedSeries {
   const times = stepTimes(start, ctx.range.to, stepMs);
-  const series = new Map<string, Array<RequestStep | undefined>>(endpoints.map((e) => [e, new Array<RequestStep | undefined>(times.length)]));
+  const series = new Map<string, SeriesOfEndpoint>(endpoints.map((endpoint) => [endpoint, {
+    endpoint, steps: new Array<RequestStep | undefined>(times.length), percentiles: percentileColumns(percents.length, times.length),
+  }]));
   for (const row of rows) {
-    let percentiles: Array<number | null>;
+    const of = series.get(row.endpoint);
+    const index = stepIndex(row.time.getTime(), start, stepMs);
+    if (!of || index < 0 || index >= times.length) continue;
+    of.steps[index] = { requests: row.requests, errors: row.errors, clientErrors: row.clientErrors, sumMs: row.sumMs };
+    if (percents.length === 0) continue;
     if (useStored) {
-      percentiles = percents.map((_, i) => row.storedPercentiles?.[i] ?? null);
+      setPercentiles(of.percentiles, index, row.storedPercentiles ?? []);
     } else {
       const histogram = new Histogram();
       histogram.addPacked(row.histPacked);
-      percentiles = histogram.percentiles(percents);
-    }
-    const steps = series.get(row.endpoint);
-    if (steps) {
-      setStep(steps, stepIndex(row.time, start, stepMs), {
-        requests: row.requests,
-        errors: row.errors,
-        clientErrors: row.clientErrors,
-        sumMs: row.sumMs,
-        percentiles,
-      });
+      setPercentiles(of.percentiles, index, histogram.percentiles(percents));
     }
   }
-  return {
-    stepMs,
-    source,
-    times,
-    series: endpoints.map((endpoint) => ({ endpoint, steps: series.get(endpoint)! })),
-    notices,
-  };
+  return { stepMs, source, times, series: endpoints.map((endpoint) => series.get(endpoint)!), notices };
 }
 
-/** Position of a step's time among stepTimes(start, ..., stepMs). */
-function stepIndex(time: Date, start: Date, stepMs: number): number {
-  return Math.round((time.getTime() - start.getTime()) / stepMs);
+/** Stored percentiles read column by column into the steps' columns; no counts. */
+function fromStoredSeries(
+  ctx: QueryContext,
+  { stepMs, source, start, endpoints, percents, notices }: {
+    stepMs: number; source: LoadedSeries['source']; start: Date; endpoints: string[]; percents: number[]; notices: LoadedSeries['notices'];
+  },
+  read: StoredSeries[],
+): LoadedSeries {
+  const times = stepTimes(start, ctx.range.to, stepMs);
+  const series = new Map<string, SeriesOfEndpoint>(endpoints.map((endpoint) => [endpoint, {
+    endpoint, steps: new Array<RequestStep | undefined>(times.length), percentiles: percentileColumns(percents.length, times.length),
+  }]));
+  for (const { endpoint, times: bucketTimes, values } of read) {
+    const of = series.get(endpoint);
+    if (!of) continue;
+    for (let k = 0; k < bucketTimes.length; k++) {
+      const index = stepIndex(bucketTimes[k]!, start, stepMs);
+      if (index < 0 || index >= times.length) continue;
+      for (let i = 0; i < values.length; i++) of.percentiles[i]![index] = values[i]![k] ?? null;
+    }
+  }
+  return { stepMs, source, times, series: endpoints.map((endpoint) => series.get(endpoint)!), notices };
 }
 
-/** Sets a step that falls among the series' times; a step outside them is not shown. */
-function setStep(steps: Array<RequestStep | undefined>, index: number, step: RequestStep): void {
-  if (index >= 0 && index < steps.length) steps[index] = step;
+/** One column per percentile, each `length` nulls. */
+function percentileColumns(count: number, length: number): Array<Array<number | null>> {
+  return Array.from({ length: count }, () => new Array<number | null>(length).fill(null));
+}
+
+/** Sets one step's percentiles, one per column. */
+function setPercentiles(columns: Array<Array<number | null>>, index: number, values: ReadonlyArray<number | null>): void {
+  for (let i = 0; i < columns.length; i++) columns[i]![index] = values[i] ?? null;
+}
+
+/** Position of a step's time (ms) among stepTimes(start, ..., stepMs). */
+function stepIndex(timeMs: number, start: Date, stepMs: number): number {
+  return Math.round((timeMs - start.getTime()) / stepMs);
 }

@@ -25,14 +25,14 @@ export const latencyPercentiles: QueryHandler<'latencyPercentiles'> = async (que
     endpoints = await busiestEndpoints(ctx.db, tenantId, rangeSegments(ctx.range), BY_ENDPOINT_LIMIT);
   }
   const loaded = await loadRequestSeries(ctx, tenantId, { endpoints, percents, withCounts: false });
-  const frames = loaded.series.map(({ endpoint, steps }) => {
+  const frames = loaded.series.map(({ endpoint, percentiles }) => {
     const labels = endpoint ? { endpoint } : undefined;
     return frame(
       { name: endpoint || 'all endpoints', refId: query.refId, notices: loaded.notices, custom: { stepMs: loaded.stepMs, source: loaded.source } },
       [
         timeColumn('time', loaded.times),
         ...percents.map((percent, i) =>
-          numberColumn(percentileName(percent), Array.from(steps, (step) => step?.percentiles[i] ?? null), { unit: 'ms', decimals: 1 }, labels)),
+          numberColumn(percentileName(percent), percentiles[i]!, { unit: 'ms', decimals: 1 }, labels)),
       ],
     );
   });

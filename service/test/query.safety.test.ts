@@ -168,6 +168,23 @@ describe('tenancy', () => {
       .rejects.toThrow(/read-only|permission denied/);
   });
 
+  it('passes statements, parameters and row modes through the session, and its errors carry the code and the caller', async () => {
+    const rows = await withTenantReadSession(db.pool, B, async (session) => {
+      const byName = await session.query<{ n: number; t: string }>('SELECT $1::int AS n, current_setting(\'app.tenant_id\') AS t', [7]);
+      const asArrays = await session.query<unknown[]>({ text: 'SELECT g FROM generate_series(1, $1::int) g', values: [3], rowMode: 'array' });
+      return [byName.rows, asArrays.rows];
+    });
+    expect(rows).toEqual([[{ n: 7, t: B }], [[1], [2], [3]]]);
+    const failure = await withTenantReadSession(db.pool, B, (session) => session.query('SELECT * FROM no_such_table'))
+      .then(() => null, (err: Error & { code?: string }) => err);
+    expect(failure?.code).toBe('42P01');
+    expect(failure?.message).toMatch(/no_such_table/);
+    // The stack leads back to the statement's caller, not only to the socket's read.
+    expect(failure?.stack).toMatch(/query\.safety\.test\.ts/);
+    // The connection went back to the pool outside any transaction.
+    expect((await db.pool.query<{ open: boolean }>(`SELECT now() <> statement_timestamp() AS open`)).rows).toEqual([{ open: false }]);
+  });
+
   it('names the missing grant when the database user may not take agog_readonly, and leaves the connection usable', async () => {
     const user = `agog_no_readonly_${process.pid}`;
     await db.pool.query(`DROP ROLE IF EXISTS ${user}`);

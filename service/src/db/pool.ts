@@ -1,5 +1,5 @@
 // Connection pools. Only files under src/db import 'pg'.
-import { Pool, type PoolConfig } from 'pg';
+import { Pool, type PoolClient, type PoolConfig } from 'pg';
 
 export type { Pool, PoolClient } from 'pg';
 
@@ -28,6 +28,29 @@ export function createPool(connectionString: string, options: PoolOptions = {}):
     client.on('error', () => undefined);
   });
   return pool;
+}
+
+/**
+ * A client whose query() calls pg's callback form and returns a promise of its own. With
+ * pg's promise form (client.query without a callback) the rows of finished queries stayed
+ * reachable across minor garbage collections while the client was checked out. Measured
+ * on a loop of 720-row reads on one client: every scavenge copied and promoted about
+ * 2.3 MB and paused 11 to 16 ms; with the callback form it copied a few KB and paused 0.3
+ * to 2.6 ms. The promoted rows grow the old generation until a full collection. The
+ * query API's reads run on such a client (src/db/tenantSession.ts), and the pauses fell
+ * on its requests as a long tail (in the query benchmark's service: 4 to 11 ms per
+ * scavenge before, about 1 ms after).
+ */
+export function callbackQueries(client: PoolClient): Pick<PoolClient, 'query'> {
+  const query = (config: unknown, values?: unknown) => new Promise((resolve, reject) => {
+    client.query(config as never, values as never, ((err: Error | null, result: unknown) => (err ? reject(err) : resolve(result))) as never);
+  }).catch((err: Error) => {
+    // As pg's promise form does: taken again here, the stack leads back through the
+    // callers awaiting the statement rather than to the socket's read.
+    Error.captureStackTrace(err);
+    throw err;
+  });
+  return { query: query as PoolClient['query'] };
 }
 
 /**

@@ -6,7 +6,7 @@
 // The service's database user must be allowed to SET ROLE agog_readonly (a superuser,
 // the tables' owner created by the migrations, or GRANT agog_readonly TO <user>).
 import type { Pool, PoolClient } from 'pg';
-import { inTransaction } from './pool';
+import { callbackQueries, inTransaction } from './pool';
 
 /** What the read functions of src/db need: a pool or a client. */
 export type Queryable = Pick<PoolClient, 'query'>;
@@ -25,8 +25,9 @@ export class ReadSessionError extends Error {
  */
 export async function withTenantReadSession<T>(pool: Pool, tenantId: string | null, fn: (db: Queryable) => Promise<T>): Promise<T> {
   return inTransaction(pool, async (client) => {
-    await client.query(`SELECT set_config('app.tenant_id', $1::text, true)`, [tenantId ?? '']);
-    return fn(client);
+    const db = callbackQueries(client);
+    await db.query(`SELECT set_config('app.tenant_id', $1::text, true)`, [tenantId ?? '']);
+    return fn(db);
   }, async (client) => {
     try {
       // One snapshot for every statement of the request (a ranking reads running totals and

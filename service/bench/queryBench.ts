@@ -263,8 +263,15 @@ async function startServiceProcess(databaseUrl: string): Promise<ServiceChild> {
 /** One kept-alive connection per service, as a dashboard's data proxy keeps them. */
 const KEEP_ALIVE = new http.Agent({ keepAlive: true, maxSockets: 1 });
 
-/** POSTs a query body with node:http over the kept-alive connection; resolves with the status and the body text. */
-function post(url: string, token: string, payload: string): Promise<{ status: number; text: string }> {
+/**
+ * POSTs a query body with node:http over the kept-alive connection; resolves with the
+ * status, the body text, and how long the request took: from the call until the answer's
+ * last byte arrived. Decoding the bytes into text (and parsing them) is the client's own
+ * work, left out: a client that decodes an answer over 128 KB pays more for it than the
+ * service does to write it.
+ */
+function post(url: string, token: string, payload: string): Promise<{ status: number; text: string; ms: number }> {
+  const started = performance.now();
   return new Promise((resolve, reject) => {
     const request = http.request(`${url}/v1/query`, {
       method: 'POST',
@@ -273,7 +280,10 @@ function post(url: string, token: string, payload: string): Promise<{ status: nu
     }, (response) => {
       const chunks: Buffer[] = [];
       response.on('data', (chunk: Buffer) => chunks.push(chunk));
-      response.on('end', () => resolve({ status: response.statusCode ?? 0, text: Buffer.concat(chunks).toString('utf8') }));
+      response.on('end', () => {
+        const ms = performance.now() - started;
+        resolve({ status: response.statusCode ?? 0, text: Buffer.concat(chunks).toString('utf8'), ms });
+      });
       response.on('error', reject);
     });
     request.on('error', reject);
@@ -282,10 +292,7 @@ function post(url: string, token: string, payload: string): Promise<{ status: nu
 }
 
 async function timeRequest(url: string, token: string, body: unknown): Promise<{ ms: number; rows: number }> {
-  const payload = JSON.stringify(body);
-  const started = performance.now();
-  const { status, text } = await post(url, token, payload);
-  const ms = performance.now() - started;
+  const { status, text, ms } = await post(url, token, JSON.stringify(body));
   if (status !== 200) throw new Error(`POST /v1/query answered ${status}: ${text.slice(0, 300)}`);
   const answer = JSON.parse(text) as { results: Record<string, { frames: Array<{ data: { values: unknown[][] } }> }> };
   const rows = answer.results.A!.frames.reduce((n, f) => n + (f.data.values[0]?.length ?? 0), 0);
@@ -454,7 +461,7 @@ function report(
   lines.push('# Query API benchmark', '');
   lines.push(`- Machine: ${os.cpus().length} cores (${os.cpus()[0]?.model.trim() ?? 'unknown CPU'}), ${Math.round(os.totalmem() / 2 ** 30)} GiB RAM, shared with other work while measured`);
   lines.push(`- PostgreSQL ${meta.version}; ${meta.settings}`);
-  lines.push(`- Node.js ${process.version}; the service runs as its own process (\`agog-perf serve\`, one per volume), requests are sent one at a time over HTTP (node:http, one kept-alive connection per service)`);
+  lines.push(`- Node.js ${process.version}; the service runs as its own process (\`agog-perf serve\`, one per volume), requests are sent one at a time over HTTP (node:http, one kept-alive connection per service), each timed from sending it to the last byte of its answer`);
   lines.push(`- Run ${meta.startedAt.toISOString()}, ${Math.round(meta.seconds / 60)} minutes in all`);
   lines.push(`- Load average (1 min) at the start and the end of the run: ${meta.load.start.toFixed(2)} and ${meta.load.end.toFixed(2)} (above 0: other work shared the two cores)`);
   lines.push('- Command: `node service/bin/run-ts.js service/bench/queryBench.ts` (also part of `npm run bench`)', '');

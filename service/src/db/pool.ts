@@ -38,8 +38,8 @@ export function createPool(connectionString: string, options: PoolOptions = {}):
  * 2.3 MB and paused 11 to 16 ms; with the callback form it copied a few KB and paused 0.3
  * to 2.6 ms. The promoted rows grow the old generation until a full collection. The
  * query API's reads run on such a client (src/db/tenantSession.ts), and the pauses fell
- * on its requests as a long tail (in the query benchmark's service: 4 to 11 ms per
- * scavenge before, about 1 ms after).
+ * on its requests as a long tail (in the query benchmark's service: 6 to 13 ms per
+ * scavenge before, 0.8 to 3.6 ms after).
  */
 export function callbackQueries(client: PoolClient): Pick<PoolClient, 'query'> {
   const query = (config: unknown, values?: unknown) => new Promise((resolve, reject) => {

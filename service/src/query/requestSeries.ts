@@ -186,9 +186,7 @@ function fromRollupRows(
   rows: RequestPoint[],
 ): LoadedSeries {
   const times = stepTimes(start, ctx.range.to, stepMs);
-  const series = new Map<string, SeriesOfEndpoint>(endpoints.map((endpoint) => [endpoint, {
-    endpoint, steps: new Array<RequestStep | undefined>(times.length), percentiles: percentileColumns(percents.length, times.length),
-  }]));
+  const series = emptySeries(endpoints, times.length, percents.length);
   for (const row of rows) {
     const of = series.get(row.endpoint);
     const index = stepIndex(row.time.getTime(), start, stepMs);
@@ -215,9 +213,7 @@ function fromStoredSeries(
   read: StoredSeries[],
 ): LoadedSeries {
   const times = stepTimes(start, ctx.range.to, stepMs);
-  const series = new Map<string, SeriesOfEndpoint>(endpoints.map((endpoint) => [endpoint, {
-    endpoint, steps: new Array<RequestStep | undefined>(times.length), percentiles: percentileColumns(percents.length, times.length),
-  }]));
+  const series = emptySeries(endpoints, times.length, percents.length);
   for (const { endpoint, times: bucketTimes, values } of read) {
     const of = series.get(endpoint);
     if (!of) continue;
@@ -228,6 +224,13 @@ function fromStoredSeries(
     }
   }
   return { stepMs, source, times, series: endpoints.map((endpoint) => series.get(endpoint)!), notices };
+}
+
+/** Per endpoint, no steps yet and every percentile null, by endpoint. */
+function emptySeries(endpoints: string[], length: number, percentCount: number): Map<string, SeriesOfEndpoint> {
+  return new Map(endpoints.map((endpoint) => [endpoint, {
+    endpoint, steps: new Array<RequestStep | undefined>(length), percentiles: percentileColumns(percentCount, length),
+  }]));
 }
 
 /** One column per percentile, each `length` nulls. */

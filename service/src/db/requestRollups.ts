@@ -180,8 +180,6 @@ export interface RequestPoint extends RequestCounts {
   endpoint: string;
   time: Date;
   histPacked: string | null;
-  /** The stored percentiles asked for, in that order, when the step is one rollup row; else null. */
-  storedPercentiles: Array<number | null> | null;
 }
 
 const STORED_COLUMN: Record<number, string> = { 50: 'p50_ms', 90: 'p90_ms', 95: 'p95_ms', 99: 'p99_ms' };
@@ -239,15 +237,14 @@ export async function storedPercentileSeries(
  * A series per endpoint ('' = all) from one rollup resolution: buckets in [start, to)
  * summed into steps of stepMs (a multiple of the resolution), aligned to STEP_ORIGIN.
  * Only what is asked for is read: counts (else 0), histograms (else null; without them
- * the read is index-only, V0.0.44), stored percentiles (some of STORED_PERCENTILES, else
- * null; only for a step that is the resolution, where each step is one row). Fewer
- * columns matter here: a series of thousands of rows parses in proportion, so a step of
- * one row is read without grouping and rows arrive as arrays.
+ * the read is index-only, V0.0.44). Stored percentiles alone are read by
+ * storedPercentileSeries. Fewer columns matter here: a series of thousands of rows parses
+ * in proportion, so a step of one row is read without grouping and rows arrive as arrays.
  */
 export async function requestSeries(
   db: Queryable,
   tenantId: string,
-  { endpoints, resolution, start, to, stepMs, withCounts, withHistograms, storedPercentiles }: {
+  { endpoints, resolution, start, to, stepMs, withCounts, withHistograms }: {
     endpoints: string[];
     resolution: Resolution;
     start: Date;
@@ -255,12 +252,9 @@ export async function requestSeries(
     stepMs: number;
     withCounts: boolean;
     withHistograms: boolean;
-    storedPercentiles: readonly number[];
   },
 ): Promise<RequestPoint[]> {
   const single = stepMs === RESOLUTION_MS[resolution];
-  if (storedPercentiles.length > 0 && !single) throw new Error('stored percentiles answer only a step of one rollup row');
-  const stored = storedColumns(storedPercentiles);
   const columns = [
     ...(withCounts
       ? single
@@ -268,7 +262,6 @@ export async function requestSeries(
         : ['sum(r.requests)::float8', 'sum(r.errors)::float8', 'sum(r.client_errors)::float8', 'sum(r.sum_ms)::float8', 'max(r.max_ms)::float8']
       : []),
     ...(withHistograms ? [single ? `encode(array_send(r.hist), 'base64')` : packedHistograms('r.hist')] : []),
-    ...stored.map((c) => `r.${c}::float8`),
   ];
   const time = single
     ? `extract(epoch FROM r.bucket)::float8 * 1000`
@@ -295,7 +288,6 @@ export async function requestSeries(
       sumMs: withCounts ? next() : 0,
       maxMs: withCounts ? next() : null,
       histPacked: withHistograms ? next() : null,
-      storedPercentiles: stored.length > 0 ? stored.map(() => next()) : null,
     };
   });
 }

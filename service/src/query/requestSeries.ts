@@ -80,9 +80,10 @@ export async function loadRequestSeries(
   }
   const rollup = step.source === 'raw' ? rollupStep(FIVE_MINUTES_MS) : { stepMs: step.stepMs, source: step.source };
   const start = stepStart(ctx.range.from.getTime(), rollup.stepMs, STEP_ORIGIN_MS);
-  // A step of one rollup row has its percentiles stored (V0.0.43); others merge histograms.
-  const stored = percents.map((p) => (STORED_PERCENTILES as readonly number[]).indexOf(p));
-  const useStored = rollup.stepMs === RESOLUTION_MS[rollup.source] && stored.every((i) => i >= 0);
+  // A step of one rollup row has its percentiles stored (V0.0.43): a latency series reads
+  // only those. Other steps, and series with counts, merge histograms.
+  const useStored = rollup.stepMs === RESOLUTION_MS[rollup.source]
+    && percents.every((p) => (STORED_PERCENTILES as readonly number[]).includes(p));
   if (useStored && !withCounts && percents.length > 0) {
     const read = await storedPercentileSeries(ctx.db, tenantId, { endpoints, resolution: rollup.source, start, to: ctx.range.to, percents });
     return fromStoredSeries(ctx, { stepMs: rollup.stepMs, source: rollup.source, start, endpoints, percents, notices }, read);
@@ -90,10 +91,9 @@ export async function loadRequestSeries(
   const rows = await requestSeries(ctx.db, tenantId, {
     endpoints, resolution: rollup.source, start, to: ctx.range.to, stepMs: rollup.stepMs,
     withCounts,
-    withHistograms: percents.length > 0 && !useStored,
-    storedPercentiles: useStored ? percents : [],
+    withHistograms: percents.length > 0,
   });
-  return fromRollupRows(ctx, { stepMs: rollup.stepMs, source: rollup.source, start, endpoints, percents, useStored, notices }, rows);
+  return fromRollupRows(ctx, { stepMs: rollup.stepMs, source: rollup.source, start, endpoints, percents, notices }, rows);
 }
 
 /** The raw rows' series, or null when the window holds more than RAW_ROW_LIMIT of them. */
@@ -179,8 +179,8 @@ async function load5s(
 
 function fromRollupRows(
   ctx: QueryContext,
-  { stepMs, source, start, endpoints, percents, useStored, notices }: {
-    stepMs: number; source: LoadedSeries['source']; start: Date; endpoints: string[]; percents: number[]; useStored: boolean;
+  { stepMs, source, start, endpoints, percents, notices }: {
+    stepMs: number; source: LoadedSeries['source']; start: Date; endpoints: string[]; percents: number[];
     notices: LoadedSeries['notices'];
   },
   rows: RequestPoint[],
@@ -193,13 +193,9 @@ function fromRollupRows(
     if (!of || index < 0 || index >= times.length) continue;
     of.steps[index] = { requests: row.requests, errors: row.errors, clientErrors: row.clientErrors, sumMs: row.sumMs };
     if (percents.length === 0) continue;
-    if (useStored) {
-      setPercentiles(of.percentiles, index, row.storedPercentiles ?? []);
-    } else {
-      const histogram = new Histogram();
-      histogram.addPacked(row.histPacked);
-      setPercentiles(of.percentiles, index, histogram.percentiles(percents));
-    }
+    const histogram = new Histogram();
+    histogram.addPacked(row.histPacked);
+    setPercentiles(of.percentiles, index, histogram.percentiles(percents));
   }
   return { stepMs, source, times, series: endpoints.map((endpoint) => series.get(endpoint)!), notices };
 }

@@ -75,33 +75,47 @@ export interface CoarseCounts {
 }
 
 // Per-bucket sums of the key being bounded, reused from key to key (and cleared over the
-// buckets used): n - k of the rows by their lo, j + 1 by their hi. Every row has n - k >= 1,
-// so a lo bucket is one with a positive sum.
-const BY_LO = new Float64Array(MAX_BUCKET + 1);
-const BY_HI = new Float64Array(MAX_BUCKET + 1);
+// buckets used): n - k of the rows by their lo, j + 1 by their hi, and FEWER_BELOW, by
+// how much the values below a bucket are known to be fewer from that bucket on (rows
+// read as complements, below).
+const BY_LO = new Float64Array(MAX_BUCKET + 2);
+const BY_HI = new Float64Array(MAX_BUCKET + 2);
+const FEWER_BELOW = new Float64Array(MAX_BUCKET + 2);
 
 /**
  * A key's bounds from its rows' (n, lo, hi) triples (as boundPartsSql writes them, parsed
- * in place) and, optionally, coarse counts.
- *   - lower: the highest lo x with sum(k) + sum over rows with lo < x of (n - k) <= floor(r);
+ * in place), optionally coarse counts, and optionally rows read as complements
+ * (src/db/rangeHistograms.ts rankingBoundPartsSql).
+ *   - lower: the highest bucket x where sum(k) + sum over rows with lo < x of (n - k),
+ *     at least the count of values below x, is at most floor(r);
  *   - upper: the lowest hi x with sum over rows with hi <= x of (j + 1) >= ceil(r) + 1.
- * Both sums only grow with x, so each is one ascending sweep over the buckets.
+ * Each is one ascending sweep over the buckets.
+ *
+ * A complement: the range's part E of an enclosing row D (n values, its k and j), less
+ * the rows X subtracted from it (x values). E holds n - x values; at least j + 1 - x of
+ * them lie at or below D's hi. Below a bucket b up to D's lo lie at most k of D's
+ * values, less those of X known to lie below b: each subtracted row has at least j + 1
+ * at or below its hi, so from the bucket after its hi on, E has that many fewer below.
+ * From D's lo on, all of E may lie below.
  */
-export function keyBounds(key: string, parts: string | null, coarse: CoarseCounts | null = null): Bounds {
+export function keyBounds(key: string, parts: string | null, coarse: CoarseCounts | null = null, complementParts: string | null = null): Bounds {
   const q = BOUNDED_QUANTILE;
   let total = 0;
   let sumK = 0;
   let first = MAX_BUCKET + 1;
   let last = -1;
   let unknown = false;
+  const clamp = (b: number): number => (b > MAX_BUCKET ? MAX_BUCKET : b);
+  const kOf = (n: number): number => Math.floor(q * (n - 1));
+  const j1Of = (n: number): number => Math.min(n - 1, Math.ceil(q * n)) + 1;
   const addRow = (n: number, lo: number, hi: number, k: number, j1: number): void => {
     if (!(n > 0)) return;
     if (lo < 0 || hi < 0) {
       unknown = true;
       return;
     }
-    const l = lo > MAX_BUCKET ? MAX_BUCKET : lo;
-    const h = hi > MAX_BUCKET ? MAX_BUCKET : hi;
+    const l = clamp(lo);
+    const h = clamp(hi);
     BY_LO[l]! += n - k;
     BY_HI[h]! += j1;
     total += n;
@@ -110,37 +124,51 @@ export function keyBounds(key: string, parts: string | null, coarse: CoarseCount
     if (h > last) last = h;
   };
   if (parts) {
-    // Triples of integers separated by anything else (braces, commas, spaces); -1 for a
-    // bound a row lacks.
-    const triple = [0, 0, 0];
-    let at = 0;
-    let value = 0;
-    let negative = false;
-    let inNumber = false;
-    const end = (): void => {
-      triple[at++] = negative ? -value : value;
-      if (at === 3) {
-        const n = triple[0]!;
-        // The same arithmetic as hist_p95_bounds (float8 there, double here).
-        addRow(n, triple[1]!, triple[2]!, Math.floor(q * (n - 1)), Math.min(n - 1, Math.ceil(q * n)) + 1);
-        at = 0;
+    // Triples of integers; -1 for a bound a row lacks. The same arithmetic as
+    // hist_p95_bounds (float8 there, double here).
+    readIntegers(parts, 3, (n, lo, hi) => addRow(n, lo, hi, kOf(n), j1Of(n)));
+  }
+  if (complementParts) {
+    // (group * sign, n, lo, hi): per group, one enclosing row (sign 1) and the rows
+    // subtracted from it (sign -1).
+    const enclosing = new Map<number, [number, number, number]>();
+    const subtracted = new Map<number, Array<[number, number]>>();
+    readIntegers(complementParts, 4, (groupSign, n, _lo, hi) => {
+      if (groupSign > 0) enclosing.set(groupSign, [n, _lo, hi]);
+      else {
+        let rows = subtracted.get(-groupSign);
+        if (!rows) subtracted.set(-groupSign, (rows = []));
+        rows.push([n, hi]);
       }
-      value = 0;
-      negative = false;
-      inNumber = false;
-    };
-    for (let i = 0; i < parts.length; i++) {
-      const c = parts.charCodeAt(i);
-      if (c >= 48 && c <= 57) {
-        value = value * 10 + (c - 48);
-        inNumber = true;
-      } else if (c === 45) {
-        negative = true;
-      } else if (inNumber) {
-        end();
+    });
+    for (const [group, [n, lo, hi]] of enclosing) {
+      const rows = subtracted.get(group) ?? [];
+      const x = rows.reduce((sum, [m]) => sum + m, 0);
+      const inside = n - x;
+      if (!(inside > 0)) continue;
+      if (lo < 0 || hi < 0) {
+        unknown = true;
+        continue;
       }
+      const l = clamp(lo);
+      const k = kOf(n);
+      // Values of E below b, at most: `below`, from the first bucket up to D's lo.
+      let below = Math.min(inside, k);
+      let fewer = 0;
+      for (const [m, h] of rows.filter(([m, h]) => m > 0 && h >= 0 && h < l).sort((a, b) => a[1] - b[1])) {
+        fewer += j1Of(m);
+        const now = Math.min(inside, Math.max(0, k - fewer));
+        FEWER_BELOW[h + 1]! += below - now;
+        below = now;
+        if (h + 1 < first) first = h + 1;
+      }
+      // addRow counts `below` from the start; FEWER_BELOW lowers it after the subtracted
+      // rows' his, and from D's lo on all of E counts. The total FEWER_BELOW took off is
+      // added back there, with the rest of E.
+      const start = Math.min(inside, k);
+      addRow(inside, lo, hi, start, Math.max(0, j1Of(n) - x));
+      BY_LO[l]! += start - below;
     }
-    if (inNumber) end();
   }
   if (coarse) {
     for (let c = coarse.low; c <= coarse.high; c++) {
@@ -153,13 +181,13 @@ export function keyBounds(key: string, parts: string | null, coarse: CoarseCount
   if (!unknown && total > 0) {
     const floorR = Math.floor(q * (total - 1));
     const ceilR1 = Math.ceil(q * (total - 1)) + 1;
+    // f: at least the count of values below b. Not monotone where complements lower it,
+    // so every bucket is looked at.
     let f = sumK;
     for (let b = first; b <= last; b++) {
-      const a = BY_LO[b]!;
-      if (a === 0) continue;
-      if (f > floorR) break;
-      lower = b;
-      f += a;
+      f -= FEWER_BELOW[b]!;
+      if (f <= floorR) lower = b;
+      f += BY_LO[b]!;
     }
     let g = 0;
     for (let b = first; b <= last; b++) {
@@ -173,8 +201,43 @@ export function keyBounds(key: string, parts: string | null, coarse: CoarseCount
   if (last >= first) {
     BY_LO.fill(0, first, last + 1);
     BY_HI.fill(0, first, last + 1);
+    FEWER_BELOW.fill(0, first, last + 1);
   }
   return unknown ? { key, lower: -1, upper: Infinity } : { key, lower, upper };
+}
+
+/**
+ * The integers of a text (separated by anything else: braces, commas, spaces; "-" makes
+ * the next one negative), `size` at a time, to `each`.
+ */
+function readIntegers(text: string, size: 3 | 4, each: (a: number, b: number, c: number, d: number) => void): void {
+  const group = [0, 0, 0, 0];
+  let at = 0;
+  let value = 0;
+  let negative = false;
+  let inNumber = false;
+  const end = (): void => {
+    group[at++] = negative ? -value : value;
+    if (at === size) {
+      each(group[0]!, group[1]!, group[2]!, group[3]!);
+      at = 0;
+    }
+    value = 0;
+    negative = false;
+    inNumber = false;
+  };
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c >= 48 && c <= 57) {
+      value = value * 10 + (c - 48);
+      inNumber = true;
+    } else if (c === 45) {
+      negative = true;
+    } else if (inNumber) {
+      end();
+    }
+  }
+  if (inNumber) end();
 }
 
 /**

@@ -3,12 +3,11 @@
 // src/ingest/fingerprint.ts converts it to and from the 16 hex digits the API shows.
 import { Histogram, packedHistograms } from '../query/histogram';
 import type { Segment } from '../query/timeRange';
-import { boundPartsSql } from './p95Bounds';
 import {
-  boundTotals, cumulativeLimitSql, dayCountSql, edgePieces, p95CandidateKeys, QUERY_ROLLUP, rangeHistograms, rankingSql, type RangeRead, type RankingTotalsRow,
+  boundTotals, cumulativeLimitSql, edgePieces, exactMaxima, p95CandidateKeys, QUERY_ROLLUP, rangeHistograms, rankingBoundPartsSql, rankingDayCountSql,
+  rankingRowsSql, rankingSql, rankingValues, signedMaxSql, signedSum, type RangeRead, type RankingTotalsRow,
 } from './rangeHistograms';
 import { STEP_ORIGIN } from './requestRollups';
-import { segmentUnion, segmentValues } from './rollupSegments';
 import type { Queryable } from './tenantSession';
 
 export type FingerprintOrderKey = 'total' | 'avg' | 'count' | 'p95';
@@ -45,66 +44,59 @@ export async function fingerprintTotals(
   segments: Segment[],
   { orderBy, limit, endpoint, read }: { orderBy: FingerprintOrderKey; limit: number; endpoint: string | null; read: RangeRead },
 ): Promise<FingerprintTotals[]> {
-  const rowsOf = (select: string) => segmentUnion('r', 2, select);
-  const ofEndpoint = `($12::text IS NULL OR r.query_hash IN (SELECT e.query_hash FROM query_endpoints e
-                                                             WHERE e.tenant_id = $1::uuid AND e.endpoint = $12::text))`;
+  const rows = rankingRowsSql(QUERY_ROLLUP, 'r.calls, r.slow_calls, r.total_ms, r.max_ms, r.rows_sum, r.p95_lo_bucket, r.p95_hi_bucket');
+  const ofEndpoint = `($9::text IS NULL OR r.query_hash IN (SELECT e.query_hash FROM query_endpoints e
+                                                            WHERE e.tenant_id = $1::uuid AND e.endpoint = $9::text))`;
+  const totals = `SELECT r.query_hash, ${signedSum('calls')} AS calls, ${signedSum('slow_calls')} AS slow_calls,
+              ${signedSum('total_ms')} AS total_ms, ${signedMaxSql()}, ${signedSum('rows_sum')} AS rows_sum,
+              ${rankingDayCountSql(QUERY_ROLLUP)} AS day_count{parts}
+         FROM ${rows} r CROSS JOIN lim
+        WHERE ${ofEndpoint}
+        GROUP BY r.query_hash HAVING sum(r.sign * r.calls) > 0`;
+  const values = [...rankingValues(tenantId, segments, read.now), endpoint];
   if (orderBy === 'p95') {
     // Totals and bounds of every fingerprint in one index-only read; the running totals'
     // days apart (src/db/rangeHistograms.ts p95CandidateKeys).
-    const days = `r.resolution = '1d' AND r.bucket < lim.m`;
-    const all = await db.query<TotalsRow & RankingTotalsRow & { parts: string | null }>(
-      rankingSql(QUERY_ROLLUP, `
-       SELECT r.query_hash, sum(r.calls)::float8 AS calls, sum(r.slow_calls)::float8 AS slow_calls,
-              sum(r.total_ms)::float8 AS total_ms, max(r.max_ms)::float8 AS max_ms, sum(r.rows_sum)::float8 AS rows_sum,
-              ${boundPartsSql('r', 'calls', `r.calls > 0 AND NOT (${days})`)} AS parts,
-              ${dayCountSql(QUERY_ROLLUP)} AS day_count
-         FROM ${rowsOf(`SELECT r.query_hash, r.resolution, r.bucket, r.calls, r.slow_calls, r.total_ms, r.max_ms, r.rows_sum,
-                               r.p95_lo_bucket, r.p95_hi_bucket
-                          FROM query_metrics_rollup r WHERE r.tenant_id = $1::uuid AND {segment}`)} r CROSS JOIN lim
-        WHERE ${ofEndpoint}
-        GROUP BY r.query_hash HAVING sum(r.calls) > 0`),
-      [tenantId, ...segmentValues(segments), endpoint],
+    const all = await db.query<TotalsRow & RankingTotalsRow & { parts: string | null; complement_parts: string | null }>(
+      rankingSql(QUERY_ROLLUP, totals.replace('{parts}', `,\n              ${rankingBoundPartsSql(QUERY_ROLLUP)}`)),
+      values,
     );
     const chosenKeys = new Set(await p95CandidateKeys(db, QUERY_ROLLUP, tenantId, segments,
       all.rows.map((row) => ({
-        key: row.query_hash, dayCount: row.day_count, parts: row.parts, ...boundTotals(row),
+        key: row.query_hash, dayCount: row.day_count, parts: row.parts, complementParts: row.complement_parts, ...boundTotals(row),
       })), limit, read.cache));
     return withHistograms(db, tenantId, segments, all.rows.filter((row) => chosenKeys.has(row.query_hash)), read);
   }
   const result = await db.query<TotalsRow>(
     `WITH lim AS (${cumulativeLimitSql(QUERY_ROLLUP)}),
-     totals AS (
-       SELECT r.query_hash, sum(r.calls)::float8 AS calls, sum(r.slow_calls)::float8 AS slow_calls,
-              sum(r.total_ms)::float8 AS total_ms, max(r.max_ms)::float8 AS max_ms, sum(r.rows_sum)::float8 AS rows_sum,
-              ${dayCountSql(QUERY_ROLLUP)} AS day_count
-         FROM ${rowsOf(`SELECT r.query_hash, r.resolution, r.bucket, r.calls, r.slow_calls, r.total_ms, r.max_ms, r.rows_sum
-                          FROM query_metrics_rollup r WHERE r.tenant_id = $1::uuid AND {segment}`)} r CROSS JOIN lim
-        WHERE ${ofEndpoint}
-        GROUP BY r.query_hash HAVING sum(r.calls) > 0
-     )
-     SELECT t.query_hash::text AS query_hash, t.calls, t.slow_calls, t.total_ms, t.max_ms, t.rows_sum, t.day_count
+     totals AS (${totals.replace('{parts}', '')})
+     SELECT t.query_hash::text AS query_hash, t.calls, t.slow_calls, t.total_ms, t.max_ms, t.max_exact, t.rows_sum, t.day_count
        FROM totals t
-      ORDER BY CASE $13::text WHEN 'total' THEN t.total_ms WHEN 'avg' THEN t.total_ms / t.calls WHEN 'count' THEN t.calls END DESC NULLS LAST,
+      ORDER BY CASE $10::text WHEN 'total' THEN t.total_ms WHEN 'avg' THEN t.total_ms / t.calls WHEN 'count' THEN t.calls END DESC NULLS LAST,
                t.query_hash
-      LIMIT $14::integer`,
-    [tenantId, ...segmentValues(segments), endpoint, orderBy, limit],
+      LIMIT $11::integer`,
+    [...values, orderBy, limit],
   );
   return withHistograms(db, tenantId, segments, result.rows, read);
 }
 
 interface TotalsRow {
-  query_hash: string; calls: number; slow_calls: number; total_ms: number; max_ms: number | null; rows_sum: number; day_count: number;
+  query_hash: string; calls: number; slow_calls: number; total_ms: number; max_ms: number | null; max_exact: boolean; rows_sum: number; day_count: number;
 }
 
-/** The fingerprints' totals with their histograms over the range (src/db/rangeHistograms.ts). */
+/**
+ * The fingerprints' totals with their histograms over the range (src/db/rangeHistograms.ts),
+ * and their maxima from their own rows where the ranking's could lie outside the range.
+ */
 async function withHistograms(db: Queryable, tenantId: string, segments: Segment[], rows: TotalsRow[], read: RangeRead): Promise<FingerprintTotals[]> {
   const histograms = await rangeHistograms(db, QUERY_ROLLUP, tenantId, segments, rows.map((row) => ({ key: row.query_hash, dayCount: row.day_count })), read);
+  const maxima = await exactMaxima(db, QUERY_ROLLUP, tenantId, segments, rows.filter((row) => !row.max_exact).map((row) => row.query_hash));
   return rows.map((row) => ({
     queryHash: row.query_hash,
     calls: row.calls,
     slowCalls: row.slow_calls,
     totalMs: row.total_ms,
-    maxMs: row.max_ms,
+    maxMs: row.max_exact ? row.max_ms : maxima.get(row.query_hash) ?? null,
     rowsSum: row.rows_sum,
     histogram: histograms.get(row.query_hash)!,
   }));

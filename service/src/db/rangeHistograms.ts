@@ -28,7 +28,7 @@
 import { forEachSendElement, Histogram, MAX_BUCKET } from '../query/histogram';
 import { ceilTo, DAY_MS, RESOLUTION_MS, type Resolution, type Segment } from '../query/timeRange';
 import { boundPartsSql, keyBounds, p95Candidates, type CoarseCounts } from './p95Bounds';
-import { segmentValues } from './rollupSegments';
+import { segmentUnion, segmentValues } from './rollupSegments';
 import { versionId, type RunningTotalsCache } from './runningTotalsCache';
 import type { Queryable } from './tenantSession';
 
@@ -240,6 +240,127 @@ export function edgePieces(segments: Segment[], now: number): HistogramPiece[] {
   return pieces.filter((p) => p.to > p.from);
 }
 
+/**
+ * A range's rows for a ranking (every key of the tenant): the whole days and the edges
+ * as edgePieces chooses them, so the edges cost a few rows per key however busy the key
+ * is (its own rows of 21 hours and 8 buckets become today's row minus the buckets after
+ * the range). Each piece carries a group: an edge read as an enclosing row and the finer
+ * rows subtracted from it share the enclosing piece's number (1-based); 0 for own rows.
+ */
+export interface RankingPiece extends HistogramPiece {
+  group: number;
+}
+
+export function rankingPieces(segments: Segment[], now: number): RankingPiece[] {
+  const pieces = edgePieces(segments, now);
+  // The piece holding a subtracted one: the finest coarser piece added around it (the one
+  // whose single bucket it was subtracted from).
+  const holder = (inner: HistogramPiece): number => {
+    let found = -1;
+    pieces.forEach((p, i) => {
+      if (p.sign < 0 || RESOLUTION_MS[p.resolution] <= RESOLUTION_MS[inner.resolution] || p.from > inner.from || inner.to > p.to) return;
+      if (found < 0 || RESOLUTION_MS[p.resolution] < RESOLUTION_MS[pieces[found]!.resolution]) found = i;
+    });
+    if (found < 0) throw new Error(`no enclosing piece for ${inner.resolution} ${new Date(inner.from).toISOString()}`);
+    return found;
+  };
+  const groups = pieces.map(() => 0);
+  pieces.forEach((p, i) => {
+    if (p.sign > 0) return;
+    const j = holder(p);
+    groups[i] = j + 1;
+    groups[j] = j + 1;
+  });
+  return pieces.map((p, i) => ({ ...p, group: groups[i]! }));
+}
+
+/**
+ * The parameters of rankingRowsSql: $1 tenant, $2..$5 the edge pieces (resolutions,
+ * starts, ends, signs), $6 and $7 the range's whole days (as rangeHistogramSql, so
+ * cumulativeLimitSql and rankingSql read them too), $8 the pieces' groups.
+ */
+export function rankingValues(tenantId: string, segments: Segment[], now: number): unknown[] {
+  const days = segments[2]!;
+  const pieces = rankingPieces(segments, now);
+  return [
+    tenantId,
+    pieces.map((p) => p.resolution), pieces.map((p) => new Date(p.from)), pieces.map((p) => new Date(p.to)), pieces.map((p) => p.sign),
+    days.from, days.to, pieces.map((p) => p.group),
+  ];
+}
+
+/**
+ * SQL of a ranking's rows (a parenthesised FROM item, alias it `r`): for each rollup row
+ * of the range (rankingValues), the key column, `columns` (a list of r.column), the
+ * bucket, and sign (1, or -1 for a row to subtract), grp (its piece's group) and days
+ * (true for the range's whole days). The days are one index range; each edge piece is
+ * its own (OFFSET 0 keeps the planner from joining the pieces to a scan of the tenant's
+ * rows). `where`: more conditions on r.
+ */
+export function rankingRowsSql(rollup: CumulativeRollup, columns: string, where = ''): string {
+  const { table, key } = rollup;
+  return `(SELECT r.${key}, r.bucket, 1 AS sign, 0 AS grp, true AS days, ${columns}
+           FROM ${table} r
+          WHERE r.tenant_id = $1::uuid AND r.resolution = '1d' AND r.bucket >= $6::timestamptz AND r.bucket < $7::timestamptz ${where}
+         UNION ALL
+         SELECT r.${key}, r.bucket, p.sign, p.grp, false, ${columns}
+           FROM unnest($2::text[], $3::timestamptz[], $4::timestamptz[], $5::int4[], $8::int4[]) AS p(resolution, f, t, sign, grp)
+          CROSS JOIN LATERAL (SELECT r.${key}, r.bucket, ${columns} FROM ${table} r
+                               WHERE r.tenant_id = $1::uuid AND r.resolution = p.resolution AND r.bucket >= p.f AND r.bucket < p.t ${where}
+                              OFFSET 0) r)`;
+}
+
+/** SQL of a signed sum over rankingRowsSql's rows (aliased r), as float8. */
+export function signedSum(column: string): string {
+  return `coalesce(sum(r.sign * r.${column}), 0)::float8`;
+}
+
+/**
+ * SQL of max_ms over rankingRowsSql's rows and whether it is the range's: the maximum of
+ * the added rows, which is the range's unless a subtracted row reaches it (then the
+ * maximum may lie outside the range: exactMaxima reads the key's own rows).
+ */
+export function signedMaxSql(): string {
+  return `max(r.max_ms) FILTER (WHERE r.sign > 0)::float8 AS max_ms,
+              NOT coalesce(max(r.max_ms) FILTER (WHERE r.sign < 0) >= max(r.max_ms) FILTER (WHERE r.sign > 0), false) AS max_exact`;
+}
+
+/** SQL of a key's count in the whole days before m over rankingRowsSql's rows (dayCountSql's). */
+export function rankingDayCountSql(rollup: CumulativeRollup): string {
+  return `coalesce(sum(r.${rollup.count}) FILTER (WHERE r.days AND r.bucket < lim.m), 0)::float8`;
+}
+
+/**
+ * SQL of a key's p95 bound parts over rankingRowsSql's rows: parts, the (n, lo, hi) of
+ * its own edge rows (the days before m count by the running totals), and complement
+ * parts, (group * sign, n, lo, hi) of the rows of the edges read as complements, which
+ * keyBounds reads as the enclosing rows less the subtracted counts.
+ */
+export function rankingBoundPartsSql(rollup: CumulativeRollup): string {
+  const n = `r.${rollup.count}`;
+  const lo = 'coalesce(r.p95_lo_bucket, -1)';
+  const hi = 'coalesce(r.p95_hi_bucket, -1)';
+  return `array_agg(ARRAY[${n}, ${lo}, ${hi}]) FILTER (WHERE ${n} > 0 AND r.grp = 0 AND NOT (r.days AND r.bucket < lim.m))::text AS parts,
+              array_agg(ARRAY[r.grp * r.sign, ${n}, ${lo}, ${hi}]) FILTER (WHERE ${n} > 0 AND r.grp > 0)::text AS complement_parts`;
+}
+
+/**
+ * The range's maximum max_ms of some keys from their own rows (for the keys whose
+ * ranking maximum was not exact, signedMaxSql).
+ */
+export async function exactMaxima(db: Queryable, rollup: CumulativeRollup, tenantId: string, segments: Segment[], keys: string[]): Promise<Map<string, number | null>> {
+  if (keys.length === 0) return new Map();
+  const { table, key, keyType } = rollup;
+  const result = await db.query<{ key: string; max_ms: number | null }>(
+    `SELECT r.${key}::text AS key, max(r.max_ms)::float8 AS max_ms
+       FROM ${segmentUnion('r', 2, `SELECT r.${key}, r.max_ms FROM ${table} r
+                                     WHERE r.tenant_id = $1::uuid AND r.${key} = ANY ($12::${keyType}[]) AND {segment}`)} r
+      GROUP BY 1`,
+    [tenantId, ...segmentValues(segments), keys],
+  );
+  return new Map(result.rows.map((row) => [row.key, row.max_ms]));
+}
+
 /** The parameters of rangeHistogramSql. */
 export function rangeHistogramValues(tenantId: string, segments: Segment[], keys: KeyDayCount[], now: number): unknown[] {
   const days = segments[2]!;
@@ -321,8 +442,10 @@ export const COARSE_SHIFT = 2;
  * p95CandidateKeys reads.
  */
 export interface KeyBoundParts extends KeyDayCount {
-  /** Rows outside the whole days before m (cumulativeLimitSql). */
+  /** Rows outside the whole days before m (cumulativeLimitSql), read as their own. */
   parts: string | null;
+  /** Rows of the edges read as complements (rankingBoundPartsSql). */
+  complementParts: string | null;
   /** Running totals through the last day before m and before the first day, when they hold (start: null when there is none). */
   end: TotalVersion | null;
   start: TotalVersion | null;
@@ -409,15 +532,15 @@ export async function p95CandidateKeys(
       if (c > coarse.high) coarse.high = c;
     });
   };
-  const bounds = keys.map(({ key, parts, held, end, start }) => {
+  const bounds = keys.map(({ key, parts, complementParts, held, end, start }) => {
     const extra = dayParts.get(key);
     const all = extra ? (parts ? `${parts} ${extra}` : extra) : parts;
-    if (!held) return keyBounds(key, all, null);
+    if (!held) return keyBounds(key, all, null, complementParts);
     coarse.low = MAX_BUCKET + 1;
     coarse.high = -1;
     add(bytesOf(key, end), 1);
     add(bytesOf(key, start), -1);
-    const b = keyBounds(key, all, coarse);
+    const b = keyBounds(key, all, coarse, complementParts);
     if (coarse.high >= coarse.low) coarse.counts.fill(0, coarse.low, coarse.high + 1);
     return b;
   });

@@ -6,9 +6,9 @@
 // returned as numbers rather than strings.
 import { packedHistograms, type Histogram } from '../query/histogram';
 import { RESOLUTION_MS, type Resolution, type Segment } from '../query/timeRange';
-import { boundPartsSql } from './p95Bounds';
 import {
-  API_ROLLUP, boundTotals, cumulativeLimitSql, dayCountSql, p95CandidateKeys, rangeHistograms, rankingSql, type RangeRead, type RankingTotalsRow,
+  API_ROLLUP, boundTotals, cumulativeLimitSql, dayCountSql, exactMaxima, p95CandidateKeys, rangeHistograms, rankingBoundPartsSql, rankingDayCountSql,
+  rankingRowsSql, rankingSql, rankingValues, signedMaxSql, signedSum, type RangeRead, type RankingTotalsRow,
 } from './rangeHistograms';
 import { segmentUnion, segmentValues } from './rollupSegments';
 import { readSendNumbers } from './sendArrays';
@@ -43,6 +43,14 @@ const TOTAL_COLUMNS = `
   coalesce(sum(r.client_errors), 0)::float8 AS client_errors, coalesce(sum(r.satisfied), 0)::float8 AS satisfied,
   coalesce(sum(r.tolerating), 0)::float8 AS tolerating, coalesce(sum(r.sum_ms), 0)::float8 AS sum_ms,
   max(r.max_ms)::float8 AS max_ms, coalesce(sum(r.db_ms), 0)::float8 AS db_ms, coalesce(sum(r.db_calls), 0)::float8 AS db_calls`;
+
+/**
+ * TOTAL_COLUMNS over rankingRowsSql's rows: signed sums, and max_ms with max_exact
+ * (src/db/rangeHistograms.ts signedMaxSql).
+ */
+const SIGNED_TOTAL_COLUMNS = `
+  ${['requests', 'errors', 'client_errors', 'satisfied', 'tolerating', 'sum_ms'].map((c) => `${signedSum(c)} AS ${c}`).join(', ')},
+  ${signedMaxSql()}, ${signedSum('db_ms')} AS db_ms, ${signedSum('db_calls')} AS db_calls`;
 
 interface TotalRow {
   requests: number;
@@ -86,6 +94,13 @@ export async function requestTotals(db: Queryable, tenantId: string, segments: S
   return { ...toTotals(result.rows[0]), histogram: histograms.get(endpoint)! };
 }
 
+/** An endpoint's row of a ranking (SIGNED_TOTAL_COLUMNS). */
+interface RankedTotalRow extends TotalRow {
+  endpoint: string;
+  max_exact: boolean;
+  day_count: number;
+}
+
 export interface EndpointTotals extends RequestTotalsWithHistogram {
   endpoint: string;
 }
@@ -105,49 +120,43 @@ export async function endpointTotals(
   segments: Segment[],
   { orderBy, limit, read }: { orderBy: EndpointOrderKey; limit: number; read: RangeRead },
 ): Promise<EndpointTotals[]> {
-  const rowsOf = (select: string) => segmentUnion('r', 2, select);
-  let result;
+  const rows = rankingRowsSql(API_ROLLUP, `${TOTAL_SOURCE}, r.p95_lo_bucket, r.p95_hi_bucket`, `AND r.endpoint <> ''`);
+  const totals = `SELECT r.endpoint, ${SIGNED_TOTAL_COLUMNS}, ${rankingDayCountSql(API_ROLLUP)} AS day_count{parts}
+         FROM ${rows} r CROSS JOIN lim
+        GROUP BY r.endpoint HAVING sum(r.sign * r.requests) > 0`;
+  const values = rankingValues(tenantId, segments, read.now);
+  let result: Array<RankedTotalRow>;
   if (orderBy === 'p95') {
     // Totals and bounds of every endpoint in one index-only read; the running totals'
     // days apart (src/db/rangeHistograms.ts p95CandidateKeys).
-    const days = `r.resolution = '1d' AND r.bucket < lim.m`;
-    const all = await db.query<TotalRow & {
-      endpoint: string; parts: string | null; day_count: number;
-    } & RankingTotalsRow>(
-      rankingSql(API_ROLLUP, `
-       SELECT r.endpoint, ${TOTAL_COLUMNS},
-              ${boundPartsSql('r', 'requests', `r.requests > 0 AND NOT (${days})`)} AS parts,
-              ${dayCountSql(API_ROLLUP)} AS day_count
-         FROM ${rowsOf(`SELECT r.endpoint, r.resolution, r.bucket, ${TOTAL_SOURCE}, r.p95_lo_bucket, r.p95_hi_bucket
-                          FROM api_metrics_rollup r
-                         WHERE r.tenant_id = $1::uuid AND r.endpoint <> '' AND {segment}`)} r CROSS JOIN lim
-        GROUP BY r.endpoint HAVING sum(r.requests) > 0`),
-      [tenantId, ...segmentValues(segments)],
+    const all = await db.query<RankedTotalRow & { parts: string | null; complement_parts: string | null } & RankingTotalsRow>(
+      rankingSql(API_ROLLUP, totals.replace('{parts}', `,\n              ${rankingBoundPartsSql(API_ROLLUP)}`)),
+      values,
     );
     const chosen = new Set(await p95CandidateKeys(db, API_ROLLUP, tenantId, segments,
       all.rows.map((row) => ({
-        key: row.endpoint, dayCount: row.day_count, parts: row.parts, ...boundTotals(row),
+        key: row.endpoint, dayCount: row.day_count, parts: row.parts, complementParts: row.complement_parts, ...boundTotals(row),
       })), limit, read.cache));
     result = all.rows.filter((row) => chosen.has(row.endpoint)).sort((a, b) => (a.endpoint < b.endpoint ? -1 : a.endpoint > b.endpoint ? 1 : 0));
   } else {
-    result = (await db.query<TotalRow & { endpoint: string; day_count: number }>(
+    result = (await db.query<RankedTotalRow>(
       `WITH lim AS (${cumulativeLimitSql(API_ROLLUP)}),
-       totals AS (
-         SELECT r.endpoint, ${TOTAL_COLUMNS}, ${dayCountSql(API_ROLLUP)} AS day_count
-           FROM ${rowsOf(`SELECT r.endpoint, r.resolution, r.bucket, ${TOTAL_SOURCE} FROM api_metrics_rollup r
-                           WHERE r.tenant_id = $1::uuid AND r.endpoint <> '' AND {segment}`)} r CROSS JOIN lim
-          GROUP BY r.endpoint HAVING sum(r.requests) > 0
-       )
+       totals AS (${totals.replace('{parts}', '')})
        SELECT t.* FROM totals t
-        ORDER BY CASE $12::text WHEN 'requests' THEN t.requests
-                                WHEN 'errorRate' THEN t.errors / t.requests
-                                WHEN 'dbShare' THEN t.db_ms / nullif(t.sum_ms, 0) END DESC NULLS LAST, t.endpoint
-        LIMIT $13::integer`,
-      [tenantId, ...segmentValues(segments), orderBy, limit],
+        ORDER BY CASE $9::text WHEN 'requests' THEN t.requests
+                               WHEN 'errorRate' THEN t.errors / t.requests
+                               WHEN 'dbShare' THEN t.db_ms / nullif(t.sum_ms, 0) END DESC NULLS LAST, t.endpoint
+        LIMIT $10::integer`,
+      [...values, orderBy, limit],
     )).rows;
   }
   const histograms = await rangeHistograms(db, API_ROLLUP, tenantId, segments, result.map((row) => ({ key: row.endpoint, dayCount: row.day_count })), read);
-  return result.map((row) => ({ endpoint: row.endpoint, ...toTotals(row), histogram: histograms.get(row.endpoint)! }));
+  const maxima = await exactMaxima(db, API_ROLLUP, tenantId, segments, result.filter((row) => !row.max_exact).map((row) => row.endpoint));
+  return result.map((row) => ({
+    endpoint: row.endpoint,
+    ...toTotals(row.max_exact ? row : { ...row, max_ms: maxima.get(row.endpoint) ?? null }),
+    histogram: histograms.get(row.endpoint)!,
+  }));
 }
 
 /** Endpoints with requests in a range, busiest first (template variables, per-endpoint series). */

@@ -35,8 +35,9 @@ export interface FingerprintTotals extends Omit<FingerprintNumbers, 'histPacked'
  * for the caller to rank by their merged histograms. With an endpoint, only fingerprints that endpoint has issued
  * (query_endpoints); their numbers are still their totals over all endpoints, since the
  * rollup is per fingerprint. Totals and p95 bounds are index-only reads
- * (query_metrics_rollup_totals, V0.0.47); histograms are read only for the fingerprints
- * chosen (src/db/rangeHistograms.ts).
+ * (query_metrics_rollup_totals, V0.0.47) of the whole days and of the edges as
+ * complements where those are fewer rows (src/db/rangeHistograms.ts rankingRowsSql);
+ * histograms are read only for the fingerprints chosen.
  */
 export async function fingerprintTotals(
   db: Queryable,

@@ -19,6 +19,7 @@
 // statement (a day's histogram is the sum of its hours', an hour's of its 5-minute
 // buckets'), and it is used only where the finer rows outside the range are surely still
 // kept (expiry deletes 5-minute rows at least 8 days old, hours with their days at 400).
+// Rankings read every key's sums and p95 bounds from the same pieces (rankingRowsSql).
 //
 // Histograms travel one row per histogram as array_send's bytes (bytea, which PostgreSQL
 // writes as hex and node-postgres decodes into a Buffer natively), read by

@@ -111,8 +111,10 @@ export type EndpointOrderKey = 'requests' | 'errorRate' | 'dbShare' | 'p95';
  * Totals per endpoint over a range, with histograms. Ordered and cut in SQL by a key
  * that needs no histogram; for 'p95', the endpoints that can be among the top `limit` by
  * p95 (src/db/p95Bounds.ts), for the caller to rank by their merged histograms. Totals
- * and p95 bounds are index-only reads (api_metrics_rollup_endpoint_series, V0.0.47);
- * histograms are read only for the endpoints chosen (src/db/rangeHistograms.ts).
+ * and p95 bounds are index-only reads (api_metrics_rollup_endpoint_series, V0.0.47) of
+ * the whole days and of the edges as complements where those are fewer rows
+ * (src/db/rangeHistograms.ts rankingRowsSql); histograms are read only for the
+ * endpoints chosen.
  */
 export async function endpointTotals(
   db: Queryable,

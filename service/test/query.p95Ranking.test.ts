@@ -263,6 +263,29 @@ describe('ranking by p95 with the stored bounds', () => {
     expect(candidates).toBeGreaterThanOrEqual(2);
   });
 
+  it('takes a running total of no values (a day of count 0 before the range) as an empty histogram', async () => {
+    await clear();
+    await build('query_metrics_rollup', 8, 30, false);
+    await build('api_metrics_rollup', 108, 30, false);
+    // A daily row of count 0 and no histogram on the day before the range's first whole
+    // day, for keys with rows in the range and no daily row before: the running total
+    // the range starts from has no values.
+    const before = new Date(SEGMENTS[2]!.from.getTime() - DAY_MS);
+    await db.pool.query(`DELETE FROM query_metrics_rollup WHERE resolution = '1d' AND bucket < $1 AND query_hash IN (1000, 1001)`, [SEGMENTS[2]!.from]);
+    await db.pool.query(`DELETE FROM api_metrics_rollup WHERE resolution = '1d' AND bucket < $1 AND endpoint IN ('/api/e000', '/api/e001')`, [SEGMENTS[2]!.from]);
+    await db.pool.query(`INSERT INTO query_metrics_rollup (tenant_id, resolution, bucket, query_hash, calls, hist) VALUES ($1, '1d', $2, 1000, 0, NULL), ($1, '1d', $2, 1001, 0, NULL)`, [T, before]);
+    await db.pool.query(`INSERT INTO api_metrics_rollup (tenant_id, resolution, bucket, endpoint, requests, hist) VALUES ($1, '1d', $2, '/api/e000', 0, NULL), ($1, '1d', $2, '/api/e001', 0, NULL)`, [T, before]);
+    await cumulate();
+    for (const table of ['query_metrics_cumulative', 'api_metrics_cumulative']) {
+      const empty = await db.pool.query(`SELECT count(*)::int AS n FROM ${table} WHERE day = $1 AND hist IS NULL AND coarse IS NULL`, [before]);
+      expect([table, empty.rows[0].n]).toEqual([table, 2]);
+    }
+    for (const limit of [1, 10, 40]) {
+      expect((await boundedFingerprints(SEGMENTS, limit)).ranked).toEqual(await fullMerge('query_metrics_rollup', SEGMENTS, limit));
+      expect((await boundedEndpoints(SEGMENTS, limit)).ranked).toEqual(await fullMerge('api_metrics_rollup', SEGMENTS, limit));
+    }
+  });
+
   it('gives the same answer on a range of whole days only and of a few minutes only', async () => {
     await clear();
     await build('query_metrics_rollup', 5, 30, false);

@@ -86,6 +86,9 @@ export interface TotalVersion {
   version: string;
 }
 
+/** array_send's form of no histogram at all: no elements. */
+const NO_VALUES = Buffer.alloc(0);
+
 /**
  * The bytes (array_send of `column`) of running-total row versions of some keys: those
  * held in the cache, and the others read in one statement (then held). Keyed by
@@ -110,16 +113,19 @@ async function runningTotals(
   }
   if (missing.length === 0) return found;
   const { cumulative, key, keyType } = rollup;
-  const result = await db.query<[string, Date, string, Buffer]>({
+  const result = await db.query<[string, Date, string, Buffer | null]>({
     text: `SELECT c.${key}::text, c.day, c.xmin::text, array_send(c.${column})
              FROM unnest($2::${keyType}[], $3::timestamptz[]) AS u(key, day)
              JOIN ${cumulative} c ON c.tenant_id = $1::uuid AND c.${key} = u.key AND c.day = u.day`,
     values: [tenantId, missing.map((m) => m.key), missing.map((m) => m.total.day)],
     rowMode: 'array',
   });
-  for (const [k, day, version, bytes] of result.rows) {
+  for (const [k, day, version, stored] of result.rows) {
     // The same snapshot as the statement that named these versions: the same versions.
     const id = versionId(rollup.name, column, tenantId, k, day, version);
+    // A running total of days without values (a daily row of count 0, whose histogram is
+    // NULL) has none: an empty histogram.
+    const bytes = stored ?? NO_VALUES;
     cache.set(id, bytes);
     found.set(id, bytes);
   }

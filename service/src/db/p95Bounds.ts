@@ -133,8 +133,8 @@ export function keyBounds(key: string, parts: string | null, coarse: CoarseCount
     // subtracted from it (sign -1).
     const enclosing = new Map<number, [number, number, number]>();
     const subtracted = new Map<number, Array<[number, number]>>();
-    readIntegers(complementParts, 4, (groupSign, n, _lo, hi) => {
-      if (groupSign > 0) enclosing.set(groupSign, [n, _lo, hi]);
+    readIntegers(complementParts, 4, (groupSign, n, lo, hi) => {
+      if (groupSign > 0) enclosing.set(groupSign, [n, lo, hi]);
       else {
         let rows = subtracted.get(-groupSign);
         if (!rows) subtracted.set(-groupSign, (rows = []));
@@ -157,9 +157,9 @@ export function keyBounds(key: string, parts: string | null, coarse: CoarseCount
       let fewer = 0;
       for (const [m, h] of rows.filter(([m, h]) => m > 0 && h >= 0 && h < l).sort((a, b) => a[1] - b[1])) {
         fewer += j1Of(m);
-        const now = Math.min(inside, Math.max(0, k - fewer));
-        FEWER_BELOW[h + 1]! += below - now;
-        below = now;
+        const after = Math.min(inside, Math.max(0, k - fewer));
+        FEWER_BELOW[h + 1]! += below - after;
+        below = after;
         if (h + 1 < first) first = h + 1;
       }
       // addRow counts `below` from the start; FEWER_BELOW lowers it after the subtracted

@@ -48,9 +48,10 @@ export async function fingerprintTotals(
   const rows = rankingRowsSql(QUERY_ROLLUP, 'r.calls, r.slow_calls, r.total_ms, r.max_ms, r.rows_sum, r.p95_lo_bucket, r.p95_hi_bucket');
   const ofEndpoint = `($9::text IS NULL OR r.query_hash IN (SELECT e.query_hash FROM query_endpoints e
                                                             WHERE e.tenant_id = $1::uuid AND e.endpoint = $9::text))`;
-  const totals = `SELECT r.query_hash, ${signedSum('calls')} AS calls, ${signedSum('slow_calls')} AS slow_calls,
+  // Every fingerprint's totals, with `more` columns.
+  const totals = (more = '') => `SELECT r.query_hash, ${signedSum('calls')} AS calls, ${signedSum('slow_calls')} AS slow_calls,
               ${signedSum('total_ms')} AS total_ms, ${signedMaxSql()}, ${signedSum('rows_sum')} AS rows_sum,
-              ${rankingDayCountSql(QUERY_ROLLUP)} AS day_count{parts}
+              ${rankingDayCountSql(QUERY_ROLLUP)} AS day_count${more}
          FROM ${rows} r CROSS JOIN lim
         WHERE ${ofEndpoint}
         GROUP BY r.query_hash HAVING sum(r.sign * r.calls) > 0`;
@@ -59,7 +60,7 @@ export async function fingerprintTotals(
     // Totals and bounds of every fingerprint in one index-only read; the running totals'
     // days apart (src/db/rangeHistograms.ts p95CandidateKeys).
     const all = await db.query<TotalsRow & RankingTotalsRow & { parts: string | null; complement_parts: string | null }>(
-      rankingSql(QUERY_ROLLUP, totals.replace('{parts}', `,\n              ${rankingBoundPartsSql(QUERY_ROLLUP)}`)),
+      rankingSql(QUERY_ROLLUP, totals(`,\n              ${rankingBoundPartsSql(QUERY_ROLLUP)}`)),
       values,
     );
     const chosenKeys = new Set(await p95CandidateKeys(db, QUERY_ROLLUP, tenantId, segments,
@@ -70,7 +71,7 @@ export async function fingerprintTotals(
   }
   const result = await db.query<TotalsRow>(
     `WITH lim AS (${cumulativeLimitSql(QUERY_ROLLUP)}),
-     totals AS (${totals.replace('{parts}', '')})
+     totals AS (${totals()})
      SELECT t.query_hash::text AS query_hash, t.calls, t.slow_calls, t.total_ms, t.max_ms, t.max_exact, t.rows_sum, t.day_count
        FROM totals t
       ORDER BY CASE $10::text WHEN 'total' THEN t.total_ms WHEN 'avg' THEN t.total_ms / t.calls WHEN 'count' THEN t.calls END DESC NULLS LAST,

@@ -123,16 +123,17 @@ export async function endpointTotals(
   { orderBy, limit, read }: { orderBy: EndpointOrderKey; limit: number; read: RangeRead },
 ): Promise<EndpointTotals[]> {
   const rows = rankingRowsSql(API_ROLLUP, `${TOTAL_SOURCE}, r.p95_lo_bucket, r.p95_hi_bucket`, `AND r.endpoint <> ''`);
-  const totals = `SELECT r.endpoint, ${SIGNED_TOTAL_COLUMNS}, ${rankingDayCountSql(API_ROLLUP)} AS day_count{parts}
+  // Every endpoint's totals, with `more` columns.
+  const totals = (more = '') => `SELECT r.endpoint, ${SIGNED_TOTAL_COLUMNS}, ${rankingDayCountSql(API_ROLLUP)} AS day_count${more}
          FROM ${rows} r CROSS JOIN lim
         GROUP BY r.endpoint HAVING sum(r.sign * r.requests) > 0`;
   const values = rankingValues(tenantId, segments, read.now);
-  let result: Array<RankedTotalRow>;
+  let result: RankedTotalRow[];
   if (orderBy === 'p95') {
     // Totals and bounds of every endpoint in one index-only read; the running totals'
     // days apart (src/db/rangeHistograms.ts p95CandidateKeys).
     const all = await db.query<RankedTotalRow & { parts: string | null; complement_parts: string | null } & RankingTotalsRow>(
-      rankingSql(API_ROLLUP, totals.replace('{parts}', `,\n              ${rankingBoundPartsSql(API_ROLLUP)}`)),
+      rankingSql(API_ROLLUP, totals(`,\n              ${rankingBoundPartsSql(API_ROLLUP)}`)),
       values,
     );
     const chosen = new Set(await p95CandidateKeys(db, API_ROLLUP, tenantId, segments,
@@ -143,7 +144,7 @@ export async function endpointTotals(
   } else {
     result = (await db.query<RankedTotalRow>(
       `WITH lim AS (${cumulativeLimitSql(API_ROLLUP)}),
-       totals AS (${totals.replace('{parts}', '')})
+       totals AS (${totals()})
        SELECT t.* FROM totals t
         ORDER BY CASE $9::text WHEN 'requests' THEN t.requests
                                WHEN 'errorRate' THEN t.errors / t.requests

@@ -222,9 +222,10 @@ interface Args {
  * Measured requests per case and volume. The p95 of the quickest cases (2 to 4 ms) is
  * their tail, which the machine's other work moves. With 300 requests, the annotations
  * of recommendations, which read the same 37 rows at both volumes, came out at 1.44 times
- * the 1 M p95 at 10 M in one run (95 % interval 1.14 to 1.87) and 0.96 in another; with
- * 1000 (the p95 being the 50th-highest time rather than the 15th), 1.03 (0.93 to 1.14).
- * A run takes about 5 minutes longer.
+ * the 1 M p95 at 10 M in one report (95 % interval 1.14 to 1.87), and at 1.00 (0.84 to
+ * 1.18) and 1.04 (0.89 to 1.26) in two runs on kept data; with 1000 (the p95 being the
+ * 50th-highest time rather than the 15th), at 1.03 (0.93 to 1.14) on the same data. A
+ * run takes about 5 minutes longer.
  */
 const DEFAULT_SAMPLES = 1000;
 

@@ -6,7 +6,7 @@
 // the p95 bounds of a complement (src/db/p95Bounds.ts keyBounds) always hold the p95.
 import { keyBounds } from '../src/db/p95Bounds';
 import { fingerprintTotals, type FingerprintOrderKey } from '../src/db/queryRollups';
-import { edgePieces, rankingPieces } from '../src/db/rangeHistograms';
+import { API_ROLLUP, edgePieces, p95Complements, QUERY_ROLLUP, rankingPieces } from '../src/db/rangeHistograms';
 import { endpointTotals, type EndpointOrderKey } from '../src/db/requestRollups';
 import { refreshRollups } from '../src/db/rollups';
 import { RunningTotalsCache } from '../src/db/runningTotalsCache';
@@ -41,6 +41,27 @@ describe('rankingPieces', () => {
     const pieces = rankingPieces(rangeSegments(range(at(0, 3, 10), at(1, 16, 43))), LONG_AFTER);
     expect(pieces.length).toBeGreaterThan(0);
     expect(pieces.every((p) => p.sign === 1 && p.group === 0)).toBe(true);
+  });
+});
+
+describe('p95Complements', () => {
+  const now = at(2, 16, 43);
+  it('has endpoints ranked by p95 read their edges\' own rows unless whole days make up half the range', () => {
+    const day = rangeSegments(range(now - DAY_MS, now));
+    expect(p95Complements(API_ROLLUP, day)).toBe(false);
+    expect(rankingPieces(day, now, false)).toEqual(
+      day.filter((s, i) => i !== 2 && s.to > s.from).map((s) => ({ resolution: s.resolution, from: s.from.getTime(), to: s.to.getTime(), sign: 1, group: 0 })),
+    );
+    // 59 hours with one whole day: own rows; 30 days, and 71 hours with two whole days: complements.
+    expect(p95Complements(API_ROLLUP, rangeSegments(range(at(0, 3, 10), at(2, 14, 20))))).toBe(false);
+    expect(p95Complements(API_ROLLUP, rangeSegments(range(now - 30 * DAY_MS, now)))).toBe(true);
+    expect(p95Complements(API_ROLLUP, rangeSegments(range(at(0, 3, 10), at(3, 2, 0))))).toBe(true);
+  });
+
+  it('keeps the complements for fingerprints on every range', () => {
+    for (const r of [range(now - DAY_MS, now), range(at(1, 2, 10), at(1, 20, 50)), range(now - 30 * DAY_MS, now)]) {
+      expect(p95Complements(QUERY_ROLLUP, rangeSegments(r))).toBe(true);
+    }
   });
 });
 

@@ -5,7 +5,7 @@ import { Histogram, packedHistograms } from '../query/histogram';
 import type { Segment } from '../query/timeRange';
 import {
   boundTotals, cumulativeLimitSql, edgePieces, exactMaxima, p95CandidateKeys, QUERY_ROLLUP, rangeHistograms, rankingBoundPartsSql, rankingDayCountSql,
-  rankingRowsSql, rankingSql, rankingValues, signedMaxSql, signedSum, type RangeRead, type RankingTotalsRow,
+  rankingRowsSql, rankingSql, rankingValues, p95Complements, signedMaxSql, signedSum, type RangeRead, type RankingTotalsRow,
 } from './rangeHistograms';
 import { STEP_ORIGIN } from './requestRollups';
 import type { Queryable } from './tenantSession';
@@ -55,7 +55,7 @@ export async function fingerprintTotals(
          FROM ${rows} r CROSS JOIN lim
         WHERE ${ofEndpoint}
         GROUP BY r.query_hash HAVING sum(r.sign * r.calls) > 0`;
-  const values = [...rankingValues(tenantId, segments, read.now), endpoint];
+  const values = [...rankingValues(tenantId, segments, read.now, orderBy !== 'p95' || p95Complements(QUERY_ROLLUP, segments)), endpoint];
   if (orderBy === 'p95') {
     // Totals and bounds of every fingerprint in one index-only read; the running totals'
     // days apart (src/db/rangeHistograms.ts p95CandidateKeys).

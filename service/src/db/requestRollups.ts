@@ -8,7 +8,7 @@ import { packedHistograms, type Histogram } from '../query/histogram';
 import { RESOLUTION_MS, type Resolution, type Segment } from '../query/timeRange';
 import {
   API_ROLLUP, boundTotals, cumulativeLimitSql, dayCountSql, exactMaxima, p95CandidateKeys, rangeHistograms, rankingBoundPartsSql, rankingDayCountSql,
-  rankingRowsSql, rankingSql, rankingValues, signedMaxSql, signedSum, type RangeRead, type RankingTotalsRow,
+  rankingRowsSql, rankingSql, rankingValues, p95Complements, signedMaxSql, signedSum, type RangeRead, type RankingTotalsRow,
 } from './rangeHistograms';
 import { segmentUnion, segmentValues } from './rollupSegments';
 import { readSendNumbers } from './sendArrays';
@@ -127,7 +127,7 @@ export async function endpointTotals(
   const totals = (more = '') => `SELECT r.endpoint, ${SIGNED_TOTAL_COLUMNS}, ${rankingDayCountSql(API_ROLLUP)} AS day_count${more}
          FROM ${rows} r CROSS JOIN lim
         GROUP BY r.endpoint HAVING sum(r.sign * r.requests) > 0`;
-  const values = rankingValues(tenantId, segments, read.now);
+  const values = rankingValues(tenantId, segments, read.now, orderBy !== 'p95' || p95Complements(API_ROLLUP, segments));
   let result: RankedTotalRow[];
   if (orderBy === 'p95') {
     // Totals and bounds of every endpoint in one index-only read; the running totals'

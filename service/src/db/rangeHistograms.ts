@@ -29,7 +29,7 @@
 import { forEachSendElement, Histogram, MAX_BUCKET } from '../query/histogram';
 import { ceilTo, DAY_MS, RESOLUTION_MS, type Resolution, type Segment } from '../query/timeRange';
 import { boundPartsSql, keyBounds, p95Candidates, type CoarseCounts } from './p95Bounds';
-import { segmentUnion, segmentValues } from './rollupSegments';
+import { segmentCondition, segmentValues } from './rollupSegments';
 import { versionId, type RunningTotalsCache } from './runningTotalsCache';
 import type { Queryable } from './tenantSession';
 
@@ -380,15 +380,19 @@ export function rankingBoundPartsSql(rollup: CumulativeRollup): string {
 
 /**
  * The range's maximum max_ms of some keys from their own rows (for the keys whose
- * ranking maximum was not exact, signedMaxSql).
+ * ranking maximum was not exact, signedMaxSql). One scan with the five ranges OR'ed
+ * (segmentCondition): planned faster than their UNION, which this statement's cost is
+ * mostly. Measured on the query benchmark's data, 10 keys, p50 with the read session:
+ * 1.87 against 2.31 ms for fingerprints over 24 hours at 10 M, 1.26 against 1.87 ms for
+ * endpoints; 2.21 against 2.05 ms for endpoints over 30 days at 1 M.
  */
 export async function exactMaxima(db: Queryable, rollup: CumulativeRollup, tenantId: string, segments: Segment[], keys: string[]): Promise<Map<string, number | null>> {
   if (keys.length === 0) return new Map();
   const { table, key, keyType } = rollup;
   const result = await db.query<{ key: string; max_ms: number | null }>(
     `SELECT r.${key}::text AS key, max(r.max_ms)::float8 AS max_ms
-       FROM ${segmentUnion('r', 2, `SELECT r.${key}, r.max_ms FROM ${table} r
-                                     WHERE r.tenant_id = $1::uuid AND r.${key} = ANY ($12::${keyType}[]) AND {segment}`)} r
+       FROM ${table} r
+      WHERE r.tenant_id = $1::uuid AND r.${key} = ANY ($12::${keyType}[]) AND ${segmentCondition('r', 2)}
       GROUP BY 1`,
     [tenantId, ...segmentValues(segments), keys],
   );

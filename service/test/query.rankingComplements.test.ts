@@ -151,6 +151,10 @@ describe('rankings with edges read as complements', () => {
     const endpoints = await endpointTotals(db.pool, T, segments, { orderBy: 'requests', limit: 10, read: { now, cache: new RunningTotalsCache() } });
     expect(endpoints).toHaveLength(4);
     for (const row of endpoints) expect([row.endpoint, row.maxMs! < 90_000]).toEqual([row.endpoint, true]);
+    // Without maxima: the same endpoints and totals, and no maximum at all.
+    const without = await endpointTotals(db.pool, T, segments, { orderBy: 'requests', limit: 10, read: { now, cache: new RunningTotalsCache() }, maxima: false });
+    expect(without.map((row) => row.maxMs)).toEqual([null, null, null, null]);
+    expect(without.map(({ maxMs: _, ...rest }) => rest)).toEqual(endpoints.map(({ maxMs: _, ...rest }) => rest));
   });
 });
 

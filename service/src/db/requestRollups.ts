@@ -114,13 +114,14 @@ export type EndpointOrderKey = 'requests' | 'errorRate' | 'dbShare' | 'p95';
  * and p95 bounds are index-only reads (api_metrics_rollup_endpoint_series, V0.0.47) of
  * the whole days and of the edges as complements where those are fewer rows
  * (src/db/rangeHistograms.ts rankingRowsSql); histograms are read only for the
- * endpoints chosen.
+ * endpoints chosen. `maxima: false` for a caller that shows no maximum: maxMs is then
+ * null, and the maxima a complement leaves in doubt are not read again (exactMaxima).
  */
 export async function endpointTotals(
   db: Queryable,
   tenantId: string,
   segments: Segment[],
-  { orderBy, limit, read }: { orderBy: EndpointOrderKey; limit: number; read: RangeRead },
+  { orderBy, limit, read, maxima: withMaxima = true }: { orderBy: EndpointOrderKey; limit: number; read: RangeRead; maxima?: boolean },
 ): Promise<EndpointTotals[]> {
   const rows = rankingRowsSql(API_ROLLUP, `${TOTAL_SOURCE}, r.p95_lo_bucket, r.p95_hi_bucket`, `AND r.endpoint <> ''`);
   // Every endpoint's totals, with `more` columns.
@@ -154,10 +155,10 @@ export async function endpointTotals(
     )).rows;
   }
   const histograms = await rangeHistograms(db, API_ROLLUP, tenantId, segments, result.map((row) => ({ key: row.endpoint, dayCount: row.day_count })), read);
-  const maxima = await exactMaxima(db, API_ROLLUP, tenantId, segments, result.filter((row) => !row.max_exact).map((row) => row.endpoint));
+  const maxima = withMaxima ? await exactMaxima(db, API_ROLLUP, tenantId, segments, result.filter((row) => !row.max_exact).map((row) => row.endpoint)) : null;
   return result.map((row) => ({
     endpoint: row.endpoint,
-    ...toTotals(row.max_exact ? row : { ...row, max_ms: maxima.get(row.endpoint) ?? null }),
+    ...toTotals(maxima === null ? { ...row, max_ms: null } : row.max_exact ? row : { ...row, max_ms: maxima.get(row.endpoint) ?? null }),
     histogram: histograms.get(row.endpoint)!,
   }));
 }

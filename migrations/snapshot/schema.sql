@@ -25,6 +25,18 @@ CREATE TABLE api_metrics_cumulative (
 -- comment: Running totals per endpoint of the daily rows of api_metrics_rollup (requests, hist), through `day` included; built by cumulate_rollup_histograms().
 -- comment on api_metrics_cumulative.coarse: hist_coarsen(hist, 2): the same counts in buckets 4 times wider, for bounding p95 rankings cheaply.
 
+-- table api_metrics_prefix
+CREATE TABLE api_metrics_prefix (
+  tenant_id uuid NOT NULL,
+  resolution text NOT NULL,
+  endpoint text NOT NULL,
+  bucket timestamp with time zone NOT NULL,
+  requests bigint NOT NULL,
+  hist bigint[]
+);
+-- row level security: enabled
+-- comment: Running totals per endpoint of api_metrics_rollup's hour rows within their day (resolution 1h) and 5-minute rows within their hour (5m), through `bucket` included; built by cumulate_rollup_prefixes().
+
 -- table api_metrics_rollup
 CREATE TABLE api_metrics_rollup (
   tenant_id uuid NOT NULL,
@@ -255,6 +267,18 @@ CREATE TABLE query_metrics_cumulative (
 -- comment: Running totals per fingerprint of the daily rows of query_metrics_rollup (calls, hist), through `day` included; built by cumulate_rollup_histograms().
 -- comment on query_metrics_cumulative.coarse: hist_coarsen(hist, 2): the same counts in buckets 4 times wider, for bounding p95 rankings cheaply.
 
+-- table query_metrics_prefix
+CREATE TABLE query_metrics_prefix (
+  tenant_id uuid NOT NULL,
+  resolution text NOT NULL,
+  query_hash bigint NOT NULL,
+  bucket timestamp with time zone NOT NULL,
+  calls bigint NOT NULL,
+  hist bigint[]
+);
+-- row level security: enabled
+-- comment: Running totals per fingerprint of query_metrics_rollup's hour rows within their day (resolution 1h) and 5-minute rows within their hour (5m), through `bucket` included; built by cumulate_rollup_prefixes().
+
 -- table query_metrics_rollup
 CREATE TABLE query_metrics_rollup (
   tenant_id uuid NOT NULL,
@@ -430,6 +454,8 @@ CREATE TABLE system_resource_metrics_default (
 -- constraints
 ALTER TABLE agog_schema_history ADD CONSTRAINT agog_schema_history_pkey PRIMARY KEY (version);
 ALTER TABLE api_metrics_cumulative ADD CONSTRAINT api_metrics_cumulative_pkey PRIMARY KEY (tenant_id, endpoint, day);
+ALTER TABLE api_metrics_prefix ADD CONSTRAINT api_metrics_prefix_pkey PRIMARY KEY (tenant_id, resolution, endpoint, bucket);
+ALTER TABLE api_metrics_prefix ADD CONSTRAINT api_metrics_prefix_resolution_check CHECK (resolution = ANY (ARRAY['5m'::text, '1h'::text]));
 ALTER TABLE api_metrics_rollup ADD CONSTRAINT api_metrics_rollup_pkey PRIMARY KEY (tenant_id, resolution, bucket, endpoint);
 ALTER TABLE api_metrics_rollup ADD CONSTRAINT api_metrics_rollup_resolution_check CHECK (resolution = ANY (ARRAY['5m'::text, '1h'::text, '1d'::text]));
 ALTER TABLE api_metrics_rollup_5s ADD CONSTRAINT api_metrics_rollup_5s_pkey PRIMARY KEY (tenant_id, bucket) INCLUDE (requests, errors, client_errors, sum_ms, p50_ms, p90_ms, p95_ms, p99_ms);
@@ -466,6 +492,8 @@ ALTER TABLE query_endpoints ADD CONSTRAINT query_endpoints_pkey PRIMARY KEY (ten
 ALTER TABLE query_fingerprints ADD CONSTRAINT query_fingerprints_pkey PRIMARY KEY (tenant_id, query_hash);
 ALTER TABLE query_fingerprints ADD CONSTRAINT query_fingerprints_query_preview_check CHECK (length(query_preview) <= 500);
 ALTER TABLE query_metrics_cumulative ADD CONSTRAINT query_metrics_cumulative_pkey PRIMARY KEY (tenant_id, query_hash, day);
+ALTER TABLE query_metrics_prefix ADD CONSTRAINT query_metrics_prefix_pkey PRIMARY KEY (tenant_id, resolution, query_hash, bucket);
+ALTER TABLE query_metrics_prefix ADD CONSTRAINT query_metrics_prefix_resolution_check CHECK (resolution = ANY (ARRAY['5m'::text, '1h'::text]));
 ALTER TABLE query_metrics_rollup ADD CONSTRAINT query_metrics_rollup_pkey PRIMARY KEY (tenant_id, resolution, query_hash, bucket);
 ALTER TABLE query_metrics_rollup ADD CONSTRAINT query_metrics_rollup_resolution_check CHECK (resolution = ANY (ARRAY['5m'::text, '1h'::text, '1d'::text]));
 ALTER TABLE query_performance_log ADD CONSTRAINT query_performance_log_execution_time_ms_check CHECK (execution_time_ms >= 0::double precision);
@@ -492,6 +520,7 @@ ALTER TABLE system_resource_metrics ADD CONSTRAINT system_resource_metrics_sourc
 -- indexes
 CREATE UNIQUE INDEX agog_schema_history_pkey ON public.agog_schema_history USING btree (version);
 CREATE UNIQUE INDEX api_metrics_cumulative_pkey ON public.api_metrics_cumulative USING btree (tenant_id, endpoint, day);
+CREATE UNIQUE INDEX api_metrics_prefix_pkey ON public.api_metrics_prefix USING btree (tenant_id, resolution, endpoint, bucket);
 CREATE UNIQUE INDEX api_metrics_rollup_5s_pkey ON public.api_metrics_rollup_5s USING btree (tenant_id, bucket) INCLUDE (requests, errors, client_errors, sum_ms, p50_ms, p90_ms, p95_ms, p99_ms);
 -- comment: The refresh upserts by (tenant_id, bucket); series over a window read the counts and stored percentiles index-only, and the histograms from the table only for buckets with deltas not yet refreshed.
 CREATE INDEX api_metrics_rollup_endpoint_series ON public.api_metrics_rollup USING btree (tenant_id, resolution, endpoint, bucket) INCLUDE (requests, errors, client_errors, satisfied, tolerating, sum_ms, max_ms, db_ms, db_calls, p50_ms, p90_ms, p95_ms, p99_ms, p95_lo_bucket, p95_hi_bucket);
@@ -516,6 +545,7 @@ CREATE UNIQUE INDEX performance_settings_pkey ON public.performance_settings USI
 CREATE UNIQUE INDEX query_endpoints_pkey ON public.query_endpoints USING btree (tenant_id, query_hash, endpoint);
 CREATE UNIQUE INDEX query_fingerprints_pkey ON public.query_fingerprints USING btree (tenant_id, query_hash);
 CREATE UNIQUE INDEX query_metrics_cumulative_pkey ON public.query_metrics_cumulative USING btree (tenant_id, query_hash, day);
+CREATE UNIQUE INDEX query_metrics_prefix_pkey ON public.query_metrics_prefix USING btree (tenant_id, resolution, query_hash, bucket);
 CREATE UNIQUE INDEX query_metrics_rollup_pkey ON public.query_metrics_rollup USING btree (tenant_id, resolution, query_hash, bucket);
 -- comment: One or a few fingerprints over a time range at one resolution (series, range histograms); the refresh upserts by this key. Rankings read query_metrics_rollup_totals.
 CREATE INDEX query_metrics_rollup_totals ON public.query_metrics_rollup USING btree (tenant_id, resolution, bucket, query_hash) INCLUDE (calls, slow_calls, total_ms, max_ms, rows_sum, p95_lo_bucket, p95_hi_bucket);
@@ -720,6 +750,99 @@ BEGIN
 END
 $function$;
 -- comment: Builds the running totals of daily rollup histograms (query_metrics_cumulative, api_metrics_cumulative) for settled days, at most p_max_days per tenant and rollup, rebuilding from the first day whose daily rows changed; expires them with the daily rollups (400 days).
+-- execute granted to: agog_app=EXECUTE
+
+-- function cumulate_rollup_prefixes(uuid)
+CREATE OR REPLACE FUNCTION public.cumulate_rollup_prefixes(p_tenant_id uuid DEFAULT NULL::uuid)
+ RETURNS TABLE(tenant_id uuid, rollup text, resolution text, periods_built integer, rows_built bigint)
+ LANGUAGE plpgsql
+ SECURITY DEFINER
+ SET search_path TO 'public', 'pg_temp'
+AS $function$
+DECLARE
+  v_origin  constant timestamptz := timestamptz '2000-01-01 00:00:00+00';
+  v_spec    record;
+  v_level   record;
+  v_tenant  uuid;
+  v_oldest  timestamptz;
+  v_from    timestamptz;
+  v_keys    text[];
+  v_periods timestamptz[];
+  v_rows    bigint;
+BEGIN
+  FOR v_spec IN
+    SELECT * FROM (VALUES ('query', 'query_metrics_rollup', 'query_metrics_prefix', 'query_hash', 'calls', 'bigint'),
+                          ('api',   'api_metrics_rollup',   'api_metrics_prefix',   'endpoint',   'requests', 'text'))
+      AS s(rollup, src, pre, key, n, key_type)
+  LOOP
+    -- Tenants with rollup rows: a skip scan, one probe per tenant.
+    FOR v_tenant IN EXECUTE format(
+      'WITH RECURSIVE t(id) AS (
+         (SELECT r.tenant_id FROM %1$I r WHERE $1::uuid IS NULL OR r.tenant_id = $1::uuid ORDER BY 1 LIMIT 1)
+         UNION ALL
+         SELECT (SELECT r.tenant_id FROM %1$I r WHERE r.tenant_id > t.id AND $1::uuid IS NULL ORDER BY 1 LIMIT 1)
+           FROM t WHERE t.id IS NOT NULL)
+       SELECT id FROM t WHERE id IS NOT NULL', v_spec.src) USING p_tenant_id
+    LOOP
+      FOR v_level IN
+        SELECT * FROM (VALUES ('1h', '1d', interval '1 day'), ('5m', '1h', interval '1 hour')) AS l(res, enc, width)
+      LOOP
+        -- Periods wholly after the oldest row of the resolution (older ones were expired).
+        EXECUTE format('SELECT min(r.bucket) FROM %I r WHERE r.tenant_id = $1 AND r.resolution = $2', v_spec.src)
+          INTO v_oldest USING v_tenant, v_level.res;
+        v_from := date_bin(v_level.width, v_oldest, v_origin);
+        IF v_from < v_oldest THEN v_from := v_from + v_level.width; END IF;
+        EXECUTE format('DELETE FROM %I p WHERE p.tenant_id = $1 AND p.resolution = $2 AND ($3::timestamptz IS NULL OR p.bucket < $3)',
+                       v_spec.pre) USING v_tenant, v_level.res, v_from;
+        CONTINUE WHEN v_from IS NULL;
+
+        -- Stale periods: the enclosing row's count is not the period's last running total.
+        EXECUTE format(
+          'SELECT coalesce(array_agg(e.%2$I::text), ''{}''), coalesce(array_agg(e.bucket), ''{}'')
+             FROM %1$I e
+             LEFT JOIN LATERAL (SELECT p.%4$I AS n FROM %3$I p
+                                 WHERE p.tenant_id = $1 AND p.resolution = $2 AND p.%2$I = e.%2$I
+                                   AND p.bucket >= e.bucket AND p.bucket < e.bucket + $3
+                                 ORDER BY p.bucket DESC LIMIT 1) l ON true
+            WHERE e.tenant_id = $1 AND e.resolution = $4 AND e.bucket >= $5
+              AND e.%4$I <> coalesce(l.n, 0)',
+          v_spec.src, v_spec.key, v_spec.pre, v_spec.n)
+          INTO v_keys, v_periods USING v_tenant, v_level.res, v_level.width, v_level.enc, v_from;
+
+        v_rows := 0;
+        IF cardinality(v_keys) > 0 THEN
+          EXECUTE format(
+            'DELETE FROM %1$I p USING unnest($3::text[], $4::timestamptz[]) AS s(key, period)
+              WHERE p.tenant_id = $1 AND p.resolution = $2 AND p.%2$I = s.key::%3$s
+                AND p.bucket >= s.period AND p.bucket < s.period + $5',
+            v_spec.pre, v_spec.key, v_spec.key_type) USING v_tenant, v_level.res, v_keys, v_periods, v_level.width;
+          -- Each period's rows in one window, from one snapshot of the rollup.
+          EXECUTE format(
+            'INSERT INTO %1$I (tenant_id, resolution, %2$I, bucket, %4$I, hist)
+             SELECT $1, $2, r.%2$I, r.bucket,
+                    sum(r.%4$I) OVER w, hist_union(r.hist) OVER w
+               FROM unnest($3::text[], $4::timestamptz[]) AS s(key, period)
+               JOIN %5$I r ON r.tenant_id = $1 AND r.resolution = $2 AND r.%2$I = s.key::%3$s
+                          AND r.bucket >= s.period AND r.bucket < s.period + $5
+             WINDOW w AS (PARTITION BY r.%2$I, s.period ORDER BY r.bucket)',
+            v_spec.pre, v_spec.key, v_spec.key_type, v_spec.n, v_spec.src)
+            USING v_tenant, v_level.res, v_keys, v_periods, v_level.width;
+          GET DIAGNOSTICS v_rows = ROW_COUNT;
+        END IF;
+
+        tenant_id := v_tenant;
+        rollup := v_spec.rollup;
+        resolution := v_level.res;
+        periods_built := cardinality(v_keys);
+        rows_built := v_rows;
+        RETURN NEXT;
+      END LOOP;
+    END LOOP;
+  END LOOP;
+  RETURN;
+END
+$function$;
+-- comment: Builds the running totals of rollup histograms within a day (hours) and within an hour (5-minute buckets), query_metrics_prefix and api_metrics_prefix, rebuilding every period whose enclosing rollup row changed; expires them with the rollup rows.
 -- execute granted to: agog_app=EXECUTE
 
 -- function get_performance_summary(uuid,integer)
@@ -1444,6 +1567,8 @@ $function$;
 -- row level security policies
 CREATE POLICY tenant_isolation_app ON api_metrics_cumulative FOR ALL TO agog_app USING ((tenant_id = ( SELECT (NULLIF(current_setting('app.tenant_id'::text, true), ''::text))::uuid AS "nullif")));
 CREATE POLICY tenant_scope_readonly ON api_metrics_cumulative FOR SELECT TO agog_readonly USING (((( SELECT NULLIF(current_setting('app.tenant_id'::text, true), ''::text) AS "nullif") IS NULL) OR (tenant_id = ( SELECT (NULLIF(current_setting('app.tenant_id'::text, true), ''::text))::uuid AS "nullif"))));
+CREATE POLICY tenant_isolation_app ON api_metrics_prefix FOR ALL TO agog_app USING ((tenant_id = ( SELECT (NULLIF(current_setting('app.tenant_id'::text, true), ''::text))::uuid AS "nullif")));
+CREATE POLICY tenant_scope_readonly ON api_metrics_prefix FOR SELECT TO agog_readonly USING (((( SELECT NULLIF(current_setting('app.tenant_id'::text, true), ''::text) AS "nullif") IS NULL) OR (tenant_id = ( SELECT (NULLIF(current_setting('app.tenant_id'::text, true), ''::text))::uuid AS "nullif"))));
 CREATE POLICY tenant_isolation_app ON api_metrics_rollup FOR ALL TO agog_app USING ((tenant_id = ( SELECT (NULLIF(current_setting('app.tenant_id'::text, true), ''::text))::uuid AS "nullif")));
 CREATE POLICY tenant_scope_readonly ON api_metrics_rollup FOR SELECT TO agog_readonly USING (((( SELECT NULLIF(current_setting('app.tenant_id'::text, true), ''::text) AS "nullif") IS NULL) OR (tenant_id = ( SELECT (NULLIF(current_setting('app.tenant_id'::text, true), ''::text))::uuid AS "nullif"))));
 CREATE POLICY tenant_isolation_app ON api_metrics_rollup_5s FOR ALL TO agog_app USING ((tenant_id = ( SELECT (NULLIF(current_setting('app.tenant_id'::text, true), ''::text))::uuid AS "nullif")));
@@ -1462,6 +1587,8 @@ CREATE POLICY tenant_isolation_app ON query_fingerprints FOR ALL TO agog_app USI
 CREATE POLICY tenant_scope_readonly ON query_fingerprints FOR SELECT TO agog_readonly USING (((( SELECT NULLIF(current_setting('app.tenant_id'::text, true), ''::text) AS "nullif") IS NULL) OR (tenant_id = ( SELECT (NULLIF(current_setting('app.tenant_id'::text, true), ''::text))::uuid AS "nullif"))));
 CREATE POLICY tenant_isolation_app ON query_metrics_cumulative FOR ALL TO agog_app USING ((tenant_id = ( SELECT (NULLIF(current_setting('app.tenant_id'::text, true), ''::text))::uuid AS "nullif")));
 CREATE POLICY tenant_scope_readonly ON query_metrics_cumulative FOR SELECT TO agog_readonly USING (((( SELECT NULLIF(current_setting('app.tenant_id'::text, true), ''::text) AS "nullif") IS NULL) OR (tenant_id = ( SELECT (NULLIF(current_setting('app.tenant_id'::text, true), ''::text))::uuid AS "nullif"))));
+CREATE POLICY tenant_isolation_app ON query_metrics_prefix FOR ALL TO agog_app USING ((tenant_id = ( SELECT (NULLIF(current_setting('app.tenant_id'::text, true), ''::text))::uuid AS "nullif")));
+CREATE POLICY tenant_scope_readonly ON query_metrics_prefix FOR SELECT TO agog_readonly USING (((( SELECT NULLIF(current_setting('app.tenant_id'::text, true), ''::text) AS "nullif") IS NULL) OR (tenant_id = ( SELECT (NULLIF(current_setting('app.tenant_id'::text, true), ''::text))::uuid AS "nullif"))));
 CREATE POLICY tenant_isolation_app ON query_metrics_rollup FOR ALL TO agog_app USING ((tenant_id = ( SELECT (NULLIF(current_setting('app.tenant_id'::text, true), ''::text))::uuid AS "nullif")));
 CREATE POLICY tenant_scope_readonly ON query_metrics_rollup FOR SELECT TO agog_readonly USING (((( SELECT NULLIF(current_setting('app.tenant_id'::text, true), ''::text) AS "nullif") IS NULL) OR (tenant_id = ( SELECT (NULLIF(current_setting('app.tenant_id'::text, true), ''::text))::uuid AS "nullif"))));
 CREATE POLICY tenant_isolation_app ON query_performance_log FOR ALL TO agog_app USING ((tenant_id = ( SELECT (NULLIF(current_setting('app.tenant_id'::text, true), ''::text))::uuid AS "nullif"))) WITH CHECK ((tenant_id = (NULLIF(current_setting('app.tenant_id'::text, true), ''::text))::uuid));
@@ -1476,6 +1603,8 @@ CREATE POLICY tenant_scope_readonly ON system_resource_metrics FOR SELECT TO ago
 -- table privileges
 GRANT SELECT ON api_metrics_cumulative TO agog_app;
 GRANT SELECT ON api_metrics_cumulative TO agog_readonly;
+GRANT SELECT ON api_metrics_prefix TO agog_app;
+GRANT SELECT ON api_metrics_prefix TO agog_readonly;
 GRANT SELECT ON api_metrics_rollup TO agog_app;
 GRANT SELECT ON api_metrics_rollup TO agog_readonly;
 GRANT SELECT ON api_metrics_rollup_5s TO agog_app;
@@ -1498,6 +1627,8 @@ GRANT SELECT ON query_fingerprints TO agog_app;
 GRANT SELECT ON query_fingerprints TO agog_readonly;
 GRANT SELECT ON query_metrics_cumulative TO agog_app;
 GRANT SELECT ON query_metrics_cumulative TO agog_readonly;
+GRANT SELECT ON query_metrics_prefix TO agog_app;
+GRANT SELECT ON query_metrics_prefix TO agog_readonly;
 GRANT SELECT ON query_metrics_rollup TO agog_app;
 GRANT SELECT ON query_metrics_rollup TO agog_readonly;
 GRANT DELETE, INSERT, SELECT, UPDATE ON query_performance_log TO agog_app;

@@ -359,9 +359,9 @@ async function prepareVolume(serverUrl: string, millions: number, args: Args, lo
       loadSeconds = (Date.now() - loadStarted) / 1000;
     }
     // Before VACUUM ANALYZE, so that the running totals' tables have statistics too.
-    log('building the running totals of the daily histograms (the job cumulate)');
+    log('building the running totals of the daily histograms and within days and hours (the job cumulate)');
     const cumulate = await cumulateHistograms(pool, { maxDays: 400 });
-    log(`  ${cumulate.daysBuilt} days (tenants x rollups) in ${(cumulate.durationMs / 1000).toFixed(1)} s`);
+    log(`  ${cumulate.daysBuilt} days (tenants x rollups), ${cumulate.periodsBuilt.toLocaleString('en')} periods (${cumulate.prefixRows.toLocaleString('en')} rows) in ${(cumulate.durationMs / 1000).toFixed(1)} s`);
     log('VACUUM ANALYZE');
     const vacuumStarted = Date.now();
     await pool.query('VACUUM ANALYZE');
@@ -481,7 +481,7 @@ function report(
   lines.push('| rows per log | load + refresh + VACUUM ANALYZE | running totals (job cumulate) | api_metrics_rollup | api_metrics_rollup_5s | query_metrics_rollup | resource_metrics_rollup | performance_metrics_cache |');
   lines.push('|---|---|---|---|---|---|---|---|');
   for (const r of results) {
-    lines.push(`| ${volume(r)}${r.reused ? ' (loaded by an earlier run)' : ''} | ${Math.round(r.loadSeconds)} s | ${r.cumulate.daysBuilt} days in ${(r.cumulate.durationMs / 1000).toFixed(1)} s | ${r.rollupRows.api_metrics_rollup} | ${r.rollupRows.api_metrics_rollup_5s} | ${r.rollupRows.query_metrics_rollup} | ${r.rollupRows.resource_metrics_rollup} | ${r.rollupRows.performance_metrics_cache} |`);
+    lines.push(`| ${volume(r)}${r.reused ? ' (loaded by an earlier run)' : ''} | ${Math.round(r.loadSeconds)} s | ${r.cumulate.daysBuilt} days, ${r.cumulate.periodsBuilt} periods in ${(r.cumulate.durationMs / 1000).toFixed(1)} s | ${r.rollupRows.api_metrics_rollup} | ${r.rollupRows.api_metrics_rollup_5s} | ${r.rollupRows.query_metrics_rollup} | ${r.rollupRows.resource_metrics_rollup} | ${r.rollupRows.performance_metrics_cache} |`);
   }
   lines.push('');
   lines.push('## Latency per query type (ms)', '');

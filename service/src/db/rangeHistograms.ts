@@ -21,6 +21,12 @@
 // kept (expiry deletes 5-minute rows at least 8 days old, hours with their days at 400).
 // Rankings read every key's sums and p95 bounds from the same pieces (rankingRowsSql).
 //
+// Histograms read an edge of three buckets or more (prefixEdges) from the running totals
+// within its day or hour (V0.0.53) where they hold: the key's total through the last
+// bucket before the edge's end less its total through the last bucket before its start,
+// two rows however busy the key is, checked against the count of the key's rows in the
+// edge in the same statement; the edge's pieces above otherwise.
+//
 // Histograms travel one row per histogram as array_send's bytes (bytea, which PostgreSQL
 // writes as hex and node-postgres decodes into a Buffer natively), read by
 // Histogram.addSend. Hex costs less on
@@ -42,14 +48,18 @@ export interface CumulativeRollup {
   key: string;
   keyType: 'bigint' | 'text';
   count: string;
+  /** Running totals within a day and within an hour (V0.0.53). */
+  prefix: string;
 }
 
 export const QUERY_ROLLUP: CumulativeRollup = {
   name: 'query', table: 'query_metrics_rollup', cumulative: 'query_metrics_cumulative', key: 'query_hash', keyType: 'bigint', count: 'calls',
+  prefix: 'query_metrics_prefix',
 };
 
 export const API_ROLLUP: CumulativeRollup = {
   name: 'api', table: 'api_metrics_rollup', cumulative: 'api_metrics_cumulative', key: 'endpoint', keyType: 'text', count: 'requests',
+  prefix: 'api_metrics_prefix',
 };
 
 /**
@@ -90,6 +100,15 @@ export interface TotalVersion {
 const NO_VALUES = Buffer.alloc(0);
 
 /**
+ * Where running-total rows live: the daily ones (V0.0.48, by `day`) or those within a
+ * day or an hour (V0.0.53, by resolution and `bucket`).
+ */
+type TotalsSource = 'day' | PrefixResolution;
+
+/** The resolutions with running totals within their enclosing period (V0.0.53). */
+type PrefixResolution = '1h' | '5m';
+
+/**
  * The bytes (array_send of `column`) of running-total row versions of some keys: those
  * held in the cache, and the others read in one statement (then held). Keyed by
  * versionId.
@@ -101,30 +120,35 @@ async function runningTotals(
   tenantId: string,
   wanted: Array<{ key: string; total: TotalVersion }>,
   cache: RunningTotalsCache,
+  source: TotalsSource = 'day',
 ): Promise<Map<string, Buffer>> {
+  const name = source === 'day' ? rollup.name : `${rollup.name}/${source}`;
   const found = new Map<string, Buffer>();
   const missing: Array<{ key: string; total: TotalVersion }> = [];
   for (const w of wanted) {
-    const id = versionId(rollup.name, column, tenantId, w.key, w.total.day, w.total.version);
+    const id = versionId(name, column, tenantId, w.key, w.total.day, w.total.version);
     if (found.has(id)) continue;
     const held = cache.get(id);
     if (held) found.set(id, held);
     else missing.push(w);
   }
   if (missing.length === 0) return found;
-  const { cumulative, key, keyType } = rollup;
+  const { key, keyType } = rollup;
+  const [table, time, only] = source === 'day'
+    ? [rollup.cumulative, 'day', '']
+    : [rollup.prefix, 'bucket', ` AND c.resolution = '${source}'`];
   const result = await db.query<[string, Date, string, Buffer | null]>({
-    text: `SELECT c.${key}::text, c.day, c.xmin::text, array_send(c.${column})
+    text: `SELECT c.${key}::text, c.${time}, c.xmin::text, array_send(c.${column})
              FROM unnest($2::${keyType}[], $3::timestamptz[]) AS u(key, day)
-             JOIN ${cumulative} c ON c.tenant_id = $1::uuid AND c.${key} = u.key AND c.day = u.day`,
+             JOIN ${table} c ON c.tenant_id = $1::uuid AND c.${key} = u.key AND c.${time} = u.day${only}`,
     values: [tenantId, missing.map((m) => m.key), missing.map((m) => m.total.day)],
     rowMode: 'array',
   });
   for (const [k, day, version, stored] of result.rows) {
     // The same snapshot as the statement that named these versions: the same versions.
-    const id = versionId(rollup.name, column, tenantId, k, day, version);
-    // A running total of days without values (a daily row of count 0, whose histogram is
-    // NULL) has none: an empty histogram.
+    const id = versionId(name, column, tenantId, k, day, version);
+    // A running total of values without a histogram (a row of count 0, whose histogram
+    // is NULL) has none: an empty histogram.
     const bytes = stored ?? NO_VALUES;
     cache.set(id, bytes);
     found.set(id, bytes);
@@ -141,35 +165,61 @@ function totalsHoldSql(dayCount: string): string {
 }
 
 /**
- * SQL of the rows (key text, sign int4, hist: array_send bytes, day, version) whose signed
- * sum is each key's histogram over the range: rollup rows with their bytes, and running
- * totals by their version (day and version set, hist null; read by runningTotals).
- * Parameters (rangeHistogramValues): $1 tenant, $2..$5
- * the edge pieces (resolutions, starts, ends, signs: edgePieces), $6 and $7 the range's
- * whole days, $8 the keys, $9 their counts in the daily rows before m (dayCountSql).
+ * SQL of the rows (key text, sign int4, hist: array_send bytes, day, version, source)
+ * whose signed sum is each key's histogram over the range: rollup rows with their bytes
+ * (source null), and running totals by their version (day and version set, hist null;
+ * read by runningTotals): daily ones (source 'day') and those within a day or an hour
+ * (source '1h' or '5m', day being their bucket). Parameters (rangeHistogramValues): $1
+ * tenant, $2..$5 the edge pieces (resolutions, starts, ends, signs: edgePieces), $6 and
+ * $7 the range's whole days, $8 the keys, $9 their counts in the daily rows before m
+ * (dayCountSql), $10 each piece's edge (0: read for every key), $11..$14 the edges read
+ * as running totals where they hold (resolutions, starts, ends, starts of their day or
+ * hour; edge i is the i-th, 1-based).
+ *
+ * An edge [f, t) of a key is its running total through the last bucket before t less the
+ * one through the last bucket before f, both of the period holding the edge, when their
+ * counts differ by exactly the count of the key's rows in [f, t) (read here, in the same
+ * snapshot); otherwise its pieces are read for that key.
  */
 export function rangeHistogramSql(rollup: CumulativeRollup): string {
-  const { table, key, keyType } = rollup;
+  const { table, key, keyType, prefix, count } = rollup;
   const keys = `$8::${keyType}[]`;
   const days = (from: string, to: string, which: string) =>
-    `SELECT r.${key}::text, 1, array_send(r.hist), NULL::timestamptz, NULL::text FROM ${table} r
+    `SELECT r.${key}::text, 1, array_send(r.hist), NULL::timestamptz, NULL::text, NULL::text FROM ${table} r
       WHERE r.tenant_id = $1::uuid AND r.resolution = '1d' AND r.bucket >= ${from} AND r.bucket < ${to}
         AND r.${key} = ANY (${which}) AND r.hist IS NOT NULL`;
+  const latest = (before: string) => `SELECT p.${count} AS n, p.bucket, p.xmin::text AS version FROM ${prefix} p
+                        WHERE p.tenant_id = $1::uuid AND p.resolution = e.resolution AND p.${key} = k.key
+                          AND p.bucket >= e.period AND p.bucket < ${before}
+                        ORDER BY p.bucket DESC LIMIT 1`;
   return `WITH k AS (SELECT u.key, max(u.n) AS n FROM unnest(${keys}, $9::float8[]) AS u(key, n) GROUP BY u.key),
      lim AS (${cumulativeLimitSql(rollup)}),
      ok AS (${heldTotalsSql(rollup, 'k')}),
-     redo AS (SELECT coalesce(array_agg(k.key), '{}') AS keys FROM k WHERE k.key NOT IN (SELECT ok.key FROM ok))
-SELECT ok.key::text, 1, NULL::bytea, ok.end_day, ok.end_version FROM ok WHERE ok.end_day IS NOT NULL
-UNION ALL SELECT ok.key::text, -1, NULL::bytea, ok.start_day, ok.start_version FROM ok WHERE ok.start_day IS NOT NULL
+     redo AS (SELECT coalesce(array_agg(k.key), '{}') AS keys FROM k WHERE k.key NOT IN (SELECT ok.key FROM ok)),
+     pe AS (SELECT k.key, e.id, e.resolution, c.n, te.bucket AS t_bucket, te.version AS t_version,
+                   fe.bucket AS f_bucket, fe.version AS f_version, coalesce(te.n, 0) - coalesce(fe.n, 0) = c.n AS held
+              FROM k CROSS JOIN unnest($11::text[], $12::timestamptz[], $13::timestamptz[], $14::timestamptz[])
+                                WITH ORDINALITY AS e(resolution, f, t, period, id)
+              LEFT JOIN LATERAL (${latest('e.t')}) te ON true
+              LEFT JOIN LATERAL (${latest('e.f')}) fe ON true
+             CROSS JOIN LATERAL (SELECT coalesce(sum(r.${count}), 0)::bigint AS n FROM ${table} r
+                                  WHERE r.tenant_id = $1::uuid AND r.resolution = e.resolution AND r.${key} = k.key
+                                    AND r.bucket >= e.f AND r.bucket < e.t) c)
+SELECT ok.key::text, 1, NULL::bytea, ok.end_day, ok.end_version, 'day' FROM ok WHERE ok.end_day IS NOT NULL
+UNION ALL SELECT ok.key::text, -1, NULL::bytea, ok.start_day, ok.start_version, 'day' FROM ok WHERE ok.start_day IS NOT NULL
 UNION ALL ${days('$6::timestamptz', '(SELECT lim.m FROM lim)', `(SELECT redo.keys FROM redo)::${keyType}[]`)}
 UNION ALL ${days('(SELECT lim.m FROM lim)', '$7::timestamptz', keys)}
+UNION ALL SELECT pe.key::text, 1, NULL::bytea, pe.t_bucket, pe.t_version, pe.resolution FROM pe WHERE pe.held AND pe.n > 0
+UNION ALL SELECT pe.key::text, -1, NULL::bytea, pe.f_bucket, pe.f_version, pe.resolution FROM pe WHERE pe.held AND pe.n > 0 AND pe.f_bucket IS NOT NULL
 -- One index range per piece and key (OFFSET 0 keeps the subquery apart, so the planner
 -- cannot turn the pieces into a hash join over a scan of the tenant's rows).
-UNION ALL SELECT r.${key}::text, p.sign, array_send(r.hist), NULL::timestamptz, NULL::text
-  FROM unnest($2::text[], $3::timestamptz[], $4::timestamptz[], $5::int4[]) AS p(resolution, f, t, sign)
+UNION ALL SELECT r.${key}::text, p.sign, array_send(r.hist), NULL::timestamptz, NULL::text, NULL::text
+  FROM unnest($2::text[], $3::timestamptz[], $4::timestamptz[], $5::int4[], $10::int4[]) AS p(resolution, f, t, sign, edge)
   CROSS JOIN LATERAL (SELECT r.${key}, r.hist FROM ${table} r
                        WHERE r.tenant_id = $1::uuid AND r.resolution = p.resolution AND r.bucket >= p.f AND r.bucket < p.t
-                         AND r.${key} = ANY (${keys}) AND r.hist IS NOT NULL OFFSET 0) r`;
+                         AND r.${key} = ANY (CASE WHEN p.edge = 0 THEN ${keys}
+                                                  ELSE (SELECT coalesce(array_agg(pe.key), '{}') FROM pe WHERE pe.id = p.edge AND NOT pe.held) END)
+                         AND r.hist IS NOT NULL OFFSET 0) r`;
 }
 
 /**
@@ -399,15 +449,54 @@ export async function exactMaxima(db: Queryable, rollup: CumulativeRollup, tenan
   return new Map(result.rows.map((row) => [row.key, row.max_ms]));
 }
 
+/**
+ * An edge of at least this many buckets is read as two running totals where they hold
+ * (V0.0.53); a shorter one as its rows (edgePieces), which are as few.
+ */
+export const PREFIX_MIN_BUCKETS = 3;
+
+/** The period (day, hour) whose running totals hold an edge of a resolution. */
+const PREFIX_PERIOD: Record<PrefixResolution, Resolution> = { '1h': '1d', '5m': '1h' };
+
+/**
+ * A range's edges read as running totals within their day or hour where those hold, and
+ * the pieces read otherwise: for each such edge, its own edgePieces (edge: its 1-based
+ * number), for the other edges edgePieces of them together (edge 0).
+ */
+export function prefixEdges(segments: Segment[], now: number): {
+  edges: Array<{ resolution: PrefixResolution; from: number; to: number; period: number }>;
+  pieces: Array<HistogramPiece & { edge: number }>;
+} {
+  const edges: Array<{ resolution: PrefixResolution; from: number; to: number; period: number }> = [];
+  const pieces: Array<HistogramPiece & { edge: number }> = [];
+  const rest = segments.map((s) => ({ ...s }));
+  segments.forEach((segment, i) => {
+    if (i === 2 || segment.resolution === '1d') return;
+    const resolution = segment.resolution as PrefixResolution;
+    const from = segment.from.getTime();
+    const to = segment.to.getTime();
+    if ((to - from) / RESOLUTION_MS[resolution] < PREFIX_MIN_BUCKETS) return;
+    const width = RESOLUTION_MS[PREFIX_PERIOD[resolution]];
+    edges.push({ resolution, from, to, period: Math.floor(from / width) * width });
+    const alone = segments.map((s, j) => (j === i ? s : { ...s, to: s.from }));
+    pieces.push(...edgePieces(alone, now).map((p) => ({ ...p, edge: edges.length })));
+    rest[i] = { ...segment, to: segment.from };
+  });
+  pieces.push(...edgePieces(rest, now).map((p) => ({ ...p, edge: 0 })));
+  return { edges, pieces };
+}
+
 /** The parameters of rangeHistogramSql. */
 export function rangeHistogramValues(tenantId: string, segments: Segment[], keys: KeyDayCount[], now: number): unknown[] {
   const days = segments[2]!;
-  const pieces = edgePieces(segments, now);
+  const { edges, pieces } = prefixEdges(segments, now);
   return [
     tenantId,
     pieces.map((p) => p.resolution), pieces.map((p) => new Date(p.from)), pieces.map((p) => new Date(p.to)), pieces.map((p) => p.sign),
     days.from, days.to,
     keys.map((k) => k.key), keys.map((k) => k.dayCount),
+    pieces.map((p) => p.edge),
+    edges.map((e) => e.resolution), edges.map((e) => new Date(e.from)), edges.map((e) => new Date(e.to)), edges.map((e) => new Date(e.period)),
   ];
 }
 
@@ -453,19 +542,24 @@ export async function rangeHistograms(
 ): Promise<Map<string, Histogram>> {
   const histograms = new Map<string, Histogram>(keys.map((k) => [k.key, new Histogram()]));
   if (keys.length === 0) return histograms;
-  const result = await db.query<[string, number, Buffer | null, Date | null, string | null]>({
+  const result = await db.query<[string, number, Buffer | null, Date | null, string | null, TotalsSource | null]>({
     text: rangeHistogramSql(rollup),
     values: rangeHistogramValues(tenantId, segments, keys, read.now),
     rowMode: 'array',
   });
-  const totals = result.rows.filter((row) => row[2] === null && row[3] !== null)
-    .map(([key, , , day, version]) => ({ key, total: { day: day!, version: version! } }));
-  const totalBytes = totals.length > 0 ? await runningTotals(db, rollup, 'hist', tenantId, totals, read.cache) : null;
-  for (const [key, sign, hist, day, version] of result.rows) {
+  // The running totals named, by where they live; their bytes from the cache or read.
+  const bytesOf = new Map<TotalsSource, Map<string, Buffer>>();
+  for (const source of ['day', '1h', '5m'] as const) {
+    const wanted = result.rows.filter((row) => row[5] === source)
+      .map(([key, , , day, version]) => ({ key, total: { day: day!, version: version! } }));
+    if (wanted.length > 0) bytesOf.set(source, await runningTotals(db, rollup, 'hist', tenantId, wanted, read.cache, source));
+  }
+  for (const [key, sign, hist, day, version, source] of result.rows) {
     let histogram = histograms.get(key);
     if (!histogram) histograms.set(key, (histogram = new Histogram()));
-    const bytes = hist ?? totalBytes?.get(versionId(rollup.name, 'hist', tenantId, key, day!, version!));
-    if (!bytes) throw new Error(`running total of ${key} on ${day?.toISOString()} (version ${version}) was not read`);
+    const name = source === 'day' ? rollup.name : `${rollup.name}/${source}`;
+    const bytes = hist ?? (source ? bytesOf.get(source)?.get(versionId(name, 'hist', tenantId, key, day!, version!)) : undefined);
+    if (!bytes) throw new Error(`running total (${source}) of ${key} at ${day?.toISOString()} (version ${version}) was not read`);
     histogram.addSend(bytes, sign < 0 ? -1 : 1);
   }
   return histograms;

@@ -1,6 +1,8 @@
 // Rollup refresh: the SQL function refresh_performance_metrics_incremental does the work
 // (see the migrations); this runs it and times it. And the running totals of the daily
-// histograms (V0.0.48, cumulate_rollup_histograms), which long-range percentiles read.
+// histograms (V0.0.48, cumulate_rollup_histograms) and of the hours within a day and the
+// 5-minute buckets within an hour (V0.0.53, cumulate_rollup_prefixes), which
+// long-range percentiles read.
 import type { Pool } from 'pg';
 
 export interface RefreshResult {
@@ -27,6 +29,10 @@ export interface CumulateResult {
   rebuilt: number;
   /** Tenant and rollup pairs stopped by maxDays, with days still to build. */
   unfinished: number;
+  /** Periods (a key's day of hours, a key's hour of 5-minute buckets) whose running totals were rebuilt (V0.0.53). */
+  periodsBuilt: number;
+  /** Rows those periods wrote. */
+  prefixRows: number;
   durationMs: number;
 }
 
@@ -36,7 +42,8 @@ export const CUMULATE_INTERVAL_MS = 15 * 60_000;
 /**
  * Builds the running totals of the daily rollup histograms for the days that ended at
  * least an hour ago, at most maxDays per tenant and rollup (cumulate_rollup_histograms,
- * V0.0.48).
+ * V0.0.48), then the running totals within a day and within an hour of every period
+ * whose rollup rows changed (cumulate_rollup_prefixes, V0.0.53).
  */
 export async function cumulateHistograms(pool: Pool, { tenantId = null, maxDays = 62 }: { tenantId?: string | null; maxDays?: number } = {}): Promise<CumulateResult> {
   const started = process.hrtime.bigint();
@@ -46,10 +53,17 @@ export async function cumulateHistograms(pool: Pool, { tenantId = null, maxDays 
     [tenantId, maxDays],
   );
   const rows = result.rows as Array<{ rebuilt_from: Date | null; days_built: number; built_until: Date; settled: Date }>;
+  const prefixes = await pool.query<{ periods: number; written: number }>(
+    `SELECT coalesce(sum(p.periods_built), 0)::float8 AS periods, coalesce(sum(p.rows_built), 0)::float8 AS written
+       FROM cumulate_rollup_prefixes($1::uuid) p`,
+    [tenantId],
+  );
   return {
     daysBuilt: rows.reduce((sum, r) => sum + r.days_built, 0),
     rebuilt: rows.filter((r) => r.rebuilt_from !== null).length,
     unfinished: rows.filter((r) => r.built_until.getTime() < r.settled.getTime()).length,
+    periodsBuilt: prefixes.rows[0]!.periods,
+    prefixRows: prefixes.rows[0]!.written,
     durationMs: Number(process.hrtime.bigint() - started) / 1e6,
   };
 }

@@ -61,7 +61,7 @@ const API_KEYS = ['', '/a', '/b'];
  * 5-minute buckets on day 21, for both rollups and two tenants.
  */
 async function load(): Promise<void> {
-  await db.pool.query('TRUNCATE query_metrics_rollup, api_metrics_rollup, query_metrics_cumulative, api_metrics_cumulative, rollup_cumulative_state');
+  await db.pool.query('TRUNCATE query_metrics_rollup, api_metrics_rollup, query_metrics_cumulative, api_metrics_cumulative, rollup_cumulative_state, query_metrics_prefix, api_metrics_prefix');
   for (const tenant of [T, OTHER]) {
     for (const [rollup, keys] of [[QUERY_ROLLUP, QUERY_KEYS], [API_ROLLUP, API_KEYS]] as const) {
       for (const [k, key] of keys.entries()) {

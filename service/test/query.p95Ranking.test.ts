@@ -117,7 +117,7 @@ async function build(table: 'query_metrics_rollup' | 'api_metrics_rollup', seed:
 }
 
 async function clear(): Promise<void> {
-  await db.pool.query('TRUNCATE query_metrics_rollup, api_metrics_rollup, query_metrics_cumulative, api_metrics_cumulative, rollup_cumulative_state');
+  await db.pool.query('TRUNCATE query_metrics_rollup, api_metrics_rollup, query_metrics_cumulative, api_metrics_cumulative, rollup_cumulative_state, query_metrics_prefix, api_metrics_prefix');
 }
 
 /** Running totals of every day (V0.0.48), as the job cumulate builds them. */

@@ -17,6 +17,7 @@ export const PRODUCT_TABLES = [
   'rollup_refresh_state', 'api_tokens', 'scheduler_job_runs',
   'query_metrics_cumulative', 'api_metrics_cumulative', 'rollup_cumulative_state',
   'api_metrics_rollup_5s', 'api_rollup_5s_pending', 'api_rollup_5s_state',
+  'query_metrics_prefix', 'api_metrics_prefix',
   'optimization_recommendations', 'storage_snapshots',
 ];
 

@@ -4,7 +4,7 @@
 -- rollback_V0.0.52.sql.
 BEGIN;
 
-DROP FUNCTION IF EXISTS cumulate_rollup_prefixes(uuid);
+DROP FUNCTION IF EXISTS cumulate_rollup_prefixes(uuid, integer);
 
 -- The pg_cron job, when an operator scheduled it (see service/README.md).
 DO $cron$

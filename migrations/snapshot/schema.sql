@@ -752,8 +752,8 @@ $function$;
 -- comment: Builds the running totals of daily rollup histograms (query_metrics_cumulative, api_metrics_cumulative) for settled days, at most p_max_days per tenant and rollup, rebuilding from the first day whose daily rows changed; expires them with the daily rollups (400 days).
 -- execute granted to: agog_app=EXECUTE
 
--- function cumulate_rollup_prefixes(uuid)
-CREATE OR REPLACE FUNCTION public.cumulate_rollup_prefixes(p_tenant_id uuid DEFAULT NULL::uuid)
+-- function cumulate_rollup_prefixes(uuid,integer)
+CREATE OR REPLACE FUNCTION public.cumulate_rollup_prefixes(p_tenant_id uuid DEFAULT NULL::uuid, p_max_periods integer DEFAULT 20000)
  RETURNS TABLE(tenant_id uuid, rollup text, resolution text, periods_built integer, rows_built bigint)
  LANGUAGE plpgsql
  SECURITY DEFINER
@@ -770,6 +770,9 @@ DECLARE
   v_periods timestamptz[];
   v_rows    bigint;
 BEGIN
+  IF p_max_periods IS NULL OR p_max_periods < 1 THEN
+    RAISE EXCEPTION 'p_max_periods must be at least 1, got %', p_max_periods;
+  END IF;
   FOR v_spec IN
     SELECT * FROM (VALUES ('query', 'query_metrics_rollup', 'query_metrics_prefix', 'query_hash', 'calls', 'bigint'),
                           ('api',   'api_metrics_rollup',   'api_metrics_prefix',   'endpoint',   'requests', 'text'))
@@ -798,16 +801,18 @@ BEGIN
 
         -- Stale periods: the enclosing row's count is not the period's last running total.
         EXECUTE format(
-          'SELECT coalesce(array_agg(e.%2$I::text), ''{}''), coalesce(array_agg(e.bucket), ''{}'')
+          'SELECT coalesce(array_agg(s.key), ''{}''), coalesce(array_agg(s.bucket), ''{}'')
+             FROM (SELECT e.%2$I::text AS key, e.bucket
              FROM %1$I e
              LEFT JOIN LATERAL (SELECT p.%4$I AS n FROM %3$I p
                                  WHERE p.tenant_id = $1 AND p.resolution = $2 AND p.%2$I = e.%2$I
                                    AND p.bucket >= e.bucket AND p.bucket < e.bucket + $3
                                  ORDER BY p.bucket DESC LIMIT 1) l ON true
             WHERE e.tenant_id = $1 AND e.resolution = $4 AND e.bucket >= $5
-              AND e.%4$I <> coalesce(l.n, 0)',
+              AND e.%4$I <> coalesce(l.n, 0)
+            ORDER BY e.bucket DESC LIMIT $6) s',
           v_spec.src, v_spec.key, v_spec.pre, v_spec.n)
-          INTO v_keys, v_periods USING v_tenant, v_level.res, v_level.width, v_level.enc, v_from;
+          INTO v_keys, v_periods USING v_tenant, v_level.res, v_level.width, v_level.enc, v_from, p_max_periods;
 
         v_rows := 0;
         IF cardinality(v_keys) > 0 THEN
@@ -842,7 +847,7 @@ BEGIN
   RETURN;
 END
 $function$;
--- comment: Builds the running totals of rollup histograms within a day (hours) and within an hour (5-minute buckets), query_metrics_prefix and api_metrics_prefix, rebuilding every period whose enclosing rollup row changed; expires them with the rollup rows.
+-- comment: Builds the running totals of rollup histograms within a day (hours) and within an hour (5-minute buckets), query_metrics_prefix and api_metrics_prefix, rebuilding the periods whose enclosing rollup row changed (at most p_max_periods per tenant, rollup and resolution, newest first); expires them with the rollup rows.
 -- execute granted to: agog_app=EXECUTE
 
 -- function get_performance_summary(uuid,integer)

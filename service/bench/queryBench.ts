@@ -238,6 +238,9 @@ function parseArgs(argv: string[]): Args {
     else if (argv[i] === '--cases') args.cases = argv[++i]!;
     else if (argv[i] === '--skip-naive') args.skipNaive = true;
   }
+  if (args.cases !== null && !CASES.some((c) => c.name.includes(args.cases!))) {
+    throw new Error(`--cases ${JSON.stringify(args.cases)} matches no case; the cases are:\n  ${CASES.map((c) => c.name).join('\n  ')}`);
+  }
   return args;
 }
 
@@ -360,7 +363,7 @@ async function prepareVolume(serverUrl: string, millions: number, args: Args, lo
     }
     // Before VACUUM ANALYZE, so that the running totals' tables have statistics too.
     log('building the running totals of the daily histograms and within days and hours (the job cumulate)');
-    const cumulate = await cumulateHistograms(pool, { maxDays: 400 });
+    const cumulate = await cumulateHistograms(pool, { maxDays: 400, maxPeriods: 100_000_000 });
     log(`  ${cumulate.daysBuilt} days (tenants x rollups), ${cumulate.periodsBuilt.toLocaleString('en')} periods (${cumulate.prefixRows.toLocaleString('en')} rows) in ${(cumulate.durationMs / 1000).toFixed(1)} s`);
     log('VACUUM ANALYZE');
     const vacuumStarted = Date.now();

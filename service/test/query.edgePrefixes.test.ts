@@ -79,10 +79,22 @@ describe('running totals within a day and an hour', () => {
     return read.rows.map((row) => row[5] as string | null);
   }
 
+  it('builds at most maxPeriods periods a run, the newest first', async () => {
+    const first = await cumulateHistograms(db.pool, { maxDays: 400, maxPeriods: 2 });
+    // Two rollups, two resolutions, one tenant: 2 periods each, all four left unfinished.
+    expect([first.periodsBuilt, first.prefixesUnfinished]).toEqual([8, 4]);
+    const { rows } = await db.pool.query<{ resolution: string; oldest: Date }>(
+      `SELECT resolution, min(bucket) AS oldest FROM query_metrics_prefix WHERE tenant_id = $1 GROUP BY 1 ORDER BY 1`, [T]);
+    // The newest periods: day 2's hours (from its first), the 5-minute buckets of day 2's
+    // last hour with data (the data ends 23:59 on day 2: the last two hours).
+    expect(rows.map((r) => [r.resolution, r.oldest.getTime() >= at(2, 0)])).toEqual([['1h', true], ['5m', true]]);
+  });
+
   it('builds, for each key, the running sums of its hours within each day and of its 5-minute buckets within each hour', async () => {
     const built = await cumulateHistograms(db.pool, { maxDays: 400 });
     expect(built.periodsBuilt).toBeGreaterThan(0);
     expect(built.prefixRows).toBeGreaterThan(0);
+    expect(built.prefixesUnfinished).toBe(0);
     for (const rollup of [QUERY_ROLLUP, API_ROLLUP]) {
       // Every rollup row of 1h and 5m has its running total, equal to the sum over its
       // period's rows up to it; periods of no values at all (api: database time of

@@ -33,6 +33,8 @@ export interface CumulateResult {
   periodsBuilt: number;
   /** Rows those periods wrote. */
   prefixRows: number;
+  /** Tenant, rollup and resolution triples stopped by maxPeriods, with periods still to build. */
+  prefixesUnfinished: number;
   durationMs: number;
 }
 
@@ -42,10 +44,14 @@ export const CUMULATE_INTERVAL_MS = 15 * 60_000;
 /**
  * Builds the running totals of the daily rollup histograms for the days that ended at
  * least an hour ago, at most maxDays per tenant and rollup (cumulate_rollup_histograms,
- * V0.0.48), then the running totals within a day and within an hour of every period
- * whose rollup rows changed (cumulate_rollup_prefixes, V0.0.53).
+ * V0.0.48), then the running totals within a day and within an hour of the periods
+ * whose rollup rows changed, at most maxPeriods per tenant, rollup and resolution, the
+ * newest first (cumulate_rollup_prefixes, V0.0.53).
  */
-export async function cumulateHistograms(pool: Pool, { tenantId = null, maxDays = 62 }: { tenantId?: string | null; maxDays?: number } = {}): Promise<CumulateResult> {
+export async function cumulateHistograms(
+  pool: Pool,
+  { tenantId = null, maxDays = 62, maxPeriods = 20_000 }: { tenantId?: string | null; maxDays?: number; maxPeriods?: number } = {},
+): Promise<CumulateResult> {
   const started = process.hrtime.bigint();
   const result = await pool.query<{ rebuilt_from: Date | null; days_built: number; built_until: Date }>(
     `SELECT c.rebuilt_from, c.days_built, c.built_until, date_bin('1 day', now() - interval '1 hour', timestamptz '2000-01-01 00:00:00+00') AS settled
@@ -53,10 +59,11 @@ export async function cumulateHistograms(pool: Pool, { tenantId = null, maxDays 
     [tenantId, maxDays],
   );
   const rows = result.rows as Array<{ rebuilt_from: Date | null; days_built: number; built_until: Date; settled: Date }>;
-  const prefixes = await pool.query<{ periods: number; written: number }>(
-    `SELECT coalesce(sum(p.periods_built), 0)::float8 AS periods, coalesce(sum(p.rows_built), 0)::float8 AS written
-       FROM cumulate_rollup_prefixes($1::uuid) p`,
-    [tenantId],
+  const prefixes = await pool.query<{ periods: number; written: number; unfinished: number }>(
+    `SELECT coalesce(sum(p.periods_built), 0)::float8 AS periods, coalesce(sum(p.rows_built), 0)::float8 AS written,
+            count(*) FILTER (WHERE p.periods_built >= $2)::float8 AS unfinished
+       FROM cumulate_rollup_prefixes($1::uuid, $2::integer) p`,
+    [tenantId, maxPeriods],
   );
   return {
     daysBuilt: rows.reduce((sum, r) => sum + r.days_built, 0),
@@ -64,6 +71,7 @@ export async function cumulateHistograms(pool: Pool, { tenantId = null, maxDays 
     unfinished: rows.filter((r) => r.built_until.getTime() < r.settled.getTime()).length,
     periodsBuilt: prefixes.rows[0]!.periods,
     prefixRows: prefixes.rows[0]!.written,
+    prefixesUnfinished: prefixes.rows[0]!.unfinished,
     durationMs: Number(process.hrtime.bigint() - started) / 1e6,
   };
 }

@@ -2,12 +2,15 @@
 // the range edges read from them (src/db/rangeHistograms.ts rangeHistogramSql): what the
 // builder writes, that histograms read through them equal those of the edges' own rows,
 // that a stale running total is never used, and that they expire with the rollup rows.
-import { QUERY_ROLLUP, API_ROLLUP, prefixEdges, rangeHistogramSql, rangeHistogramValues, rangeHistograms, type CumulativeRollup } from '../src/db/rangeHistograms';
+import { QUERY_ROLLUP, API_ROLLUP, prefixEdges, prefixEdgeSegments, rangeHistogramSql, rangeHistogramValues, rangeHistograms, type CumulativeRollup } from '../src/db/rangeHistograms';
 import { segmentCondition, segmentValues } from '../src/db/rollupSegments';
 import { RunningTotalsCache } from '../src/db/runningTotalsCache';
 import { cumulateHistograms, refreshRollups } from '../src/db/rollups';
+import { fingerprintTotals } from '../src/db/queryRollups';
+import { endpointTotals, requestTotals } from '../src/db/requestRollups';
+import { withTenantReadSession } from '../src/db/tenantSession';
 import { histogramFromText } from '../src/query/histogram';
-import { DAY_MS, HOUR_MS, rangeSegments, type TimeRange } from '../src/query/timeRange';
+import { DAY_MS, HOUR_MS, rangeSegments, type Segment, type TimeRange } from '../src/query/timeRange';
 import { createTestDatabase, type TestDatabase } from './support/db';
 import { insertQueries, insertRequests, MINUTE, times } from './support/queryData';
 
@@ -64,13 +67,27 @@ describe('running totals within a day and an hour', () => {
     return new Map(rows.map((row) => [row.key, row.hist_text]));
   }
 
+  /** Each key's count in each edge of prefixEdges, as a ranking reads them. */
+  async function edgeCounts(rollup: CumulativeRollup, segments: Segment[], keys: string[]): Promise<Map<string, number[]>> {
+    const edges = prefixEdgeSegments(segments).map((i) => segments[i]!);
+    const found = new Map(keys.map((key) => [key, edges.map(() => 0)]));
+    for (const [j, e] of edges.entries()) {
+      const { rows } = await db.pool.query<{ key: string; n: number }>(
+        `SELECT r.${rollup.key}::text AS key, sum(r.${rollup.count})::float8 AS n FROM ${rollup.table} r
+          WHERE r.tenant_id = $1 AND r.resolution = $2 AND r.bucket >= $3 AND r.bucket < $4 GROUP BY 1`, [T, e.resolution, e.from, e.to]);
+      for (const row of rows) if (found.has(row.key)) found.get(row.key)![j] = row.n;
+    }
+    return found;
+  }
+
   /** rangeHistograms of the range against the own rows, and the sources of the rows its SQL returned. */
   async function readAndCompare(rollup: CumulativeRollup, r: TimeRange, now: number): Promise<Array<string | null>> {
     const segments = rangeSegments(r);
     const own = await ownRows(rollup, r);
     const keys = [...own.keys()].sort();
     expect(keys.length).toBe(rollup === QUERY_ROLLUP ? 2 : 3);
-    const withCounts = keys.map((key) => ({ key, dayCount: 0 }));
+    const counts = await edgeCounts(rollup, segments, keys);
+    const withCounts = keys.map((key) => ({ key, dayCount: 0, edgeCounts: counts.get(key)! }));
     const histograms = await rangeHistograms(db.pool, rollup, T, segments, withCounts, { now, cache: new RunningTotalsCache() });
     for (const key of keys) {
       expect([key, histograms.get(key)!.nonEmpty()]).toEqual([key, histogramFromText(own.get(key)).nonEmpty()]);
@@ -132,6 +149,38 @@ describe('running totals within a day and an hour', () => {
     });
   }
 
+  it('gives rankings and totals, which count each key\'s edges in the request\'s snapshot, the histograms of the rows', async () => {
+    const now = at(2, 16, 43);
+    for (const r of [range(at(0, 16, 40), now), range(at(1, 2, 10), at(1, 20, 50)), range(at(0, 3, 25), at(2, 9, 35))]) {
+      const segments = rangeSegments(r);
+      const read = { now, cache: new RunningTotalsCache() };
+      const queries = await ownRows(QUERY_ROLLUP, r);
+      const requests = await ownRows(API_ROLLUP, r);
+      await withTenantReadSession(db.pool, T, async (session) => {
+        for (const orderBy of ['p95', 'total'] as const) {
+          const ranked = await fingerprintTotals(session, T, segments, { orderBy, limit: 10, endpoint: null, read });
+          expect(ranked.map((f) => f.queryHash).sort()).toEqual(['71', '72']);
+          for (const f of ranked) expect([f.queryHash, f.histogram.nonEmpty()]).toEqual([f.queryHash, histogramFromText(queries.get(f.queryHash)).nonEmpty()]);
+        }
+        for (const orderBy of ['p95', 'requests'] as const) {
+          const ranked = await endpointTotals(session, T, segments, { orderBy, limit: 10, read });
+          expect(ranked.map((e) => e.endpoint).sort()).toEqual(['/a', '/b']);
+          for (const e of ranked) expect([e.endpoint, e.histogram.nonEmpty()]).toEqual([e.endpoint, histogramFromText(requests.get(e.endpoint)).nonEmpty()]);
+        }
+        const all = await requestTotals(session, T, segments, read);
+        expect(all.histogram.nonEmpty()).toEqual(histogramFromText(requests.get('')).nonEmpty());
+      });
+    }
+  });
+
+  it('reads no running total for a key whose edge counts are not given', async () => {
+    const now = at(2, 16, 43);
+    const segments = rangeSegments(range(at(0, 16, 40), now));
+    const { rows } = await db.pool.query({ text: rangeHistogramSql(QUERY_ROLLUP), values: rangeHistogramValues(T, segments, [{ key: '71', dayCount: 0 }], now), rowMode: 'array' });
+    expect(rows.length).toBeGreaterThan(0);
+    expect(rows.filter((row) => row[5] !== null)).toEqual([]);
+  });
+
   it('never uses a running total that late data made stale, and takes the data in at the next run', async () => {
     const now = at(2, 16, 43);
     const r = range(at(0, 16, 40), now);
@@ -153,7 +202,8 @@ describe('running totals within a day and an hour', () => {
     for (const rollup of [QUERY_ROLLUP, API_ROLLUP]) {
       const sources = await readAndCompare(rollup, r, now);
       const key = rollup === QUERY_ROLLUP ? '71' : '/a';
-      const { rows } = await db.pool.query({ text: rangeHistogramSql(rollup), values: rangeHistogramValues(T, rangeSegments(r), [{ key, dayCount: 0 }], now), rowMode: 'array' });
+      const counts = (await edgeCounts(rollup, rangeSegments(r), [key])).get(key)!;
+      const { rows } = await db.pool.query({ text: rangeHistogramSql(rollup), values: rangeHistogramValues(T, rangeSegments(r), [{ key, dayCount: 0, edgeCounts: counts }], now), rowMode: 'array' });
       // The late key's four edges are all running totals again: the only rollup row read
       // is its day 1 (whole days come from daily running totals only when their counts
       // are given, here 0).
@@ -174,5 +224,30 @@ describe('running totals within a day and an hour', () => {
     // Hours are kept, and so are their running totals.
     const hours = await db.pool.query<{ n: number }>(`SELECT count(*)::int AS n FROM query_metrics_prefix WHERE tenant_id = $1 AND resolution = '1h' AND bucket < $2`, [T, new Date(at(1, 0))]);
     expect(hours.rows[0]!.n).toBeGreaterThan(0);
+    // Expiry in the middle of an hour (its cutoff is not aligned): the hour keeps the
+    // running totals of its remaining buckets, which still count the expired ones; an
+    // edge reaching before the cut is read from its remaining rows, one after it from
+    // the running totals, both as the rows say.
+    await db.pool.query(`DELETE FROM query_metrics_rollup WHERE tenant_id = $1 AND resolution = '5m' AND bucket < $2`, [T, new Date(at(1, 0, 30))]);
+    await cumulateHistograms(db.pool, { maxDays: 400 });
+    const left = await db.pool.query<{ n: number }>(`SELECT count(*)::int AS n FROM query_metrics_prefix WHERE tenant_id = $1 AND resolution = '5m' AND bucket < $2`, [T, new Date(at(1, 1))]);
+    expect(left.rows[0]!.n).toBeGreaterThan(0);
+    // (Read as of day 30: expiry keeps 5-minute rows at least 7 days, so an edge read as
+    // its hour's row less other buckets, edgePieces, is only read within 7 days.)
+    const reaching = await readAndCompare(QUERY_ROLLUP, range(at(1, 0, 10), at(1, 20, 50)), at(30, 0));
+    const past = await readAndCompare(QUERY_ROLLUP, range(at(1, 0, 35), at(1, 20, 50)), at(30, 0));
+    expect(past.filter((s) => s === '5m').length).toBeGreaterThan(reaching.filter((s) => s === '5m').length);
+  });
+
+  it('builds the running totals of a period whose data starts after its beginning', async () => {
+    // Day 0's hours before 05:00 gone (data that began at 05:00): the rest of day 0 still
+    // gets its running totals, and an edge in it reads them.
+    await db.pool.query(`DELETE FROM query_metrics_rollup WHERE tenant_id = $1 AND resolution = '1h' AND bucket < $2`, [T, new Date(at(0, 5))]);
+    await cumulateHistograms(db.pool, { maxDays: 400 });
+    const { rows } = await db.pool.query<{ n: number; first: Date }>(
+      `SELECT count(*)::int AS n, min(bucket) AS first FROM query_metrics_prefix WHERE tenant_id = $1 AND resolution = '1h' AND bucket < $2`, [T, new Date(at(1, 0))]);
+    expect([rows[0]!.n, rows[0]!.first.getTime()]).toEqual([2 * 19, at(0, 5)]);
+    const sources = await readAndCompare(QUERY_ROLLUP, range(at(0, 6, 40), at(1, 20, 50)), at(1, 20, 50));
+    expect(sources.filter((s) => s === '1h').length).toBeGreaterThan(0);
   });
 });

@@ -790,14 +790,16 @@ BEGIN
       FOR v_level IN
         SELECT * FROM (VALUES ('1h', '1d', interval '1 day'), ('5m', '1h', interval '1 hour')) AS l(res, enc, width)
       LOOP
-        -- Periods wholly after the oldest row of the resolution (older ones were expired).
+        -- Expire the running totals of rows older than the oldest row of the resolution.
+        -- A period that expiry cut keeps the running totals of its remaining rows, which
+        -- include the expired rows' counts: readers find them too high for an edge that
+        -- reaches before the cut, and read that edge's rows.
         EXECUTE format('SELECT min(r.bucket) FROM %I r WHERE r.tenant_id = $1 AND r.resolution = $2', v_spec.src)
           INTO v_oldest USING v_tenant, v_level.res;
-        v_from := date_bin(v_level.width, v_oldest, v_origin);
-        IF v_from < v_oldest THEN v_from := v_from + v_level.width; END IF;
         EXECUTE format('DELETE FROM %I p WHERE p.tenant_id = $1 AND p.resolution = $2 AND ($3::timestamptz IS NULL OR p.bucket < $3)',
-                       v_spec.pre) USING v_tenant, v_level.res, v_from;
-        CONTINUE WHEN v_from IS NULL;
+                       v_spec.pre) USING v_tenant, v_level.res, v_oldest;
+        CONTINUE WHEN v_oldest IS NULL;
+        v_from := date_bin(v_level.width, v_oldest, v_origin);
 
         -- Stale periods: the enclosing row's count is not the period's last running total.
         EXECUTE format(

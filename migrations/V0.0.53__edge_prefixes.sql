@@ -20,26 +20,25 @@
 --   api_metrics_prefix (tenant_id, resolution, endpoint, bucket): the same for
 --     api_metrics_rollup (requests and hist).
 --
--- cumulate_rollup_prefixes() builds them a period (a day of hours, an hour of 5-minute
--- buckets) at a time: it rebuilds, from the rollup rows in one statement, every period of
--- a key whose enclosing row (the day's, the hour's; the refresh writes it from the same
--- deltas as the finer rows) counts differently from the period's last running total. So
--- all running totals of one period come from one snapshot, and late data that reached a
--- period is taken in at the next run. The service runs it with the job 'cumulate'.
+-- cumulate_rollup_prefixes() builds them a period (a key's day of hours, its hour of
+-- 5-minute buckets) at a time, from the rollup rows in one statement, and records on each
+-- the count of the period's enclosing row (the key's day row, its hour row) in that same
+-- snapshot: period_n. The refresh writes every resolution from the same deltas in one
+-- statement, so the enclosing row counts every value of the period's finer rows, and it
+-- changes whenever they do. A period whose enclosing row no longer counts period_n is
+-- rebuilt at the next run (late data).
 --
--- Readers never trust them blindly: the query API uses a key's two running totals for an
--- edge only when their counts differ by exactly the count of the key's rollup rows in
--- the edge, read in the same statement, and otherwise reads the rows
--- (src/db/rangeHistograms.ts). Two running totals of one period differ by the rows
--- between them as they were when the period was built, and a rollup row only grows, so
--- equal counts mean equal histograms.
+-- Readers never trust them blindly: the query API uses a key's running totals for an
+-- edge only when its enclosing row, read in the same statement, still counts period_n,
+-- and otherwise reads the rows (src/db/rangeHistograms.ts). A rollup row only grows, so
+-- an unchanged count means unchanged rows, and two running totals of the period differ
+-- by exactly the rows between them. Readers use them only where the finer rows cannot
+-- have expired (5-minute buckets younger than 7 days, hours younger than 399 days), as
+-- for edges read as an enclosing row less other rows.
 --
 -- Expiry: each run deletes the running totals older than the oldest rollup row of their
 -- resolution (5-minute rows go after at least 8 days, hours after 400,
--- maintain_partitions_and_rollups). A period that expiry cut is rebuilt, from its
--- remaining rows, only when late data reaches it; until it has expired whole its last
--- running total then counts less than its enclosing row, so each run rebuilds it again (a
--- few rows per key). Undo: rollback/rollback_V0.0.53.sql.
+-- maintain_partitions_and_rollups). Undo: rollback/rollback_V0.0.53.sql.
 
 CREATE TABLE query_metrics_prefix (
   tenant_id  uuid        NOT NULL,
@@ -47,6 +46,7 @@ CREATE TABLE query_metrics_prefix (
   query_hash bigint      NOT NULL,
   bucket     timestamptz NOT NULL,
   calls      bigint      NOT NULL,
+  period_n   bigint      NOT NULL,
   hist       bigint[],
   PRIMARY KEY (tenant_id, resolution, query_hash, bucket)
 );
@@ -59,9 +59,14 @@ CREATE TABLE api_metrics_prefix (
   endpoint   text        NOT NULL,
   bucket     timestamptz NOT NULL,
   requests   bigint      NOT NULL,
+  period_n   bigint      NOT NULL,
   hist       bigint[],
   PRIMARY KEY (tenant_id, resolution, endpoint, bucket)
 );
+COMMENT ON COLUMN query_metrics_prefix.period_n IS
+  'calls of the enclosing row (the day''s for 1h, the hour''s for 5m) when the period was built: the running totals hold while it still counts this.';
+COMMENT ON COLUMN api_metrics_prefix.period_n IS
+  'requests of the enclosing row (the day''s for 1h, the hour''s for 5m) when the period was built: the running totals hold while it still counts this.';
 COMMENT ON TABLE api_metrics_prefix IS
   'Running totals per endpoint of api_metrics_rollup''s hour rows within their day (resolution 1h) and 5-minute rows within their hour (5m), through `bucket` included; built by cumulate_rollup_prefixes().';
 
@@ -108,10 +113,8 @@ BEGIN
       FOR v_level IN
         SELECT * FROM (VALUES ('1h', '1d', interval '1 day'), ('5m', '1h', interval '1 hour')) AS l(res, enc, width)
       LOOP
-        -- Expire the running totals of rows older than the oldest row of the resolution.
-        -- A period that expiry cut keeps the running totals of its remaining rows, which
-        -- include the expired rows' counts: readers find them too high for an edge that
-        -- reaches before the cut, and read that edge's rows.
+        -- Expire the running totals of rows older than the oldest row of the resolution
+        -- (a period that expiry cut keeps those of its remaining rows).
         EXECUTE format('SELECT min(r.bucket) FROM %I r WHERE r.tenant_id = $1 AND r.resolution = $2', v_spec.src)
           INTO v_oldest USING v_tenant, v_level.res;
         EXECUTE format('DELETE FROM %I p WHERE p.tenant_id = $1 AND p.resolution = $2 AND ($3::timestamptz IS NULL OR p.bucket < $3)',
@@ -119,17 +122,17 @@ BEGIN
         CONTINUE WHEN v_oldest IS NULL;
         v_from := date_bin(v_level.width, v_oldest, v_origin);
 
-        -- Stale periods: the enclosing row's count is not the period's last running total.
+        -- Stale periods: the enclosing row's count is not the one the period was built at.
         EXECUTE format(
           'SELECT coalesce(array_agg(s.key), ''{}''), coalesce(array_agg(s.bucket), ''{}'')
              FROM (SELECT e.%2$I::text AS key, e.bucket
              FROM %1$I e
-             LEFT JOIN LATERAL (SELECT p.%4$I AS n FROM %3$I p
+             LEFT JOIN LATERAL (SELECT p.period_n FROM %3$I p
                                  WHERE p.tenant_id = $1 AND p.resolution = $2 AND p.%2$I = e.%2$I
                                    AND p.bucket >= e.bucket AND p.bucket < e.bucket + $3
-                                 ORDER BY p.bucket DESC LIMIT 1) l ON true
+                                 LIMIT 1) l ON true
             WHERE e.tenant_id = $1 AND e.resolution = $4 AND e.bucket >= $5
-              AND e.%4$I <> coalesce(l.n, 0)
+              AND e.%4$I > 0 AND e.%4$I IS DISTINCT FROM l.period_n
             ORDER BY e.bucket DESC LIMIT $6) s',
           v_spec.src, v_spec.key, v_spec.pre, v_spec.n)
           INTO v_keys, v_periods USING v_tenant, v_level.res, v_level.width, v_level.enc, v_from, p_max_periods;
@@ -141,17 +144,19 @@ BEGIN
               WHERE p.tenant_id = $1 AND p.resolution = $2 AND p.%2$I = s.key::%3$s
                 AND p.bucket >= s.period AND p.bucket < s.period + $5',
             v_spec.pre, v_spec.key, v_spec.key_type) USING v_tenant, v_level.res, v_keys, v_periods, v_level.width;
-          -- Each period's rows in one window, from one snapshot of the rollup.
+          -- Each period's rows in one window, with its enclosing row's count, from one
+          -- snapshot of the rollup.
           EXECUTE format(
-            'INSERT INTO %1$I (tenant_id, resolution, %2$I, bucket, %4$I, hist)
+            'INSERT INTO %1$I (tenant_id, resolution, %2$I, bucket, %4$I, period_n, hist)
              SELECT $1, $2, r.%2$I, r.bucket,
-                    sum(r.%4$I) OVER w, hist_union(r.hist) OVER w
+                    sum(r.%4$I) OVER w, e.%4$I, hist_union(r.hist) OVER w
                FROM unnest($3::text[], $4::timestamptz[]) AS s(key, period)
+               JOIN %5$I e ON e.tenant_id = $1 AND e.resolution = $6 AND e.%2$I = s.key::%3$s AND e.bucket = s.period
                JOIN %5$I r ON r.tenant_id = $1 AND r.resolution = $2 AND r.%2$I = s.key::%3$s
                           AND r.bucket >= s.period AND r.bucket < s.period + $5
              WINDOW w AS (PARTITION BY r.%2$I, s.period ORDER BY r.bucket)',
             v_spec.pre, v_spec.key, v_spec.key_type, v_spec.n, v_spec.src)
-            USING v_tenant, v_level.res, v_keys, v_periods, v_level.width;
+            USING v_tenant, v_level.res, v_keys, v_periods, v_level.width, v_level.enc;
           GET DIAGNOSTICS v_rows = ROW_COUNT;
         END IF;
 

@@ -2,7 +2,7 @@
 // the range edges read from them (src/db/rangeHistograms.ts rangeHistogramSql): what the
 // builder writes, that histograms read through them equal those of the edges' own rows,
 // that a stale running total is never used, and that they expire with the rollup rows.
-import { QUERY_ROLLUP, API_ROLLUP, prefixEdges, prefixEdgeSegments, rangeHistogramSql, rangeHistogramValues, rangeHistograms, type CumulativeRollup } from '../src/db/rangeHistograms';
+import { QUERY_ROLLUP, API_ROLLUP, prefixEdges, rangeHistogramSql, rangeHistogramValues, rangeHistograms, type CumulativeRollup } from '../src/db/rangeHistograms';
 import { segmentCondition, segmentValues } from '../src/db/rollupSegments';
 import { RunningTotalsCache } from '../src/db/runningTotalsCache';
 import { cumulateHistograms, refreshRollups } from '../src/db/rollups';
@@ -10,7 +10,7 @@ import { fingerprintTotals } from '../src/db/queryRollups';
 import { endpointTotals, requestTotals } from '../src/db/requestRollups';
 import { withTenantReadSession } from '../src/db/tenantSession';
 import { histogramFromText } from '../src/query/histogram';
-import { DAY_MS, HOUR_MS, rangeSegments, type Segment, type TimeRange } from '../src/query/timeRange';
+import { DAY_MS, HOUR_MS, rangeSegments, type TimeRange } from '../src/query/timeRange';
 import { createTestDatabase, type TestDatabase } from './support/db';
 import { insertQueries, insertRequests, MINUTE, times } from './support/queryData';
 
@@ -37,6 +37,9 @@ describe('prefixEdges', () => {
     const short = prefixEdges(rangeSegments(range(at(0, 16, 50), at(1, 3))), at(1, 3));
     expect(short.edges.map((e) => e.resolution)).toEqual(['1h', '1h']);
     expect(short.pieces.filter((p) => p.edge === 0)).toEqual([{ resolution: '5m', from: at(0, 16, 50), to: at(0, 17), sign: 1, edge: 0 }]);
+    // Eight days later the 5-minute rows may have expired: the 5-minute edges are rows.
+    const later = prefixEdges(rangeSegments(range(at(0, 16, 40), now)), now + 8 * DAY_MS);
+    expect(later.edges.map((e) => e.resolution)).toEqual(['1h', '1h']);
   });
 });
 
@@ -67,27 +70,13 @@ describe('running totals within a day and an hour', () => {
     return new Map(rows.map((row) => [row.key, row.hist_text]));
   }
 
-  /** Each key's count in each edge of prefixEdges, as a ranking reads them. */
-  async function edgeCounts(rollup: CumulativeRollup, segments: Segment[], keys: string[]): Promise<Map<string, number[]>> {
-    const edges = prefixEdgeSegments(segments).map((i) => segments[i]!);
-    const found = new Map(keys.map((key) => [key, edges.map(() => 0)]));
-    for (const [j, e] of edges.entries()) {
-      const { rows } = await db.pool.query<{ key: string; n: number }>(
-        `SELECT r.${rollup.key}::text AS key, sum(r.${rollup.count})::float8 AS n FROM ${rollup.table} r
-          WHERE r.tenant_id = $1 AND r.resolution = $2 AND r.bucket >= $3 AND r.bucket < $4 GROUP BY 1`, [T, e.resolution, e.from, e.to]);
-      for (const row of rows) if (found.has(row.key)) found.get(row.key)![j] = row.n;
-    }
-    return found;
-  }
-
   /** rangeHistograms of the range against the own rows, and the sources of the rows its SQL returned. */
   async function readAndCompare(rollup: CumulativeRollup, r: TimeRange, now: number): Promise<Array<string | null>> {
     const segments = rangeSegments(r);
     const own = await ownRows(rollup, r);
     const keys = [...own.keys()].sort();
     expect(keys.length).toBe(rollup === QUERY_ROLLUP ? 2 : 3);
-    const counts = await edgeCounts(rollup, segments, keys);
-    const withCounts = keys.map((key) => ({ key, dayCount: 0, edgeCounts: counts.get(key)! }));
+    const withCounts = keys.map((key) => ({ key, dayCount: 0 }));
     const histograms = await rangeHistograms(db.pool, rollup, T, segments, withCounts, { now, cache: new RunningTotalsCache() });
     for (const key of keys) {
       expect([key, histograms.get(key)!.nonEmpty()]).toEqual([key, histogramFromText(own.get(key)).nonEmpty()]);
@@ -149,7 +138,7 @@ describe('running totals within a day and an hour', () => {
     });
   }
 
-  it('gives rankings and totals, which count each key\'s edges in the request\'s snapshot, the histograms of the rows', async () => {
+  it('gives rankings and totals the histograms of the rows', async () => {
     const now = at(2, 16, 43);
     for (const r of [range(at(0, 16, 40), now), range(at(1, 2, 10), at(1, 20, 50)), range(at(0, 3, 25), at(2, 9, 35))]) {
       const segments = rangeSegments(r);
@@ -173,14 +162,6 @@ describe('running totals within a day and an hour', () => {
     }
   });
 
-  it('reads no running total for a key whose edge counts are not given', async () => {
-    const now = at(2, 16, 43);
-    const segments = rangeSegments(range(at(0, 16, 40), now));
-    const { rows } = await db.pool.query({ text: rangeHistogramSql(QUERY_ROLLUP), values: rangeHistogramValues(T, segments, [{ key: '71', dayCount: 0 }], now), rowMode: 'array' });
-    expect(rows.length).toBeGreaterThan(0);
-    expect(rows.filter((row) => row[5] !== null)).toEqual([]);
-  });
-
   it('never uses a running total that late data made stale, and takes the data in at the next run', async () => {
     const now = at(2, 16, 43);
     const r = range(at(0, 16, 40), now);
@@ -202,8 +183,7 @@ describe('running totals within a day and an hour', () => {
     for (const rollup of [QUERY_ROLLUP, API_ROLLUP]) {
       const sources = await readAndCompare(rollup, r, now);
       const key = rollup === QUERY_ROLLUP ? '71' : '/a';
-      const counts = (await edgeCounts(rollup, rangeSegments(r), [key])).get(key)!;
-      const { rows } = await db.pool.query({ text: rangeHistogramSql(rollup), values: rangeHistogramValues(T, rangeSegments(r), [{ key, dayCount: 0, edgeCounts: counts }], now), rowMode: 'array' });
+      const { rows } = await db.pool.query({ text: rangeHistogramSql(rollup), values: rangeHistogramValues(T, rangeSegments(r), [{ key, dayCount: 0 }], now), rowMode: 'array' });
       // The late key's four edges are all running totals again: the only rollup row read
       // is its day 1 (whole days come from daily running totals only when their counts
       // are given, here 0).
@@ -225,18 +205,16 @@ describe('running totals within a day and an hour', () => {
     const hours = await db.pool.query<{ n: number }>(`SELECT count(*)::int AS n FROM query_metrics_prefix WHERE tenant_id = $1 AND resolution = '1h' AND bucket < $2`, [T, new Date(at(1, 0))]);
     expect(hours.rows[0]!.n).toBeGreaterThan(0);
     // Expiry in the middle of an hour (its cutoff is not aligned): the hour keeps the
-    // running totals of its remaining buckets, which still count the expired ones; an
-    // edge reaching before the cut is read from its remaining rows, one after it from
-    // the running totals, both as the rows say.
+    // running totals of its remaining buckets, which still count the expired ones. They
+    // are never read: 5-minute rows are kept at least 8 days, and running totals of
+    // 5-minute buckets are read only within 7 days.
     await db.pool.query(`DELETE FROM query_metrics_rollup WHERE tenant_id = $1 AND resolution = '5m' AND bucket < $2`, [T, new Date(at(1, 0, 30))]);
     await cumulateHistograms(db.pool, { maxDays: 400 });
-    const left = await db.pool.query<{ n: number }>(`SELECT count(*)::int AS n FROM query_metrics_prefix WHERE tenant_id = $1 AND resolution = '5m' AND bucket < $2`, [T, new Date(at(1, 1))]);
-    expect(left.rows[0]!.n).toBeGreaterThan(0);
-    // (Read as of day 30: expiry keeps 5-minute rows at least 7 days, so an edge read as
-    // its hour's row less other buckets, edgePieces, is only read within 7 days.)
-    const reaching = await readAndCompare(QUERY_ROLLUP, range(at(1, 0, 10), at(1, 20, 50)), at(30, 0));
-    const past = await readAndCompare(QUERY_ROLLUP, range(at(1, 0, 35), at(1, 20, 50)), at(30, 0));
-    expect(past.filter((s) => s === '5m').length).toBeGreaterThan(reaching.filter((s) => s === '5m').length);
+    const left = await db.pool.query<{ n: number; first: Date }>(
+      `SELECT count(*)::int AS n, min(bucket) AS first FROM query_metrics_prefix WHERE tenant_id = $1 AND resolution = '5m' AND bucket < $2`, [T, new Date(at(1, 1))]);
+    expect([left.rows[0]!.n > 0, left.rows[0]!.first.getTime()]).toEqual([true, at(1, 0, 30)]);
+    const eightDaysOn = await readAndCompare(QUERY_ROLLUP, range(at(1, 0, 10), at(1, 20, 50)), at(9, 0));
+    expect([eightDaysOn.includes('5m'), eightDaysOn.includes('1h')]).toEqual([false, true]);
   });
 
   it('builds the running totals of a period whose data starts after its beginning', async () => {

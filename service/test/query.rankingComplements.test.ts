@@ -6,7 +6,7 @@
 // the p95 bounds of a complement (src/db/p95Bounds.ts keyBounds) always hold the p95.
 import { keyBounds } from '../src/db/p95Bounds';
 import { fingerprintTotals, type FingerprintOrderKey } from '../src/db/queryRollups';
-import { API_ROLLUP, p95Complements, prefixEdges, QUERY_ROLLUP, rankingPieces } from '../src/db/rangeHistograms';
+import { API_ROLLUP, edgePieces, p95Complements, QUERY_ROLLUP, rankingPieces } from '../src/db/rangeHistograms';
 import { endpointTotals, type EndpointOrderKey } from '../src/db/requestRollups';
 import { refreshRollups } from '../src/db/rollups';
 import { RunningTotalsCache } from '../src/db/runningTotalsCache';
@@ -25,24 +25,16 @@ const LONG_AFTER = at(1000, 0);
 describe('rankingPieces', () => {
   it('numbers each enclosing piece and the pieces subtracted from it alike, and own pieces 0', () => {
     const now = at(1, 16, 43);
-    const segments = rangeSegments(range(now - DAY_MS, now));
-    const pieces = rankingPieces(segments, now);
-    // The same pieces as the histograms read for a key without running totals, each edge
-    // of at least three buckets on its own, so that the ranking can count its rows.
-    expect(pieces.map(({ group: _group, ...p }) => p)).toEqual(prefixEdges(segments, now).pieces);
-    expect(new Set(pieces.map((p) => p.edge))).toEqual(new Set([1, 2, 3, 4]));
-    // Today's hours (edge 3) as today's row less the hours from 16:00, and the 16:00
-    // hour's buckets (edge 4) as its row less those from 16:45: two groups, each an added
-    // row and the rows subtracted from it, of one edge.
-    const subtracted = pieces.filter((p) => p.sign < 0);
-    expect(subtracted.map((p) => [p.resolution, p.edge])).toEqual([['1h', 3], ['5m', 4]]);
-    for (const p of subtracted) {
-      const holder = pieces[p.group - 1]!;
-      expect([holder.sign, holder.edge, holder.from <= p.from && p.to <= holder.to]).toEqual([1, p.edge, true]);
+    const pieces = rankingPieces(rangeSegments(range(now - DAY_MS, now)), now);
+    // The same pieces as the histograms read.
+    expect(pieces.map(({ group: _group, ...p }) => p)).toEqual(edgePieces(rangeSegments(range(now - DAY_MS, now)), now));
+    const day = pieces.findIndex((p) => p.resolution === '1d');
+    expect(pieces[day]!.group).toBe(day + 1);
+    for (const p of pieces) {
+      if (p.sign < 0) expect(p.group).toBe(day + 1);
+      else if (p.resolution !== '1d') expect(p.group).toBe(0);
     }
-    for (const [i, p] of pieces.entries()) {
-      if (p.sign > 0 && !subtracted.some((q) => q.group === i + 1)) expect(p.group).toBe(0);
-    }
+    expect(pieces.filter((p) => p.sign < 0)).toHaveLength(2);
   });
 
   it('has no groups when every edge is its own rows', () => {
@@ -58,8 +50,7 @@ describe('p95Complements', () => {
     const day = rangeSegments(range(now - DAY_MS, now));
     expect(p95Complements(API_ROLLUP, day)).toBe(false);
     expect(rankingPieces(day, now, false)).toEqual(
-      day.filter((s, i) => i !== 2 && s.to > s.from)
-        .map((s, j) => ({ resolution: s.resolution, from: s.from.getTime(), to: s.to.getTime(), sign: 1, group: 0, edge: j + 1 })),
+      day.filter((s, i) => i !== 2 && s.to > s.from).map((s) => ({ resolution: s.resolution, from: s.from.getTime(), to: s.to.getTime(), sign: 1, group: 0 })),
     );
     // 59 hours with one whole day: own rows; 30 days, and 71 hours with two whole days: complements.
     expect(p95Complements(API_ROLLUP, rangeSegments(range(at(0, 3, 10), at(2, 14, 20))))).toBe(false);

@@ -5,7 +5,7 @@ import { Histogram, packedHistograms } from '../query/histogram';
 import type { Segment } from '../query/timeRange';
 import {
   boundTotals, cumulativeLimitSql, edgePieces, exactMaxima, p95CandidateKeys, QUERY_ROLLUP, rangeHistograms, rankingBoundPartsSql, rankingDayCountSql,
-  rankingEdgeCountsSql, rankingRowsSql, rankingSql, rankingValues, p95Complements, signedMaxSql, signedSum, type RangeRead, type RankingTotalsRow,
+  rankingRowsSql, rankingSql, rankingValues, p95Complements, signedMaxSql, signedSum, type RangeRead, type RankingTotalsRow,
 } from './rangeHistograms';
 import { STEP_ORIGIN } from './requestRollups';
 import type { Queryable } from './tenantSession';
@@ -46,12 +46,12 @@ export async function fingerprintTotals(
   { orderBy, limit, endpoint, read }: { orderBy: FingerprintOrderKey; limit: number; endpoint: string | null; read: RangeRead },
 ): Promise<FingerprintTotals[]> {
   const rows = rankingRowsSql(QUERY_ROLLUP, 'r.calls, r.slow_calls, r.total_ms, r.max_ms, r.rows_sum, r.p95_lo_bucket, r.p95_hi_bucket');
-  const ofEndpoint = `($10::text IS NULL OR r.query_hash IN (SELECT e.query_hash FROM query_endpoints e
-                                                             WHERE e.tenant_id = $1::uuid AND e.endpoint = $10::text))`;
+  const ofEndpoint = `($9::text IS NULL OR r.query_hash IN (SELECT e.query_hash FROM query_endpoints e
+                                                            WHERE e.tenant_id = $1::uuid AND e.endpoint = $9::text))`;
   // Every fingerprint's totals, with `more` columns.
   const totals = (more = '') => `SELECT r.query_hash, ${signedSum('calls')} AS calls, ${signedSum('slow_calls')} AS slow_calls,
               ${signedSum('total_ms')} AS total_ms, ${signedMaxSql()}, ${signedSum('rows_sum')} AS rows_sum,
-              ${rankingDayCountSql(QUERY_ROLLUP)} AS day_count, ${rankingEdgeCountsSql(QUERY_ROLLUP, segments)} AS edge_counts${more}
+              ${rankingDayCountSql(QUERY_ROLLUP)} AS day_count${more}
          FROM ${rows} r CROSS JOIN lim
         WHERE ${ofEndpoint}
         GROUP BY r.query_hash HAVING sum(r.sign * r.calls) > 0`;
@@ -72,11 +72,11 @@ export async function fingerprintTotals(
   const result = await db.query<TotalsRow>(
     `WITH lim AS (${cumulativeLimitSql(QUERY_ROLLUP)}),
      totals AS (${totals()})
-     SELECT t.query_hash::text AS query_hash, t.calls, t.slow_calls, t.total_ms, t.max_ms, t.max_exact, t.rows_sum, t.day_count, t.edge_counts
+     SELECT t.query_hash::text AS query_hash, t.calls, t.slow_calls, t.total_ms, t.max_ms, t.max_exact, t.rows_sum, t.day_count
        FROM totals t
-      ORDER BY CASE $11::text WHEN 'total' THEN t.total_ms WHEN 'avg' THEN t.total_ms / t.calls WHEN 'count' THEN t.calls END DESC NULLS LAST,
+      ORDER BY CASE $10::text WHEN 'total' THEN t.total_ms WHEN 'avg' THEN t.total_ms / t.calls WHEN 'count' THEN t.calls END DESC NULLS LAST,
                t.query_hash
-      LIMIT $12::integer`,
+      LIMIT $11::integer`,
     [...values, orderBy, limit],
   );
   return withHistograms(db, tenantId, segments, result.rows, read);
@@ -84,7 +84,6 @@ export async function fingerprintTotals(
 
 interface TotalsRow {
   query_hash: string; calls: number; slow_calls: number; total_ms: number; max_ms: number | null; max_exact: boolean; rows_sum: number; day_count: number;
-  edge_counts: number[] | null;
 }
 
 /**
@@ -92,7 +91,7 @@ interface TotalsRow {
  * and their maxima from their own rows where the ranking's could lie outside the range.
  */
 async function withHistograms(db: Queryable, tenantId: string, segments: Segment[], rows: TotalsRow[], read: RangeRead): Promise<FingerprintTotals[]> {
-  const histograms = await rangeHistograms(db, QUERY_ROLLUP, tenantId, segments, rows.map((row) => ({ key: row.query_hash, dayCount: row.day_count, edgeCounts: row.edge_counts })), read);
+  const histograms = await rangeHistograms(db, QUERY_ROLLUP, tenantId, segments, rows.map((row) => ({ key: row.query_hash, dayCount: row.day_count })), read);
   const maxima = await exactMaxima(db, QUERY_ROLLUP, tenantId, segments, rows.filter((row) => !row.max_exact).map((row) => row.query_hash));
   return rows.map((row) => ({
     queryHash: row.query_hash,

@@ -24,8 +24,9 @@
 // Histograms read an edge of three buckets or more (prefixEdges) from the running totals
 // within its day or hour (V0.0.53) where they hold: the key's total through the last
 // bucket before the edge's end less its total through the last bucket before its start,
-// two rows however busy the key is, checked against the count of the key's rows in the
-// edge in the same statement; the edge's pieces above otherwise.
+// two rows however busy the key is, used while the period's enclosing row (read in the
+// same statement) counts what it did when they were built; the edge's pieces above
+// otherwise.
 //
 // Histograms travel one row per histogram as array_send's bytes (bytea, which PostgreSQL
 // writes as hex and node-postgres decodes into a Buffer natively), read by
@@ -174,14 +175,13 @@ function totalsHoldSql(dayCount: string): string {
  * $7 the range's whole days, $8 the keys, $9 their counts in the daily rows before m
  * (dayCountSql), $10 each piece's edge (0: read for every key), $11..$14 the edges read
  * as running totals where they hold (resolutions, starts, ends, starts of their day or
- * hour; edge i is the i-th, 1-based), $15 each key's count in each edge (key after key,
- * NULL where unknown).
+ * hour; edge i is the i-th, 1-based).
  *
  * An edge [f, t) of a key is its running total through the last bucket before t less the
- * one through the last bucket before f, both of the period holding the edge, when their
- * counts differ by exactly the key's count in [f, t), which the caller read in the same
- * snapshot (the ranking before it in the request's transaction); otherwise, or without
- * a count, its pieces are read for that key.
+ * one through the last bucket before f, both of the period (day, hour) holding the edge,
+ * when the period's enclosing row (read here, in the same snapshot) still counts what it
+ * counted when they were built (period_n, V0.0.53); otherwise its pieces are read for
+ * that key.
  */
 export function rangeHistogramSql(rollup: CumulativeRollup): string {
   const { table, key, keyType, prefix, count } = rollup;
@@ -190,28 +190,30 @@ export function rangeHistogramSql(rollup: CumulativeRollup): string {
     `SELECT r.${key}::text, 1, array_send(r.hist), NULL::timestamptz, NULL::text, NULL::text FROM ${table} r
       WHERE r.tenant_id = $1::uuid AND r.resolution = '1d' AND r.bucket >= ${from} AND r.bucket < ${to}
         AND r.${key} = ANY (${which}) AND r.hist IS NOT NULL`;
-  const latest = (before: string) => `SELECT p.${count} AS n, p.bucket, p.xmin::text AS version FROM ${prefix} p
+  const latest = (before: string) => `SELECT p.${count} AS n, p.period_n, p.bucket, p.xmin::text AS version FROM ${prefix} p
                         WHERE p.tenant_id = $1::uuid AND p.resolution = e.resolution AND p.${key} = k.key
                           AND p.bucket >= e.period AND p.bucket < ${before}
                         ORDER BY p.bucket DESC LIMIT 1`;
-  return `WITH k AS (SELECT u.key, max(u.n) AS n, min(u.ord) AS ord FROM unnest(${keys}, $9::float8[]) WITH ORDINALITY AS u(key, n, ord) GROUP BY u.key),
+  return `WITH k AS (SELECT u.key, max(u.n) AS n FROM unnest(${keys}, $9::float8[]) AS u(key, n) GROUP BY u.key),
      lim AS (${cumulativeLimitSql(rollup)}),
      ok AS (${heldTotalsSql(rollup, 'k')}),
      redo AS (SELECT coalesce(array_agg(k.key), '{}') AS keys FROM k WHERE k.key NOT IN (SELECT ok.key FROM ok)),
-     pe AS (SELECT k.key, e.id, e.resolution, c.n, te.bucket AS t_bucket, te.version AS t_version,
-                   fe.bucket AS f_bucket, fe.version AS f_version,
-                   coalesce(coalesce(te.n, 0) - coalesce(fe.n, 0) = c.n, false) AS held
+     pe AS (SELECT k.key, e.id, e.resolution, te.n > coalesce(fe.n, 0) AS has_values,
+                   te.bucket AS t_bucket, te.version AS t_version, fe.bucket AS f_bucket, fe.version AS f_version,
+                   coalesce(te.period_n = c.n, false) AS held
               FROM k CROSS JOIN unnest($11::text[], $12::timestamptz[], $13::timestamptz[], $14::timestamptz[])
                                 WITH ORDINALITY AS e(resolution, f, t, period, id)
-             CROSS JOIN LATERAL (SELECT ($15::float8[])[(k.ord - 1) * cardinality($11::text[]) + e.id] AS n) c
-              LEFT JOIN LATERAL (${latest('e.t')}) te ON c.n > 0
-              LEFT JOIN LATERAL (${latest('e.f')}) fe ON c.n > 0)
+              LEFT JOIN LATERAL (${latest('e.t')}) te ON true
+              LEFT JOIN LATERAL (${latest('e.f')}) fe ON te.bucket IS NOT NULL
+              LEFT JOIN LATERAL (SELECT r.${count} AS n FROM ${table} r
+                                  WHERE r.tenant_id = $1::uuid AND r.resolution = CASE e.resolution WHEN '1h' THEN '1d' ELSE '1h' END
+                                    AND r.${key} = k.key AND r.bucket = e.period) c ON te.bucket IS NOT NULL)
 SELECT ok.key::text, 1, NULL::bytea, ok.end_day, ok.end_version, 'day' FROM ok WHERE ok.end_day IS NOT NULL
 UNION ALL SELECT ok.key::text, -1, NULL::bytea, ok.start_day, ok.start_version, 'day' FROM ok WHERE ok.start_day IS NOT NULL
 UNION ALL ${days('$6::timestamptz', '(SELECT lim.m FROM lim)', `(SELECT redo.keys FROM redo)::${keyType}[]`)}
 UNION ALL ${days('(SELECT lim.m FROM lim)', '$7::timestamptz', keys)}
-UNION ALL SELECT pe.key::text, 1, NULL::bytea, pe.t_bucket, pe.t_version, pe.resolution FROM pe WHERE pe.held AND pe.n > 0
-UNION ALL SELECT pe.key::text, -1, NULL::bytea, pe.f_bucket, pe.f_version, pe.resolution FROM pe WHERE pe.held AND pe.n > 0 AND pe.f_bucket IS NOT NULL
+UNION ALL SELECT pe.key::text, 1, NULL::bytea, pe.t_bucket, pe.t_version, pe.resolution FROM pe WHERE pe.held AND pe.has_values
+UNION ALL SELECT pe.key::text, -1, NULL::bytea, pe.f_bucket, pe.f_version, pe.resolution FROM pe WHERE pe.held AND pe.has_values AND pe.f_bucket IS NOT NULL
 -- One index range per piece and key (OFFSET 0 keeps the subquery apart, so the planner
 -- cannot turn the pieces into a hash join over a scan of the tenant's rows).
 UNION ALL SELECT r.${key}::text, p.sign, array_send(r.hist), NULL::timestamptz, NULL::text, NULL::text
@@ -308,27 +310,14 @@ export function edgePieces(segments: Segment[], now: number): HistogramPiece[] {
  */
 export interface RankingPiece extends HistogramPiece {
   group: number;
-  /** The edge of prefixEdges (1-based) whose rows the piece reads, 0 for the others. */
-  edge: number;
 }
 
 export function rankingPieces(segments: Segment[], now: number, complements = true): RankingPiece[] {
-  const prefixed = prefixEdgeSegments(segments);
-  const edgeOf = (i: number): number => prefixed.indexOf(i) + 1;
   if (!complements) {
-    return segments.map((s, i) => ({ s, i })).filter(({ s, i }) => i !== 2 && s.to > s.from)
-      .map(({ s, i }) => ({ resolution: s.resolution, from: s.from.getTime(), to: s.to.getTime(), sign: 1, group: 0, edge: edgeOf(i) }));
+    return segments.filter((s, i) => i !== 2 && s.to > s.from)
+      .map((s) => ({ resolution: s.resolution, from: s.from.getTime(), to: s.to.getTime(), sign: 1, group: 0 }));
   }
-  // An edge that histograms may read from running totals keeps its pieces to itself, so
-  // the ranking can count its rows (rankingEdgeCountsSql); the others share edgePieces.
-  const tagged: Array<HistogramPiece & { edge: number }> = [];
-  const rest = segments.map((s) => ({ ...s }));
-  for (const i of prefixed) {
-    tagged.push(...edgePieces(alone(segments, i), now).map((p) => ({ ...p, edge: edgeOf(i) })));
-    rest[i] = { ...segments[i]!, to: segments[i]!.from };
-  }
-  tagged.push(...edgePieces(rest, now).map((p) => ({ ...p, edge: 0 })));
-  const pieces = tagged;
+  const pieces = edgePieces(segments, now);
   // The piece holding a subtracted one: the finest coarser piece added around it (the one
   // whose single bucket it was subtracted from).
   const holder = (inner: HistogramPiece): number => {
@@ -379,8 +368,8 @@ export function p95Complements(rollup: CumulativeRollup, segments: Segment[]): b
 /**
  * The parameters of rankingRowsSql: $1 tenant, $2..$5 the edge pieces (resolutions,
  * starts, ends, signs), $6 and $7 the range's whole days (as rangeHistogramSql, so
- * cumulativeLimitSql and rankingSql read them too), $8 the pieces' groups, $9 their
- * edges (rankingPieces). `complements` as rankingPieces takes it.
+ * cumulativeLimitSql and rankingSql read them too), $8 the pieces' groups. `complements`
+ * as rankingPieces takes it.
  */
 export function rankingValues(tenantId: string, segments: Segment[], now: number, complements = true): unknown[] {
   const days = segments[2]!;
@@ -388,51 +377,29 @@ export function rankingValues(tenantId: string, segments: Segment[], now: number
   return [
     tenantId,
     pieces.map((p) => p.resolution), pieces.map((p) => new Date(p.from)), pieces.map((p) => new Date(p.to)), pieces.map((p) => p.sign),
-    days.from, days.to, pieces.map((p) => p.group), pieces.map((p) => p.edge),
+    days.from, days.to, pieces.map((p) => p.group),
   ];
 }
 
 /**
  * SQL of a ranking's rows (a parenthesised FROM item, alias it `r`): for each rollup row
  * of the range (rankingValues), the key column, `columns` (a list of r.column), the
- * bucket, and sign (1, or -1 for a row to subtract), grp (its piece's group), edge (its
- * piece's edge, rankingPieces) and days (true for the range's whole days). The days are
- * one index range; each edge piece is its own (OFFSET 0 keeps the planner from joining
- * the pieces to a scan of the tenant's rows). `where`: more conditions on r.
+ * bucket, and sign (1, or -1 for a row to subtract), grp (its piece's group) and days
+ * (true for the range's whole days). The days are one index range; each edge piece is
+ * its own (OFFSET 0 keeps the planner from joining the pieces to a scan of the tenant's
+ * rows). `where`: more conditions on r.
  */
 export function rankingRowsSql(rollup: CumulativeRollup, columns: string, where = ''): string {
   const { table, key } = rollup;
-  return `(SELECT r.${key}, r.bucket, 1 AS sign, 0 AS grp, 0 AS edge, true AS days, ${columns}
+  return `(SELECT r.${key}, r.bucket, 1 AS sign, 0 AS grp, true AS days, ${columns}
            FROM ${table} r
           WHERE r.tenant_id = $1::uuid AND r.resolution = '1d' AND r.bucket >= $6::timestamptz AND r.bucket < $7::timestamptz ${where}
          UNION ALL
-         SELECT r.${key}, r.bucket, p.sign, p.grp, p.edge, false, ${columns}
-           FROM unnest($2::text[], $3::timestamptz[], $4::timestamptz[], $5::int4[], $8::int4[], $9::int4[]) AS p(resolution, f, t, sign, grp, edge)
+         SELECT r.${key}, r.bucket, p.sign, p.grp, false, ${columns}
+           FROM unnest($2::text[], $3::timestamptz[], $4::timestamptz[], $5::int4[], $8::int4[]) AS p(resolution, f, t, sign, grp)
           CROSS JOIN LATERAL (SELECT r.${key}, r.bucket, ${columns} FROM ${table} r
                                WHERE r.tenant_id = $1::uuid AND r.resolution = p.resolution AND r.bucket >= p.f AND r.bucket < p.t ${where}
                               OFFSET 0) r)`;
-}
-
-/**
- * SQL of a key's counts in the edges of prefixEdges over rankingRowsSql's rows (aliased
- * r), as float8[] (NULL when the range has none), for rangeHistograms (KeyDayCount
- * edgeCounts). Read in the request's snapshot, as the histograms are.
- */
-export function rankingEdgeCountsSql(rollup: CumulativeRollup, segments: Segment[]): string {
-  const edges = prefixEdgeSegments(segments).length;
-  if (edges === 0) return 'NULL::float8[]';
-  return `ARRAY[${Array.from({ length: edges }, (_, j) => `coalesce(sum(r.sign * r.${rollup.count}) FILTER (WHERE r.edge = ${j + 1}), 0)`).join(', ')}]::float8[]`;
-}
-
-/**
- * The same over the rows of segmentUnion (alias `alias`, its ten parameters from
- * `first`): each edge's rows are those of its segment.
- */
-export function segmentEdgeCountsSql(rollup: CumulativeRollup, segments: Segment[], alias: string, first: number): string {
-  const prefixed = prefixEdgeSegments(segments);
-  if (prefixed.length === 0) return 'NULL::float8[]';
-  return `ARRAY[${prefixed.map((i) => `coalesce(sum(${alias}.${rollup.count}) FILTER (WHERE ${alias}.resolution = '${segments[i]!.resolution}'
-            AND ${alias}.bucket >= $${first + 2 * i}::timestamptz AND ${alias}.bucket < $${first + 2 * i + 1}::timestamptz), 0)`).join(', ')}]::float8[]`;
 }
 
 /** SQL of a signed sum over rankingRowsSql's rows (aliased r), as float8. */
@@ -501,12 +468,15 @@ const PREFIX_PERIOD: Record<PrefixResolution, Resolution> = { '1h': '1d', '5m': 
 
 /**
  * The segments (indexes into rangeSegments' five) that histograms may read as running
- * totals within their day or hour: the edges of at least PREFIX_MIN_BUCKETS buckets.
+ * totals within their day or hour: the edges of at least PREFIX_MIN_BUCKETS buckets
+ * whose rows cannot have expired (FINER_KEPT_MS: a running total of a period that expiry
+ * cut still counts the expired rows).
  */
-export function prefixEdgeSegments(segments: Segment[]): number[] {
+export function prefixEdgeSegments(segments: Segment[], now: number): number[] {
   const found: number[] = [];
   segments.forEach((segment, i) => {
     if (i === 2 || segment.resolution === '1d') return;
+    if (segment.from.getTime() < now - FINER_KEPT_MS[segment.resolution]!) return;
     if ((segment.to.getTime() - segment.from.getTime()) / RESOLUTION_MS[segment.resolution] >= PREFIX_MIN_BUCKETS) found.push(i);
   });
   return found;
@@ -524,7 +494,7 @@ export function prefixEdges(segments: Segment[], now: number): {
   const edges: Array<{ resolution: PrefixResolution; from: number; to: number; period: number }> = [];
   const pieces: Array<HistogramPiece & { edge: number }> = [];
   const rest = segments.map((s) => ({ ...s }));
-  for (const i of prefixEdgeSegments(segments)) {
+  for (const i of prefixEdgeSegments(segments, now)) {
     const segment = segments[i]!;
     const resolution = segment.resolution as PrefixResolution;
     const from = segment.from.getTime();
@@ -548,7 +518,6 @@ export function rangeHistogramValues(tenantId: string, segments: Segment[], keys
     keys.map((k) => k.key), keys.map((k) => k.dayCount),
     pieces.map((p) => p.edge),
     edges.map((e) => e.resolution), edges.map((e) => new Date(e.from)), edges.map((e) => new Date(e.to)), edges.map((e) => new Date(e.period)),
-    keys.flatMap((k) => edges.map((_, j) => k.edgeCounts?.[j] ?? null)),
   ];
 }
 
@@ -577,12 +546,6 @@ export function cumulativeLimitSql(rollup: CumulativeRollup): string {
 export interface KeyDayCount {
   key: string;
   dayCount: number;
-  /**
-   * Its count in each edge of prefixEdges (rankingEdgeCountsSql, segmentEdgeCountsSql),
-   * read in the same snapshot as the histograms (the read session's transaction); without
-   * them its edges are read as rows.
-   */
-  edgeCounts?: number[] | null;
 }
 
 /**

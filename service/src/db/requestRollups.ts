@@ -8,7 +8,7 @@ import { packedHistograms, type Histogram } from '../query/histogram';
 import { RESOLUTION_MS, type Resolution, type Segment } from '../query/timeRange';
 import {
   API_ROLLUP, boundTotals, cumulativeLimitSql, dayCountSql, exactMaxima, p95CandidateKeys, rangeHistograms, rankingBoundPartsSql, rankingDayCountSql,
-  rankingEdgeCountsSql, rankingRowsSql, rankingSql, rankingValues, segmentEdgeCountsSql, p95Complements, signedMaxSql, signedSum, type RangeRead, type RankingTotalsRow,
+  rankingRowsSql, rankingSql, rankingValues, p95Complements, signedMaxSql, signedSum, type RangeRead, type RankingTotalsRow,
 } from './rangeHistograms';
 import { segmentUnion, segmentValues } from './rollupSegments';
 import { readSendNumbers } from './sendArrays';
@@ -83,14 +83,14 @@ function toTotals(row: TotalRow | undefined): RequestTotals {
  * as rangeHistograms takes it.
  */
 export async function requestTotals(db: Queryable, tenantId: string, segments: Segment[], read: RangeRead, endpoint = ''): Promise<RequestTotalsWithHistogram> {
-  const result = await db.query<TotalRow & { day_count: number; edge_counts: number[] | null }>(
+  const result = await db.query<TotalRow & { day_count: number }>(
     `WITH lim AS (${cumulativeLimitSql(API_ROLLUP)})
-     SELECT ${TOTAL_COLUMNS}, ${dayCountSql(API_ROLLUP)} AS day_count, ${segmentEdgeCountsSql(API_ROLLUP, segments, 'r', 2)} AS edge_counts
+     SELECT ${TOTAL_COLUMNS}, ${dayCountSql(API_ROLLUP)} AS day_count
        FROM ${segmentUnion('r', 2, `SELECT r.resolution, r.bucket, ${TOTAL_SOURCE} FROM api_metrics_rollup r
                                      WHERE r.tenant_id = $1::uuid AND r.endpoint = $12::text AND {segment}`)} r CROSS JOIN lim`,
     [tenantId, ...segmentValues(segments), endpoint],
   );
-  const histograms = await rangeHistograms(db, API_ROLLUP, tenantId, segments, [{ key: endpoint, dayCount: result.rows[0]?.day_count ?? 0, edgeCounts: result.rows[0]?.edge_counts ?? null }], read);
+  const histograms = await rangeHistograms(db, API_ROLLUP, tenantId, segments, [{ key: endpoint, dayCount: result.rows[0]?.day_count ?? 0 }], read);
   return { ...toTotals(result.rows[0]), histogram: histograms.get(endpoint)! };
 }
 
@@ -99,7 +99,6 @@ interface RankedTotalRow extends TotalRow {
   endpoint: string;
   max_exact: boolean;
   day_count: number;
-  edge_counts: number[] | null;
 }
 
 export interface EndpointTotals extends RequestTotalsWithHistogram {
@@ -126,8 +125,7 @@ export async function endpointTotals(
 ): Promise<EndpointTotals[]> {
   const rows = rankingRowsSql(API_ROLLUP, `${TOTAL_SOURCE}, r.p95_lo_bucket, r.p95_hi_bucket`, `AND r.endpoint <> ''`);
   // Every endpoint's totals, with `more` columns.
-  const totals = (more = '') => `SELECT r.endpoint, ${SIGNED_TOTAL_COLUMNS}, ${rankingDayCountSql(API_ROLLUP)} AS day_count,
-              ${rankingEdgeCountsSql(API_ROLLUP, segments)} AS edge_counts${more}
+  const totals = (more = '') => `SELECT r.endpoint, ${SIGNED_TOTAL_COLUMNS}, ${rankingDayCountSql(API_ROLLUP)} AS day_count${more}
          FROM ${rows} r CROSS JOIN lim
         GROUP BY r.endpoint HAVING sum(r.sign * r.requests) > 0`;
   const values = rankingValues(tenantId, segments, read.now, orderBy !== 'p95' || p95Complements(API_ROLLUP, segments));
@@ -149,14 +147,14 @@ export async function endpointTotals(
       `WITH lim AS (${cumulativeLimitSql(API_ROLLUP)}),
        totals AS (${totals()})
        SELECT t.* FROM totals t
-        ORDER BY CASE $10::text WHEN 'requests' THEN t.requests
+        ORDER BY CASE $9::text WHEN 'requests' THEN t.requests
                                WHEN 'errorRate' THEN t.errors / t.requests
                                WHEN 'dbShare' THEN t.db_ms / nullif(t.sum_ms, 0) END DESC NULLS LAST, t.endpoint
-        LIMIT $11::integer`,
+        LIMIT $10::integer`,
       [...values, orderBy, limit],
     )).rows;
   }
-  const histograms = await rangeHistograms(db, API_ROLLUP, tenantId, segments, result.map((row) => ({ key: row.endpoint, dayCount: row.day_count, edgeCounts: row.edge_counts })), read);
+  const histograms = await rangeHistograms(db, API_ROLLUP, tenantId, segments, result.map((row) => ({ key: row.endpoint, dayCount: row.day_count })), read);
   const maxima = withMaxima ? await exactMaxima(db, API_ROLLUP, tenantId, segments, result.filter((row) => !row.max_exact).map((row) => row.endpoint)) : null;
   return result.map((row) => ({
     endpoint: row.endpoint,

@@ -36,6 +36,11 @@
 -- have expired (5-minute buckets younger than 7 days, hours younger than 399 days), as
 -- for edges read as an enclosing row less other rows.
 --
+-- The primary keys include the counts, so a reader finds a key's running total at an
+-- edge from the index alone; period_n also names the row's version for the service's
+-- cache (src/db/runningTotalsCache.ts): a period rebuilt at the same count of its
+-- enclosing row has the same rows, so the same bytes.
+--
 -- Expiry: each run deletes the running totals older than the oldest rollup row of their
 -- resolution (5-minute rows go after at least 8 days, hours after 400,
 -- maintain_partitions_and_rollups). Undo: rollback/rollback_V0.0.53.sql.
@@ -48,7 +53,7 @@ CREATE TABLE query_metrics_prefix (
   calls      bigint      NOT NULL,
   period_n   bigint      NOT NULL,
   hist       bigint[],
-  PRIMARY KEY (tenant_id, resolution, query_hash, bucket)
+  PRIMARY KEY (tenant_id, resolution, query_hash, bucket) INCLUDE (calls, period_n)
 );
 COMMENT ON TABLE query_metrics_prefix IS
   'Running totals per fingerprint of query_metrics_rollup''s hour rows within their day (resolution 1h) and 5-minute rows within their hour (5m), through `bucket` included; built by cumulate_rollup_prefixes().';
@@ -61,7 +66,7 @@ CREATE TABLE api_metrics_prefix (
   requests   bigint      NOT NULL,
   period_n   bigint      NOT NULL,
   hist       bigint[],
-  PRIMARY KEY (tenant_id, resolution, endpoint, bucket)
+  PRIMARY KEY (tenant_id, resolution, endpoint, bucket) INCLUDE (requests, period_n)
 );
 COMMENT ON COLUMN query_metrics_prefix.period_n IS
   'calls of the enclosing row (the day''s for 1h, the hour''s for 5m) when the period was built: the running totals hold while it still counts this.';

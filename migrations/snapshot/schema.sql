@@ -458,7 +458,7 @@ CREATE TABLE system_resource_metrics_default (
 -- constraints
 ALTER TABLE agog_schema_history ADD CONSTRAINT agog_schema_history_pkey PRIMARY KEY (version);
 ALTER TABLE api_metrics_cumulative ADD CONSTRAINT api_metrics_cumulative_pkey PRIMARY KEY (tenant_id, endpoint, day);
-ALTER TABLE api_metrics_prefix ADD CONSTRAINT api_metrics_prefix_pkey PRIMARY KEY (tenant_id, resolution, endpoint, bucket);
+ALTER TABLE api_metrics_prefix ADD CONSTRAINT api_metrics_prefix_pkey PRIMARY KEY (tenant_id, resolution, endpoint, bucket) INCLUDE (requests, period_n);
 ALTER TABLE api_metrics_prefix ADD CONSTRAINT api_metrics_prefix_resolution_check CHECK (resolution = ANY (ARRAY['5m'::text, '1h'::text]));
 ALTER TABLE api_metrics_rollup ADD CONSTRAINT api_metrics_rollup_pkey PRIMARY KEY (tenant_id, resolution, bucket, endpoint);
 ALTER TABLE api_metrics_rollup ADD CONSTRAINT api_metrics_rollup_resolution_check CHECK (resolution = ANY (ARRAY['5m'::text, '1h'::text, '1d'::text]));
@@ -496,7 +496,7 @@ ALTER TABLE query_endpoints ADD CONSTRAINT query_endpoints_pkey PRIMARY KEY (ten
 ALTER TABLE query_fingerprints ADD CONSTRAINT query_fingerprints_pkey PRIMARY KEY (tenant_id, query_hash);
 ALTER TABLE query_fingerprints ADD CONSTRAINT query_fingerprints_query_preview_check CHECK (length(query_preview) <= 500);
 ALTER TABLE query_metrics_cumulative ADD CONSTRAINT query_metrics_cumulative_pkey PRIMARY KEY (tenant_id, query_hash, day);
-ALTER TABLE query_metrics_prefix ADD CONSTRAINT query_metrics_prefix_pkey PRIMARY KEY (tenant_id, resolution, query_hash, bucket);
+ALTER TABLE query_metrics_prefix ADD CONSTRAINT query_metrics_prefix_pkey PRIMARY KEY (tenant_id, resolution, query_hash, bucket) INCLUDE (calls, period_n);
 ALTER TABLE query_metrics_prefix ADD CONSTRAINT query_metrics_prefix_resolution_check CHECK (resolution = ANY (ARRAY['5m'::text, '1h'::text]));
 ALTER TABLE query_metrics_rollup ADD CONSTRAINT query_metrics_rollup_pkey PRIMARY KEY (tenant_id, resolution, query_hash, bucket);
 ALTER TABLE query_metrics_rollup ADD CONSTRAINT query_metrics_rollup_resolution_check CHECK (resolution = ANY (ARRAY['5m'::text, '1h'::text, '1d'::text]));
@@ -524,7 +524,7 @@ ALTER TABLE system_resource_metrics ADD CONSTRAINT system_resource_metrics_sourc
 -- indexes
 CREATE UNIQUE INDEX agog_schema_history_pkey ON public.agog_schema_history USING btree (version);
 CREATE UNIQUE INDEX api_metrics_cumulative_pkey ON public.api_metrics_cumulative USING btree (tenant_id, endpoint, day);
-CREATE UNIQUE INDEX api_metrics_prefix_pkey ON public.api_metrics_prefix USING btree (tenant_id, resolution, endpoint, bucket);
+CREATE UNIQUE INDEX api_metrics_prefix_pkey ON public.api_metrics_prefix USING btree (tenant_id, resolution, endpoint, bucket) INCLUDE (requests, period_n);
 CREATE UNIQUE INDEX api_metrics_rollup_5s_pkey ON public.api_metrics_rollup_5s USING btree (tenant_id, bucket) INCLUDE (requests, errors, client_errors, sum_ms, p50_ms, p90_ms, p95_ms, p99_ms);
 -- comment: The refresh upserts by (tenant_id, bucket); series over a window read the counts and stored percentiles index-only, and the histograms from the table only for buckets with deltas not yet refreshed.
 CREATE INDEX api_metrics_rollup_endpoint_series ON public.api_metrics_rollup USING btree (tenant_id, resolution, endpoint, bucket) INCLUDE (requests, errors, client_errors, satisfied, tolerating, sum_ms, max_ms, db_ms, db_calls, p50_ms, p90_ms, p95_ms, p99_ms, p95_lo_bucket, p95_hi_bucket);
@@ -549,7 +549,7 @@ CREATE UNIQUE INDEX performance_settings_pkey ON public.performance_settings USI
 CREATE UNIQUE INDEX query_endpoints_pkey ON public.query_endpoints USING btree (tenant_id, query_hash, endpoint);
 CREATE UNIQUE INDEX query_fingerprints_pkey ON public.query_fingerprints USING btree (tenant_id, query_hash);
 CREATE UNIQUE INDEX query_metrics_cumulative_pkey ON public.query_metrics_cumulative USING btree (tenant_id, query_hash, day);
-CREATE UNIQUE INDEX query_metrics_prefix_pkey ON public.query_metrics_prefix USING btree (tenant_id, resolution, query_hash, bucket);
+CREATE UNIQUE INDEX query_metrics_prefix_pkey ON public.query_metrics_prefix USING btree (tenant_id, resolution, query_hash, bucket) INCLUDE (calls, period_n);
 CREATE UNIQUE INDEX query_metrics_rollup_pkey ON public.query_metrics_rollup USING btree (tenant_id, resolution, query_hash, bucket);
 -- comment: One or a few fingerprints over a time range at one resolution (series, range histograms); the refresh upserts by this key. Rankings read query_metrics_rollup_totals.
 CREATE INDEX query_metrics_rollup_totals ON public.query_metrics_rollup USING btree (tenant_id, resolution, bucket, query_hash) INCLUDE (calls, slow_calls, total_ms, max_ms, rows_sum, p95_lo_bucket, p95_hi_bucket);

@@ -135,11 +135,13 @@ async function runningTotals(
   }
   if (missing.length === 0) return found;
   const { key, keyType } = rollup;
-  const [table, time, only] = source === 'day'
-    ? [rollup.cumulative, 'day', '']
-    : [rollup.prefix, 'bucket', ` AND c.resolution = '${source}'`];
+  // A daily running total's version is its row's xmin; one within a day or an hour is
+  // named by the count of its period's enclosing row when it was built (V0.0.53).
+  const [table, time, version, only] = source === 'day'
+    ? [rollup.cumulative, 'day', 'xmin', '']
+    : [rollup.prefix, 'bucket', 'period_n', ` AND c.resolution = '${source}'`];
   const result = await db.query<[string, Date, string, Buffer | null]>({
-    text: `SELECT c.${key}::text, c.${time}, c.xmin::text, array_send(c.${column})
+    text: `SELECT c.${key}::text, c.${time}, c.${version}::text, array_send(c.${column})
              FROM unnest($2::${keyType}[], $3::timestamptz[]) AS u(key, day)
              JOIN ${table} c ON c.tenant_id = $1::uuid AND c.${key} = u.key AND c.${time} = u.day${only}`,
     values: [tenantId, missing.map((m) => m.key), missing.map((m) => m.total.day)],
@@ -190,7 +192,7 @@ export function rangeHistogramSql(rollup: CumulativeRollup): string {
     `SELECT r.${key}::text, 1, array_send(r.hist), NULL::timestamptz, NULL::text, NULL::text FROM ${table} r
       WHERE r.tenant_id = $1::uuid AND r.resolution = '1d' AND r.bucket >= ${from} AND r.bucket < ${to}
         AND r.${key} = ANY (${which}) AND r.hist IS NOT NULL`;
-  const latest = (before: string) => `SELECT p.${count} AS n, p.period_n, p.bucket, p.xmin::text AS version FROM ${prefix} p
+  const latest = (before: string) => `SELECT p.${count} AS n, p.period_n, p.bucket, p.period_n::text AS version FROM ${prefix} p
                         WHERE p.tenant_id = $1::uuid AND p.resolution = e.resolution AND p.${key} = k.key
                           AND p.bucket >= e.period AND p.bucket < ${before}
                         ORDER BY p.bucket DESC LIMIT 1`;

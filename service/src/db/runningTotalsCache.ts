@@ -7,7 +7,10 @@
 // first ask which row versions they need (day and xmin of each running-total row, in the
 // request's snapshot) and fetch only the bytes of versions not held here. A row's
 // version (its xmin) never changes while the row does not: cumulate rewrites a row as a
-// new version with a new xmin, so a held entry can never stand for other bytes.
+// new version with a new xmin, so a held entry can never stand for other bytes. The
+// running totals within a day or an hour (V0.0.53) are held the same way, their version
+// being the count of their period's enclosing row when they were built (period_n): the
+// same count means the same rollup rows, so the same bytes.
 //
 // One cache per pool (per database); least recently used entries go first beyond
 // MAX_BYTES.
@@ -57,7 +60,7 @@ export class RunningTotalsCache {
   }
 }
 
-/** Identity of one running-total row version and column, for the cache. */
+/** Identity of one running-total row version (xmin, or period_n within a day or an hour) and column, for the cache. */
 export function versionId(rollup: string, column: 'hist' | 'coarse', tenantId: string, key: string, day: Date, xmin: string): string {
   return `${rollup}|${column}|${tenantId}|${key}|${day.getTime()}|${xmin}`;
 }

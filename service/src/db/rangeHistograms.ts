@@ -109,6 +109,11 @@ type TotalsSource = 'day' | PrefixResolution;
 /** The resolutions with running totals within their enclosing period (V0.0.53). */
 type PrefixResolution = '1h' | '5m';
 
+/** The name of a source's running totals in the cache (versionId). */
+function totalsName(rollup: CumulativeRollup, source: TotalsSource): string {
+  return source === 'day' ? rollup.name : `${rollup.name}/${source}`;
+}
+
 /**
  * The bytes (array_send of `column`) of running-total row versions of some keys: those
  * held in the cache, and the others read in one statement (then held). Keyed by
@@ -123,7 +128,7 @@ async function runningTotals(
   cache: RunningTotalsCache,
   source: TotalsSource = 'day',
 ): Promise<Map<string, Buffer>> {
-  const name = source === 'day' ? rollup.name : `${rollup.name}/${source}`;
+  const name = totalsName(rollup, source);
   const found = new Map<string, Buffer>();
   const missing: Array<{ key: string; total: TotalVersion }> = [];
   for (const w of wanted) {
@@ -580,8 +585,7 @@ export async function rangeHistograms(
   for (const [key, sign, hist, day, version, source] of result.rows) {
     let histogram = histograms.get(key);
     if (!histogram) histograms.set(key, (histogram = new Histogram()));
-    const name = source === 'day' ? rollup.name : `${rollup.name}/${source}`;
-    const bytes = hist ?? (source ? bytesOf.get(source)?.get(versionId(name, 'hist', tenantId, key, day!, version!)) : undefined);
+    const bytes = hist ?? (source ? bytesOf.get(source)?.get(versionId(totalsName(rollup, source), 'hist', tenantId, key, day!, version!)) : undefined);
     if (!bytes) throw new Error(`running total (${source}) of ${key} at ${day?.toISOString()} (version ${version}) was not read`);
     histogram.addSend(bytes, sign < 0 ? -1 : 1);
   }

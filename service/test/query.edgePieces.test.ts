@@ -9,7 +9,7 @@ import { refreshRollups } from '../src/db/rollups';
 import { histogramFromText } from '../src/query/histogram';
 import { DAY_MS, HOUR_MS, rangeSegments, type TimeRange } from '../src/query/timeRange';
 import { createTestDatabase, type TestDatabase } from './support/db';
-import { insertQueries, insertRequests, MINUTE, times } from './support/queryData';
+import { insertThreeDays, MINUTE } from './support/queryData';
 
 const T = 'e7e7e7e7-0000-4000-8000-000000000007';
 const D = Date.UTC(2026, 4, 10);
@@ -82,12 +82,7 @@ describe('range histograms with edges read as complements', () => {
 
   beforeAll(async () => {
     db = await createTestDatabase('query_edge_pieces');
-    // Three days of requests on two endpoints and queries of two fingerprints, every
-    // 7 minutes with latencies that vary, through the raw logs and the refresh, so every
-    // resolution is built from the same rows.
-    const moments = times(new Date(at(0, 0, 3)), Math.floor((3 * DAY_MS) / (7 * MINUTE)), 7 * MINUTE);
-    await insertRequests(db.pool, T, moments.map((m, i) => ({ at: m, endpoint: i % 3 === 0 ? '/a' : '/b', ms: 1 + ((i * 37) % 400) })));
-    await insertQueries(db.pool, T, moments.map((m, i) => ({ at: m, hash: i % 4 === 0 ? '71' : '72', preview: 'SELECT 1', ms: 0.5 + ((i * 13) % 90) })));
+    await insertThreeDays(db.pool, T, at(0, 0));
     await refreshRollups(db.pool);
   });
 

@@ -12,7 +12,7 @@ import { withTenantReadSession } from '../src/db/tenantSession';
 import { histogramFromText } from '../src/query/histogram';
 import { DAY_MS, HOUR_MS, rangeSegments, type TimeRange } from '../src/query/timeRange';
 import { createTestDatabase, type TestDatabase } from './support/db';
-import { insertQueries, insertRequests, MINUTE, times } from './support/queryData';
+import { insertQueries, insertRequests, insertThreeDays, MINUTE } from './support/queryData';
 
 const T = 'e8e8e8e8-0000-4000-8000-000000000008';
 const D = Date.UTC(2026, 4, 10);
@@ -48,11 +48,7 @@ describe('running totals within a day and an hour', () => {
 
   beforeAll(async () => {
     db = await createTestDatabase('query_edge_prefixes');
-    // Three days of requests on two endpoints and queries of two fingerprints, every 7
-    // minutes, through the raw logs and the refresh.
-    const moments = times(new Date(at(0, 0, 3)), Math.floor((3 * DAY_MS) / (7 * MINUTE)), 7 * MINUTE);
-    await insertRequests(db.pool, T, moments.map((m, i) => ({ at: m, endpoint: i % 3 === 0 ? '/a' : '/b', ms: 1 + ((i * 37) % 400) })));
-    await insertQueries(db.pool, T, moments.map((m, i) => ({ at: m, hash: i % 4 === 0 ? '71' : '72', preview: 'SELECT 1', ms: 0.5 + ((i * 13) % 90) })));
+    await insertThreeDays(db.pool, T, at(0, 0));
     await refreshRollups(db.pool);
   });
 

@@ -100,6 +100,18 @@ export function times(start: Date, n: number, stepMs: number): Date[] {
   return Array.from({ length: n }, (_, i) => new Date(start.getTime() + i * stepMs));
 }
 
+/**
+ * Three days from `start` of requests on two endpoints ('/a', '/b') and queries of two
+ * fingerprints ('71', '72'), every 7 minutes from 3 minutes in, with latencies that vary,
+ * written to the raw logs (roll them up with the refresh, so every resolution is built
+ * from the same rows).
+ */
+export async function insertThreeDays(pool: Pool, tenantId: string, start: number): Promise<void> {
+  const moments = times(new Date(start + 3 * MINUTE), Math.floor((3 * 24 * HOUR) / (7 * MINUTE)), 7 * MINUTE);
+  await insertRequests(pool, tenantId, moments.map((m, i) => ({ at: m, endpoint: i % 3 === 0 ? '/a' : '/b', ms: 1 + ((i * 37) % 400) })));
+  await insertQueries(pool, tenantId, moments.map((m, i) => ({ at: m, hash: i % 4 === 0 ? '71' : '72', preview: 'SELECT 1', ms: 0.5 + ((i * 13) % 90) })));
+}
+
 export const HOUR = 3_600_000;
 export const MINUTE = 60_000;
 

@@ -468,7 +468,7 @@ export async function exactMaxima(db: Queryable, rollup: CumulativeRollup, tenan
  * An edge of at least this many buckets is read as two running totals where they hold
  * (V0.0.53); a shorter one as its rows (edgePieces), which are as few.
  */
-export const PREFIX_MIN_BUCKETS = 3;
+const PREFIX_MIN_BUCKETS = 3;
 
 /** The period (day, hour) whose running totals hold an edge of a resolution. */
 const PREFIX_PERIOD: Record<PrefixResolution, Resolution> = { '1h': '1d', '5m': '1h' };
@@ -479,7 +479,7 @@ const PREFIX_PERIOD: Record<PrefixResolution, Resolution> = { '1h': '1d', '5m': 
  * whose rows cannot have expired (FINER_KEPT_MS: a running total of a period that expiry
  * cut still counts the expired rows).
  */
-export function prefixEdgeSegments(segments: Segment[], now: number): number[] {
+function prefixEdgeSegments(segments: Segment[], now: number): number[] {
   const found: number[] = [];
   segments.forEach((segment, i) => {
     if (i === 2 || segment.resolution === '1d') return;

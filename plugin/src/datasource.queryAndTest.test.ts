@@ -3,6 +3,8 @@ import { BackendSrvRequest } from '@grafana/runtime';
 import { lastValueFrom, of, throwError } from 'rxjs';
 
 import { DataSource, formatAge } from './datasource';
+import pluginJson from './plugin.json';
+import { matchRoute, PluginRoute } from './testing/dataProxy';
 import { fakeTemplateSrv, queryRequest, RANGE_FROM, RANGE_TO } from './testing/fakes';
 import { AgogDataSourceOptions, AgogQuery, QUERY_SCHEMA_VERSION, QueryResponseBody, WhoAmI } from './types';
 
@@ -231,6 +233,30 @@ describe('DataSource.testDatasource', () => {
     const result = await new DataSource(settings(), fakeTemplateSrv()).testDatasource();
     expect(result.status).toBe('warning');
     expect(result.message).toMatch(/with an admin token \(all tenants\)\. The cache is empty/);
+  });
+});
+
+describe('the calls through the data proxy', () => {
+  it('each go to exactly one route of plugin.json, with that route\'s method', async () => {
+    serviceAnswers({
+      '/health': () => answer({}),
+      '/v1/whoami': () => answer(whoami()),
+      '/v1/query': () => answer({ results: {} }),
+    });
+    const ds = new DataSource(settings(), fakeTemplateSrv());
+    await ds.testDatasource();
+    await ds.query(queryRequest([q({ queryType: 'overview' })]));
+    const routes = (pluginJson as { routes: PluginRoute[] }).routes;
+    const calls = fetchMock.mock.calls.map(([options]: [BackendSrvRequest]) => [options.method, options.url]);
+    expect(calls).toEqual([
+      ['GET', '/api/datasources/proxy/uid/agog/service/health'],
+      ['GET', '/api/datasources/proxy/uid/agog/service/v1/whoami'],
+      ['POST', '/api/datasources/proxy/uid/agog/service/v1/query'],
+    ]);
+    for (const [method, url] of calls) {
+      const proxyPath = url.slice('/api/datasources/proxy/uid/agog/'.length);
+      expect(matchRoute(routes, method, proxyPath)?.path).toBe(proxyPath);
+    }
   });
 });
 

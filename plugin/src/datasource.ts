@@ -23,7 +23,8 @@ import {
   AgogQuery,
   DEFAULT_OPTIONS,
   DEFAULT_QUERY,
-  PROXY_ROUTE,
+  SERVICE_ROUTES,
+  ServiceRoute,
   QUERY_SCHEMA_VERSION,
   QueryRequestBody,
   QueryResponseBody,
@@ -37,13 +38,13 @@ export const CACHE_STALE_AFTER_SECONDS = 600;
 
 export class DataSource extends DataSourceApi<AgogQuery, AgogDataSourceOptions> {
   readonly serviceUrl: string;
-  private readonly proxyUrl: string;
+  private readonly proxyBase: string;
   private readonly templateSrv: TemplateSrv;
 
   constructor(instanceSettings: DataSourceInstanceSettings<AgogDataSourceOptions>, templateSrv?: TemplateSrv) {
     super(instanceSettings);
     this.serviceUrl = instanceSettings.jsonData?.serviceUrl ?? '';
-    this.proxyUrl = `${instanceSettings.url ?? ''}/${PROXY_ROUTE}`;
+    this.proxyBase = instanceSettings.url ?? '';
     this.templateSrv = templateSrv ?? getTemplateSrv();
     this.variables = new AgogVariableSupport(this);
     this.annotations = {
@@ -95,7 +96,7 @@ export class DataSource extends DataSourceApi<AgogQuery, AgogDataSourceOptions> 
     requestId: string
   ): Promise<DataQueryResponse & { errors: DataQueryError[] }> {
     try {
-      const answer = await this.fetch<QueryResponseBody>({ method: 'POST', url: '/v1/query', data: body, requestId });
+      const answer = await this.fetch<QueryResponseBody>('query', { data: body, requestId });
       return convertResponse(answer, body.queries);
     } catch (err) {
       const { status, message } = describeError(err, this.serviceUrl);
@@ -105,12 +106,14 @@ export class DataSource extends DataSourceApi<AgogQuery, AgogDataSourceOptions> 
 
   /** Which tenant and scopes the configured token has, and how fresh the cache is. */
   async whoAmI(): Promise<WhoAmI> {
-    return this.fetch<WhoAmI>({ method: 'GET', url: '/v1/whoami' });
+    return this.fetch<WhoAmI>('whoami');
   }
 
-  private async fetch<T>(options: BackendSrvRequest): Promise<T> {
+  /** One call through the data proxy route of that name (SERVICE_ROUTES, plugin.json). */
+  private async fetch<T>(route: ServiceRoute, options: Omit<BackendSrvRequest, 'url' | 'method'> = {}): Promise<T> {
+    const { method, path } = SERVICE_ROUTES[route];
     const response = await lastValueFrom(
-      getBackendSrv().fetch<T>({ ...options, url: `${this.proxyUrl}${options.url}`, showErrorAlert: false })
+      getBackendSrv().fetch<T>({ ...options, method, url: `${this.proxyBase}/${path}`, showErrorAlert: false })
     );
     return response.data;
   }
@@ -120,7 +123,7 @@ export class DataSource extends DataSourceApi<AgogQuery, AgogDataSourceOptions> 
       return { status: 'error', message: tr('testDatasource.noUrl') };
     }
     try {
-      await this.fetch({ method: 'GET', url: '/health' });
+      await this.fetch('health');
     } catch (err) {
       return { status: 'error', message: describeError(err, this.serviceUrl).message };
     }

@@ -8,7 +8,8 @@ import fs from 'fs';
 import path from 'path';
 import semver from 'semver';
 
-import { PROXY_ROUTE } from './types';
+import { cleanRelativePath, matchRoute, PluginRoute, upstreamPath } from './testing/dataProxy';
+import { SERVICE_ROUTES } from './types';
 
 const pluginDir = path.resolve(__dirname, '..');
 const distDir = path.join(pluginDir, 'dist');
@@ -76,14 +77,74 @@ describe('the built plugin.json', () => {
     expect(built.dependencies.plugins).toEqual([]);
   });
 
-  it('routes /service through the data proxy to the URL in jsonData, adding the bearer token', () => {
-    expect(built.routes).toEqual([
-      {
-        path: PROXY_ROUTE,
-        url: '{{ .JsonData.serviceUrl }}',
-        headers: [{ name: 'Authorization', content: 'Bearer {{ .SecureJsonData.apiToken }}' }],
-      },
-    ]);
+  it('has one route per call the plugin makes, each with its method and its own upstream path', () => {
+    const bearer = [{ name: 'Authorization', content: 'Bearer {{ .SecureJsonData.apiToken }}' }];
+    expect(built.routes).toEqual(
+      Object.values(SERVICE_ROUTES).map(({ method, path: routePath, upstream, token }) => ({
+        path: routePath,
+        method,
+        url: `{{ .JsonData.serviceUrl }}${upstream}`,
+        ...(token ? { headers: bearer } : {}),
+      }))
+    );
+  });
+
+  it('names a method and a specific path in every route, and no route covers another', () => {
+    const routes: PluginRoute[] = built.routes;
+    for (const route of routes) {
+      expect(['GET', 'POST']).toContain(route.method);
+      expect(route.path).toBe(cleanRelativePath(route.path));
+      expect(route.path).toMatch(/^service\/[a-z0-9/]+[a-z0-9]$/);
+      // Grafana cuts the route path off and appends the rest to the url: the url holds the
+      // upstream path itself, and the route path ends with it.
+      expect(`service${new URL(route.url.replace('{{ .JsonData.serviceUrl }}', 'http://s')).pathname}`).toBe(route.path);
+      for (const other of routes.filter((r) => r !== route)) {
+        expect([route.path, other.path.startsWith(route.path)]).toEqual([route.path, false]);
+      }
+    }
+  });
+
+  it('lets no request through the data proxy reach the ingest, OTLP or admin APIs', () => {
+    const routes: PluginRoute[] = built.routes;
+    const forbidden = /^\/(v1\/(ingest|traces|metrics|admin|tokens)|metrics)(\/|$)/;
+    const attempts = [
+      'service/v1/ingest/api-requests',
+      'service/v1/ingest/queries?tenant=other',
+      'service/v1/traces',
+      'service/v1/metrics',
+      'service/metrics',
+      'service/v1/admin/tokens',
+      'service/v1/query/../ingest/queries',
+      'service/v1/query/../../v1/ingest/queries',
+      'service/health/../v1/ingest/resources',
+      'service/v1/whoami/../../v1/ingest/queries',
+      './service/v1/query/../ingest/queries',
+      'service//v1/query/../ingest/queries',
+      'service/v1/queryx',
+      'service/v1/query/ingest/queries',
+      'service/healthz',
+      'service',
+      '',
+    ];
+    let matched = 0;
+    for (const method of ['GET', 'POST', 'PUT', 'DELETE', 'PATCH']) {
+      for (const attempt of attempts) {
+        const route = matchRoute(routes, method, attempt);
+        if (!route) {
+          continue; // no route: no token, and no url (the data sources have none)
+        }
+        matched++;
+        const upstream = upstreamPath(route, attempt.split('?')[0]);
+        expect([method, attempt, forbidden.test(upstream)]).toEqual([method, attempt, false]);
+        expect(upstream.startsWith(new URL(route.url.replace('{{ .JsonData.serviceUrl }}', 'http://s')).pathname)).toBe(true);
+      }
+    }
+    // The model matches something: the check above is not vacuous.
+    expect(matched).toBeGreaterThan(0);
+    expect(matchRoute(routes, 'POST', 'service/v1/ingest/queries')).toBeUndefined();
+    expect(matchRoute(routes, 'GET', 'service/v1/query')).toBeUndefined();
+    expect(matchRoute(routes, 'POST', 'service/v1/query')?.path).toBe('service/v1/query');
+    expect(upstreamPath(matchRoute(routes, 'POST', 'service/v1/query')!, 'service/v1/query')).toBe('/v1/query');
   });
 
   it('declares annotations and metrics, and no backend', () => {

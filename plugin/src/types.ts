@@ -236,8 +236,19 @@ export const DEFAULT_OPTIONS: { [K in QueryType]: Partial<Pick<AgogQuery, SavedO
 
 // ---- data source settings ----
 
-/** The route `path` in plugin.json: the data proxy adds the API token on this path only. */
-export const PROXY_ROUTE = 'service';
+/**
+ * The data proxy routes of plugin.json, one per call the plugin makes. Grafana matches a
+ * route by method and path prefix, strips the route path and appends the rest to the
+ * route's url, so each route's url carries its own upstream path and no route is a prefix
+ * of the ingest or admin APIs. plugin.json must list exactly these (plugin.json.rules.test.ts).
+ */
+export const SERVICE_ROUTES = {
+  query: { method: 'POST', path: 'service/v1/query', upstream: '/v1/query', token: true },
+  whoami: { method: 'GET', path: 'service/v1/whoami', upstream: '/v1/whoami', token: true },
+  health: { method: 'GET', path: 'service/health', upstream: '/health', token: false },
+} as const;
+
+export type ServiceRoute = keyof typeof SERVICE_ROUTES;
 
 /** Settings of one data source instance (jsonData). */
 export interface AgogDataSourceOptions extends DataSourceJsonData {

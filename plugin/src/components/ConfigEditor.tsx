@@ -6,11 +6,11 @@ import { lastValueFrom } from 'rxjs';
 
 import { describeError } from '../errors';
 import { tr } from '../i18n';
-import { AgogDataSourceOptions, AgogSecureJsonData, PROXY_ROUTE, WhoAmI } from '../types';
+import { AgogDataSourceOptions, AgogSecureJsonData, SERVICE_ROUTES, WhoAmI } from '../types';
 
 type Props = DataSourcePluginOptionsEditorProps<AgogDataSourceOptions, AgogSecureJsonData>;
 
-const WHOAMI_PATH = `${PROXY_ROUTE}/v1/whoami`;
+const WHOAMI_PATH = SERVICE_ROUTES.whoami.path;
 
 export function serviceUrlError(url: string | undefined): string | undefined {
   if (!url?.trim()) {
@@ -88,7 +88,11 @@ type TenantState =
 async function askService(uid: string, serviceUrl: string): Promise<TenantState> {
   try {
     const response = await lastValueFrom(
-      getBackendSrv().fetch<WhoAmI>({ url: `/api/datasources/proxy/uid/${uid}/${WHOAMI_PATH}`, showErrorAlert: false })
+      getBackendSrv().fetch<WhoAmI>({
+        method: SERVICE_ROUTES.whoami.method,
+        url: `/api/datasources/proxy/uid/${uid}/${WHOAMI_PATH}`,
+        showErrorAlert: false,
+      })
     );
     return { kind: 'known', whoami: response.data };
   } catch (err) {

@@ -247,7 +247,7 @@ describe('the calls through the data proxy', () => {
     await ds.testDatasource();
     await ds.query(queryRequest([q({ queryType: 'overview' })]));
     const routes = (pluginJson as { routes: PluginRoute[] }).routes;
-    const calls = fetchMock.mock.calls.map(([options]: [BackendSrvRequest]) => [options.method, options.url]);
+    const calls = fetchMock.mock.calls.map(([options]: [BackendSrvRequest]) => [options.method ?? '', options.url] as const);
     expect(calls).toEqual([
       ['GET', '/api/datasources/proxy/uid/agog/service/health'],
       ['GET', '/api/datasources/proxy/uid/agog/service/v1/whoami'],

@@ -925,7 +925,7 @@ BEGIN
 END
 $function$;
 -- comment: Health score model v2 and its components for one hour (see README "Health score").
--- execute granted to: (owner only)
+-- execute granted to: PUBLIC=EXECUTE, agog_alerting=EXECUTE
 
 -- function hist_coarsen(bigint[],integer)
 CREATE OR REPLACE FUNCTION public.hist_coarsen(p_hist bigint[], p_shift integer)
@@ -1037,7 +1037,7 @@ BEGIN
 END
 $function$;
 -- comment: Percentile (0..1) of a latency histogram, defined like percentile_cont; within 1 % of the exact value.
--- execute granted to: PUBLIC=EXECUTE, agog_app=EXECUTE, agog_readonly=EXECUTE
+-- execute granted to: PUBLIC=EXECUTE, agog_app=EXECUTE, agog_readonly=EXECUTE, agog_alerting=EXECUTE
 
 -- function hist_percentiles(bigint[],double precision[])
 CREATE OR REPLACE FUNCTION public.hist_percentiles(p_hist bigint[], p_quantiles double precision[])
@@ -1099,7 +1099,7 @@ $function$;
 -- function hist_union(bigint[])
 CREATE AGGREGATE hist_union(bigint[]) (SFUNC = hist_merge, STYPE = bigint[]);
 -- comment: Sum of the latency histograms of a group of rows (for small groups; large ranges unnest and sum per bucket).
--- execute granted to: (owner only)
+-- execute granted to: PUBLIC=EXECUTE, agog_alerting=EXECUTE
 
 -- function latency_bucket(double precision)
 CREATE OR REPLACE FUNCTION public.latency_bucket(p_ms double precision)
@@ -1580,6 +1580,7 @@ CREATE POLICY tenant_isolation_app ON api_metrics_cumulative FOR ALL TO agog_app
 CREATE POLICY tenant_scope_readonly ON api_metrics_cumulative FOR SELECT TO agog_readonly USING (((( SELECT NULLIF(current_setting('app.tenant_id'::text, true), ''::text) AS "nullif") IS NULL) OR (tenant_id = ( SELECT (NULLIF(current_setting('app.tenant_id'::text, true), ''::text))::uuid AS "nullif"))));
 CREATE POLICY tenant_isolation_app ON api_metrics_prefix FOR ALL TO agog_app USING ((tenant_id = ( SELECT (NULLIF(current_setting('app.tenant_id'::text, true), ''::text))::uuid AS "nullif")));
 CREATE POLICY tenant_scope_readonly ON api_metrics_prefix FOR SELECT TO agog_readonly USING (((( SELECT NULLIF(current_setting('app.tenant_id'::text, true), ''::text) AS "nullif") IS NULL) OR (tenant_id = ( SELECT (NULLIF(current_setting('app.tenant_id'::text, true), ''::text))::uuid AS "nullif"))));
+CREATE POLICY alerting_all_tenants ON api_metrics_rollup FOR SELECT TO agog_alerting USING (true);
 CREATE POLICY tenant_isolation_app ON api_metrics_rollup FOR ALL TO agog_app USING ((tenant_id = ( SELECT (NULLIF(current_setting('app.tenant_id'::text, true), ''::text))::uuid AS "nullif")));
 CREATE POLICY tenant_scope_readonly ON api_metrics_rollup FOR SELECT TO agog_readonly USING (((( SELECT NULLIF(current_setting('app.tenant_id'::text, true), ''::text) AS "nullif") IS NULL) OR (tenant_id = ( SELECT (NULLIF(current_setting('app.tenant_id'::text, true), ''::text))::uuid AS "nullif"))));
 CREATE POLICY tenant_isolation_app ON api_metrics_rollup_5s FOR ALL TO agog_app USING ((tenant_id = ( SELECT (NULLIF(current_setting('app.tenant_id'::text, true), ''::text))::uuid AS "nullif")));
@@ -1590,6 +1591,7 @@ CREATE POLICY tenant_isolation_app ON api_rollup_5s_pending FOR ALL TO agog_app 
 CREATE POLICY tenant_scope_readonly ON api_rollup_5s_pending FOR SELECT TO agog_readonly USING (((( SELECT NULLIF(current_setting('app.tenant_id'::text, true), ''::text) AS "nullif") IS NULL) OR (tenant_id = ( SELECT (NULLIF(current_setting('app.tenant_id'::text, true), ''::text))::uuid AS "nullif"))));
 CREATE POLICY tenant_isolation_app ON optimization_recommendations FOR ALL TO agog_app USING ((tenant_id = ( SELECT (NULLIF(current_setting('app.tenant_id'::text, true), ''::text))::uuid AS "nullif")));
 CREATE POLICY tenant_scope_readonly ON optimization_recommendations FOR SELECT TO agog_readonly USING (((( SELECT NULLIF(current_setting('app.tenant_id'::text, true), ''::text) AS "nullif") IS NULL) OR (tenant_id = ( SELECT (NULLIF(current_setting('app.tenant_id'::text, true), ''::text))::uuid AS "nullif"))));
+CREATE POLICY alerting_all_tenants ON performance_metrics_cache FOR SELECT TO agog_alerting USING (true);
 CREATE POLICY tenant_isolation_app ON performance_metrics_cache FOR ALL TO agog_app USING ((tenant_id = ( SELECT (NULLIF(current_setting('app.tenant_id'::text, true), ''::text))::uuid AS "nullif"))) WITH CHECK ((tenant_id = (NULLIF(current_setting('app.tenant_id'::text, true), ''::text))::uuid));
 CREATE POLICY tenant_scope_readonly ON performance_metrics_cache FOR SELECT TO agog_readonly USING (((( SELECT NULLIF(current_setting('app.tenant_id'::text, true), ''::text) AS "nullif") IS NULL) OR (tenant_id = ( SELECT (NULLIF(current_setting('app.tenant_id'::text, true), ''::text))::uuid AS "nullif"))));
 CREATE POLICY tenant_isolation_app ON query_endpoints FOR ALL TO agog_app USING ((tenant_id = ( SELECT (NULLIF(current_setting('app.tenant_id'::text, true), ''::text))::uuid AS "nullif")));
@@ -1600,10 +1602,13 @@ CREATE POLICY tenant_isolation_app ON query_metrics_cumulative FOR ALL TO agog_a
 CREATE POLICY tenant_scope_readonly ON query_metrics_cumulative FOR SELECT TO agog_readonly USING (((( SELECT NULLIF(current_setting('app.tenant_id'::text, true), ''::text) AS "nullif") IS NULL) OR (tenant_id = ( SELECT (NULLIF(current_setting('app.tenant_id'::text, true), ''::text))::uuid AS "nullif"))));
 CREATE POLICY tenant_isolation_app ON query_metrics_prefix FOR ALL TO agog_app USING ((tenant_id = ( SELECT (NULLIF(current_setting('app.tenant_id'::text, true), ''::text))::uuid AS "nullif")));
 CREATE POLICY tenant_scope_readonly ON query_metrics_prefix FOR SELECT TO agog_readonly USING (((( SELECT NULLIF(current_setting('app.tenant_id'::text, true), ''::text) AS "nullif") IS NULL) OR (tenant_id = ( SELECT (NULLIF(current_setting('app.tenant_id'::text, true), ''::text))::uuid AS "nullif"))));
+CREATE POLICY alerting_all_tenants ON query_metrics_rollup FOR SELECT TO agog_alerting USING (true);
 CREATE POLICY tenant_isolation_app ON query_metrics_rollup FOR ALL TO agog_app USING ((tenant_id = ( SELECT (NULLIF(current_setting('app.tenant_id'::text, true), ''::text))::uuid AS "nullif")));
 CREATE POLICY tenant_scope_readonly ON query_metrics_rollup FOR SELECT TO agog_readonly USING (((( SELECT NULLIF(current_setting('app.tenant_id'::text, true), ''::text) AS "nullif") IS NULL) OR (tenant_id = ( SELECT (NULLIF(current_setting('app.tenant_id'::text, true), ''::text))::uuid AS "nullif"))));
+CREATE POLICY alerting_all_tenants ON query_performance_log FOR SELECT TO agog_alerting USING (true);
 CREATE POLICY tenant_isolation_app ON query_performance_log FOR ALL TO agog_app USING ((tenant_id = ( SELECT (NULLIF(current_setting('app.tenant_id'::text, true), ''::text))::uuid AS "nullif"))) WITH CHECK ((tenant_id = (NULLIF(current_setting('app.tenant_id'::text, true), ''::text))::uuid));
 CREATE POLICY tenant_scope_readonly ON query_performance_log FOR SELECT TO agog_readonly USING (((( SELECT NULLIF(current_setting('app.tenant_id'::text, true), ''::text) AS "nullif") IS NULL) OR (tenant_id = ( SELECT (NULLIF(current_setting('app.tenant_id'::text, true), ''::text))::uuid AS "nullif"))));
+CREATE POLICY alerting_all_tenants ON resource_metrics_rollup FOR SELECT TO agog_alerting USING (true);
 CREATE POLICY tenant_isolation_app ON resource_metrics_rollup FOR ALL TO agog_app USING ((tenant_id = ( SELECT (NULLIF(current_setting('app.tenant_id'::text, true), ''::text))::uuid AS "nullif")));
 CREATE POLICY tenant_scope_readonly ON resource_metrics_rollup FOR SELECT TO agog_readonly USING (((( SELECT NULLIF(current_setting('app.tenant_id'::text, true), ''::text) AS "nullif") IS NULL) OR (tenant_id = ( SELECT (NULLIF(current_setting('app.tenant_id'::text, true), ''::text))::uuid AS "nullif"))));
 CREATE POLICY tenant_isolation_app ON rollup_cumulative_state FOR ALL TO agog_app USING ((tenant_id = ( SELECT (NULLIF(current_setting('app.tenant_id'::text, true), ''::text))::uuid AS "nullif")));

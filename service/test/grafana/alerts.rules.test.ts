@@ -1,7 +1,7 @@
-// The provisioned alert rules (alerts/rules-*.yaml): each rule's SQL runs as the
-// read-only role on the migrated schema, with Grafana's macros expanded as Grafana
-// expands them, and its condition is true on data that should alert and false on data
-// that should not. Every scenario runs in a transaction that is rolled back.
+// The provisioned alert rules (alerts/rules-*.yaml): each rule's SQL runs as the alerting
+// data source's role (agog_alerting) on the migrated schema, with Grafana's macros expanded
+// as Grafana expands them, and its condition is true on data that should alert and false on
+// data that should not. Every scenario runs in a transaction that is rolled back.
 import type { PoolClient } from 'pg';
 import { evaluateRule, type Evaluation } from '../support/alertEvaluation';
 import { allAlertRules, type AlertRule } from '../support/bundle';
@@ -41,7 +41,7 @@ async function scenario<T>(fn: (sql: Sql, client: PoolClient) => Promise<T>): Pr
   }
 }
 
-/** Evaluates a rule as Grafana would at the transaction's now(): macros, read-only role, expressions. */
+/** Evaluates a rule as Grafana would at the transaction's now(): macros, agog_alerting, expressions. */
 async function evaluate(sql: Sql, alertRule: AlertRule): Promise<Evaluation & { rows: Record<string, unknown>[] }> {
   const query = alertRule.data.find((q) => q.datasourceUid !== '__expr__')!;
   const [{ now }] = (await sql('SELECT now() AS now')) as [{ now: Date }];
@@ -50,7 +50,7 @@ async function evaluate(sql: Sql, alertRule: AlertRule): Promise<Evaluation & { 
     from: new Date(now.getTime() - range.from * 1000),
     to: new Date(now.getTime() - range.to * 1000),
   });
-  await sql('SET LOCAL ROLE agog_readonly');
+  await sql('SET LOCAL ROLE agog_alerting');
   try {
     const rows = await sql(expanded);
     return { ...evaluateRule(alertRule, rows), rows };

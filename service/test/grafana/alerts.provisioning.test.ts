@@ -35,11 +35,12 @@ describe('the alert rule files', () => {
     });
   });
 
-  it('put every group in the dashboards\' folder, evaluated every minute', () => {
-    const providerFolder = readYaml('provisioning/dashboards/agog-performance.yaml').providers[0].folder;
+  it('put every group in the operators\' org, in the folder of its dashboards, evaluated every minute', () => {
+    const provider = readYaml('provisioning/dashboards/agog-performance-operators.yaml').providers[0];
     for (const { group } of alertRuleFiles()) {
-      expect(group).toMatchObject({ orgId: 1, folder: providerFolder, interval: '1m' });
+      expect(group).toMatchObject({ orgId: provider.orgId, folder: provider.folder, interval: '1m' });
     }
+    expect(provider.orgId).toBe('__AGOG_OPERATORS_ORG_ID__');
   });
 
   it.each(rules.map((r) => [r.uid, r] as const))('%s: labels severity and tenant, and annotations with values, runbook and dashboard link', (_uid, rule) => {
@@ -48,7 +49,8 @@ describe('the alert rule files', () => {
     expect(rule.annotations.summary).toMatch(/\.Values\.B\.Value/);
     expect(rule.annotations.description?.length).toBeGreaterThan(80);
     expect((rule.annotations.runbook ?? '').split('\n').filter((line) => /^\d+\. /.test(line)).length).toBeGreaterThanOrEqual(3);
-    expect(rule.annotations.dashboard).toMatch(new RegExp(`^\\{\\{ externalURL \\}\\}/d/${rule.dashboardUid}/`));
+    // externalURL is GF_SERVER_ROOT_URL, which ends with "/"; orgId opens the operators' copy.
+    expect(rule.annotations.dashboard).toMatch(new RegExp(`^\\{\\{ externalURL \\}\\}d/${rule.dashboardUid}/[a-z-]+\\?orgId=__AGOG_OPERATORS_ORG_ID__(&|$)`));
     // Grafana expands environment variables in provisioning files: a $ in a template would be eaten.
     for (const text of [...Object.values(rule.labels), ...Object.values(rule.annotations)]) expect(text).not.toContain('$');
   });

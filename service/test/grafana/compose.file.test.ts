@@ -29,13 +29,15 @@ function environment(service: string): Record<string, string> {
 
 describe('docker-compose.yml', () => {
   it('has PostgreSQL, a one-shot migrate, the service, Grafana and opt-in demo traffic', () => {
-    expect(Object.keys(services)).toEqual(expect.arrayContaining(['postgres', 'migrate', 'tokens', 'service', 'plugin', 'grafana', 'demo']));
+    expect(Object.keys(services)).toEqual(
+      expect.arrayContaining(['postgres', 'migrate', 'tokens', 'service', 'plugin', 'grafana', 'grafana-operators', 'demo']),
+    );
     expect(services.migrate.command).toEqual(['npx', 'agog-perf', 'migrate']);
     expect(services.service.command).toEqual(['npx', 'agog-perf', 'serve']);
     expect(services.demo.profiles).toEqual(['demo']);
     expect(services.demo.command.join(' ')).toMatch(/exec npx agog-perf demo --url http:\/\/service:8080 --token/);
     for (const name of ['migrate', 'tokens', 'service', 'demo']) expect([name, services[name].build?.target]).toEqual([name, 'service']);
-    for (const oneShot of ['migrate', 'tokens', 'plugin']) expect(services[oneShot].restart).toBe('no');
+    for (const oneShot of ['migrate', 'tokens', 'plugin', 'grafana-operators']) expect(services[oneShot].restart).toBe('no');
   });
 
   it('pins its images: PostgreSQL by version, Grafana at 12.4.x but not 12.4.2', () => {
@@ -67,30 +69,32 @@ describe('docker-compose.yml', () => {
     expect(existsSync(projectPath('docker/create-tokens.sh'))).toBe(true);
   });
 
-  it('gives Grafana the plugin, unsigned by id, and every provisioning file where Grafana reads it', () => {
+  it('gives Grafana the plugin, unsigned by id, and the provisioning sources its entrypoint writes from', () => {
     const grafana = volumes('grafana');
     const target = (source: string) => grafana.find((v) => v.source === source)?.target;
     expect(target('plugin-dist')).toBe(`/var/lib/grafana/plugins/${PLUGIN_ID}`);
     expect((environment('grafana').GF_PLUGINS_ALLOW_LOADING_UNSIGNED_PLUGINS ?? '').split(',')).toContain(PLUGIN_ID);
-    expect(target('./provisioning/datasources')).toBe('/etc/grafana/provisioning/datasources');
-    expect(target('./provisioning/dashboards')).toBe('/etc/grafana/provisioning/dashboards');
-    for (const file of filesIn('alerts', /\.ya?ml$/)) {
-      expect([file, target(`./${file}`)]).toEqual([file, `/etc/grafana/provisioning/alerting/${path.basename(file)}`]);
+    // docker/grafana-entrypoint.sh and docker/grafana-operators-org.sh read these paths.
+    for (const name of ['grafana', 'grafana-operators']) {
+      const mounts = volumes(name);
+      const at = (source: string) => mounts.find((v) => v.source === source)?.target;
+      expect([name, at('./docker'), at('./provisioning'), at('./alerts')]).toEqual([name, '/agog', '/etc/agog/provisioning', '/etc/agog/alerts']);
+      expect(mounts.filter((v) => v.source.startsWith('./')).every((v) => v.readOnly)).toBe(true);
     }
-    const provider = readYaml('provisioning/dashboards/agog-performance.yaml').providers[0];
-    expect(target('./dashboards')).toBe(provider.options.path);
-    expect(grafana.filter((v) => v.source.startsWith('./')).every((v) => v.readOnly)).toBe(true);
+    const script = readFileSync(projectPath('docker/grafana-entrypoint.sh'), 'utf8');
+    expect(script).toContain('render_provisioning /etc/agog/provisioning /etc/agog/alerts "$GF_PATHS_PROVISIONING"');
+    for (const file of filesIn('provisioning/dashboards', /\.ya?ml$/)) {
+      expect([file, target('./dashboards')]).toEqual([file, readYaml(file).providers[0].options.path]);
+    }
   });
 
-  it('lands on the Overview dashboard, which is a mounted file', () => {
-    const home = environment('grafana').GF_DASHBOARDS_DEFAULT_HOME_DASHBOARD_PATH ?? '';
-    const mount = volumes('grafana').find((v) => home.startsWith(v.target + '/'))!;
-    const file = path.join(PROJECT_ROOT, mount.source, home.slice(mount.target.length));
-    expect(JSON.parse(readFileSync(file, 'utf8')).uid).toBe('agog-overview');
+  it('sets no home dashboard by file path: the operators\' step sets it per org by uid', () => {
+    expect(environment('grafana').GF_DASHBOARDS_DEFAULT_HOME_DASHBOARD_PATH).toBeUndefined();
+    expect(readFileSync(projectPath('docker/grafana-operators-org.sh'), 'utf8')).toMatch(/^home_uid=agog-overview$/m);
   });
 
   it('gives Grafana every environment variable the provisioning files read', () => {
-    const read = [...filesIn('provisioning/datasources', /\.ya?ml$/), ...filesIn('alerts', /\.ya?ml$/)]
+    const read = [...filesIn('provisioning/datasources', /\.ya?ml$/), ...filesIn('provisioning/dashboards', /\.ya?ml$/), ...filesIn('alerts', /\.ya?ml$/)]
       .flatMap((f) => readFileSync(projectPath(f), 'utf8').match(/\$\{(\w+)\}/g) ?? [])
       .map((v) => v.slice(2, -1));
     expect(read.length).toBeGreaterThan(0);
@@ -124,7 +128,7 @@ describe('docker-compose.yml', () => {
   });
 
   it('keeps its helper scripts executable', () => {
-    for (const file of ['docker/create-tokens.sh', 'docker/grafana-entrypoint.sh', 'docker/postgres-init/10-alerting-reader.sh']) {
+    for (const file of ['docker/create-tokens.sh', 'docker/grafana-entrypoint.sh', 'docker/grafana-operators-org.sh', 'docker/postgres-entrypoint.sh', 'docker/postgres-init/10-roles.sh']) {
       expect([file, statSync(projectPath(file)).mode & 0o111]).not.toEqual([file, 0]);
     }
   });

@@ -160,12 +160,15 @@ describe('the dashboards together', () => {
     expect(Object.keys(typeCheckedDashboards).sort()).toEqual(filesIn('dashboards', /\.json$/).map((f) => f.replace('dashboards/', '')));
   });
 
-  it('have distinct uids and titles, all provisioned into the one "AGOG Performance" folder', () => {
+  it('have distinct uids and titles, provisioned into one "AGOG Performance" folder of each org', () => {
     expect(byUid.size).toBe(dashboards.length);
     expect(new Set(dashboards.map((d) => d.json.title)).size).toBe(dashboards.length);
     const providers = filesIn('provisioning/dashboards', /\.ya?ml$/).flatMap((f) => readYaml(f).providers);
-    expect(providers).toHaveLength(1);
-    expect(providers[0]).toMatchObject({ folder: 'AGOG Performance', allowUiUpdates: true, type: 'file', options: { foldersFromFilesStructure: false } });
+    expect(providers.map((p) => p.orgId)).toEqual(expect.arrayContaining([1, '__AGOG_OPERATORS_ORG_ID__']));
+    expect(providers).toHaveLength(2);
+    for (const provider of providers) {
+      expect(provider).toMatchObject({ folder: 'AGOG Performance', allowUiUpdates: true, type: 'file', options: { foldersFromFilesStructure: false } });
+    }
   });
 
   it('are the five the product promises, plus the fingerprint drill-down', () => {

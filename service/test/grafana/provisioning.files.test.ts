@@ -8,13 +8,17 @@ const datasources = provisionedDatasources();
 const readme = readFileSync(projectPath('provisioning/README.md'), 'utf8');
 
 describe('provisioning/datasources', () => {
-  it('provisions the plugin for one tenant and for all tenants, and the read-only PostgreSQL, with fixed uids', () => {
-    expect(datasources.map((d) => [d.uid, d.type]).sort()).toEqual([
-      ['agog-performance', PLUGIN_ID],
-      ['agog-performance-admin', PLUGIN_ID],
-      ['agog-postgres-readonly', 'grafana-postgresql-datasource'],
+  it('provisions the plugin for one tenant into the dashboards\' org, and for all tenants and the read-only PostgreSQL into the operators\' org, with fixed uids', () => {
+    expect(datasources.map((d) => [d.uid, d.type, d.orgId]).sort()).toEqual([
+      ['agog-performance', PLUGIN_ID, 1],
+      ['agog-performance-admin', PLUGIN_ID, '__AGOG_OPERATORS_ORG_ID__'],
+      ['agog-postgres-readonly', 'grafana-postgresql-datasource', '__AGOG_OPERATORS_ORG_ID__'],
     ]);
-    expect(datasources.filter((d) => d.isDefault).map((d) => d.uid)).toEqual(['agog-performance']);
+    // One default per org (Grafana refuses two).
+    expect(datasources.filter((d) => d.isDefault).map((d) => [d.uid, d.orgId]).sort()).toEqual([
+      ['agog-performance', 1],
+      ['agog-performance-admin', '__AGOG_OPERATORS_ORG_ID__'],
+    ]);
   });
 
   it('points the plugin at the service through the data proxy, with the token from the environment', () => {
@@ -44,10 +48,14 @@ describe('provisioning/datasources', () => {
 describe('provisioning/dashboards', () => {
   const providers = filesIn('provisioning/dashboards', /\.ya?ml$/).flatMap((f) => readYaml(f).providers);
 
-  it('is one file provider into the "AGOG Performance" folder that allows UI updates', () => {
-    expect(providers).toEqual([
-      expect.objectContaining({ type: 'file', folder: 'AGOG Performance', folderUid: 'agog-performance-folder', allowUiUpdates: true, disableDeletion: false }),
+  it('is one file provider per org into its "AGOG Performance" folder with a fixed uid, allowing UI updates', () => {
+    expect(providers.map((p) => [p.folderUid, p.orgId]).sort()).toEqual([
+      ['agog-operators-folder', '__AGOG_OPERATORS_ORG_ID__'],
+      ['agog-performance-folder', 1],
     ]);
+    for (const provider of providers) {
+      expect(provider).toEqual(expect.objectContaining({ type: 'file', folder: 'AGOG Performance', allowUiUpdates: true, disableDeletion: false }));
+    }
   });
 });
 
@@ -57,6 +65,7 @@ describe('provisioning/README.md', () => {
       ...datasources.map((d) => d.uid),
       ...loadDashboards().map((d) => d.json.uid),
       'agog-performance-folder',
+      'agog-operators-folder',
       ...readYaml('alerts/contact-points.yaml').contactPoints.flatMap((c: any) => c.receivers.map((r: any) => r.uid)),
     ];
     for (const uid of uids) expect([uid, readme.includes(uid)]).toEqual([uid, true]);

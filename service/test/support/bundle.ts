@@ -45,6 +45,8 @@ export function allPanels(dashboard: any): any[] {
 
 export interface ProvisionedDatasource {
   name: string;
+  /** 1 (the dashboards' org) or __AGOG_OPERATORS_ORG_ID__ (docker/grafana-provisioning.sh writes the id in). */
+  orgId?: number | string;
   uid: string;
   type: string;
   access?: string;
@@ -82,7 +84,7 @@ export interface AlertRule {
 
 export interface AlertRuleFile {
   file: string;
-  group: { orgId: number; name: string; folder: string; interval: string };
+  group: { orgId: number | string; name: string; folder: string; interval: string };
   rules: AlertRule[];
 }
 

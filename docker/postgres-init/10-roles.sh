@@ -5,7 +5,8 @@
 #     the logins below can be members; the migrations keep existing roles;
 #   - AGOG_DB_USER, the login of the migrations, the tokens step and the service: not a
 #     superuser, owner of the database (so it owns what the migrations create), allowed to
-#     create roles only because the migrations create their group roles when missing;
+#     create roles only because the migrations create their group roles when missing, and
+#     a member of agog_readonly, which the query API switches to for each request;
 #   - AGOG_ALERTING_DB_USER, the login of Grafana's alerting data source: a member of
 #     agog_alerting (V0.0.54: only the columns the alert rules read), read-only by
 #     default, with a statement timeout (a session can lift both: SECURITY.md).
@@ -22,6 +23,8 @@ SELECT format('CREATE ROLE %I NOLOGIN', name)
 SELECT format('CREATE ROLE %I LOGIN PASSWORD %L NOSUPERUSER NOCREATEDB CREATEROLE', :'owner', :'owner_password')
  WHERE NOT EXISTS (SELECT FROM pg_roles WHERE rolname = :'owner') \gexec
 SELECT format('ALTER DATABASE %I OWNER TO %I', :'database', :'owner') \gexec
+-- The query API reads as agog_readonly (SET LOCAL ROLE, src/db/tenantSession.ts).
+SELECT format('GRANT agog_readonly TO %I', :'owner') \gexec
 
 SELECT format('CREATE ROLE %I LOGIN PASSWORD %L NOSUPERUSER NOCREATEDB NOCREATEROLE IN ROLE agog_alerting',
               :'reader', :'reader_password')

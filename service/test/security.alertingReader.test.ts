@@ -8,6 +8,8 @@ import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { Client } from 'pg';
 import { migrate } from '../src/db/migrate';
+import { createPool } from '../src/db/pool';
+import { withTenantReadSession } from '../src/db/tenantSession';
 import { allAlertRules, projectPath } from './support/bundle';
 import { createTestDatabase, type TestDatabase } from './support/db';
 import { expandPostgresMacros } from './support/grafanaMacros';
@@ -90,8 +92,18 @@ describe('docker/postgres-init/10-roles.sh', () => {
     ).rows;
     expect(rows).toEqual([
       { rolname: READER, rolsuper: false, rolcreatedb: false, rolcreaterole: false, alerting: true, readonly: false, owns_database: false },
-      { rolname: OWNER, rolsuper: false, rolcreatedb: false, rolcreaterole: true, alerting: false, readonly: false, owns_database: true },
+      { rolname: OWNER, rolsuper: false, rolcreatedb: false, rolcreaterole: true, alerting: false, readonly: true, owns_database: true },
     ]);
+  });
+
+  it('lets the owner login open the query API\'s read session (SET LOCAL ROLE agog_readonly)', async () => {
+    const pool = createPool(urlFor(OWNER), { max: 1 });
+    try {
+      const who = await withTenantReadSession(pool, TENANTS[0]!, async (session) => (await session.query('SELECT current_user AS who')).rows[0].who);
+      expect(who).toBe('agog_readonly');
+    } finally {
+      await pool.end();
+    }
   });
 
   it('lets the migrations run as the owner login, not as a superuser', async () => {

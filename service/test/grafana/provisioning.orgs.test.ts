@@ -265,7 +265,7 @@ describe('docker-compose.yml for the orgs', () => {
     expect(step.depends_on).toEqual({ grafana: { condition: 'service_healthy' } });
     expect(step.volumes).toEqual(expect.arrayContaining(['grafana-data:/var/lib/grafana']));
     expect(step.environment.GF_PATHS_PROVISIONING).toBe(grafanaEnv.GF_PATHS_PROVISIONING);
-    expect(grafanaEnv.GF_PATHS_PROVISIONING.startsWith('/var/lib/grafana/')).toBe(true);
+    expect((grafanaEnv.GF_PATHS_PROVISIONING ?? '').startsWith('/var/lib/grafana/')).toBe(true);
   });
 
   it('connects the migrations and the service as the non-superuser login of 10-roles.sh', () => {

@@ -20,18 +20,25 @@ here=$(dirname "$0")
 refuse_placeholders GF_SECURITY_ADMIN_PASSWORD
 
 grafana=${GRAFANA_URL:-http://grafana:3000}
+# Where compose mounts provisioning/ and alerts/ of the repository.
+provisioning_source=${AGOG_PROVISIONING_SOURCE:-/etc/agog/provisioning}
+alerts_source=${AGOG_ALERTS_SOURCE:-/etc/agog/alerts}
 org_name=${AGOG_OPERATORS_ORG_NAME:-AGOG Operators}
 # The folder of the operators' dashboard provider, as that file names it.
-operators_provider=/etc/agog/provisioning/dashboards/agog-performance-operators.yaml
+operators_provider=$provisioning_source/dashboards/agog-performance-operators.yaml
 folder_uid=$(provider_folder "$operators_provider" folderUid)
 folder_title=$(provider_folder "$operators_provider" folder)
 home_uid=agog-overview
 dashboards_org_id=1
 
+# The admin login goes to curl in a config on stdin, not on its command line (which `ps`
+# shows); quotes and backslashes are escaped as curl's config format wants.
+credentials=$(printf '%s:%s' "$GF_SECURITY_ADMIN_USER" "$GF_SECURITY_ADMIN_PASSWORD" | sed 's/\\/\\\\/g; s/"/\\"/g')
+
 # api METHOD PATH [ORG_ID [JSON]]: the answer's body on stdout; fails on an HTTP error.
 api() {
   set -- "$1" "$2" "${3:-}" "${4:-}"
-  curl --silent --show-error --fail --user "$GF_SECURITY_ADMIN_USER:$GF_SECURITY_ADMIN_PASSWORD" \
+  printf 'user = "%s"\n' "$credentials" | curl --config - --silent --show-error --fail \
     --header 'Content-Type: application/json' \
     ${3:+--header "X-Grafana-Org-Id: $3"} \
     ${4:+--data "$4"} \
@@ -79,7 +86,7 @@ fi
 
 printf '%s\n' "$org_id" > "$GF_PATHS_DATA/agog-operators-org-id.tmp"
 mv "$GF_PATHS_DATA/agog-operators-org-id.tmp" "$GF_PATHS_DATA/agog-operators-org-id"
-render_provisioning /etc/agog/provisioning /etc/agog/alerts "$GF_PATHS_PROVISIONING" "$org_id"
+render_provisioning "$provisioning_source" "$alerts_source" "$GF_PATHS_PROVISIONING" "$org_id"
 for kind in datasources alerting dashboards; do
   api POST "/api/admin/provisioning/$kind/reload" > /dev/null
   echo "provisioning $kind: reloaded"

@@ -1,6 +1,7 @@
 // Every relative link in the READMEs, CONTRIBUTING.md and docs/ points at a file that
 // exists, and a link to a heading (#anchor) at a heading that exists, as GitHub names
-// them. External links are not followed.
+// them. External links are not followed. Every setting src/config.ts reads is in
+// docs/configuration.md.
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 
@@ -23,7 +24,7 @@ function markdownFiles(): string[] {
 }
 
 /** GitHub's anchor for a heading: lower case, punctuation dropped, spaces as hyphens. */
-export function headingAnchor(heading: string): string {
+function headingAnchor(heading: string): string {
   return heading
     .trim()
     .toLowerCase()
@@ -65,5 +66,15 @@ describe('documentation links', () => {
       }
     }
     expect(broken).toEqual([]);
+  });
+});
+
+describe('docs/configuration.md', () => {
+  it('lists every environment variable src/config.ts reads', () => {
+    const source = readFileSync(path.join(ROOT, 'service/src/config.ts'), 'utf8');
+    const names = new Set([...source.matchAll(/\b(?:raw|boolean|number)\(env, '([A-Z][A-Z0-9_]+)'|\bint\('([A-Z][A-Z0-9_]+)'/g)].map((m) => (m[1] ?? m[2])!));
+    expect(names.size).toBeGreaterThan(20);
+    const page = readFileSync(path.join(ROOT, 'docs/configuration.md'), 'utf8');
+    expect([...names].filter((name) => !page.includes(`\`${name}\``))).toEqual([]);
   });
 });

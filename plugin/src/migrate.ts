@@ -1,6 +1,6 @@
 /**
  * Brings a saved query from any earlier shape to the current model, so saved
- * dashboards keep working. Each old shape has a test in migrate.test.ts.
+ * dashboards keep working. Each old shape has a test in migrate.savedShapes.test.ts.
  *
  * Shapes before schemaVersion 1:
  * - an empty query (`{ refId }`), as Grafana stores a panel nobody edited;

@@ -14,7 +14,7 @@
 // Runs on a throwaway embedded PostgreSQL (its settings are in the report) unless
 // DATABASE_URL is set; then it creates and drops its own databases on that server.
 //
-// For trying changes without reloading (10 M rows take about 18 minutes to load):
+// For trying changes without reloading (the report's "Data" table gives the load times):
 //   --keep-data DIR  the embedded cluster lives in DIR and is kept, with one database per
 //                    volume (agog_qbench_<volume>m, also kept on DATABASE_URL's server). A
 //                    database loaded by an earlier run is reused: pending migrations are
@@ -58,9 +58,8 @@ const QUERY_END_BEFORE_DATA_END_MS = 23 * MINUTE;
 
 /**
  * Server settings of the embedded cluster: a quarter of the machine's memory for the cache
- * (the usual starting point for a database server; 6026 MB on a machine showing 24105 MiB,
- * which holds the rollups and running totals of both volumes, 4044 MB at 10 M and 1343 MB
- * at 1 M), and a fast throwaway load.
+ * (the usual starting point for a database server; the report's first lines give the
+ * value and the machine's memory), and a fast throwaway load.
  */
 const EMBEDDED_SETTINGS = {
   shared_buffers: `${Math.max(128, Math.floor(os.totalmem() / 4 / 2 ** 20))}MB`,
@@ -219,13 +218,11 @@ interface Args {
 }
 
 /**
- * Measured requests per case and volume. The p95 of the quickest cases (2 to 4 ms) is
- * their tail, which the machine's other work moves. With 300 requests, the annotations
- * of recommendations, which read the same 37 rows at both volumes, came out at 1.44 times
- * the 1 M p95 at 10 M in one report (95 % interval 1.14 to 1.87), and at 1.00 (0.84 to
- * 1.18) and 1.04 (0.89 to 1.26) in two runs on kept data; with 1000 (the p95 being the
- * 50th-highest time rather than the 15th), at 1.03 (0.93 to 1.14) on the same data. A
- * run takes about 5 minutes longer.
+ * Measured requests per case and volume. The p95 of the quickest cases is their tail,
+ * which the machine's other work moves: with a few hundred requests, the annotations of
+ * recommendations, which read the same rows at both volumes, showed a ratio of p95s well
+ * above 1 in one run and none in others; with 1000 the p95 is the 50th-highest time, and
+ * the ratio's 95 % interval (in the report) stays narrow.
  */
 const DEFAULT_SAMPLES = 1000;
 

@@ -1,7 +1,7 @@
 // The one place that reads process.env. Every setting is validated at start-up; a bad
 // value stops the process with a message naming the variable and what it accepts.
 // The variable names of the original runbook (DATABASE_URL, PERFORMANCE_*, ...) are a
-// compatibility contract. Keep the configuration table in README.md in step with this.
+// compatibility contract. Keep the configuration table in docs/configuration.md in step with this.
 
 import os from 'node:os';
 

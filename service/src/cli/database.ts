@@ -1,9 +1,12 @@
 // Where the CLI's database is: DATABASE_URL when set; otherwise the embedded server that
 // `npm start` runs (started here only by commands that own its lifetime).
+import { createHash } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import type { Config } from '../config';
 import { createDatabaseIfMissing } from '../db/admin';
-import { startEmbeddedPostgres, type EmbeddedServer } from '../db/embedded';
+import { directoryClosedToPostgres, startEmbeddedPostgres, type EmbeddedServer } from '../db/embedded';
 import { withDatabase } from '../db/pool';
 
 export const PROJECT_ROOT = path.resolve(__dirname, '../../..');
@@ -11,8 +14,21 @@ export const EMBEDDED_DATABASE = 'agog';
 /** The tenant `npm start` creates its first tokens for, and the demo's tenant. */
 export const DEFAULT_TENANT = '11111111-1111-4111-8111-111111111111';
 
-export function embeddedDataDir(config: Config): string {
-  return config.embeddedDataDir ?? path.join(PROJECT_ROOT, '.data', 'postgres');
+/**
+ * AGOG_PG_DATA_DIR, else .data/postgres in the checkout. As root, PostgreSQL runs as the
+ * user "postgres"; when that user cannot enter the checkout (a directory only root may
+ * enter), the data goes to a directory of this checkout's own under /var/tmp instead,
+ * and `notice` says so.
+ */
+export function embeddedDataDir(config: Pick<Config, 'embeddedDataDir'>, projectRoot = PROJECT_ROOT, notice?: (line: string) => void): string {
+  if (config.embeddedDataDir) return config.embeddedDataDir;
+  const inCheckout = path.join(projectRoot, '.data', 'postgres');
+  const closed = directoryClosedToPostgres(path.dirname(inCheckout));
+  if (!closed) return inCheckout;
+  const base = existsSync('/var/tmp') ? '/var/tmp' : os.tmpdir();
+  const outside = path.join(base, `agog-perf-${createHash('sha256').update(projectRoot).digest('hex').slice(0, 12)}`, 'postgres');
+  notice?.(`PostgreSQL runs as the user "postgres", which cannot enter ${closed}; its data goes to ${outside} (AGOG_PG_DATA_DIR chooses another place)`);
+  return outside;
 }
 
 export function embeddedUrl(config: Config): string {
@@ -34,7 +50,7 @@ export async function openDatabase(
   log: (line: string) => void,
 ): Promise<{ url: string; embedded: EmbeddedServer | undefined }> {
   if (config.databaseUrl) return { url: config.databaseUrl, embedded: undefined };
-  const dataDir = embeddedDataDir(config);
+  const dataDir = embeddedDataDir(config, PROJECT_ROOT, log);
   log(`starting embedded PostgreSQL (data in ${dataDir}, port ${config.embeddedPort})`);
   const embedded = await startEmbeddedPostgres({ dataDir, port: config.embeddedPort, persistent: true });
   await createDatabaseIfMissing(embedded.url, EMBEDDED_DATABASE);

@@ -19,11 +19,11 @@
 //     (the slack). The lowest such hi is the key's upper bound.
 // Rows of one or two values mostly fit into the budget and slack; a row of a few dozen
 // values has j near its maximum, so keys made of such rows keep wide bounds (in the
-// query benchmark about half the fingerprints stayed candidates for the top 10), while
+// query benchmark many fingerprints stay candidates for the top 10), while
 // keys with many values per row are bounded closely. Groups of values known to lie
 // within a few buckets (the coarse running totals of V0.0.48 for whole days,
 // src/db/rangeHistograms.ts) count as rows with k = 0 and j + 1 = n, which bounds the
-// days far more closely (about 40 of 200 fingerprints stay candidates there).
+// days far more closely.
 //
 // With T the N-th highest lower bound, at least N keys have p95 >= value(T); a key
 // whose upper bound is a lower bucket than T has p95 <= value(upper) < value(T) (buckets

@@ -46,31 +46,24 @@ export const SETTLE_ALLOCATOR_BYTES = 2 ** 20;
  * the next.
  *
  * The query API's rankings plan large statements, and a backend that had never freed
- * such a block spent most of their time there. Measured on the query benchmark's data
- * (both volumes in one process, 100 requests of endpoints by p95 over 24 hours):
- *   - planning the ranking statement took 3.9 ms a call (pg_stat_statements), against
- *     0.8 ms once the backend had run any other query of the API first;
- *   - a profile of the backends showed page faults under AllocSetAlloc and palloc0, and
- *     sysmalloc and brk; each request faulted in about 445 pages, and none once warm
- *     with this statement first;
- *   - the request took 17.7 and 19.4 ms at 1 M and 10 M, against 10.3 and 12.5 ms.
- * Which backend had run what first decided it, so one service process could answer its
- * rankings about twice as slowly as another for a whole run. Blocks of 128 KB to 8 MB
- * did equally well there; 1 MB leaves room for larger statements and costs about 10 ms
- * once per connection on the benchmark's machine, whose page faults are slow.
+ * such a block spent much of their planning faulting in pages (a profile showed page
+ * faults under AllocSetAlloc and palloc0, and sysmalloc and brk), none once warm with
+ * this statement first. Which backend had run what first decided it, so one service
+ * process could answer its rankings markedly slower than another for a whole run (the
+ * query benchmark's "endpoints by p95, 24 h"). Smaller and larger blocks did as well;
+ * this size leaves room for larger statements, at a cost paid once per connection.
  */
 export const SETTLE_ALLOCATOR_SQL = `SELECT length(repeat(repeat('x', 1024), ${SETTLE_ALLOCATOR_BYTES / 1024}))`;
 
 /**
  * A client whose query() calls pg's callback form and returns a promise of its own. With
  * pg's promise form (client.query without a callback) the rows of finished queries stayed
- * reachable across minor garbage collections while the client was checked out. Measured
- * on a loop of 720-row reads on one client: every scavenge copied and promoted about
- * 2.3 MB and paused 11 to 16 ms; with the callback form it copied a few KB and paused 0.3
- * to 2.6 ms. The promoted rows grow the old generation until a full collection. The
+ * reachable across minor garbage collections while the client was checked out: on a
+ * loop of reads of a few hundred rows on one client, every scavenge copied and promoted
+ * those rows, and its pauses were many times those of the callback form, which copies
+ * almost nothing. The promoted rows grow the old generation until a full collection. The
  * query API's reads run on such a client (src/db/tenantSession.ts), and the pauses fell
- * on its requests as a long tail (in the query benchmark's service: 6 to 13 ms per
- * scavenge before, 0.8 to 3.6 ms after).
+ * on its requests as a long tail (the p95s of bench/reports/query.md).
  */
 export function callbackQueries(client: PoolClient): Pick<PoolClient, 'query'> {
   const query = (config: unknown, values?: unknown) => new Promise((resolve, reject) => {

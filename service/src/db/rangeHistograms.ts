@@ -359,11 +359,9 @@ function alone(segments: Segment[], i: number): Segment[] {
  * whole days (bounded by the coarse running totals) make up at least half the range, the
  * days keep the bounds close; on shorter ranges, endpoints read their edges' own rows,
  * whose many values per row bound them closely. Fingerprints keep the complements: with
- * a few values per hourly row, their own rows bound them even more loosely.
- * Measured on the query benchmark's data, 24 hours (1 M | 10 M requests a month; top 10):
- *   - endpoints by p95: 27 | 40 of 40 endpoints stayed candidates with complements,
- *     30 | 26 with own rows; requests took 9.82 | 12.72 ms against 9.61 | 10.16 ms;
- *   - fingerprints by p95: 54 | 90 of 200 with complements, 73 | 132 with own rows.
+ * a few values per hourly row, their own rows bound them even more loosely. The query
+ * benchmark's ranking cases show both ("endpoints by p95, 24 h" and "slowQueries top 10
+ * by p95" in bench/reports/query.md).
  */
 export function p95Complements(rollup: CumulativeRollup, segments: Segment[]): boolean {
   if (rollup.name === 'query') return true;
@@ -447,9 +445,7 @@ export function rankingBoundPartsSql(rollup: CumulativeRollup): string {
  * The range's maximum max_ms of some keys from their own rows (for the keys whose
  * ranking maximum was not exact, signedMaxSql). One scan with the five ranges OR'ed
  * (segmentCondition): planned faster than their UNION, which this statement's cost is
- * mostly. Measured on the query benchmark's data, 10 keys, p50 with the read session:
- * 1.87 against 2.31 ms for fingerprints over 24 hours at 10 M, 1.26 against 1.87 ms for
- * endpoints; 2.21 against 2.05 ms for endpoints over 30 days at 1 M.
+ * mostly (the ranking cases by p95 of bench/reports/query.md).
  */
 export async function exactMaxima(db: Queryable, rollup: CumulativeRollup, tenantId: string, segments: Segment[], keys: string[]): Promise<Map<string, number | null>> {
   if (keys.length === 0) return new Map();

@@ -32,9 +32,9 @@ export interface Row5s {
  * storedPercentiles (some of STORED_PERCENTILES, or none): a rollup row sends these
  * instead of its histogram, unless deltas of its bucket wait for the refresh, when both
  * must be merged; pending rows always send their histogram. Row by row, each histogram as
- * base64 of its binary form: measured on 720 rows, about half the time of one row of
- * aggregated arrays (string_agg of the histograms cost the most), and the stored
- * percentiles, as real, take less again.
+ * base64 of its binary form: quicker than one row of aggregated arrays (string_agg of
+ * the histograms cost the most; bench/reports/query.md, case "latencyPercentiles, 1 h
+ * (5 s steps)"), and the stored percentiles, as real, take less again.
  */
 export async function requestRows5s(
   db: Queryable,

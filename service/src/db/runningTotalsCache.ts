@@ -2,8 +2,9 @@
 //
 // A percentile over a long range reads, per key, two running totals (through the range's
 // last whole day and through the day before its first), and a ranking by p95 reads the
-// coarse form of both for every key: 245 KB a request for 200 fingerprints at 10 M
-// requests a month (measured; twice that as hex on the wire). They change only when the job `cumulate` writes them, so the reads
+// coarse form of both for every key: hundreds of kilobytes a request for the benchmark's
+// 200 fingerprints (twice that as hex on the wire). They change only when the job
+// `cumulate` writes them, so the reads
 // first ask which row versions they need (day and xmin of each running-total row, in the
 // request's snapshot) and fetch only the bytes of versions not held here. A row's
 // version (its xmin) never changes while the row does not: cumulate rewrites a row as a

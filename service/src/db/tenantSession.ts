@@ -33,9 +33,9 @@ export async function withTenantReadSession<T>(pool: Pool, tenantId: string | nu
       // One snapshot for every statement of the request (a ranking reads running totals and
       // rollups in separate statements), begun with the session's settings in one round
       // trip. JIT compilation costs more than these small, index-driven reads ever take,
-      // and so does starting parallel workers: the planner gave the maxima of 10
-      // fingerprints over 30 days at 10 M (exactMaxima, then a UNION of five index reads)
-      // two workers, and the statement took 39.7 ms against 2.2 ms without.
+      // and so does starting parallel workers, which the planner chose for the maxima of
+      // the top fingerprints over 30 days (exactMaxima; bench/reports/query.md, case
+      // "slowQueries top 10 by p95, 30 days").
       await client.query(`BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY; SET LOCAL ROLE agog_readonly; SET LOCAL jit = off; SET LOCAL max_parallel_workers_per_gather = 0; SET LOCAL statement_timeout = ${READ_TIMEOUT_MS}`);
     } catch (err) {
       if ((err as { code?: string }).code === '42501') {

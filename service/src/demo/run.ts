@@ -4,13 +4,17 @@ import { progress, sendRecords, type SenderOptions } from './sender';
 
 const CHUNK_MS = 10 * 60_000;
 
-export async function backfill(options: SenderOptions, { hours, rate, seed = 42, quiet = false }: { hours: number; rate: number; seed?: number; quiet?: boolean }): Promise<number> {
+/** Sends `hours` of history, ten minutes a request; an aborted `signal` stops it between requests. */
+export async function backfill(
+  options: SenderOptions,
+  { hours, rate, seed = 42, quiet = false, signal }: { hours: number; rate: number; seed?: number; quiet?: boolean; signal?: AbortSignal },
+): Promise<number> {
   const rng = seededRandom(seed);
   const end = Date.now();
   const start = end - hours * 3_600_000;
   let sent = 0;
   const chunks = Math.ceil((end - start) / CHUNK_MS);
-  for (let c = 0; c < chunks; c++) {
+  for (let c = 0; c < chunks && !signal?.aborted; c++) {
     const from = start + c * CHUNK_MS;
     const to = Math.min(end, from + CHUNK_MS);
     sent += await sendRecords(options, generateTraffic(from, to, rate, rng, `backfill${c}`));

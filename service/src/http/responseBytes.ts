@@ -2,11 +2,11 @@
 // JSON.stringify(answer).
 //
 // Why not one JSON.stringify: an answer with many series (latencyPercentiles by endpoint
-// over a day is about 140 KB) becomes one string above V8's largest ordinary object
-// (128 KB), which V8 allocates in its large-object space. Measuring that string
-// (Buffer.byteLength) and writing it took about 1.7 ms more per request than a 130 KB
-// answer (profiled in the query benchmark's service). Frames are small: each one's string
-// stays ordinary, and the bytes go to the socket as one Buffer, with nothing left to encode.
+// over a day) becomes one string above V8's largest ordinary object (128 KB), which V8
+// allocates in its large-object space, and measuring that string (Buffer.byteLength) and
+// writing it cost each such request noticeably more (bench/reports/query.md, case
+// "latencyPercentiles by endpoint, 24 h"). Frames are small: each one's string stays
+// ordinary, and the bytes go to the socket as one Buffer, with nothing left to encode.
 import type { QueryResponse } from '../contract/query';
 
 export function queryResponseBytes(response: QueryResponse): Buffer {

@@ -1,6 +1,6 @@
 // Validation of ingest records, and their encoding as lines of PostgreSQL's COPY text
-// format. Hand-written checks (not a schema library): this runs for every record, at
-// 100 k records a second. The column order of each encoder must match the column lists
+// format. Hand-written checks (not a schema library): this runs for every record, at the
+// rates of bench/reports/ingest.md ("Sustained ingest"). The column order of each encoder must match the column lists
 // in src/db/ingestCopy.ts.
 import { fingerprintQuery } from './fingerprint';
 

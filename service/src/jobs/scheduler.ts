@@ -2,7 +2,7 @@
 // it at a time (PostgreSQL advisory lock, pg_try_advisory_lock: the others skip that
 // turn). A failed run is retried after a short back-off, and shows in /health and
 // /metrics. Operators who prefer pg_cron can disable this (SCHEDULER_ENABLED=false) and
-// schedule the SQL functions instead (service/README.md).
+// schedule the SQL functions instead (docs/operations.md, "pg_cron instead").
 import type { Pool } from 'pg';
 import { recordJobRun, withJobLock } from '../db/health';
 import type { ServiceMetrics } from '../http/metrics';

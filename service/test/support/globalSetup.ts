@@ -6,7 +6,6 @@ import { migrate } from '../../src/db/migrate';
 import { withDatabase } from '../../src/db/pool';
 
 declare global {
-  // eslint-disable-next-line no-var
   var __agogEmbedded: EmbeddedServer | undefined;
 }
 

@@ -9,7 +9,7 @@ import { fetchReport, renderReport } from '../../report/terminal';
 import { startService } from '../../service';
 import { parseArgs } from '../args';
 import { DEFAULT_TENANT, openDatabase } from '../database';
-import { waitForShutdownSignal } from '../signals';
+import { listenForShutdown } from '../signals';
 import type { Command } from './types';
 
 const DEMO_BACKFILL_HOURS = 3;
@@ -31,9 +31,13 @@ export const startCommand: Command = {
     const { options } = parseArgs(argv, { demo: 'boolean', 'no-demo': 'boolean' });
     const config = loadConfig();
     const say = (line: string) => process.stdout.write(line + '\n');
+    // Listening from the start: a Ctrl-C during start-up skips the remaining steps and
+    // still stops what has started, in reverse order.
+    const shutdown = listenForShutdown();
     const { url, embedded } = await openDatabase(config, say);
     const demo = options['no-demo'] ? false : options.demo ? true : config.demo ?? Boolean(embedded);
     try {
+      if (shutdown.signal) return 0;
       const result = await migrate(url, { log: say });
       say(`schema up to date (${result.applied.length} applied now, ${result.alreadyApplied} before)`);
       say(`database: ${redactUrl(url)}`);
@@ -58,34 +62,48 @@ export const startCommand: Command = {
       } finally {
         await pool.end();
       }
+      if (shutdown.signal) return 0;
 
       const service = await startService(config, url);
       say(`listening on ${service.url}`);
-      const controller = new AbortController();
       let liveTraffic: Promise<number> | undefined;
-      if (demo && demoToken) {
-        const sender = { url: service.url, token: demoToken };
-        const sent = await backfill(sender, { hours: DEMO_BACKFILL_HOURS, rate: DEMO_RATE / 2 });
-        await refreshRollups(service.pool);
-        await service.scheduler.runNow('optimize').catch(() => false);
-        say(`demo: sent ${sent} records of history; live traffic at ${DEMO_RATE} requests/s`);
-        liveTraffic = live(sender, { rate: DEMO_RATE, signal: controller.signal, onError: (err) => say(`demo: ${err.message}`) });
-        try {
-          say('');
-          process.stdout.write(renderReport(await fetchReport({ url: service.url, token: readToken ?? demoToken, hours: DEMO_BACKFILL_HOURS, limit: 5 })));
-        } catch (err) {
-          say(`(summary unavailable: ${(err as Error).message})`);
+      try {
+        if (demo && demoToken && !shutdown.signal) {
+          const sender = { url: service.url, token: demoToken };
+          const sent = await backfill(sender, { hours: DEMO_BACKFILL_HOURS, rate: DEMO_RATE / 2, signal: shutdown.abortSignal });
+          if (!shutdown.signal) {
+            await refreshRollups(service.pool);
+            await service.scheduler.runNow('optimize').catch(() => false);
+            say(`demo: sent ${sent} records of history; live traffic at ${DEMO_RATE} requests/s`);
+            liveTraffic = live(sender, { rate: DEMO_RATE, signal: shutdown.abortSignal, onError: (err) => say(`demo: ${err.message}`) });
+            try {
+              say('');
+              process.stdout.write(renderReport(await fetchReport({ url: service.url, token: readToken ?? demoToken, hours: DEMO_BACKFILL_HOURS, limit: 5 })));
+            } catch (err) {
+              say(`(summary unavailable: ${(err as Error).message})`);
+            }
+            say(`listening on ${service.url}`);
+          }
         }
-        say(`listening on ${service.url}`);
+        if (!shutdown.signal) say('Ctrl-C stops everything');
+        const signal = await shutdown.requested;
+        say(`${signal}: shutting down`);
+      } finally {
+        // In order: the demo's traffic, then the service (its batches in flight commit
+        // first), then the database.
+        if (liveTraffic) {
+          await liveTraffic;
+          say('demo traffic stopped');
+        }
+        await service.stop();
+        say('service stopped');
       }
-      const signal = await waitForShutdownSignal();
-      say(`${signal}: shutting down`);
-      controller.abort();
-      await liveTraffic;
-      await service.stop();
       return 0;
     } finally {
-      await embedded?.stop();
+      if (embedded) {
+        await embedded.stop();
+        say('embedded PostgreSQL stopped');
+      }
     }
   },
 };

@@ -6,7 +6,8 @@
  *
  *   node service/bin/run-ts.js plugin/e2e/run.ts [--scene <name substring>] [--quick]
  *
- * --quick runs en-US/dark only.
+ * --quick runs en-US/dark only; --pictures copies the chosen screenshots of a green run to
+ * docs/images (see PICTURES).
  */
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
@@ -63,9 +64,31 @@ function buildPluginIfNeeded(log: (line: string) => void): void {
   }
 }
 
-function parseArgs(argv: string[]): { scene?: string; quick: boolean } {
+function parseArgs(argv: string[]): { scene?: string; quick: boolean; pictures: boolean } {
   const sceneAt = argv.indexOf('--scene');
-  return { scene: sceneAt >= 0 ? argv[sceneAt + 1] : undefined, quick: argv.includes('--quick') };
+  return {
+    scene: sceneAt >= 0 ? argv[sceneAt + 1] : undefined,
+    quick: argv.includes('--quick'),
+    pictures: argv.includes('--pictures'),
+  };
+}
+
+/** The screenshots committed to docs/images (README, plugin.json info.screenshots), by artifact. */
+export const PICTURES: Record<string, string> = {
+  'config-editor.png': 'config-save-and-test-ok.en-US.dark.png',
+  'query-editor-slow-queries.png': 'query-slowQueries.en-US.dark.png',
+  'query-editor-latency-light.png': 'query-latencyPercentiles.en-US.light.png',
+  'query-editor-recommendations.png': 'query-recommendations.en-US.dark.png',
+  'variable-editor-zh-hans.png': 'variable-editor.zh-Hans.dark.png',
+};
+
+function copyPictures(log: (line: string) => void): void {
+  const target = path.resolve(PLUGIN_DIR, '..', 'docs', 'images');
+  fs.mkdirSync(target, { recursive: true });
+  for (const [name, artifact] of Object.entries(PICTURES)) {
+    fs.copyFileSync(path.join(ARTIFACTS, artifact), path.join(target, name));
+  }
+  log(`copied ${Object.keys(PICTURES).length} screenshots to docs/images`);
 }
 
 export async function main(argv: string[]): Promise<void> {
@@ -158,6 +181,9 @@ export async function main(argv: string[]): Promise<void> {
   process.stdout.write(`e2e: ${reports.length} scenes in ${seconds} s; report in plugin/e2e/artifacts/report.json\n`);
   process.stdout.write(`${reports.length - failed.length} passed, ${failed.length} failed\n`);
   const code = failed.length === 0 && reports.length > 0 ? 0 : 1;
+  if (code === 0 && options.pictures) {
+    copyPictures(log);
+  }
   // embedded-postgres installs an exit hook that ends the process with status 0 once the
   // event loop drains; leave with the scenes' verdict instead.
   process.exit(code);

@@ -235,7 +235,8 @@ interface Recorder {
   settings: StoredSettings[];
   queries: any[];
   runs: number;
-  results: FrameSummary[][];
+  /** Each run of the editor's query, in the order the answers came. */
+  results: Array<{ target: any; frames: FrameSummary[] }>;
   tests: TestResult[];
 }
 
@@ -332,9 +333,9 @@ function queryRequest(targets: any[]): DataQueryRequest<any> {
 
 function ResultTable({ frames, errors }: { frames: FrameSummary[]; errors: string[] }) {
   const theme = grafanaUI.useTheme2();
-  const cell = { border: `1px solid ${theme.colors.border.weak}`, padding: '2px 8px', fontSize: 12 };
+  const cell = { border: `1px solid ${theme.colors.border.weak}`, padding: '2px 8px', fontSize: 12, maxWidth: 220 };
   return (
-    <div data-testid="agog-result" style={{ maxWidth: 900 }}>
+    <div data-testid="agog-result">
       {errors.map((error) => (
         <Alert key={error} severity="error" title={error} />
       ))}
@@ -394,7 +395,7 @@ function QueryPage({ ds, kind, initial }: { ds: DataSourceApi<any, any>; kind: E
   const run = React.useCallback(
     async (target: any) => {
       const response = await runTargets(ds, kind, [target]);
-      recorder.results.push(response.frames);
+      recorder.results.push({ target, frames: response.frames });
       setShown(response);
     },
     [ds, kind]
@@ -489,7 +490,9 @@ function render(node: React.ReactNode): Promise<void> {
     root!.render(
       <ThemeContext.Provider value={theme}>
         <GlobalStyles />
-        <div style={{ padding: 24, background: theme.colors.background.primary, minHeight: '100vh' }}>{node}</div>
+        <div id="agog-page" style={{ padding: 24, display: 'inline-block', minWidth: 760 }}>
+          {node}
+        </div>
       </ThemeContext.Provider>
     );
     setTimeout(resolve, 0);
@@ -526,7 +529,7 @@ async function start(): Promise<StartInfo> {
   theme = createTheme({ colors: { mode } });
   config.theme2 = theme;
   config.bootData.user.language = language;
-  document.body.style.background = theme.colors.background.canvas;
+  document.body.style.background = theme.colors.background.primary;
   setBackendSrv(backendSrv);
   setTemplateSrv(templateSrv);
   setEchoSrv({

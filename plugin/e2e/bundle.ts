@@ -33,7 +33,5 @@ export async function bundleHost(root: string, outdir: string): Promise<void> {
       '.ttf': 'file',
       '.eot': 'file',
     },
-    // Grafana's frontend serves its own copies; the harness page does not need them.
-    external: [],
   });
 }

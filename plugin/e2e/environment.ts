@@ -60,9 +60,15 @@ export async function startEnvironment(log: (line: string) => void): Promise<Env
 
     await ensureDemoAppTables(service.pool);
     const read = (await createToken(service.pool, { tenantId: TENANT, scopes: ['read'], name: 'e2e read' })).token;
-    const ingestOnly = (await createToken(service.pool, { tenantId: TENANT, scopes: ['ingest'], name: 'e2e ingest' })).token;
-    const admin = (await createToken(service.pool, { tenantId: null, scopes: ['read', 'ingest', 'admin'], name: 'e2e admin' })).token;
-    const sent = await backfill({ url: service.url, token: ingestOnly }, { hours: HISTORY_HOURS, rate: 2, quiet: true });
+    const ingestOnly = (await createToken(service.pool, { tenantId: TENANT, scopes: ['ingest'], name: 'e2e ingest' }))
+      .token;
+    const admin = (
+      await createToken(service.pool, { tenantId: null, scopes: ['read', 'ingest', 'admin'], name: 'e2e admin' })
+    ).token;
+    const sent = await backfill(
+      { url: service.url, token: ingestOnly },
+      { hours: HISTORY_HOURS, rate: 2, quiet: true }
+    );
     await refreshRollups(service.pool);
     await service.scheduler.runNow('optimize');
     log(`demo traffic: ${sent} records over ${HISTORY_HOURS} h, rollups refreshed, optimizer run`);

@@ -9,7 +9,15 @@ import http from 'node:http';
 import { AddressInfo } from 'node:net';
 import path from 'node:path';
 
-import { cleanRelativePath, decide, DataSourceSettings, PluginRoute, proxyRequest, renderTemplate, routeMatches } from './proxy';
+import {
+  cleanRelativePath,
+  decide,
+  DataSourceSettings,
+  PluginRoute,
+  proxyRequest,
+  renderTemplate,
+  routeMatches,
+} from './proxy';
 
 const pluginRoutes: PluginRoute[] = JSON.parse(
   fs.readFileSync(path.join(__dirname, '..', 'src', 'plugin.json'), 'utf8')
@@ -136,7 +144,12 @@ describe('proxying over HTTP', () => {
       const chunks: Buffer[] = [];
       req.on('data', (chunk: Buffer) => chunks.push(chunk));
       req.on('end', () => {
-        seen.push({ method: req.method, url: req.url, authorization: req.headers.authorization, body: Buffer.concat(chunks).toString() });
+        seen.push({
+          method: req.method,
+          url: req.url,
+          authorization: req.headers.authorization,
+          body: Buffer.concat(chunks).toString(),
+        });
         res.writeHead(upstreamStatus, { 'content-type': 'application/json' });
         res.end(JSON.stringify({ ok: upstreamStatus === 200 }));
       });
@@ -171,7 +184,9 @@ describe('proxying over HTTP', () => {
       body: '{"queries":[]}',
     });
     expect(response.status).toBe(200);
-    expect(seen).toEqual([{ method: 'POST', url: '/v1/query', authorization: 'Bearer agog_secret', body: '{"queries":[]}' }]);
+    expect(seen).toEqual([
+      { method: 'POST', url: '/v1/query', authorization: 'Bearer agog_secret', body: '{"queries":[]}' },
+    ]);
   });
 
   it("answers the service's 401 as Grafana does: 400 with a text body", async () => {

@@ -14,7 +14,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 
-import { chromium, type Browser } from 'playwright-core';
+import { chromium, type BrowserContext } from 'playwright-core';
 
 import { bundleHost } from './bundle';
 import { startEnvironment, type Environment } from './environment';
@@ -52,13 +52,20 @@ function newestMtime(dir: string): number {
 
 function buildPluginIfNeeded(log: (line: string) => void): void {
   const module = path.join(DIST, 'module.js');
-  const sources = Math.max(newestMtime(path.join(PLUGIN_DIR, 'src')), fs.statSync(path.join(PLUGIN_DIR, 'package.json')).mtimeMs);
+  const sources = Math.max(
+    newestMtime(path.join(PLUGIN_DIR, 'src')),
+    fs.statSync(path.join(PLUGIN_DIR, 'package.json')).mtimeMs
+  );
   if (fs.existsSync(module) && fs.statSync(module).mtimeMs >= sources) {
     log('plugin/dist is up to date');
     return;
   }
   log('building the plugin (npm run build --workspace plugin)');
-  const result = spawnSync('npm', ['run', 'build'], { cwd: PLUGIN_DIR, stdio: ['ignore', 'pipe', 'pipe'], encoding: 'utf8' });
+  const result = spawnSync('npm', ['run', 'build'], {
+    cwd: PLUGIN_DIR,
+    stdio: ['ignore', 'pipe', 'pipe'],
+    encoding: 'utf8',
+  });
   if (result.status !== 0) {
     throw new Error(`the plugin build failed:\n${result.stdout}\n${result.stderr}`);
   }
@@ -108,7 +115,7 @@ export async function main(argv: string[]): Promise<void> {
 
   let environment: Environment | undefined;
   let harness: Harness | undefined;
-  let browser: Browser | undefined;
+  let browser: BrowserContext | undefined;
   const userDataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'agog-e2e-chromium-'));
   const hostDir = fs.mkdtempSync(path.join(os.tmpdir(), 'agog-e2e-host-'));
   const stopAll = async () => {
@@ -140,14 +147,13 @@ export async function main(argv: string[]): Promise<void> {
       fonts: path.join(path.dirname(require.resolve('@fontsource/inter/package.json')), 'files'),
     });
     log(`harness on ${harness.url}`);
-    const context = await chromium.launchPersistentContext(userDataDir, {
+    browser = await chromium.launchPersistentContext(userDataDir, {
       executablePath,
       headless: true,
       args: CHROMIUM_ARGS,
       viewport: { width: 1100, height: 720 },
       deviceScaleFactor: 1,
     });
-    browser = { close: () => context.close() } as Browser;
     const combinations: Combination[] = options.quick
       ? [{ language: 'en-US', theme: 'dark' }]
       : [
@@ -156,10 +162,27 @@ export async function main(argv: string[]): Promise<void> {
           { language: 'en-US', theme: 'light' },
           { language: 'zh-Hans', theme: 'light' },
         ];
-    reports = await runScenes({ context, harness, environment, combinations, artifacts: ARTIFACTS, only: options.scene, log });
+    reports = await runScenes({
+      context: browser,
+      harness,
+      environment,
+      combinations,
+      artifacts: ARTIFACTS,
+      only: options.scene,
+      log,
+    });
   } catch (err) {
     log(`failed: ${(err as Error).stack ?? err}`);
-    reports.push({ scene: 'harness', language: '-', theme: '-', result: 'failed', error: String((err as Error).message ?? err), console: [], screenshot: null, ms: 0 });
+    reports.push({
+      scene: 'harness',
+      language: '-',
+      theme: '-',
+      result: 'failed',
+      error: String((err as Error).message ?? err),
+      console: [],
+      screenshot: null,
+      ms: 0,
+    });
   } finally {
     await stopAll();
     process.removeListener('SIGINT', onSignal);
@@ -170,7 +193,17 @@ export async function main(argv: string[]): Promise<void> {
   const seconds = Math.round((Date.now() - started) / 1000);
   fs.writeFileSync(
     path.join(ARTIFACTS, 'report.json'),
-    JSON.stringify({ finishedAt: new Date().toISOString(), seconds, passed: reports.length - failed.length, failed: failed.length, scenes: reports }, null, 2) + '\n'
+    JSON.stringify(
+      {
+        finishedAt: new Date().toISOString(),
+        seconds,
+        passed: reports.length - failed.length,
+        failed: failed.length,
+        scenes: reports,
+      },
+      null,
+      2
+    ) + '\n'
   );
   for (const report of failed) {
     process.stdout.write(`FAILED ${report.scene} [${report.language}, ${report.theme}]: ${report.error}\n`);

@@ -33,7 +33,11 @@ export interface ConsoleMessage {
 }
 
 function counts(text: string, url: string | undefined): boolean {
-  return !(text.startsWith('Failed to load resource') && url !== undefined && new URL(url).pathname.startsWith('/api/datasources/proxy/'));
+  return !(
+    text.startsWith('Failed to load resource') &&
+    url !== undefined &&
+    new URL(url).pathname.startsWith('/api/datasources/proxy/')
+  );
 }
 
 export interface SceneReport {
@@ -209,7 +213,10 @@ async function typeAndLeave(locator: Locator, text: string): Promise<void> {
  * `force` only skips Playwright's check that the label itself receives the click.
  */
 async function pickRadio(page: Page, label: string): Promise<void> {
-  await page.locator('label', { hasText: new RegExp(`^\\s*${escapeRegExp(label)}\\s*$`) }).first().click({ force: true });
+  await page
+    .locator('label', { hasText: new RegExp(`^\\s*${escapeRegExp(label)}\\s*$`) })
+    .first()
+    .click({ force: true });
 }
 
 /** Grafana's Combobox: open it, type to filter, click the option. */
@@ -277,7 +284,10 @@ async function fillConfig(ctx: SceneContext, url: string, token: string): Promis
 
 function expectTest(result: { status: string; message: string }, status: string, message: string | RegExp): void {
   const matches = typeof message === 'string' ? result.message === message : message.test(result.message);
-  check(result.status === status && matches, `Save & test gave ${result.status} "${result.message}", expected ${status} "${message}"`);
+  check(
+    result.status === status && matches,
+    `Save & test gave ${result.status} "${result.message}", expected ${status} "${message}"`
+  );
 }
 
 const configScenes: Scene[] = [
@@ -290,7 +300,10 @@ const configScenes: Scene[] = [
       check((await ctx.page.locator('#agog-config-api-token').inputValue()) === '', 'the token is not empty');
       const tenant = await ctx.page.locator('#agog-config-tenant').inputValue();
       check(tenant === ctx.t('configEditor.tenant.notSaved'), `the tenant field says "${tenant}"`);
-      check(await ctx.page.getByText(ctx.t('configEditor.connection.title')).first().isVisible(), 'no connection heading');
+      check(
+        await ctx.page.getByText(ctx.t('configEditor.connection.title')).first().isVisible(),
+        'no connection heading'
+      );
       const result = await saveAndTest(ctx);
       expectTest(result, 'error', ctx.t('testDatasource.noUrl'));
     },
@@ -301,9 +314,14 @@ const configScenes: Scene[] = [
       ctx.harness.setDataSource({}, {});
       await ctx.page.evaluate(() => window.agogHost.mountConfig());
       await typeAndLeave(ctx.page.locator('#agog-config-service-url'), 'service:8080');
-      await waitFor('the invalid-URL message', async () => ctx.page.getByText(ctx.t('configEditor.serviceUrl.invalid')).isVisible());
+      await waitFor('the invalid-URL message', async () =>
+        ctx.page.getByText(ctx.t('configEditor.serviceUrl.invalid')).isVisible()
+      );
       await fillConfig(ctx, ctx.env.serviceUrl, ctx.env.tokens.read);
-      check(!(await ctx.page.getByText(ctx.t('configEditor.serviceUrl.invalid')).isVisible()), 'the invalid-URL message stayed');
+      check(
+        !(await ctx.page.getByText(ctx.t('configEditor.serviceUrl.invalid')).isVisible()),
+        'the invalid-URL message stayed'
+      );
       const last = (await recorded(ctx.page)).settings.at(-1);
       check(last?.jsonData?.serviceUrl === ctx.env.serviceUrl, `jsonData.serviceUrl is ${last?.jsonData?.serviceUrl}`);
       check(last?.secureJsonData?.apiToken === ctx.env.tokens.read, 'secureJsonData.apiToken is not the typed token');
@@ -319,9 +337,34 @@ const configScenes: Scene[] = [
       const connected = ctx.t('testDatasource.connected', { url: ctx.env.serviceUrl, tenant: TENANT });
       expectTest(result, 'success', new RegExp(`^${escapeRegExp(connected)} `));
       // Saved: the token shows as configured, and the tenant comes from the service.
-      await waitFor('the tenant of the saved token', async () => (await ctx.page.locator('#agog-config-tenant').inputValue()) === TENANT);
-      check(await ctx.page.locator('#agog-config-api-token').isDisabled(), 'the saved token is not shown as configured');
-      check(!JSON.stringify(await ctx.page.evaluate(() => document.body.innerHTML)).includes(ctx.env.tokens.read), 'the saved token is in the page');
+      await waitFor(
+        'the tenant of the saved token',
+        async () => (await ctx.page.locator('#agog-config-tenant').inputValue()) === TENANT
+      );
+      check(
+        await ctx.page.locator('#agog-config-api-token').isDisabled(),
+        'the saved token is not shown as configured'
+      );
+      check(
+        !JSON.stringify(await ctx.page.evaluate(() => document.body.innerHTML)).includes(ctx.env.tokens.read),
+        'the saved token is in the page'
+      );
+    },
+  },
+  {
+    name: 'config-admin-token',
+    async run(ctx) {
+      ctx.harness.setDataSource({}, {});
+      await ctx.page.evaluate(() => window.agogHost.mountConfig());
+      await fillConfig(ctx, ctx.env.serviceUrl, ctx.env.tokens.admin);
+      const result = await saveAndTest(ctx);
+      const connected = ctx.t('testDatasource.connectedAdmin', { url: ctx.env.serviceUrl });
+      expectTest(result, 'success', new RegExp(`^${escapeRegExp(connected)} `));
+      const admin = ctx.t('configEditor.tenant.admin');
+      await waitFor(
+        'the all-tenants tenant field',
+        async () => (await ctx.page.locator('#agog-config-tenant').inputValue()) === admin
+      );
     },
   },
   {
@@ -331,10 +374,16 @@ const configScenes: Scene[] = [
       await ctx.page.evaluate(() => window.agogHost.mountConfig());
       const token = ctx.page.locator('#agog-config-api-token');
       check(await token.isDisabled(), 'a configured token is not shown as configured');
-      await waitFor('the tenant of the configured token', async () => (await ctx.page.locator('#agog-config-tenant').inputValue()) === TENANT);
+      await waitFor(
+        'the tenant of the configured token',
+        async () => (await ctx.page.locator('#agog-config-tenant').inputValue()) === TENANT
+      );
       await ctx.page.getByRole('button', { name: /^Reset$/ }).click();
       const last = (await recorded(ctx.page)).settings.at(-1);
-      check(last?.secureJsonFields?.apiToken === false && last?.secureJsonData?.apiToken === '', `reset emitted ${JSON.stringify(last)}`);
+      check(
+        last?.secureJsonFields?.apiToken === false && last?.secureJsonData?.apiToken === '',
+        `reset emitted ${JSON.stringify(last)}`
+      );
       check(!(await token.isDisabled()), 'the token field stayed disabled after reset');
       const result = await saveAndTest(ctx);
       expectTest(result, 'error', ctx.t('errors.unauthorized'));
@@ -477,7 +526,10 @@ function checkFrames(ctx: SceneContext, type: string, result: RunResult, rows: b
   check(result.errors.length === 0, `${type}: the query failed: ${result.errors.join('; ')}`);
   check(result.frames.length > 0, `${type}: no frames`);
   if (rows) {
-    check(result.frames.some((f) => f.length > 0), `${type}: the demo data gave no rows`);
+    check(
+      result.frames.some((f) => f.length > 0),
+      `${type}: the demo data gave no rows`
+    );
   }
   const names = new Set(result.frames.flatMap((f) => f.fields.map((field) => field.name)));
   const missing = (ctx.fields[type] ?? []).filter((name) => !names.has(name));
@@ -501,15 +553,42 @@ function queryScene(qc: QueryCase): Scene {
       const expected = { ...start, queryType: qc.type, ...TYPE_DEFAULTS[qc.type], ...qc.expected(ctx) };
       const seen = await recorded(ctx.page);
       const saved = seen.queries.at(-1);
-      check(sameModel(saved, expected), `the editor emitted ${JSON.stringify(saved)}, expected ${JSON.stringify(expected)}`);
+      check(
+        sameModel(saved, expected),
+        `the editor emitted ${JSON.stringify(saved)}, expected ${JSON.stringify(expected)}`
+      );
       check(seen.runs > 0, 'the editor never asked to run the query');
       // The panel's run, through DataSource.query() and the data proxy.
       const result = (await ctx.page.evaluate((target) => window.agogHost.run('query', [target]), saved)) as RunResult;
       checkFrames(ctx, qc.type, result, qc.rows);
       await waitFor('the result table', async () => ctx.page.getByTestId('agog-result').isVisible());
+      check(!(await ctx.page.content()).includes(ctx.env.tokens.read), 'the token reached the page');
     },
   };
 }
+
+/** An admin token reads the tenant typed into the query editor. */
+const adminTenantScene: Scene = {
+  name: 'query-admin-tenant',
+  async run(ctx) {
+    ctx.harness.setDataSource({ serviceUrl: ctx.env.serviceUrl }, { apiToken: ctx.env.tokens.admin });
+    const datasource = { type: ctx.harness.pluginId, uid: 'agog-e2e' };
+    const start = { refId: 'A', datasource, queryType: 'healthSeries', schemaVersion: 1 };
+    await ctx.page.evaluate((query) => window.agogHost.mountEditor('query', query), start);
+    await pickCombobox(ctx.page, 'agog-query-type', ctx.t('queryEditor.queryTypes.endpoints'));
+    await typeAndLeave(ctx.page.locator('#agog-tenant'), TENANT);
+    const saved = (await recorded(ctx.page)).queries.at(-1);
+    const expected = { ...start, queryType: 'endpoints', ...TYPE_DEFAULTS.endpoints, tenantId: TENANT };
+    check(
+      sameModel(saved, expected),
+      `the editor emitted ${JSON.stringify(saved)}, expected ${JSON.stringify(expected)}`
+    );
+    const result = (await ctx.page.evaluate((target) => window.agogHost.run('query', [target]), saved)) as RunResult;
+    checkFrames(ctx, 'endpoints', result, true);
+    await waitFor('the result table', async () => ctx.page.getByTestId('agog-result').isVisible());
+    check(!(await ctx.page.content()).includes(ctx.env.tokens.admin), 'the token reached the page');
+  },
+};
 
 // ---- variable and annotation editors ----
 
@@ -527,14 +606,26 @@ const editorScenes: Scene[] = [
         return now.results.some((r) => r.target?.variable === 'fingerprints') ? now : undefined;
       });
       const saved = seen.queries.at(-1);
-      check(sameModel(saved, { refId: 'variable', queryType: 'variable', schemaVersion: 1, variable: 'fingerprints' }), `the variable editor emitted ${JSON.stringify(saved)}`);
+      check(
+        sameModel(saved, { refId: 'variable', queryType: 'variable', schemaVersion: 1, variable: 'fingerprints' }),
+        `the variable editor emitted ${JSON.stringify(saved)}`
+      );
       const frame = seen.results.find((r) => r.target?.variable === 'fingerprints')?.frames[0];
       const values = frame?.fields.find((f) => f.name === 'value')?.values ?? [];
-      check(frame?.fields.some((f) => f.name === 'text') && values.length > 0, `the variable query returned no options: ${JSON.stringify(frame)}`);
-      check(values.every((v) => /^[0-9a-f]{16}$/.test(String(v))), `fingerprint options are not fingerprints: ${values.join(', ')}`);
+      check(
+        frame?.fields.some((f) => f.name === 'text') && values.length > 0,
+        `the variable query returned no options: ${JSON.stringify(frame)}`
+      );
+      check(
+        values.every((v) => /^[0-9a-f]{16}$/.test(String(v))),
+        `fingerprint options are not fingerprints: ${values.join(', ')}`
+      );
       const endpoints = (await ctx.page.evaluate(() => window.agogHost.run('variable', ['endpoints']))) as RunResult;
       const endpointValues = endpoints.frames[0]?.fields.find((f) => f.name === 'value')?.values ?? [];
-      check(endpointValues.includes(ENDPOINT), `the endpoints variable lacks ${ENDPOINT}: ${endpointValues.join(', ')}`);
+      check(
+        endpointValues.includes(ENDPOINT),
+        `the endpoints variable lacks ${ENDPOINT}: ${endpointValues.join(', ')}`
+      );
       await waitFor('the options table', async () => ctx.page.getByTestId('agog-result').isVisible());
     },
   },
@@ -551,15 +642,21 @@ const editorScenes: Scene[] = [
         return ran(now, 'healthThresholds') && ran(now, 'recommendations') ? now : undefined;
       });
       const saved = seen.queries.at(-1);
-      check(sameModel(saved, { refId: 'Anno', queryType: 'annotations', schemaVersion: 1, source: 'recommendations' }), `the annotation editor emitted ${JSON.stringify(saved)}`);
+      check(
+        sameModel(saved, { refId: 'Anno', queryType: 'annotations', schemaVersion: 1, source: 'recommendations' }),
+        `the annotation editor emitted ${JSON.stringify(saved)}`
+      );
       const answer = seen.results.filter((r) => r.target?.source === 'recommendations').at(-1)?.frames ?? [];
       const names = new Set(answer.flatMap((f) => f.fields.map((field) => field.name)));
-      check(['time', 'title', 'text'].every((name) => names.has(name)), `annotation frames lack time/title/text: ${[...names].join(', ')}`);
+      check(
+        ['time', 'title', 'text'].every((name) => names.has(name)),
+        `annotation frames lack time/title/text: ${[...names].join(', ')}`
+      );
     },
   },
 ];
 
-export const SCENES: Scene[] = [...configScenes, ...queryCases.map(queryScene), ...editorScenes];
+export const SCENES: Scene[] = [...configScenes, ...queryCases.map(queryScene), adminTenantScene, ...editorScenes];
 
 // ---- running them ----
 
@@ -595,7 +692,9 @@ export async function runScenes(options: RunOptions): Promise<SceneReport[]> {
         });
       }
     });
-    page.on('pageerror', (error) => current.push({ type: 'pageerror', text: error.stack ?? error.message, counted: true }));
+    page.on('pageerror', (error) =>
+      current.push({ type: 'pageerror', text: error.stack ?? error.message, counted: true })
+    );
 
     const loadMessages = current;
     await page.goto(`${harness.url}/?lang=${combo.language}&theme=${combo.theme}`);
@@ -609,7 +708,9 @@ export async function runScenes(options: RunOptions): Promise<SceneReport[]> {
     }
     const loadProblems: string[] = [];
     if (info.resolvedLanguage !== combo.language || info.translations !== combo.language) {
-      loadProblems.push(`the page runs in ${info.resolvedLanguage} with the ${info.translations} messages, not ${combo.language}`);
+      loadProblems.push(
+        `the page runs in ${info.resolvedLanguage} with the ${info.translations} messages, not ${combo.language}`
+      );
     }
     if (loadMessages.some((m) => m.counted)) {
       loadProblems.push('the console was not clean while the plugin loaded');
@@ -625,14 +726,26 @@ export async function runScenes(options: RunOptions): Promise<SceneReport[]> {
       ms: 0,
     });
     if (!fingerprint) {
-      await page.evaluate(() => window.agogHost.mountEditor('query', { refId: 'A', queryType: 'overview', schemaVersion: 1 }));
+      await page.evaluate(() =>
+        window.agogHost.mountEditor('query', { refId: 'A', queryType: 'overview', schemaVersion: 1 })
+      );
       harness.setDataSource({ serviceUrl: environment.serviceUrl }, { apiToken: environment.tokens.read });
       const slow = (await page.evaluate(() =>
-        window.agogHost.run('query', [{ refId: 'A', queryType: 'slowQueries', schemaVersion: 1, orderBy: 'total', limit: 5 }])
+        window.agogHost.run('query', [
+          { refId: 'A', queryType: 'slowQueries', schemaVersion: 1, orderBy: 'total', limit: 5 },
+        ])
       )) as RunResult;
       fingerprint = String(slow.frames[0]?.fields.find((f) => f.name === 'queryHash')?.values[0] ?? '');
     }
-    const ctx: SceneContext = { page, harness, env: environment, combo, t: translator(combo.language), fields, fingerprint };
+    const ctx: SceneContext = {
+      page,
+      harness,
+      env: environment,
+      combo,
+      t: translator(combo.language),
+      fields,
+      fingerprint,
+    };
 
     for (const scene of scenes) {
       current = [];
@@ -672,7 +785,9 @@ export async function runScenes(options: RunOptions): Promise<SceneReport[]> {
         ms: Date.now() - startedAt,
       };
       reports.push(report);
-      log(`${report.result === 'passed' ? 'ok  ' : 'FAIL'} ${scene.name} [${combo.language}, ${combo.theme}] ${report.ms} ms${error ? `: ${error.split('\n')[0]}` : ''}`);
+      log(
+        `${report.result === 'passed' ? 'ok  ' : 'FAIL'} ${scene.name} [${combo.language}, ${combo.theme}] ${report.ms} ms${error ? `: ${error.split('\n')[0]}` : ''}`
+      );
       for (const message of counted) {
         log(`     console.${message.type}: ${message.text.split('\n')[0].slice(0, 300)} ${message.location ?? ''}`);
       }

@@ -100,7 +100,10 @@ function sendFile(res: http.ServerResponse, root: string, relative: string): voi
     res.end('not found');
     return;
   }
-  res.writeHead(200, { 'content-type': TYPES[path.extname(file)] ?? 'application/octet-stream', 'cache-control': 'no-store' });
+  res.writeHead(200, {
+    'content-type': TYPES[path.extname(file)] ?? 'application/octet-stream',
+    'cache-control': 'no-store',
+  });
   fs.createReadStream(file).pipe(res);
 }
 
@@ -154,7 +157,14 @@ export async function startHarness(paths: HarnessPaths, port = 0): Promise<Harne
   const pluginJson = JSON.parse(fs.readFileSync(path.join(paths.dist, 'plugin.json'), 'utf8'));
   const pluginId: string = pluginJson.id;
   const routes: PluginRoute[] = pluginJson.routes ?? [];
-  const ds: StoredDataSource = { id: 1, uid: 'agog-e2e', name: 'AGOG', type: pluginId, jsonData: {}, secureJsonData: {} };
+  const ds: StoredDataSource = {
+    id: 1,
+    uid: 'agog-e2e',
+    name: 'AGOG',
+    type: pluginId,
+    jsonData: {},
+    secureJsonData: {},
+  };
   const calls: ProxyCall[] = [];
 
   const handle = async (req: http.IncomingMessage, res: http.ServerResponse) => {
@@ -173,7 +183,10 @@ export async function startHarness(paths: HarnessPaths, port = 0): Promise<Harne
       sendFile(res, paths.dist, pathname.slice(pluginPrefix.length));
     } else if (pathname.startsWith('/public/build/img/icons/')) {
       sendFile(res, paths.icons, pathname.slice('/public/build/img/icons/'.length));
-    } else if (pathname.startsWith('/public/fonts/inter/') && INTER_FILES[pathname.slice('/public/fonts/inter/'.length)]) {
+    } else if (
+      pathname.startsWith('/public/fonts/inter/') &&
+      INTER_FILES[pathname.slice('/public/fonts/inter/'.length)]
+    ) {
       sendFile(res, paths.fonts, INTER_FILES[pathname.slice('/public/fonts/inter/'.length)]);
     } else if (pathname === `/api/datasources/uid/${ds.uid}` && req.method === 'GET') {
       res.writeHead(200, { 'content-type': TYPES['.json'] });

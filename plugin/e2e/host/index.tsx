@@ -78,12 +78,12 @@ async function request<T>(options: BackendSrvRequest): Promise<FetchResponse<T>>
     headers['content-type'] = headers['content-type'] ?? 'application/json';
   }
   const search = options.params ? `?${new URLSearchParams(options.params).toString()}` : '';
-  const config = { ...options, url: options.url, headers };
+  const sent = { ...options, url: options.url, headers };
   let response: Response;
   try {
     response = await fetch(options.url + search, { method: options.method ?? 'GET', headers, body });
   } catch (err) {
-    const error: FetchError = { status: 0, statusText: String(err), data: {}, config };
+    const error: FetchError = { status: 0, statusText: String(err), data: {}, config: sent };
     throw error;
   }
   const text = await response.text();
@@ -102,10 +102,10 @@ async function request<T>(options: BackendSrvRequest): Promise<FetchResponse<T>>
     type: response.type,
     redirected: response.redirected,
     data: data as T,
-    config,
+    config: sent,
   };
   if (!response.ok) {
-    const error: FetchError = { status: response.status, statusText: response.statusText, data, config };
+    const error: FetchError = { status: response.status, statusText: response.statusText, data, config: sent };
     throw error;
   }
   return result;
@@ -259,11 +259,13 @@ function ConfigPage({ loaded, initial }: { loaded: Loaded; initial: StoredSettin
     setTesting(true);
     setResult(undefined);
     try {
-      const saved = (await request<{ datasource: StoredSettings }>({
-        url: `/api/datasources/uid/${UID}`,
-        method: 'PUT',
-        data: options,
-      })).data.datasource;
+      const saved = (
+        await request<{ datasource: StoredSettings }>({
+          url: `/api/datasources/uid/${UID}`,
+          method: 'PUT',
+          data: options,
+        })
+      ).data.datasource;
       setOptions(saved);
       const ds = instantiate(loaded, saved);
       const tested = (await ds.testDatasource()) as TestResult;
@@ -279,7 +281,10 @@ function ConfigPage({ loaded, initial }: { loaded: Loaded; initial: StoredSettin
       <Editor options={options} onOptionsChange={onOptionsChange} />
       {result && (
         <div data-testid="agog-test-result" data-status={result.status}>
-          <Alert severity={result.status === 'success' ? 'success' : result.status === 'warning' ? 'warning' : 'error'} title={result.message} />
+          <Alert
+            severity={result.status === 'success' ? 'success' : result.status === 'warning' ? 'warning' : 'error'}
+            title={result.message}
+          />
         </div>
       )}
       <Stack direction="row" gap={1}>
@@ -423,7 +428,16 @@ function QueryPage({ ds, kind, initial }: { ds: DataSourceApi<any, any>; kind: E
   let editor: React.ReactNode;
   if (kind === 'query') {
     const Editor = (ds.components as any).QueryEditor;
-    editor = <Editor datasource={ds} query={query} onChange={onChange} onRunQuery={onRunQuery} range={range} app="panel-editor" />;
+    editor = (
+      <Editor
+        datasource={ds}
+        query={query}
+        onChange={onChange}
+        onRunQuery={onRunQuery}
+        range={range}
+        app="panel-editor"
+      />
+    );
   } else if (kind === 'variable') {
     const Editor = (ds.variables as any).editor;
     editor = <Editor datasource={ds} query={query} onChange={onChange} onRunQuery={onRunQuery} range={range} />;
@@ -449,10 +463,14 @@ async function runTargets(
     response = await lastValueFrom((ds.variables as any).query(queryRequest(targets)) as Observable<DataQueryResponse>);
   } else if (kind === 'annotation') {
     const prepared = targets.map((target) => ds.annotations!.prepareAnnotation!({ target } as any).target);
-    response = await lastValueFrom(from(Promise.resolve(ds.query(queryRequest(prepared)))) as Observable<DataQueryResponse>);
+    response = await lastValueFrom(
+      from(Promise.resolve(ds.query(queryRequest(prepared)))) as Observable<DataQueryResponse>
+    );
   } else {
     const runnable = targets.filter((target) => !ds.filterQuery || ds.filterQuery(target));
-    response = await lastValueFrom(from(Promise.resolve(ds.query(queryRequest(runnable)))) as Observable<DataQueryResponse>);
+    response = await lastValueFrom(
+      from(Promise.resolve(ds.query(queryRequest(runnable)))) as Observable<DataQueryResponse>
+    );
   }
   const errors = [...(response.errors ?? []), ...(response.error ? [response.error] : [])].map((e) => e.message ?? '');
   return { frames: summarize(response.data as DataFrame[]), errors: [...new Set(errors)] };

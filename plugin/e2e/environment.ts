@@ -3,6 +3,9 @@
  * DATABASE_URL's server, in a database of its own), with demo traffic sent through the
  * ingest API, the rollups refreshed and the optimizer run once, and three tokens.
  */
+import fs from 'node:fs';
+import path from 'node:path';
+
 import { loadConfig } from '../../service/src/config';
 import { createDatabaseIfMissing, dropDatabase } from '../../service/src/db/admin';
 import { ensureDemoAppTables } from '../../service/src/db/demoApp';
@@ -36,8 +39,11 @@ export async function startEnvironment(log: (line: string) => void): Promise<Env
   try {
     let serverUrl = process.env.DATABASE_URL;
     if (!serverUrl) {
+      const dataDir = makeScratchDir('agog-e2e-pg-');
+      // The scratch folder goes too, not only the cluster inside it.
+      cleanups.push(async () => fs.rmSync(path.dirname(dataDir), { recursive: true, force: true }));
       const embedded: EmbeddedServer = await startEmbeddedPostgres({
-        dataDir: makeScratchDir('agog-e2e-pg-'),
+        dataDir,
         port: await freePort(),
         persistent: false,
         settings: { fsync: 'off', full_page_writes: 'off' },

@@ -16,7 +16,7 @@ import path from 'node:path';
 
 import { chromium, type BrowserContext } from 'playwright-core';
 
-import { bundleHost } from './bundle';
+import { bundleHost, sharedVersions, type SharedVersion } from './bundle';
 import { startEnvironment, type Environment } from './environment';
 import { runScenes, type Combination, type SceneReport } from './scenes';
 import { startHarness, type Harness } from './server';
@@ -132,8 +132,11 @@ export async function main(argv: string[]): Promise<void> {
   process.once('SIGTERM', onSignal);
 
   let reports: SceneReport[] = [];
+  let shared: SharedVersion[] = [];
   try {
     buildPluginIfNeeded(log);
+    shared = sharedVersions(PLUGIN_DIR);
+    log(`shared modules: ${shared.map((s) => `${s.name} ${s.bundled}`).join(', ')}`);
     const [env] = await Promise.all([
       startEnvironment(log),
       bundleHost(PLUGIN_DIR, hostDir).then(() => log('host page bundled')),
@@ -199,6 +202,7 @@ export async function main(argv: string[]): Promise<void> {
         seconds,
         passed: reports.length - failed.length,
         failed: failed.length,
+        sharedModules: shared,
         scenes: reports,
       },
       null,

@@ -590,6 +590,46 @@ const adminTenantScene: Scene = {
   },
 };
 
+/** Bad input shows the reason at the field and is never run. */
+const validationScene: Scene = {
+  name: 'query-validation',
+  async run(ctx) {
+    ctx.harness.setDataSource({ serviceUrl: ctx.env.serviceUrl }, { apiToken: ctx.env.tokens.read });
+    const datasource = { type: ctx.harness.pluginId, uid: 'agog-e2e' };
+    const start = { refId: 'A', datasource, queryType: 'slowQueries', schemaVersion: 1, orderBy: 'total', limit: 10 };
+    await ctx.page.evaluate((query) => window.agogHost.mountEditor('query', query), start);
+    const shows = (message: string) =>
+      waitFor(`"${message}"`, async () => ctx.page.getByText(message, { exact: true }).first().isVisible());
+
+    await typeAndLeave(ctx.page.locator('#agog-limit'), '500');
+    await shows(ctx.t('validation.limitRange', { min: '1', max: '100' }));
+    await typeAndLeave(ctx.page.locator('#agog-tenant'), 'not-a-tenant');
+    await shows(ctx.t('validation.tenantFormat'));
+    const afterBadInput = await recorded(ctx.page);
+    check(afterBadInput.runs === 0, `the editor ran a query with bad input ${afterBadInput.runs} time(s)`);
+
+    await typeAndLeave(ctx.page.locator('#agog-tenant'), '');
+    await typeAndLeave(ctx.page.locator('#agog-limit'), '7');
+    const fixed = await recorded(ctx.page);
+    check(fixed.runs > 0, 'the editor did not run the query once the input was fixed');
+    check(
+      sameModel(fixed.queries.at(-1), { ...start, limit: 7 }),
+      `the fixed query is ${JSON.stringify(fixed.queries.at(-1))}`
+    );
+
+    await pickCombobox(ctx.page, 'agog-query-type', ctx.t('queryEditor.queryTypes.latencyPercentiles'));
+    await typeAndLeave(ctx.page.locator('#agog-percentiles'), '50, abc');
+    await shows(ctx.t('validation.percentilesInvalid'));
+    const percentiles = (await recorded(ctx.page)).queries.at(-1)?.percentiles;
+    check(sameModel(percentiles, [50, 95, 99]), `bad percentiles reached the query: ${JSON.stringify(percentiles)}`);
+
+    await pickCombobox(ctx.page, 'agog-query-type', ctx.t('queryEditor.queryTypes.queryDetail'));
+    await shows(ctx.t('validation.queryHashRequired'));
+    await typeAndLeave(ctx.page.locator('#agog-query-hash'), 'xyz');
+    await shows(ctx.t('validation.queryHashFormat'));
+  },
+};
+
 // ---- variable and annotation editors ----
 
 const editorScenes: Scene[] = [
@@ -656,7 +696,13 @@ const editorScenes: Scene[] = [
   },
 ];
 
-export const SCENES: Scene[] = [...configScenes, ...queryCases.map(queryScene), adminTenantScene, ...editorScenes];
+export const SCENES: Scene[] = [
+  ...configScenes,
+  ...queryCases.map(queryScene),
+  adminTenantScene,
+  validationScene,
+  ...editorScenes,
+];
 
 // ---- running them ----
 

@@ -14,6 +14,14 @@ describe('describeError', () => {
     });
   });
 
+  it("tells the user to set a valid token when Grafana's data proxy turned the service's 401 into 400", () => {
+    // pkg/api/pluginproxy answers a data source's 401 as 400 with this text body.
+    expect(describeError(fetchError(400, 'Authentication to data source failed', 'Bad Request'), URL)).toEqual({
+      status: 400,
+      message: 'The API token is missing or invalid: set a valid token in the data source settings.',
+    });
+  });
+
   it('says the token lacks the read scope on 403', () => {
     const described = describeError(
       fetchError(403, { error: { code: 'forbidden', message: 'scope read required' } }),

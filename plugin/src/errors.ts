@@ -18,6 +18,16 @@ function serviceError(data: unknown): ServiceError | undefined {
   return error && typeof error.message === 'string' ? error : undefined;
 }
 
+/**
+ * Grafana's data proxy answers a data source's 401 as 400 with this text
+ * (pkg/api/pluginproxy), so that the user is not signed out of Grafana.
+ */
+const PROXY_AUTHENTICATION_FAILED = 'Authentication to data source failed';
+
+function proxyAuthenticationFailed(data: unknown): boolean {
+  return typeof data === 'string' && data.includes(PROXY_AUTHENTICATION_FAILED);
+}
+
 function mentionsAdmin(error: ServiceError | undefined): boolean {
   return /admin/i.test(`${error?.code ?? ''} ${error?.message ?? ''}`);
 }
@@ -31,7 +41,7 @@ export function describeError(err: unknown, serviceUrl: string): DescribedError 
   const body = serviceError(err.data);
   const url = serviceUrl || '?';
   switch (true) {
-    case status === 401:
+    case status === 401 || (status === 400 && !body && proxyAuthenticationFailed(err.data)):
       return { status, message: tr('errors.unauthorized') };
     case status === 403:
       return {

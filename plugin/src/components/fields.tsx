@@ -8,7 +8,8 @@ import { InlineField, Input } from '@grafana/ui';
 
 import { MessageKey, tr } from '../i18n';
 
-export const LABEL_WIDTH = 16;
+/** Wide enough for the longest label ("Split by endpoint") in Grafana's font, in every language. */
+export const LABEL_WIDTH = 20;
 
 interface TextOptionProps {
   id: string;

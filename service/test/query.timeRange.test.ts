@@ -49,7 +49,7 @@ describe('steps and sources', () => {
     expect(chooseStep(range(24 * 7), 10 * 60_000, 1000)).toEqual({ stepMs: 15 * 60_000, source: '5m' });
     expect(chooseStep(range(24 * 30), HOUR_MS, 1000)).toEqual({ stepMs: HOUR_MS, source: '1h' });
     expect(chooseStep(range(24 * 30), 90 * 60_000, 1000)).toEqual({ stepMs: 2 * HOUR_MS, source: '1h' });
-    expect(chooseStep(range(24 * 400), undefined, 1000)).toEqual({ stepMs: 10 * HOUR_MS, source: '1h' });
+    expect(chooseStep(range(24 * 400), undefined, 1000)).toEqual({ stepMs: 12 * HOUR_MS, source: '1h' });
     expect(chooseStep(range(24 * 400), DAY_MS, 1000)).toEqual({ stepMs: DAY_MS, source: '1d' });
   });
 

@@ -7,7 +7,7 @@ const healthFrame: WireFrame = {
   schema: {
     name: 'health',
     fields: [
-      { name: 'time', type: 'time', config: {} },
+      { name: 'time', type: 'time', config: { interval: 3_600_000 } },
       { name: 'healthScore', type: 'number', config: {} },
       { name: 'p95ResponseTimeMs', type: 'number', config: {} },
       { name: 'avg_response_time_ms', type: 'number', config: { unit: 's', displayName: 'Mean latency' } },
@@ -32,6 +32,10 @@ describe('toDataFrame', () => {
     expect(frame.length).toBe(2);
     expect(field('time').type).toBe(FieldType.time);
     expect(field('healthScore').values).toEqual([91, 58]);
+  });
+
+  it("keeps the series' step on the time field, where Grafana reads it to draw gaps", () => {
+    expect(field('time').config.interval).toBe(3_600_000);
   });
 
   it('gives the health score a 0–100 scale and a readable name', () => {

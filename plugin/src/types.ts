@@ -116,6 +116,8 @@ export interface WireFieldConfig {
   description?: string;
   thresholds?: { mode: 'absolute' | 'percentage'; steps: Array<{ value: number | null; color: string }> };
   links?: Array<{ title: string; url: string }>;
+  /** On the time field of a series: its step in ms; Grafana draws gaps where points are further apart. */
+  interval?: number;
 }
 
 export interface WireFrame {

@@ -158,6 +158,11 @@ export interface FieldConfig {
   description?: string;
   thresholds?: { mode: 'absolute' | 'percentage'; steps: Array<{ value: number | null; color: string }> };
   links?: Array<{ title: string; url: string }>;
+  /**
+   * On the time field of a series: its step in ms. Grafana draws a gap (inserts a null)
+   * where consecutive points are further apart than this, and sizes bars by it.
+   */
+  interval?: number;
 }
 
 export interface FieldSchema {

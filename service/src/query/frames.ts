@@ -52,6 +52,9 @@ export const timeColumn = (name: string, values: Array<Date | number | null>, co
   config,
 });
 
+/** The time field of a series with a fixed step: Grafana learns the step from config.interval. */
+export const stepTimeColumn = (times: number[], stepMs: number): Column => timeColumn('time', times, { interval: stepMs });
+
 export const numberColumn = (name: string, values: Array<number | null>, config: FieldConfig = {}, labels?: Record<string, string>): Column => ({
   name,
   type: 'number',

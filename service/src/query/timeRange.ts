@@ -1,9 +1,9 @@
 // Time ranges and steps of the query API, and which source answers them.
 //
 // Sources (DESIGN.md decision 5: long ranges never scan raw rows):
-//   - series: rollups at 5 minutes, 1 hour or 1 day, the coarsest that is not coarser
-//     than the step; the step is then a whole multiple of that resolution so every
-//     point sums whole rollup buckets. Raw rows only when the whole range is at most
+//   - series: rollups at 5 minutes, 1 hour or 1 day; the step is the smallest of the
+//     steps those rows make (ROLLUP_STEPS: a whole number of rows that nests in the
+//     next resolution) at least intervalMs long and giving at most maxDataPoints. Raw rows only when the whole range is at most
 //     RAW_WINDOW_MS and the step is finer than 5 minutes, and then at most
 //     RAW_ROW_LIMIT rows (src/db/rawRequests.ts).
 //   - totals over the range (overview, tables): the range is cut into whole days, whole
@@ -70,8 +70,10 @@ export function resolveRange(range: { from: string | number; to: string | number
 }
 
 /**
- * The step of a series: at least intervalMs and wide enough for at most maxDataPoints
- * (capped at MAX_POINTS) points; then the source that answers it.
+ * The step of a series: the smallest stored step (ROLLUP_STEPS_MS) that is at least
+ * intervalMs and wide enough for at most maxDataPoints (capped at MAX_POINTS) points; then
+ * the source that answers it. A window of at most RAW_WINDOW_MS with a step under 5
+ * minutes is answered from raw rows in whole seconds instead.
  */
 export function chooseStep(range: TimeRange, intervalMs?: number, maxDataPoints?: number): Step {
   const rangeMs = range.to.getTime() - range.from.getTime();
@@ -83,11 +85,26 @@ export function chooseStep(range: TimeRange, intervalMs?: number, maxDataPoints?
   return rollupStep(wanted);
 }
 
-/** The coarsest rollup not coarser than the step, and the step rounded up to a multiple of it. */
+/**
+ * Steps made of whole rows of one rollup resolution that also nest in the next coarser
+ * one: 5, 10, 15, 20 and 30 minutes of 5-minute rows; 1, 2, 3, 4, 6, 8 and 12 hours of
+ * hourly rows. Beyond 12 hours, whole days of daily rows (ROLLUP_DAYS). A step that does
+ * not nest (45 minutes, 5 hours) would merge rows of a finer resolution than a coarser
+ * step a few points away, and its points would not line up with hours or days.
+ */
+export const ROLLUP_STEPS: ReadonlyArray<{ stepMs: number; source: Resolution }> = [
+  ...[1, 2, 3, 4, 6].map((n) => ({ stepMs: n * FIVE_MINUTES_MS, source: '5m' as const })),
+  ...[1, 2, 3, 4, 6, 8, 12].map((n) => ({ stepMs: n * HOUR_MS, source: '1h' as const })),
+];
+
+/**
+ * The smallest step of ROLLUP_STEPS at least wantedMs long, else whole days, and the
+ * resolution whose rows it sums.
+ */
 export function rollupStep(wantedMs: number): Step & { source: Resolution } {
-  const source: Resolution = wantedMs >= DAY_MS ? '1d' : wantedMs >= HOUR_MS ? '1h' : '5m';
-  const resolutionMs = RESOLUTION_MS[source];
-  return { stepMs: Math.max(1, Math.ceil(wantedMs / resolutionMs)) * resolutionMs, source };
+  const step = ROLLUP_STEPS.find((s) => s.stepMs >= wantedMs);
+  if (step) return { ...step };
+  return { stepMs: Math.max(1, Math.ceil(wantedMs / DAY_MS)) * DAY_MS, source: '1d' };
 }
 
 function floorTo(ms: number, unit: number): number {

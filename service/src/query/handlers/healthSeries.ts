@@ -6,7 +6,7 @@ import { healthSeries as readHealthSeries } from '../../db/healthCache';
 import { STEP_ORIGIN_MS } from '../../db/requestRollups';
 import type { QueryHandler } from '../context';
 import { stepOf, stepStart, stepTimes, tenantOf } from '../context';
-import { frame, healthConfig, numberColumn, timeColumn } from '../frames';
+import { frame, healthConfig, numberColumn, stepTimeColumn } from '../frames';
 import { HOUR_MS, rollupStep } from '../timeRange';
 
 export const healthSeries: QueryHandler<'healthSeries'> = async (query, ctx) => {
@@ -24,7 +24,7 @@ export const healthSeries: QueryHandler<'healthSeries'> = async (query, ctx) => 
   return {
     frames: [
       frame({ name: 'health', refId: query.refId, custom: { stepMs } }, [
-        timeColumn('time', times),
+        stepTimeColumn(times, stepMs),
         numberColumn('healthScore', pick((p) => p.healthScore), healthConfig),
         numberColumn('latencyDeduction', pick((p) => p.latencyDeduction), deduction('Latency deduction')),
         numberColumn('errorDeduction', pick((p) => p.errorDeduction), deduction('Error deduction')),

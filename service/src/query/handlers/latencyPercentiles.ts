@@ -5,7 +5,7 @@ import { DEFAULT_PERCENTILES } from '../../contract/query';
 import { busiestEndpoints } from '../../db/requestRollups';
 import type { QueryHandler } from '../context';
 import { tenantOf } from '../context';
-import { frame, numberColumn, timeColumn } from '../frames';
+import { frame, numberColumn, stepTimeColumn, timeColumn } from '../frames';
 import { loadRequestSeries } from '../requestSeries';
 import { rangeSegments } from '../timeRange';
 
@@ -30,7 +30,7 @@ export const latencyPercentiles: QueryHandler<'latencyPercentiles'> = async (que
     return frame(
       { name: endpoint || 'all endpoints', refId: query.refId, notices: loaded.notices, custom: { stepMs: loaded.stepMs, source: loaded.source } },
       [
-        timeColumn('time', loaded.times),
+        stepTimeColumn(loaded.times, loaded.stepMs),
         ...percents.map((percent, i) =>
           numberColumn(percentileName(percent), percentiles[i]!, { unit: 'ms', decimals: 1 }, labels)),
       ],

@@ -7,7 +7,7 @@ import { STEP_ORIGIN_MS } from '../../db/requestRollups';
 import { hexToDecimal } from '../../ingest/fingerprint';
 import type { QueryHandler } from '../context';
 import { stepOf, stepStart, stepTimes, tenantOf } from '../context';
-import { frame, ms, numberColumn, stringColumn, timeColumn } from '../frames';
+import { frame, ms, numberColumn, stepTimeColumn, stringColumn, timeColumn } from '../frames';
 import { Histogram, sendPercentiles } from '../histogram';
 import { FIVE_MINUTES_MS, RESOLUTION_MS, rangeSegments, rollupStep } from '../timeRange';
 
@@ -74,7 +74,7 @@ export const queryDetail: QueryHandler<'queryDetail'> = async (query, ctx) => {
   return {
     frames: [
       frame({ name: 'latency', refId: query.refId, notices, custom: { stepMs: step.stepMs } }, [
-        timeColumn('time', times),
+        stepTimeColumn(times, step.stepMs),
         numberColumn('avgMs', at((p) => (p.calls > 0 ? p.totalMs / p.calls : null)), ms('Average')),
         numberColumn('p50Ms', at((p) => p.percentiles[0] ?? null), ms('p50')),
         numberColumn('p95Ms', at((p) => p.percentiles[1] ?? null), ms('p95')),

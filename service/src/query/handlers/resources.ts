@@ -5,7 +5,7 @@ import { rawResourceSeries, resourceSeries, type ResourcePoint } from '../../db/
 import { STEP_ORIGIN_MS } from '../../db/requestRollups';
 import type { QueryHandler } from '../context';
 import { stepOf, stepStart, stepTimes, tenantOf } from '../context';
-import { frame, numberColumn, timeColumn } from '../frames';
+import { frame, numberColumn, stepTimeColumn } from '../frames';
 import { FIVE_MINUTES_MS, RAW_ROW_LIMIT, rollupStep } from '../timeRange';
 
 /** The seed's alert thresholds, drawn on the fields. */
@@ -48,7 +48,7 @@ function framesOf(refId: string, points: ResourcePoint[], times: number[], stepM
     });
     const labels = source ? { source } : undefined;
     return frame({ name: source || 'no samples', refId, custom: { stepMs } }, [
-      timeColumn('time', times),
+      stepTimeColumn(times, stepMs),
       numberColumn('cpuUsagePercent', at((p) => p.avgCpu), percent('CPU (average)', CPU_ALERT_PERCENT), labels),
       numberColumn('cpuMaxPercent', at((p) => p.maxCpu), percent('CPU (peak)', CPU_ALERT_PERCENT), labels),
       numberColumn('memoryUsedMb', at((p) => p.avgMemoryMb), { unit: 'decmbytes', displayName: 'Memory used', decimals: 0, min: 0 }, labels),

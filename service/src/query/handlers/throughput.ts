@@ -2,7 +2,7 @@
 // for one endpoint. Steps without requests show 0 requests and no error rate.
 import type { QueryHandler } from '../context';
 import { tenantOf } from '../context';
-import { frame, numberColumn, ratio, timeColumn } from '../frames';
+import { frame, numberColumn, ratio, stepTimeColumn } from '../frames';
 import { loadRequestSeries } from '../requestSeries';
 
 const NO_REQUESTS = { requests: 0, errors: 0, clientErrors: 0 };
@@ -18,7 +18,7 @@ export const throughput: QueryHandler<'throughput'> = async (query, ctx) => {
   return {
     frames: [
       frame({ name: query.endpoint ?? 'all endpoints', refId: query.refId, notices: loaded.notices, custom: { stepMs: loaded.stepMs, source: loaded.source } }, [
-        timeColumn('time', loaded.times),
+        stepTimeColumn(loaded.times, loaded.stepMs),
         numberColumn('requestsPerSecond', each((s) => s.requests / seconds), { unit: 'reqps', displayName: 'Requests per second', decimals: 2, min: 0 }, labels),
         numberColumn('errorsPerSecond', each((s) => s.errors / seconds), { unit: 'reqps', displayName: 'Server errors per second', decimals: 2, min: 0 }, labels),
         numberColumn('errorRate', each((s) => (s.requests > 0 ? s.errors / s.requests : null)), ratio('Error rate (5xx)'), labels),

@@ -24,8 +24,8 @@ export default [
     },
   },
   {
-    // Tests read JSON answers whose shape the assertions check.
-    files: ['test/**/*.ts'],
+    // Tests and benchmarks read JSON answers whose shape the assertions or reports check.
+    files: ['test/**/*.ts', 'bench/**/*.ts'],
     rules: { '@typescript-eslint/no-explicit-any': 'off' },
   },
   {

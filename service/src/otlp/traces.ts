@@ -1,0 +1,232 @@
+// Spans → rows. A server span is one api_performance_log row; a PostgreSQL client span
+// with query text is one query_performance_log row. Both become the same records the
+// JSON endpoints take and go through the same validation, redaction and COPY encoding
+// (src/ingest/records.ts), so a span is stored exactly as the equivalent JSON record.
+// Both the stable semantic conventions and the older attribute names are read, since
+// SDKs in the field emit either. Every other span, and every attribute not listed in
+// TRACE_ATTRIBUTES, is dropped.
+import { ApiError } from '../http/errors';
+import { BatchTexts, encodeRecord, type FieldError, type RecordKind } from '../ingest/records';
+import type { OtlpSpan } from './decode';
+
+const SERVER = 2;
+const CLIENT = 3;
+
+const ROUTE = ['http.route'];
+const METHOD = ['http.request.method', 'http.method'];
+const STATUS = ['http.response.status_code', 'http.status_code'];
+const REQUEST_SIZE = ['http.request.body.size', 'http.request_content_length'];
+const RESPONSE_SIZE = ['http.response.body.size', 'http.response_content_length'];
+const GRAPHQL_NAME = ['graphql.operation.name'];
+const GRAPHQL_TYPE = ['graphql.operation.type'];
+const DB_SYSTEM = ['db.system.name', 'db.system'];
+const DB_TEXT = ['db.query.text', 'db.statement'];
+const DB_ROWS = ['db.response.returned_rows'];
+
+/** The only attributes read from a span or its resource; the decoder skips all others. */
+export const TRACE_ATTRIBUTES: ReadonlySet<string> = new Set([
+  ...ROUTE, ...METHOD, ...STATUS, ...REQUEST_SIZE, ...RESPONSE_SIZE, ...GRAPHQL_NAME, ...GRAPHQL_TYPE, ...DB_SYSTEM, ...DB_TEXT, ...DB_ROWS,
+]);
+
+const KNOWN_METHODS = new Set(['GET', 'POST', 'PUT', 'PATCH', 'DELETE', 'HEAD', 'OPTIONS', 'TRACE', 'CONNECT']);
+const MAX_ERRORS_LISTED = 100;
+
+/**
+ * The endpoint of recent server spans by tenant and trace id, so that database spans
+ * exported in a later request than their server span still get its endpoint. Bounded:
+ * the oldest entries go first. A database span exported before its server span keeps
+ * no endpoint (acknowledgements are never held back to wait for it).
+ */
+export class TraceEndpoints {
+  private readonly entries = new Map<string, string>();
+  constructor(private readonly maxEntries = 50_000) {}
+
+  get(tenantId: string, traceId: string): string | undefined {
+    return this.entries.get(`${tenantId}/${traceId}`);
+  }
+
+  set(tenantId: string, traceId: string, endpoint: string): void {
+    const key = `${tenantId}/${traceId}`;
+    if (this.entries.has(key)) return;
+    if (this.entries.size >= this.maxEntries) this.entries.delete(this.entries.keys().next().value!);
+    this.entries.set(key, endpoint);
+  }
+}
+
+export interface MapContext {
+  tenantId: string;
+  limits: { minTimeMs: number; maxTimeMs: number };
+  slowQueryThresholdMs: number;
+  samplingRate: number;
+  endpoints: TraceEndpoints;
+}
+
+export interface MappedSpans {
+  /** COPY text per table. */
+  lines: Record<RecordKind, string>;
+  kept: Record<RecordKind, number>;
+  sampledOut: Record<RecordKind, number>;
+  /** Spans refused one by one (reported in partial_success), with the reasons. */
+  rejected: number;
+  rejectedReasons: string[];
+  received: number;
+}
+
+function first(attributes: Map<string, unknown>, keys: string[]): [string, unknown] | undefined {
+  for (const key of keys) {
+    const value = attributes.get(key);
+    if (value !== undefined && value !== '') return [key, value];
+  }
+  return undefined;
+}
+
+function attributeField(key: string): string {
+  return `attributes["${key}"]`;
+}
+
+/** An integer attribute that some SDKs send as a string. */
+function integer(value: unknown): unknown {
+  return typeof value === 'string' && /^\d{1,10}$/.test(value) ? Number(value) : value;
+}
+
+/**
+ * Whether a trace is kept under PERFORMANCE_SAMPLING_RATE: decided by its trace id, so
+ * a request and its queries are kept or dropped together, in every export request.
+ */
+function traceKept(traceId: string, rate: number): boolean {
+  if (rate >= 1) return true;
+  if (!traceId) return Math.random() < rate;
+  return parseInt(traceId.slice(-8), 16) / 4294967296 < rate;
+}
+
+interface Candidate {
+  kind: RecordKind;
+  record: Record<string, unknown>;
+  span: OtlpSpan;
+  /** Record field → the OTLP field it came from, for error messages. */
+  sources: Record<string, string>;
+}
+
+export function mapSpans(spans: OtlpSpan[], ctx: MapContext): MappedSpans {
+  const candidates: Candidate[] = [];
+  const rejectedReasons = new Map<string, number>();
+  const reject = (reason: string) => rejectedReasons.set(reason, (rejectedReasons.get(reason) ?? 0) + 1);
+  const errors: Array<{ field: string; reason: string }> = [];
+  const batchEndpoints = new Map<string, string>();
+
+  for (const span of spans) {
+    if (span.kind === SERVER) {
+      const method = first(span.attributes, METHOD);
+      const status = first(span.attributes, STATUS);
+      if (!method || !status) {
+        reject('server spans without an HTTP method and status code (only HTTP server spans become requests)');
+        continue;
+      }
+      const upper = String(method[1]).toUpperCase();
+      if (!KNOWN_METHODS.has(upper)) {
+        reject(`server spans with a method that is not a standard HTTP method (e.g. "${String(method[1]).slice(0, 20)}")`);
+        continue;
+      }
+      const sources: Record<string, string> = {
+        timestamp: 'startTimeUnixNano', responseTimeMs: 'endTimeUnixNano', requestId: 'traceId',
+        method: attributeField(method[0]), statusCode: attributeField(status[0]),
+      };
+      let endpoint: string;
+      const route = first(span.attributes, ROUTE);
+      const graphqlName = first(span.attributes, GRAPHQL_NAME);
+      if (route) {
+        endpoint = String(route[1]);
+        sources.endpoint = attributeField(route[0]);
+      } else if (graphqlName) {
+        const type = first(span.attributes, GRAPHQL_TYPE);
+        endpoint = type ? `${String(type[1])} ${String(graphqlName[1])}` : String(graphqlName[1]);
+        sources.endpoint = attributeField(graphqlName[0]);
+      } else {
+        endpoint = span.name;
+        sources.endpoint = 'name';
+      }
+      const record: Record<string, unknown> = {
+        timestamp: span.startMs, endpoint, method: upper, statusCode: integer(status[1]), responseTimeMs: span.endMs - span.startMs,
+      };
+      const requestSize = first(span.attributes, REQUEST_SIZE);
+      if (requestSize) {
+        record.requestSizeBytes = integer(requestSize[1]);
+        sources.requestSizeBytes = attributeField(requestSize[0]);
+      }
+      const responseSize = first(span.attributes, RESPONSE_SIZE);
+      if (responseSize) {
+        record.responseSizeBytes = integer(responseSize[1]);
+        sources.responseSizeBytes = attributeField(responseSize[0]);
+      }
+      if (span.traceId) {
+        record.requestId = span.traceId;
+        if (typeof endpoint === 'string' && endpoint.length <= 500) batchEndpoints.set(span.traceId, endpoint);
+      }
+      candidates.push({ kind: 'api', record, span, sources });
+    } else if (span.kind === CLIENT) {
+      const system = first(span.attributes, DB_SYSTEM);
+      if (!system || String(system[1]).toLowerCase() !== 'postgresql') continue;
+      const text = first(span.attributes, DB_TEXT);
+      // Connect spans and the like carry no query text: they are not queries.
+      if (!text) continue;
+      const sources: Record<string, string> = {
+        timestamp: 'startTimeUnixNano', executionTimeMs: 'endTimeUnixNano', requestId: 'traceId', query: attributeField(text[0]),
+      };
+      const record: Record<string, unknown> = { timestamp: span.startMs, query: text[1], executionTimeMs: span.endMs - span.startMs };
+      const rows = first(span.attributes, DB_ROWS);
+      if (rows) {
+        record.rows = integer(rows[1]);
+        sources.rows = attributeField(rows[0]);
+      }
+      if (span.traceId) record.requestId = span.traceId;
+      candidates.push({ kind: 'query', record, span, sources });
+    }
+  }
+
+  const lines: Record<RecordKind, string[]> = { api: [], query: [], resource: [] };
+  const kept: Record<RecordKind, number> = { api: 0, query: 0, resource: 0 };
+  const sampledOut: Record<RecordKind, number> = { api: 0, query: 0, resource: 0 };
+  const texts = new BatchTexts();
+  const encodeCtx = { tenantId: ctx.tenantId, limits: ctx.limits, slowQueryThresholdMs: ctx.slowQueryThresholdMs };
+  const fieldErrors: FieldError[] = [];
+  for (let i = 0; i < candidates.length; i++) {
+    const { kind, record, span, sources } = candidates[i]!;
+    if (span.endMs < span.startMs) {
+      errors.push({ field: `${span.path}.endTimeUnixNano`, reason: 'is before startTimeUnixNano' });
+      continue;
+    }
+    if (kind === 'query' && span.traceId) {
+      const endpoint = batchEndpoints.get(span.traceId) ?? ctx.endpoints.get(ctx.tenantId, span.traceId);
+      if (endpoint !== undefined) record.endpoint = endpoint;
+    }
+    const before = fieldErrors.length;
+    const encoded = encodeRecord(kind, record, i, encodeCtx, fieldErrors);
+    for (let e = before; e < fieldErrors.length; e++) {
+      const error = fieldErrors[e]!;
+      const source = sources[error.field] ?? (error.field === 'endpoint' ? 'the endpoint of its server span' : error.field);
+      errors.push({ field: `${span.path}.${source}`, reason: error.reason });
+    }
+    if (!encoded || errors.length) continue;
+    if (!encoded.alwaysKeep && !traceKept(span.traceId, ctx.samplingRate)) {
+      sampledOut[kind]++;
+      continue;
+    }
+    lines[kind].push(texts.line(encoded));
+    kept[kind]++;
+  }
+  if (errors.length) {
+    throw new ApiError(400, 'invalid_spans',
+      `${errors.length} problem${errors.length === 1 ? '' : 's'} in the spans; nothing was stored (first: ${errors[0]!.field} ${errors[0]!.reason})`,
+      { errors: errors.slice(0, MAX_ERRORS_LISTED), errorCount: errors.length, received: spans.length });
+  }
+  // Links are remembered only once the whole request is valid.
+  for (const [traceId, endpoint] of batchEndpoints) ctx.endpoints.set(ctx.tenantId, traceId, endpoint);
+  let rejected = 0;
+  for (const count of rejectedReasons.values()) rejected += count;
+  return {
+    lines: { api: lines.api.join(''), query: lines.query.join(''), resource: '' },
+    kept, sampledOut, rejected,
+    rejectedReasons: [...rejectedReasons].map(([reason, count]) => `${count} ${reason}`),
+    received: spans.length,
+  };
+}

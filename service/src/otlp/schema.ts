@@ -20,10 +20,11 @@ export interface OtlpTypes {
 }
 
 let types: OtlpTypes | undefined;
+let root: protobuf.Root | undefined;
 
 export function otlpTypes(): OtlpTypes {
   if (types) return types;
-  const root = new protobuf.Root();
+  root = new protobuf.Root();
   root.resolvePath = (_origin, target) => path.join(PROTO_DIR, target);
   root.loadSync(FILES);
   const status = new protobuf.Type('Status')
@@ -39,4 +40,57 @@ export function otlpTypes(): OtlpTypes {
     status,
   };
   return types;
+}
+
+/** The field numbers readTraceRequest (decode.ts) walks by, read from the definitions. */
+export interface TraceFieldNumbers {
+  resourceSpans: number;
+  resource: number;
+  resourceAttributes: number;
+  scopeSpans: number;
+  spans: number;
+  traceId: number;
+  name: number;
+  kind: number;
+  startTimeUnixNano: number;
+  endTimeUnixNano: number;
+  attributes: number;
+  key: number;
+  value: number;
+  stringValue: number;
+  boolValue: number;
+  intValue: number;
+  doubleValue: number;
+}
+
+let numbers: TraceFieldNumbers | undefined;
+
+export function traceFieldNumbers(): TraceFieldNumbers {
+  if (numbers) return numbers;
+  otlpTypes();
+  const id = (type: string, field: string) => {
+    const found = root!.lookupType(type).fields[field];
+    if (!found) throw new Error(`the OTLP definitions have no field ${type}.${field}`);
+    return found.id;
+  };
+  numbers = {
+    resourceSpans: id('opentelemetry.proto.collector.trace.v1.ExportTraceServiceRequest', 'resourceSpans'),
+    resource: id('opentelemetry.proto.trace.v1.ResourceSpans', 'resource'),
+    resourceAttributes: id('opentelemetry.proto.resource.v1.Resource', 'attributes'),
+    scopeSpans: id('opentelemetry.proto.trace.v1.ResourceSpans', 'scopeSpans'),
+    spans: id('opentelemetry.proto.trace.v1.ScopeSpans', 'spans'),
+    traceId: id('opentelemetry.proto.trace.v1.Span', 'traceId'),
+    name: id('opentelemetry.proto.trace.v1.Span', 'name'),
+    kind: id('opentelemetry.proto.trace.v1.Span', 'kind'),
+    startTimeUnixNano: id('opentelemetry.proto.trace.v1.Span', 'startTimeUnixNano'),
+    endTimeUnixNano: id('opentelemetry.proto.trace.v1.Span', 'endTimeUnixNano'),
+    attributes: id('opentelemetry.proto.trace.v1.Span', 'attributes'),
+    key: id('opentelemetry.proto.common.v1.KeyValue', 'key'),
+    value: id('opentelemetry.proto.common.v1.KeyValue', 'value'),
+    stringValue: id('opentelemetry.proto.common.v1.AnyValue', 'stringValue'),
+    boolValue: id('opentelemetry.proto.common.v1.AnyValue', 'boolValue'),
+    intValue: id('opentelemetry.proto.common.v1.AnyValue', 'intValue'),
+    doubleValue: id('opentelemetry.proto.common.v1.AnyValue', 'doubleValue'),
+  };
+  return numbers;
 }

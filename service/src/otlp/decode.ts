@@ -365,6 +365,7 @@ function readSpan(reader: protobuf.Reader, end: number, n: TraceFieldNumbers, wa
       expectWire(tag, LENGTH_DELIMITED, `${path}.attributes`);
       if (++attributeCount > MAX_ATTRIBUTES) {
         // Count the rest for the message, without reading them.
+        reader.skipType(LENGTH_DELIMITED);
         while (reader.pos < end) {
           const t = reader.uint32();
           if (t >>> 3 === n.attributes) attributeCount++;

@@ -68,7 +68,7 @@ export const startCommand: Command = {
         const sent = await backfill(sender, { hours: DEMO_BACKFILL_HOURS, rate: DEMO_RATE / 2 });
         await refreshRollups(service.pool);
         await service.scheduler.runNow('optimize').catch(() => false);
-        say(`demo: sent ${sent} records of history; live traffic at ${DEMO_RATE} requests/s`);
+        say(`demo: sent ${sent} records of history through the JSON ingest API; live traffic at ${DEMO_RATE} requests/s through OTLP`);
         liveTraffic = live(sender, { rate: DEMO_RATE, signal: controller.signal, onError: (err) => say(`demo: ${err.message}`) });
         try {
           say('');

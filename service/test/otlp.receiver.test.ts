@@ -210,6 +210,23 @@ describe('the OTLP/HTTP receiver', () => {
       expect(queries.rows).toEqual([{ endpoint: '/earlier' }]);
     });
 
+    it('prepares a large export in a worker thread, with the same links, in the request and across requests', async () => {
+      const traceIds = Array.from({ length: 1200 }, (_, i) => (0x100000 + i).toString(16).padStart(32, 'f'));
+      const servers = traceIds.map((traceId, i) => span(SERVER, { 'http.method': 'GET', 'http.route': `/big/${i % 3}`, 'http.status_code': 200 }, { traceId }));
+      const queries = traceIds.map((traceId) => span(CLIENT, { 'db.system': 'postgresql', 'db.statement': `SELECT * FROM big WHERE id = ${traceId.length}` }, { traceId }));
+      // First request: half the traces whole (links inside the request), the other half's server spans alone.
+      const first = traceProtobuf(traces([...servers, ...queries.slice(0, 600)]));
+      const second = traceProtobuf(traces(queries.slice(600)));
+      expect(first.length).toBeGreaterThan(64 * 1024);
+      expect(second.length).toBeGreaterThan(64 * 1024);
+      expect((await send('/v1/traces', first)).status).toBe(200);
+      expect((await send('/v1/traces', second)).status).toBe(200);
+      const rows = await db.pool.query(
+        `SELECT count(*)::int AS n, count(*) FILTER (WHERE q.endpoint = a.endpoint)::int AS linked
+           FROM query_performance_log q JOIN api_performance_log a USING (tenant_id, request_id) WHERE q.tenant_id = $1`, [TENANT]);
+      expect(rows.rows[0]).toEqual({ n: 1200, linked: 1200 });
+    });
+
     it('stores no row for internal spans, connect spans without query text, or other databases', async () => {
       const res = await send('/v1/traces', traces([
         span(INTERNAL, { 'http.route': '/middleware' }, { name: 'middleware - query' }),

@@ -14,10 +14,11 @@ import type { ServiceMetrics } from '../http/metrics';
 import { IngestRejected, isConnectionError, type GroupCommitQueue, type Lines } from '../ingest/groupCommit';
 import { MAX_FUTURE_MS, MAX_PAST_MS } from '../ingest/prepareBatch';
 import type { RecordKind } from '../ingest/records';
-import { decodeMetrics, decodeTraces, mediaType, type OtlpEncoding } from './decode';
+import { decodeMetrics, mediaType, type OtlpEncoding } from './decode';
 import { METRIC_ATTRIBUTES, RESOURCE_METRICS, mapResourceMetrics } from './metrics';
 import { otlpTypes } from './schema';
-import { TRACE_ATTRIBUTES, TraceEndpoints, mapSpans } from './traces';
+import { TraceEndpoints, linkAcrossRequests, type MappedSpans } from './traces';
+import { TraceWorkers } from './traceWorkers';
 
 export interface OtlpDeps {
   config: Config;
@@ -78,6 +79,9 @@ function asApiError(err: unknown): ApiError | undefined {
 
 export function registerOtlpRoutes(app: FastifyInstance, deps: OtlpDeps): void {
   const endpoints = new TraceEndpoints();
+  const workers = new TraceWorkers(deps.config.ingestWorkers);
+  // After the server closed, no request is left that needs a worker.
+  app.addHook('onClose', async () => workers.close());
   const limits = () => {
     const now = Date.now();
     return { minTimeMs: now - MAX_PAST_MS, maxTimeMs: now + MAX_FUTURE_MS };
@@ -115,19 +119,20 @@ export function registerOtlpRoutes(app: FastifyInstance, deps: OtlpDeps): void {
     const encoding = answerEncoding(request.headers['content-type']);
     try {
       const { tenantId, body } = await admit(request);
-      const spans = decodeTraces(body, encoding, request.headers['content-encoding'], deps.config.bodyLimitBytes, TRACE_ATTRIBUTES);
-      let mapped;
+      let mapped: MappedSpans;
       try {
-        mapped = mapSpans(spans, {
-          tenantId, limits: limits(), slowQueryThresholdMs: deps.config.slowQueryThresholdMs, samplingRate: deps.config.samplingRate, endpoints,
+        mapped = await workers.prepare({
+          body, encoding, contentEncoding: request.headers['content-encoding'], bodyLimitBytes: deps.config.bodyLimitBytes,
+          tenantId, nowMs: Date.now(), slowQueryThresholdMs: deps.config.slowQueryThresholdMs, samplingRate: deps.config.samplingRate,
         });
       } catch (err) {
         const received = (err as ApiError).details as { received?: number } | undefined;
         if (err instanceof ApiError && received?.received) deps.metrics.recordsRejected.api! += received.received;
         throw err;
       }
+      const query = linkAcrossRequests(mapped, tenantId, deps.config.slowQueryThresholdMs, endpoints);
       if (deps.config.metricsEnabled) {
-        await commit(mapped.lines, mapped.kept);
+        await commit({ api: mapped.lines.api, query, resource: '' }, mapped.kept);
         for (const kind of ['api', 'query'] as const) deps.metrics.recordsSampledOut[kind]! += mapped.sampledOut[kind];
       }
       return sendSuccess(reply, encoding, 'traces', mapped.rejected, mapped.rejectedReasons.join('; '));

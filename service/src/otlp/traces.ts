@@ -64,9 +64,12 @@ export interface MapContext {
   limits: { minTimeMs: number; maxTimeMs: number };
   slowQueryThresholdMs: number;
   samplingRate: number;
-  endpoints: TraceEndpoints;
 }
 
+/**
+ * What one export request's spans become. Pure data (structured-clonable), so a worker
+ * thread can make it; linkAcrossRequests() then finishes it on the main thread.
+ */
 export interface MappedSpans {
   /** COPY text per table. */
   lines: Record<RecordKind, string>;
@@ -76,6 +79,14 @@ export interface MappedSpans {
   rejected: number;
   rejectedReasons: string[];
   received: number;
+  /** Trace id → endpoint of this request's server spans. */
+  links: Array<[string, string]>;
+  /**
+   * Kept query spans whose server span is not in this request: their line (no endpoint,
+   * not in lines.query) and their record, to encode again if an earlier request's
+   * server span gives them an endpoint.
+   */
+  unlinked: Array<{ traceId: string; line: string; record: Record<string, unknown> }>;
 }
 
 function first(attributes: Map<string, unknown>, keys: string[]): [string, unknown] | undefined {
@@ -195,16 +206,15 @@ export function mapSpans(spans: OtlpSpan[], ctx: MapContext): MappedSpans {
   const texts = new BatchTexts();
   const encodeCtx = { tenantId: ctx.tenantId, limits: ctx.limits, slowQueryThresholdMs: ctx.slowQueryThresholdMs };
   const fieldErrors: FieldError[] = [];
+  const unlinked: MappedSpans['unlinked'] = [];
   for (let i = 0; i < candidates.length; i++) {
     const { kind, record, span, sources } = candidates[i]!;
     if (span.endMs < span.startMs) {
       errors.push({ field: `${span.path}.endTimeUnixNano`, reason: 'is before startTimeUnixNano' });
       continue;
     }
-    if (kind === 'query' && span.traceId) {
-      const endpoint = batchEndpoints.get(span.traceId) ?? ctx.endpoints.get(ctx.tenantId, span.traceId);
-      if (endpoint !== undefined) record.endpoint = endpoint;
-    }
+    const endpoint = kind === 'query' && span.traceId ? batchEndpoints.get(span.traceId) : undefined;
+    if (endpoint !== undefined) record.endpoint = endpoint;
     const before = fieldErrors.length;
     const encoded = encodeRecord(kind, record, i, encodeCtx, fieldErrors);
     for (let e = before; e < fieldErrors.length; e++) {
@@ -217,16 +227,18 @@ export function mapSpans(spans: OtlpSpan[], ctx: MapContext): MappedSpans {
       sampledOut[kind]++;
       continue;
     }
-    lines[kind].push(texts.line(encoded));
     kept[kind]++;
+    if (kind === 'query' && span.traceId && endpoint === undefined) {
+      unlinked.push({ traceId: span.traceId, line: texts.line(encoded), record });
+      continue;
+    }
+    lines[kind].push(texts.line(encoded));
   }
   if (errors.length) {
     throw new ApiError(400, 'invalid_spans',
       `${errors.length} problem${errors.length === 1 ? '' : 's'} in the spans; nothing was stored (first: ${errors[0]!.field} ${errors[0]!.reason})`,
       { errors: errors.slice(0, MAX_ERRORS_LISTED), errorCount: errors.length, received: spans.length });
   }
-  // Links are remembered only once the whole request is valid.
-  for (const [traceId, endpoint] of batchEndpoints) ctx.endpoints.set(ctx.tenantId, traceId, endpoint);
   let rejected = 0;
   for (const count of rejectedReasons.values()) rejected += count;
   return {
@@ -234,5 +246,32 @@ export function mapSpans(spans: OtlpSpan[], ctx: MapContext): MappedSpans {
     kept, sampledOut, rejected,
     rejectedReasons: [...rejectedReasons].map(([reason, count]) => `${count} ${reason}`),
     received: spans.length,
+    links: [...batchEndpoints],
+    unlinked,
   };
+}
+
+/**
+ * Finishes a mapped request on the main thread, which holds the links of earlier
+ * requests: remembers this request's server spans, gives an endpoint to the query spans
+ * whose server span came earlier, and returns the query COPY text.
+ */
+export function linkAcrossRequests(mapped: MappedSpans, tenantId: string, slowQueryThresholdMs: number, endpoints: TraceEndpoints): string {
+  for (const [traceId, endpoint] of mapped.links) endpoints.set(tenantId, traceId, endpoint);
+  if (mapped.unlinked.length === 0) return mapped.lines.query;
+  const pieces = [mapped.lines.query];
+  // A line encoded again carries its fingerprint's text itself (a fresh BatchTexts).
+  const texts = new BatchTexts();
+  const ctx = { tenantId, limits: { minTimeMs: -Infinity, maxTimeMs: Infinity }, slowQueryThresholdMs };
+  for (const { traceId, line, record } of mapped.unlinked) {
+    const endpoint = endpoints.get(tenantId, traceId);
+    if (endpoint === undefined) {
+      pieces.push(line);
+      continue;
+    }
+    const errors: FieldError[] = [];
+    const encoded = encodeRecord('query', { ...record, endpoint }, 0, ctx, errors);
+    pieces.push(encoded && errors.length === 0 ? texts.line(encoded) : line);
+  }
+  return pieces.join('');
 }

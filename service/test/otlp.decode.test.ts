@@ -59,10 +59,12 @@ describe('protobuf trace decoding', () => {
     expect(selective).toHaveLength(4);
     expect(selective[0]).toEqual({
       path: 'resourceSpans[0].scopeSpans[0].spans[0]', traceId: '01'.repeat(16), kind: 2, name: 'GET /x',
-      startMs: 1765000000123.4568, endMs: 1765000000223.4568,
+      startMs: 1765000000123.4568, endMs: 1765000000223.4568, durationMs: 100,
       attributes: new Map<string, unknown>([['http.route', '/x/:id'], ['http.response.status_code', 503], ['http.request.body.size', 12.5], ['graphql.operation.name', true]]),
     });
     expect(selective[1]!.attributes).toEqual(new Map([['http.route', '/from-resource']]));
+    // Durations come exactly from the nanoseconds, which a double holds only to 256 ns.
+    expect(selective[2]!.durationMs).toBe(-0.000001);
   });
 
   it('reads a KeyValue whose value comes before its key on the wire', () => {

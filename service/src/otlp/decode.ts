@@ -34,9 +34,11 @@ export interface OtlpSpan {
   /** SpanKind: 2 server, 3 client. */
   kind: number;
   name: string;
-  /** Epoch milliseconds (fractional). */
+  /** Epoch milliseconds (fractional; a double holds nanoseconds since 1970 only to 256 ns). */
   startMs: number;
   endMs: number;
+  /** End − start, computed exactly from the nanoseconds; negative when the span ends before it starts. */
+  durationMs: number;
   /** The span's attributes the mapping reads, over its resource's. */
   attributes: Map<string, AttributeValue>;
 }
@@ -143,6 +145,17 @@ function nanosToMs(value: unknown, path: string): number {
   const nanos = int64(value, path);
   if (nanos < 0) throw invalid(path, 'must not be negative');
   return nanos / 1e6;
+}
+
+/** A 64-bit integer already checked by int64(), exactly. */
+function exactNanos(value: unknown): bigint {
+  if (typeof value === 'string') return BigInt(value);
+  if (typeof value === 'number') return BigInt(Math.round(value));
+  if (typeof value === 'object' && value !== null && 'low' in value && 'high' in value) {
+    const long = value as { low: number; high: number };
+    return BigInt.asUintN(64, (BigInt(long.high >>> 0) << 32n) | BigInt(long.low >>> 0));
+  }
+  return 0n;
 }
 
 function traceIdOf(value: unknown, path: string): string {
@@ -272,6 +285,7 @@ export function tracesFromMessage(request: Record<string, unknown>, wanted: Read
           name: stringOf(span.name, `${path}.name`),
           startMs: nanosToMs(span.startTimeUnixNano, `${path}.startTimeUnixNano`),
           endMs: nanosToMs(span.endTimeUnixNano, `${path}.endTimeUnixNano`),
+          durationMs: Number(exactNanos(span.endTimeUnixNano) - exactNanos(span.startTimeUnixNano)) / 1e6,
           attributes,
         });
         if (spans.length > MAX_ITEMS_PER_REQUEST) throw tooManySpans();
@@ -285,11 +299,10 @@ const LENGTH_DELIMITED = 2;
 const VARINT = 0;
 const FIXED64 = 1;
 
-/** Reads a fixed64 as a number without building a Long: two little-endian 32-bit halves. */
-function fixed64(reader: protobuf.Reader): number {
-  const low = reader.fixed32();
-  const high = reader.fixed32();
-  return high * 4294967296 + low;
+/** Reads a fixed64 as its two little-endian 32-bit halves, without building a Long. */
+function fixed64(reader: protobuf.Reader, into: Float64Array, at: number): void {
+  into[at] = reader.fixed32();
+  into[at + 1] = reader.fixed32();
 }
 
 function expectWire(tag: number, wire: number, path: string): void {
@@ -337,7 +350,9 @@ function readKeyValue(reader: protobuf.Reader, end: number, n: TraceFieldNumbers
 }
 
 function readSpan(reader: protobuf.Reader, end: number, n: TraceFieldNumbers, wanted: ReadonlySet<string>, path: string): OtlpSpan {
-  const span: OtlpSpan = { path, traceId: '', kind: 0, name: '', startMs: 0, endMs: 0, attributes: new Map() };
+  const span: OtlpSpan = { path, traceId: '', kind: 0, name: '', startMs: 0, endMs: 0, durationMs: 0, attributes: new Map() };
+  // start low, start high, end low, end high
+  const times = new Float64Array(4);
   let attributeCount = 0;
   while (reader.pos < end) {
     const tag = reader.uint32();
@@ -357,10 +372,10 @@ function readSpan(reader: protobuf.Reader, end: number, n: TraceFieldNumbers, wa
       span.name = reader.string();
     } else if (field === n.startTimeUnixNano) {
       expectWire(tag, FIXED64, `${path}.startTimeUnixNano`);
-      span.startMs = fixed64(reader) / 1e6;
+      fixed64(reader, times, 0);
     } else if (field === n.endTimeUnixNano) {
       expectWire(tag, FIXED64, `${path}.endTimeUnixNano`);
-      span.endMs = fixed64(reader) / 1e6;
+      fixed64(reader, times, 2);
     } else if (field === n.attributes) {
       expectWire(tag, LENGTH_DELIMITED, `${path}.attributes`);
       if (++attributeCount > MAX_ATTRIBUTES) {
@@ -377,6 +392,9 @@ function readSpan(reader: protobuf.Reader, end: number, n: TraceFieldNumbers, wa
       readKeyValue(reader, reader.pos + length, n, wanted, span.attributes, `${path}.attributes[${attributeCount - 1}]`);
     } else reader.skipType(tag & 7);
   }
+  span.startMs = (times[1]! * 4294967296 + times[0]!) / 1e6;
+  span.endMs = (times[3]! * 4294967296 + times[2]!) / 1e6;
+  span.durationMs = ((times[3]! - times[1]!) * 4294967296 + (times[2]! - times[0]!)) / 1e6;
   return span;
 }
 

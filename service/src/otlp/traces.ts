@@ -163,7 +163,7 @@ export function mapSpans(spans: OtlpSpan[], ctx: MapContext): MappedSpans {
         sources.endpoint = 'name';
       }
       const record: Record<string, unknown> = {
-        timestamp: span.startMs, endpoint, method: upper, statusCode: integer(status[1]), responseTimeMs: span.endMs - span.startMs,
+        timestamp: span.startMs, endpoint, method: upper, statusCode: integer(status[1]), responseTimeMs: span.durationMs,
       };
       const requestSize = first(span.attributes, REQUEST_SIZE);
       if (requestSize) {
@@ -189,7 +189,7 @@ export function mapSpans(spans: OtlpSpan[], ctx: MapContext): MappedSpans {
       const sources: Record<string, string> = {
         timestamp: 'startTimeUnixNano', executionTimeMs: 'endTimeUnixNano', requestId: 'traceId', query: attributeField(text[0]),
       };
-      const record: Record<string, unknown> = { timestamp: span.startMs, query: text[1], executionTimeMs: span.endMs - span.startMs };
+      const record: Record<string, unknown> = { timestamp: span.startMs, query: text[1], executionTimeMs: span.durationMs };
       const rows = first(span.attributes, DB_ROWS);
       if (rows) {
         record.rows = integer(rows[1]);
@@ -209,7 +209,7 @@ export function mapSpans(spans: OtlpSpan[], ctx: MapContext): MappedSpans {
   const unlinked: MappedSpans['unlinked'] = [];
   for (let i = 0; i < candidates.length; i++) {
     const { kind, record, span, sources } = candidates[i]!;
-    if (span.endMs < span.startMs) {
+    if (span.durationMs < 0) {
       errors.push({ field: `${span.path}.endTimeUnixNano`, reason: 'is before startTimeUnixNano' });
       continue;
     }

@@ -296,6 +296,15 @@ export function tracesFromMessage(request: Record<string, unknown>, wanted: Read
 }
 
 const LENGTH_DELIMITED = 2;
+
+function varintLength(value: number): number {
+  let bytes = 1;
+  while (value >= 0x80) {
+    value = Math.floor(value / 128);
+    bytes++;
+  }
+  return bytes;
+}
 const VARINT = 0;
 const FIXED64 = 1;
 
@@ -309,6 +318,15 @@ function expectWire(tag: number, wire: number, path: string): void {
   if ((tag & 7) !== wire) throw invalid(path, `has wire type ${tag & 7}, expected ${wire}`);
 }
 
+/** An int64 varint as a number; values under 2^28 (four bytes) are read without building a Long. */
+function readInt64(reader: protobuf.Reader): number {
+  const buf = reader.buf;
+  const pos = reader.pos;
+  if (pos + 3 < reader.len && (buf[pos]! < 0x80 || buf[pos + 1]! < 0x80 || buf[pos + 2]! < 0x80 || buf[pos + 3]! < 0x80)) return reader.uint32();
+  const long = reader.int64() as unknown as { low: number; high: number };
+  return long.high * 4294967296 + (long.low >>> 0);
+}
+
 /** An AnyValue of a wanted attribute; arrays, maps and bytes are skipped. */
 function readAnyValue(reader: protobuf.Reader, end: number, n: TraceFieldNumbers, path: string): AttributeValue | undefined {
   let value: AttributeValue | undefined;
@@ -316,7 +334,7 @@ function readAnyValue(reader: protobuf.Reader, end: number, n: TraceFieldNumbers
     const tag = reader.uint32();
     const field = tag >>> 3;
     if (field === n.stringValue) { expectWire(tag, LENGTH_DELIMITED, `${path}.stringValue`); value = reader.string(); }
-    else if (field === n.intValue) { expectWire(tag, VARINT, `${path}.intValue`); const long = reader.int64() as unknown as { low: number; high: number }; value = long.high * 4294967296 + (long.low >>> 0); }
+    else if (field === n.intValue) { expectWire(tag, VARINT, `${path}.intValue`); value = readInt64(reader); }
     else if (field === n.doubleValue) { expectWire(tag, FIXED64, `${path}.doubleValue`); value = reader.double(); }
     else if (field === n.boolValue) { expectWire(tag, VARINT, `${path}.boolValue`); value = reader.bool(); }
     else reader.skipType(tag & 7);
@@ -324,16 +342,38 @@ function readAnyValue(reader: protobuf.Reader, end: number, n: TraceFieldNumbers
   return value;
 }
 
+const keyLengths = new WeakMap<ReadonlySet<string>, Set<number>>();
+
+/** The UTF-8 lengths of the wanted keys: a key of another length is skipped unread. */
+function wantedLengths(wanted: ReadonlySet<string>): Set<number> {
+  let lengths = keyLengths.get(wanted);
+  if (!lengths) {
+    lengths = new Set([...wanted].map((key) => Buffer.byteLength(key)));
+    keyLengths.set(wanted, lengths);
+  }
+  return lengths;
+}
+
 /** One KeyValue: stores it in `into` when its key is wanted. */
-function readKeyValue(reader: protobuf.Reader, end: number, n: TraceFieldNumbers, wanted: ReadonlySet<string>, into: Map<string, AttributeValue>, path: string): void {
+function readKeyValue(
+  reader: protobuf.Reader, end: number, n: TraceFieldNumbers, wanted: ReadonlySet<string>, lengths: Set<number>, into: Map<string, AttributeValue>, path: string,
+): void {
   let key: string | undefined;
   let valueAt = -1;
   let valueEnd = -1;
   while (reader.pos < end) {
     const tag = reader.uint32();
     const field = tag >>> 3;
-    if (field === n.key && (tag & 7) === LENGTH_DELIMITED) key = reader.string();
-    else if (field === n.value && (tag & 7) === LENGTH_DELIMITED) {
+    if (field === n.key && (tag & 7) === LENGTH_DELIMITED) {
+      const length = reader.uint32();
+      if (lengths.has(length)) {
+        reader.pos -= varintLength(length);
+        key = reader.string();
+      } else {
+        reader.skip(length);
+        key = undefined;
+      }
+    } else if (field === n.value && (tag & 7) === LENGTH_DELIMITED) {
       // The value may precede the key on the wire: remember where it is, read it once the key is known.
       const length = reader.uint32();
       valueAt = reader.pos;
@@ -349,7 +389,7 @@ function readKeyValue(reader: protobuf.Reader, end: number, n: TraceFieldNumbers
   if (value !== undefined) into.set(key, value);
 }
 
-function readSpan(reader: protobuf.Reader, end: number, n: TraceFieldNumbers, wanted: ReadonlySet<string>, path: string): OtlpSpan {
+function readSpan(reader: protobuf.Reader, end: number, n: TraceFieldNumbers, wanted: ReadonlySet<string>, lengths: Set<number>, path: string): OtlpSpan {
   const span: OtlpSpan = { path, traceId: '', kind: 0, name: '', startMs: 0, endMs: 0, durationMs: 0, attributes: new Map() };
   // start low, start high, end low, end high
   const times = new Float64Array(4);
@@ -389,7 +429,7 @@ function readSpan(reader: protobuf.Reader, end: number, n: TraceFieldNumbers, wa
         throw invalid(`${path}.attributes`, `holds ${attributeCount} attributes, more than the ${MAX_ATTRIBUTES} accepted`);
       }
       const length = reader.uint32();
-      readKeyValue(reader, reader.pos + length, n, wanted, span.attributes, `${path}.attributes[${attributeCount - 1}]`);
+      readKeyValue(reader, reader.pos + length, n, wanted, lengths, span.attributes, `${path}.attributes[${attributeCount - 1}]`);
     } else reader.skipType(tag & 7);
   }
   span.startMs = (times[1]! * 4294967296 + times[0]!) / 1e6;
@@ -401,6 +441,7 @@ function readSpan(reader: protobuf.Reader, end: number, n: TraceFieldNumbers, wa
 /** ExportTraceServiceRequest bytes → spans, reading only what the mapping uses. */
 export function readTraceRequest(bytes: Uint8Array, wanted: ReadonlySet<string>): OtlpSpan[] {
   const n = traceFieldNumbers();
+  const lengths = wantedLengths(wanted);
   const reader = protobuf.Reader.create(bytes);
   const spans: OtlpSpan[] = [];
   let r = 0;
@@ -427,7 +468,7 @@ export function readTraceRequest(bytes: Uint8Array, wanted: ReadonlySet<string>)
           if (aTag >>> 3 === n.resourceAttributes && (aTag & 7) === LENGTH_DELIMITED) {
             if (++a > MAX_ATTRIBUTES) throw invalid(`${rPath}.resource.attributes`, `holds more than the ${MAX_ATTRIBUTES} attributes accepted`);
             const length = reader.uint32();
-            readKeyValue(reader, reader.pos + length, n, wanted, resourceAttributes, `${rPath}.resource.attributes[${a - 1}]`);
+            readKeyValue(reader, reader.pos + length, n, wanted, lengths, resourceAttributes, `${rPath}.resource.attributes[${a - 1}]`);
           } else reader.skipType(aTag & 7);
         }
       } else if (rField === n.scopeSpans && (rTag & 7) === LENGTH_DELIMITED) {
@@ -440,7 +481,7 @@ export function readTraceRequest(bytes: Uint8Array, wanted: ReadonlySet<string>)
             const length = reader.uint32();
             const spanEnd = reader.pos + length;
             if (spanEnd > sEnd) throw new RangeError(`${sPath}.spans[${i}] runs past the end of its scope`);
-            spans.push(readSpan(reader, spanEnd, n, wanted, `${sPath}.spans[${i++}]`));
+            spans.push(readSpan(reader, spanEnd, n, wanted, lengths, `${sPath}.spans[${i++}]`));
             if (spans.length > MAX_ITEMS_PER_REQUEST) throw tooManySpans();
           } else reader.skipType(sTag & 7);
         }

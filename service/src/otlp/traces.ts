@@ -89,10 +89,11 @@ export interface MappedSpans {
   unlinked: Array<{ traceId: string; line: string; record: Record<string, unknown> }>;
 }
 
-function first(attributes: Map<string, unknown>, keys: string[]): [string, unknown] | undefined {
+/** The first of `keys` the span carries with a non-empty value. */
+function firstKey(attributes: Map<string, unknown>, keys: string[]): string | undefined {
   for (const key of keys) {
     const value = attributes.get(key);
-    if (value !== undefined && value !== '') return [key, value];
+    if (value !== undefined && value !== '') return key;
   }
   return undefined;
 }
@@ -120,8 +121,21 @@ interface Candidate {
   kind: RecordKind;
   record: Record<string, unknown>;
   span: OtlpSpan;
-  /** Record field → the OTLP field it came from, for error messages. */
-  sources: Record<string, string>;
+  /** The attribute each record field came from (or 'name'), for error messages. */
+  keys: Partial<Record<string, string>>;
+}
+
+/** The OTLP field a record field came from. */
+function sourceOf(candidate: Candidate, field: string): string {
+  const key = candidate.keys[field];
+  if (key !== undefined) return key === 'name' ? 'name' : attributeField(key);
+  switch (field) {
+    case 'timestamp': return 'startTimeUnixNano';
+    case 'responseTimeMs': case 'executionTimeMs': return 'endTimeUnixNano';
+    case 'requestId': return 'traceId';
+    case 'endpoint': return 'the endpoint of its server span';
+    default: return field;
+  }
 }
 
 export function mapSpans(spans: OtlpSpan[], ctx: MapContext): MappedSpans {
@@ -132,71 +146,61 @@ export function mapSpans(spans: OtlpSpan[], ctx: MapContext): MappedSpans {
   const batchEndpoints = new Map<string, string>();
 
   for (const span of spans) {
+    const attributes = span.attributes;
     if (span.kind === SERVER) {
-      const method = first(span.attributes, METHOD);
-      const status = first(span.attributes, STATUS);
-      if (!method || !status) {
+      const methodKey = firstKey(attributes, METHOD);
+      const statusKey = firstKey(attributes, STATUS);
+      if (!methodKey || !statusKey) {
         reject('server spans without an HTTP method and status code (only HTTP server spans become requests)');
         continue;
       }
-      const upper = String(method[1]).toUpperCase();
+      const method = String(attributes.get(methodKey));
+      const upper = method.toUpperCase();
       if (!KNOWN_METHODS.has(upper)) {
-        reject(`server spans with a method that is not a standard HTTP method (e.g. "${String(method[1]).slice(0, 20)}")`);
+        reject(`server spans with a method that is not a standard HTTP method (e.g. "${method.slice(0, 20)}")`);
         continue;
       }
-      const sources: Record<string, string> = {
-        timestamp: 'startTimeUnixNano', responseTimeMs: 'endTimeUnixNano', requestId: 'traceId',
-        method: attributeField(method[0]), statusCode: attributeField(status[0]),
-      };
       let endpoint: string;
-      const route = first(span.attributes, ROUTE);
-      const graphqlName = first(span.attributes, GRAPHQL_NAME);
-      if (route) {
-        endpoint = String(route[1]);
-        sources.endpoint = attributeField(route[0]);
-      } else if (graphqlName) {
-        const type = first(span.attributes, GRAPHQL_TYPE);
-        endpoint = type ? `${String(type[1])} ${String(graphqlName[1])}` : String(graphqlName[1]);
-        sources.endpoint = attributeField(graphqlName[0]);
+      let endpointKey: string;
+      const routeKey = firstKey(attributes, ROUTE);
+      const graphqlKey = routeKey ? undefined : firstKey(attributes, GRAPHQL_NAME);
+      if (routeKey) {
+        endpoint = String(attributes.get(routeKey));
+        endpointKey = routeKey;
+      } else if (graphqlKey) {
+        const typeKey = firstKey(attributes, GRAPHQL_TYPE);
+        const name = String(attributes.get(graphqlKey));
+        endpoint = typeKey ? `${String(attributes.get(typeKey))} ${name}` : name;
+        endpointKey = graphqlKey;
       } else {
         endpoint = span.name;
-        sources.endpoint = 'name';
+        endpointKey = 'name';
       }
+      const requestSizeKey = firstKey(attributes, REQUEST_SIZE);
+      const responseSizeKey = firstKey(attributes, RESPONSE_SIZE);
       const record: Record<string, unknown> = {
-        timestamp: span.startMs, endpoint, method: upper, statusCode: integer(status[1]), responseTimeMs: span.durationMs,
+        timestamp: span.startMs, endpoint, method: upper, statusCode: integer(attributes.get(statusKey)), responseTimeMs: span.durationMs,
+        requestSizeBytes: requestSizeKey ? integer(attributes.get(requestSizeKey)) : undefined,
+        responseSizeBytes: responseSizeKey ? integer(attributes.get(responseSizeKey)) : undefined,
+        requestId: span.traceId || undefined,
       };
-      const requestSize = first(span.attributes, REQUEST_SIZE);
-      if (requestSize) {
-        record.requestSizeBytes = integer(requestSize[1]);
-        sources.requestSizeBytes = attributeField(requestSize[0]);
-      }
-      const responseSize = first(span.attributes, RESPONSE_SIZE);
-      if (responseSize) {
-        record.responseSizeBytes = integer(responseSize[1]);
-        sources.responseSizeBytes = attributeField(responseSize[0]);
-      }
-      if (span.traceId) {
-        record.requestId = span.traceId;
-        if (typeof endpoint === 'string' && endpoint.length <= 500) batchEndpoints.set(span.traceId, endpoint);
-      }
-      candidates.push({ kind: 'api', record, span, sources });
+      if (span.traceId && endpoint.length <= 500) batchEndpoints.set(span.traceId, endpoint);
+      candidates.push({
+        kind: 'api', record, span,
+        keys: { method: methodKey, statusCode: statusKey, endpoint: endpointKey, requestSizeBytes: requestSizeKey, responseSizeBytes: responseSizeKey },
+      });
     } else if (span.kind === CLIENT) {
-      const system = first(span.attributes, DB_SYSTEM);
-      if (!system || String(system[1]).toLowerCase() !== 'postgresql') continue;
-      const text = first(span.attributes, DB_TEXT);
+      const systemKey = firstKey(attributes, DB_SYSTEM);
+      if (!systemKey || String(attributes.get(systemKey)).toLowerCase() !== 'postgresql') continue;
+      const textKey = firstKey(attributes, DB_TEXT);
       // Connect spans and the like carry no query text: they are not queries.
-      if (!text) continue;
-      const sources: Record<string, string> = {
-        timestamp: 'startTimeUnixNano', executionTimeMs: 'endTimeUnixNano', requestId: 'traceId', query: attributeField(text[0]),
+      if (!textKey) continue;
+      const rowsKey = firstKey(attributes, DB_ROWS);
+      const record: Record<string, unknown> = {
+        timestamp: span.startMs, query: attributes.get(textKey), executionTimeMs: span.durationMs,
+        rows: rowsKey ? integer(attributes.get(rowsKey)) : undefined, requestId: span.traceId || undefined,
       };
-      const record: Record<string, unknown> = { timestamp: span.startMs, query: text[1], executionTimeMs: span.durationMs };
-      const rows = first(span.attributes, DB_ROWS);
-      if (rows) {
-        record.rows = integer(rows[1]);
-        sources.rows = attributeField(rows[0]);
-      }
-      if (span.traceId) record.requestId = span.traceId;
-      candidates.push({ kind: 'query', record, span, sources });
+      candidates.push({ kind: 'query', record, span, keys: { query: textKey, rows: rowsKey } });
     }
   }
 
@@ -208,7 +212,8 @@ export function mapSpans(spans: OtlpSpan[], ctx: MapContext): MappedSpans {
   const fieldErrors: FieldError[] = [];
   const unlinked: MappedSpans['unlinked'] = [];
   for (let i = 0; i < candidates.length; i++) {
-    const { kind, record, span, sources } = candidates[i]!;
+    const candidate = candidates[i]!;
+    const { kind, record, span } = candidate;
     if (span.durationMs < 0) {
       errors.push({ field: `${span.path}.endTimeUnixNano`, reason: 'is before startTimeUnixNano' });
       continue;
@@ -219,8 +224,7 @@ export function mapSpans(spans: OtlpSpan[], ctx: MapContext): MappedSpans {
     const encoded = encodeRecord(kind, record, i, encodeCtx, fieldErrors);
     for (let e = before; e < fieldErrors.length; e++) {
       const error = fieldErrors[e]!;
-      const source = sources[error.field] ?? (error.field === 'endpoint' ? 'the endpoint of its server span' : error.field);
-      errors.push({ field: `${span.path}.${source}`, reason: error.reason });
+      errors.push({ field: `${span.path}.${sourceOf(candidate, error.field)}`, reason: error.reason });
     }
     if (!encoded || errors.length) continue;
     if (!encoded.alwaysKeep && !traceKept(span.traceId, ctx.samplingRate)) {

@@ -18,6 +18,7 @@ import { createResourceSampler } from './jobs/resourceSampler';
 import { Scheduler, type JobDefinition } from './jobs/scheduler';
 import type { OptimizerSettings } from './optimizer/detector';
 import { optimizeJob } from './optimizer/engine';
+import { registerOtlpRoutes } from './otlp/routes';
 import { createHttpServer } from './server';
 import { errorBody } from './http/errors';
 
@@ -127,6 +128,7 @@ export async function startService(config: Config, databaseUrl: string, options:
   });
   const workers = new IngestWorkers(config.ingestWorkers);
   registerIngestRoutes(app, { config, queue, auth, metrics, workers });
+  registerOtlpRoutes(app, { config, queue, auth, metrics });
   registerStatusRoutes(app, { pool, queue, metrics, scheduler, auth });
   registerQueryRoutes(app, {
     pool,

@@ -1,5 +1,6 @@
 import { generateTraffic, seededRandom } from '../src/demo/traffic';
-import { backfill } from '../src/demo/run';
+import { backfill, live } from '../src/demo/run';
+import { sendOverOtlp } from '../src/demo/otlpSender';
 import { refreshRollups } from '../src/db/rollups';
 import { createTestDatabase, type TestDatabase } from './support/db';
 import { startTestService, tokenFor } from './support/service';
@@ -62,6 +63,44 @@ describe('demo traffic', () => {
       const endpoints = await db.pool.query(
         `SELECT count(DISTINCT endpoint)::int AS n FROM api_metrics_rollup WHERE tenant_id = $1 AND endpoint <> ''`, [TENANT]);
       expect(endpoints.rows[0].n).toBe(9);
+    });
+
+    it('sends the same traffic over OTLP: every request, query and sample arrives, queries linked to their request', async () => {
+      const tenant = '14141414-1414-4414-8414-000000000027';
+      const token = await tokenFor(db, tenant, ['ingest']);
+      const end = Date.now();
+      const records = generateTraffic(end - 120_000, end, 5, seededRandom(3), 'otlp');
+      const sent = await sendOverOtlp({ url, token }, records);
+      expect(sent).toBe(records.api.length + records.query.length + records.resource.length);
+      const counts = await db.pool.query(
+        `SELECT (SELECT count(*) FROM api_performance_log WHERE tenant_id = $1)::int AS api,
+                (SELECT count(*) FROM query_performance_log WHERE tenant_id = $1)::int AS query,
+                (SELECT count(*) FROM system_resource_metrics WHERE tenant_id = $1)::int AS resource,
+                (SELECT count(*) FROM query_performance_log q WHERE tenant_id = $1
+                    AND EXISTS (SELECT 1 FROM api_performance_log a WHERE a.tenant_id = q.tenant_id AND a.request_id = q.request_id AND a.endpoint = q.endpoint))::int AS linked`,
+        [tenant]);
+      expect(counts.rows[0]).toEqual({ api: records.api.length, query: records.query.length, resource: records.resource.length, linked: records.query.length });
+    });
+
+    it('sends its live traffic over OTLP', async () => {
+      const tenant = '14141414-1414-4414-8414-000000000028';
+      const token = await tokenFor(db, tenant, ['ingest']);
+      const controller = new AbortController();
+      const errors: Error[] = [];
+      const running = live({ url, token }, { rate: 20, signal: controller.signal, onError: (err) => errors.push(err) });
+      // Wait for the first second's traffic to be stored, then stop.
+      let stored = 0;
+      for (let i = 0; i < 100 && stored === 0; i++) {
+        await new Promise((r) => setTimeout(r, 100));
+        stored = (await db.pool.query(`SELECT count(*)::int AS n FROM api_performance_log WHERE tenant_id = $1`, [tenant])).rows[0].n;
+      }
+      controller.abort();
+      await running;
+      expect(errors).toEqual([]);
+      expect(stored).toBeGreaterThan(0);
+      // OTLP requests carry the trace id as their request id.
+      const ids = await db.pool.query(`SELECT request_id FROM api_performance_log WHERE tenant_id = $1`, [tenant]);
+      for (const row of ids.rows) expect(row.request_id).toMatch(/^[0-9a-f]{32}$/);
     });
   });
 });

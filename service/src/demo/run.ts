@@ -1,4 +1,7 @@
 // Backfill (history, fast, with progress) and live traffic (every second, until stopped).
+// The backfill goes through the JSON ingest endpoints, the live traffic through OTLP, as
+// an OpenTelemetry-instrumented application sends it: every run exercises both.
+import { sendOverOtlp } from './otlpSender';
 import { generateTraffic, seededRandom } from './traffic';
 import { progress, sendRecords, type SenderOptions } from './sender';
 
@@ -42,7 +45,7 @@ export async function live(options: SenderOptions, { rate, signal, onError }: { 
     });
     const to = Date.now();
     try {
-      sent += await sendRecords(options, generateTraffic(from, to, rate, rng, 'live'));
+      sent += await sendOverOtlp(options, generateTraffic(from, to, rate, rng, 'live'));
     } catch (err) {
       if (signal.aborted) break;
       onError?.(err as Error);

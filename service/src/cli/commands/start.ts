@@ -74,7 +74,7 @@ export const startCommand: Command = {
           if (!shutdown.signal) {
             await refreshRollups(service.pool);
             await service.scheduler.runNow('optimize').catch(() => false);
-            say(`demo: sent ${sent} records of history; live traffic at ${DEMO_RATE} requests/s`);
+            say(`demo: sent ${sent} records of history through the JSON ingest API; live traffic at ${DEMO_RATE} requests/s through OTLP`);
             liveTraffic = live(sender, { rate: DEMO_RATE, signal: shutdown.abortSignal, onError: (err) => say(`demo: ${err.message}`) });
             try {
               say('');

@@ -42,7 +42,7 @@ async function post(options: SenderOptions, path: string, body: Uint8Array): Pro
         authorization: `Bearer ${options.token}`,
         ...(options.tenantId ? { 'x-tenant-id': options.tenantId } : {}),
       },
-      body,
+      body: new Uint8Array(body),
     });
     const answer = Buffer.from(await response.arrayBuffer());
     if (response.ok) return;

@@ -167,6 +167,39 @@ CREATE TABLE api_tokens (
 );
 -- comment: Bearer tokens of the service, stored as SHA-256 hashes; bound to one tenant, or admin (tenant_id NULL).
 
+-- table collected_query_stats
+CREATE TABLE collected_query_stats (
+  tenant_id uuid NOT NULL,
+  timestamp timestamp with time zone NOT NULL,
+  query_hash bigint NOT NULL,
+  source text NOT NULL,
+  period_start timestamp with time zone NOT NULL,
+  calls bigint NOT NULL,
+  total_ms double precision NOT NULL,
+  rows_sum bigint NOT NULL,
+  slow_calls bigint NOT NULL,
+  mean_ms double precision NOT NULL,
+  stddev_ms double precision,
+  min_ms double precision,
+  max_ms double precision,
+  shared_blks_hit bigint NOT NULL,
+  shared_blks_read bigint NOT NULL
+);
+-- row level security: enabled
+-- comment: Per tenant, collection round ("timestamp", the end of the period since period_start), fingerprint and monitored database (source): how much a statement's pg_stat_statements counters grew. calls, total_ms, rows_sum and the shared blocks are deltas; mean_ms and stddev_ms describe the calls of the period (stddev derived from the entries' counts, means and standard deviations); min_ms and max_ms are the period's where pg_stat_statements' extremes moved in it (the entry began in the period, or its min fell or its max rose), NULL where they did not (pg_stat_statements keeps no per-period extremes); slow_calls counts an entry's calls of the period as slow when their mean is at or above the slow-query threshold.
+
+-- table collector_snapshots
+CREATE TABLE collector_snapshots (
+  tenant_id uuid NOT NULL,
+  source text NOT NULL,
+  taken_at timestamp with time zone NOT NULL,
+  stats_reset timestamp with time zone,
+  server_version_num integer NOT NULL,
+  entries jsonb NOT NULL
+);
+-- row level security: enabled
+-- comment: The pg_stat_statements counters of each monitored database as its last collection round read them (entries: one object per statement entry), with pg_stat_statements_info.stats_reset: the base of the next round's deltas.
+
 -- table optimization_recommendations
 CREATE TABLE optimization_recommendations (
   tenant_id uuid NOT NULL,
@@ -478,6 +511,14 @@ ALTER TABLE api_tokens ADD CONSTRAINT api_tokens_name_check CHECK (length(name) 
 ALTER TABLE api_tokens ADD CONSTRAINT api_tokens_pkey PRIMARY KEY (id);
 ALTER TABLE api_tokens ADD CONSTRAINT api_tokens_scopes_check CHECK (scopes <@ ARRAY['read'::text, 'ingest'::text, 'admin'::text] AND cardinality(scopes) > 0);
 ALTER TABLE api_tokens ADD CONSTRAINT api_tokens_token_hash_key UNIQUE (token_hash);
+ALTER TABLE collected_query_stats ADD CONSTRAINT collected_query_stats_calls_check CHECK (calls > 0);
+ALTER TABLE collected_query_stats ADD CONSTRAINT collected_query_stats_check CHECK (slow_calls >= 0 AND slow_calls <= calls);
+ALTER TABLE collected_query_stats ADD CONSTRAINT collected_query_stats_pkey PRIMARY KEY (tenant_id, "timestamp", query_hash, source);
+ALTER TABLE collected_query_stats ADD CONSTRAINT collected_query_stats_rows_sum_check CHECK (rows_sum >= 0);
+ALTER TABLE collected_query_stats ADD CONSTRAINT collected_query_stats_shared_blks_hit_check CHECK (shared_blks_hit >= 0);
+ALTER TABLE collected_query_stats ADD CONSTRAINT collected_query_stats_shared_blks_read_check CHECK (shared_blks_read >= 0);
+ALTER TABLE collected_query_stats ADD CONSTRAINT collected_query_stats_total_ms_check CHECK (total_ms >= 0::double precision);
+ALTER TABLE collector_snapshots ADD CONSTRAINT collector_snapshots_pkey PRIMARY KEY (tenant_id, source);
 ALTER TABLE optimization_recommendations ADD CONSTRAINT optimization_recommendations_action_check CHECK (length(action) <= 4000);
 ALTER TABLE optimization_recommendations ADD CONSTRAINT optimization_recommendations_check CHECK (last_seen >= first_seen);
 ALTER TABLE optimization_recommendations ADD CONSTRAINT optimization_recommendations_endpoint_check CHECK (length(endpoint) <= 500);
@@ -539,6 +580,9 @@ CREATE UNIQUE INDEX api_rollup_5s_state_pkey ON public.api_rollup_5s_state USING
 CREATE UNIQUE INDEX api_tokens_pkey ON public.api_tokens USING btree (id);
 CREATE UNIQUE INDEX api_tokens_token_hash_key ON public.api_tokens USING btree (token_hash);
 -- comment: Token lookup on every authenticated request.
+CREATE INDEX collected_query_stats_fingerprint ON public.collected_query_stats USING btree (tenant_id, query_hash, "timestamp");
+CREATE UNIQUE INDEX collected_query_stats_pkey ON public.collected_query_stats USING btree (tenant_id, "timestamp", query_hash, source);
+CREATE UNIQUE INDEX collector_snapshots_pkey ON public.collector_snapshots USING btree (tenant_id, source);
 CREATE UNIQUE INDEX optimization_recommendations_pkey ON public.optimization_recommendations USING btree (tenant_id, id);
 CREATE INDEX optimization_recommendations_tenant_last_seen ON public.optimization_recommendations USING btree (tenant_id, last_seen);
 -- comment: Recommendations of one tenant seen in a time range (query types recommendations and annotations).
@@ -1268,6 +1312,34 @@ $function$;
 -- comment: Creates monthly partitions for the current month and p_months_ahead more, moving matching rows out of the DEFAULT partition; drops monthly partitions older than p_retention and deletes older DEFAULT rows; expires derived rollups (5-second and 5-minute: retention + 7 days; hourly, daily, cache, fingerprints, recommendations: 400 days); never drops DEFAULT partitions. Idempotent; serialized by an advisory lock.
 -- execute granted to: (owner only)
 
+-- function merged_query_counts(timestamp with time zone,timestamp with time zone)
+CREATE OR REPLACE FUNCTION public.merged_query_counts(p_from timestamp with time zone, p_to timestamp with time zone)
+ RETURNS TABLE(tenant_id uuid, calls bigint, slow_calls bigint)
+ LANGUAGE sql
+ STABLE
+ SET search_path TO 'public', 'pg_temp'
+AS $function$
+  -- A fingerprint with collected rows in [p_from, p_to) counts those; any other counts
+  -- its reported calls from the 5-minute rollups. One statement seen both ways counts once.
+  WITH collected AS (
+    SELECT c.tenant_id, c.query_hash, sum(c.calls)::bigint AS calls, sum(c.slow_calls)::bigint AS slow_calls
+      FROM collected_query_stats c
+     WHERE c."timestamp" >= p_from AND c."timestamp" < p_to
+     GROUP BY c.tenant_id, c.query_hash
+  ), reported AS (
+    SELECT r.tenant_id, r.query_hash, sum(r.calls)::bigint AS calls, sum(r.slow_calls)::bigint AS slow_calls
+      FROM query_metrics_rollup r
+     WHERE r.resolution = '5m' AND r.bucket >= p_from AND r.bucket < p_to
+       AND NOT EXISTS (SELECT 1 FROM collected c WHERE c.tenant_id = r.tenant_id AND c.query_hash = r.query_hash)
+     GROUP BY r.tenant_id, r.query_hash
+  )
+  SELECT u.tenant_id, sum(u.calls)::bigint, sum(u.slow_calls)::bigint
+    FROM (SELECT * FROM collected UNION ALL SELECT * FROM reported) u
+   GROUP BY u.tenant_id
+$function$;
+-- comment: Calls and slow calls per tenant in [p_from, p_to), reported and collected merged: a fingerprint collected in the window counts its collected calls (collected_query_stats), any other its reported ones (query_metrics_rollup, 5 minutes). Row-level security of the caller applies.
+-- execute granted to: agog_app=EXECUTE, agog_readonly=EXECUTE
+
 -- function query_performance_log_rollup_delta()
 CREATE OR REPLACE FUNCTION public.query_performance_log_rollup_delta()
  RETURNS trigger
@@ -1588,6 +1660,9 @@ CREATE POLICY tenant_isolation_app ON api_performance_log FOR ALL TO agog_app US
 CREATE POLICY tenant_scope_readonly ON api_performance_log FOR SELECT TO agog_readonly USING (((( SELECT NULLIF(current_setting('app.tenant_id'::text, true), ''::text) AS "nullif") IS NULL) OR (tenant_id = ( SELECT (NULLIF(current_setting('app.tenant_id'::text, true), ''::text))::uuid AS "nullif"))));
 CREATE POLICY tenant_isolation_app ON api_rollup_5s_pending FOR ALL TO agog_app USING ((tenant_id = ( SELECT (NULLIF(current_setting('app.tenant_id'::text, true), ''::text))::uuid AS "nullif")));
 CREATE POLICY tenant_scope_readonly ON api_rollup_5s_pending FOR SELECT TO agog_readonly USING (((( SELECT NULLIF(current_setting('app.tenant_id'::text, true), ''::text) AS "nullif") IS NULL) OR (tenant_id = ( SELECT (NULLIF(current_setting('app.tenant_id'::text, true), ''::text))::uuid AS "nullif"))));
+CREATE POLICY tenant_isolation_app ON collected_query_stats FOR ALL TO agog_app USING ((tenant_id = ( SELECT (NULLIF(current_setting('app.tenant_id'::text, true), ''::text))::uuid AS "nullif")));
+CREATE POLICY tenant_scope_readonly ON collected_query_stats FOR SELECT TO agog_readonly USING (((( SELECT NULLIF(current_setting('app.tenant_id'::text, true), ''::text) AS "nullif") IS NULL) OR (tenant_id = ( SELECT (NULLIF(current_setting('app.tenant_id'::text, true), ''::text))::uuid AS "nullif"))));
+CREATE POLICY tenant_isolation_app ON collector_snapshots FOR ALL TO agog_app USING ((tenant_id = ( SELECT (NULLIF(current_setting('app.tenant_id'::text, true), ''::text))::uuid AS "nullif")));
 CREATE POLICY tenant_isolation_app ON optimization_recommendations FOR ALL TO agog_app USING ((tenant_id = ( SELECT (NULLIF(current_setting('app.tenant_id'::text, true), ''::text))::uuid AS "nullif")));
 CREATE POLICY tenant_scope_readonly ON optimization_recommendations FOR SELECT TO agog_readonly USING (((( SELECT NULLIF(current_setting('app.tenant_id'::text, true), ''::text) AS "nullif") IS NULL) OR (tenant_id = ( SELECT (NULLIF(current_setting('app.tenant_id'::text, true), ''::text))::uuid AS "nullif"))));
 CREATE POLICY tenant_isolation_app ON performance_metrics_cache FOR ALL TO agog_app USING ((tenant_id = ( SELECT (NULLIF(current_setting('app.tenant_id'::text, true), ''::text))::uuid AS "nullif"))) WITH CHECK ((tenant_id = (NULLIF(current_setting('app.tenant_id'::text, true), ''::text))::uuid));
@@ -1626,6 +1701,9 @@ GRANT SELECT ON api_rollup_5s_pending TO agog_app;
 GRANT SELECT ON api_rollup_5s_pending TO agog_readonly;
 GRANT SELECT ON api_rollup_5s_state TO agog_app;
 GRANT SELECT ON api_rollup_5s_state TO agog_readonly;
+GRANT DELETE, INSERT, SELECT ON collected_query_stats TO agog_app;
+GRANT SELECT ON collected_query_stats TO agog_readonly;
+GRANT DELETE, INSERT, SELECT, UPDATE ON collector_snapshots TO agog_app;
 GRANT SELECT ON optimization_recommendations TO agog_app;
 GRANT SELECT ON optimization_recommendations TO agog_readonly;
 GRANT DELETE, INSERT, SELECT, UPDATE ON performance_metrics_cache TO agog_app;

@@ -1,6 +1,7 @@
 // Composition of the running service: pool, ingest queue, HTTP routes, scheduler, and
 // an orderly shutdown (stop accepting, finish batches in flight, close the pool).
 import type { FastifyInstance } from 'fastify';
+import { Collector } from './collector/collector';
 import type { Config } from './config';
 import { applySettings } from './db/health';
 import { maintainPartitions } from './db/partitions';
@@ -106,6 +107,13 @@ export async function startService(config: Config, databaseUrl: string, options:
       run: createResourceSampler({ pool, queue, tenantId: config.serviceTenantId, poolMax: config.poolMax, source: 'agog-service' }),
     });
   }
+  // The collector of monitored databases' pg_stat_statements: off unless configured.
+  const collector = config.monitoredDatabases.length > 0
+    ? new Collector(pool, config.monitoredDatabases, {
+      slowQueryThresholdMs: config.slowQueryThresholdMs, retentionDays: config.retentionDays, intervalMs: config.collectIntervalMs,
+    })
+    : undefined;
+  if (collector) jobs.push({ name: 'collect', intervalMs: config.collectIntervalMs, run: () => collector.collectAll() });
   for (const extra of options.jobs ?? []) {
     const at = jobs.findIndex((j) => j.name === extra.name);
     if (at >= 0) jobs[at] = extra;
@@ -151,6 +159,7 @@ export async function startService(config: Config, databaseUrl: string, options:
         await closed;
         await queue.drain();
         await workers.close();
+        await collector?.close();
         await pool.end();
       })();
       return stopping;

@@ -3,6 +3,9 @@
 // reset or a re-created entry between rounds is counted once, the least-privilege login
 // reads everything and a login without pg_read_all_stats is told so, and a missing
 // extension gives a message that says what to add.
+import { execFile } from 'node:child_process';
+import path from 'node:path';
+import { promisify } from 'node:util';
 import { collectRound, type RoundSummary } from '../src/collector/collect';
 import type { MonitoredDatabase } from '../src/config';
 import { readStatementCounters } from '../src/db/monitoredStatements';
@@ -237,6 +240,43 @@ describe('collecting pg_stat_statements', () => {
     } finally {
       await pool.end();
       await dropDatabase(db.serverUrl, name);
+    }
+  });
+
+  it('runs one round from the command line with `agog-perf collect --once` and prints what it read', async () => {
+    const cli = async (env: Record<string, string>) => {
+      try {
+        const { stdout, stderr } = await promisify(execFile)(process.execPath, [path.resolve(__dirname, '../bin/agog-perf.js'), 'collect', '--once'],
+          { env: { ...process.env, DATABASE_URL: db.url, ...env } });
+        return { code: 0, stdout, stderr };
+      } catch (err) {
+        const e = err as { code: number; stdout: string; stderr: string };
+        return { code: e.code, stdout: e.stdout, stderr: e.stderr };
+      }
+    };
+    const env = { MONITORED_DATABASE_URL: monitored.collectorUrl, MONITORED_TENANT_ID: TENANT };
+    const first = await cli(env);
+    expect(first.code).toBe(0);
+    expect(first.stdout).toMatch(/^127\.0\.0\.1:\d+\/agog_monitored_\w+ → tenant c011ec70-0000-4000-8000-000000000031: \d+ pg_stat_statements entries read\n  first round: counters recorded as the baseline/);
+    await runWorkload({ count: 6 });
+    const second = await cli(env);
+    expect(second.code).toBe(0);
+    expect(second.stdout).toMatch(/  since \S+: \d+ call\(s\), [\d.]+ ms in \d+ fingerprint\(s\)/);
+    const { rows } = await db.pool.query(
+      `SELECT sum(calls)::int AS calls FROM collected_query_stats WHERE tenant_id = $1::uuid AND source LIKE '127.0.0.1:%' AND query_hash = $2::bigint`,
+      [TENANT, hashOf(WORKLOAD.count(1))]);
+    expect(rows[0].calls).toBe(6);
+
+    const bare = await createMonitoredDatabase(server, { extension: false });
+    try {
+      const failed = await cli({ MONITORED_DATABASE_URL: bare.collectorUrl, MONITORED_TENANT_ID: TENANT });
+      expect(failed.code).toBe(1);
+      expect(failed.stderr).toContain(`pg_stat_statements is not installed in database "${bare.name}": run CREATE EXTENSION pg_stat_statements;`);
+      const usage = await cli({ MONITORED_DATABASE_URL: '', MONITORED_TENANT_ID: '' });
+      expect(usage.code).toBe(2);
+      expect(usage.stderr).toMatch(/no monitored database: set MONITORED_DATABASE_URL and MONITORED_TENANT_ID/);
+    } finally {
+      await bare.drop();
     }
   });
 });

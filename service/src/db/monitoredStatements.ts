@@ -2,7 +2,8 @@
 // (src/collector/). The login needs only pg_read_all_stats (docs/collector.md); the
 // extension must be preloaded and created in that database, and a missing piece gives
 // MonitoredSetupError with what to add. Only the connected database's entries are read
-// (pg_stat_statements is per server). Texts are fetched only for the entries asked for:
+// (pg_stat_statements is per server), and not the collector login's own statements
+// (hence a login of its own, docs/collector.md). Texts are fetched only for the entries asked for:
 // pg_stat_statements(false) leaves the query-text file unread, which is most of the
 // view's cost on a server with many statements.
 import type { Queryable } from './tenantSession';
@@ -87,7 +88,8 @@ export async function readStatementCounters(db: Queryable): Promise<StatementsRe
             ${v17 ? 's.stats_since::text' : 'NULL::text'} AS stats_since,
             s.queryid IS NOT NULL AS readable
        FROM pg_stat_statements(false) s
-      WHERE s.dbid = (SELECT oid FROM pg_database WHERE datname = current_database())`,
+      WHERE s.dbid = (SELECT oid FROM pg_database WHERE datname = current_database())
+        AND s.userid <> (SELECT oid FROM pg_roles WHERE rolname = current_user)`,
   ).catch(notPreloaded(database));
   const entries: StatementCounters[] = [];
   let hiddenEntries = 0;

@@ -12,7 +12,12 @@
 --                          transaction as the deltas, so a round counts once or not at all.
 --   merged_query_counts    calls and slow calls per tenant over a window with the two sources
 --                          merged: a fingerprint collected in the window counts its collected
---                          calls, any other its reported ones (the alert rules read it).
+--                          calls, any other its reported ones (the health alert rule reads it).
+--   merge_collected_into_cache
+--                          the same merge per hour into performance_metrics_cache: queries,
+--                          slow queries and the health score (its slow-query component) of
+--                          the hours with collected rows. The service runs it after each
+--                          collection round and each refresh.
 -- Undo: rollback/rollback_V0.0.56.sql.
 
 CREATE TABLE collected_query_stats (
@@ -78,6 +83,85 @@ $fn$;
 COMMENT ON FUNCTION merged_query_counts(timestamptz, timestamptz) IS
   'Calls and slow calls per tenant in [p_from, p_to), reported and collected merged: a fingerprint collected in the window counts its collected calls (collected_query_stats), any other its reported ones (query_metrics_rollup, 5 minutes). Row-level security of the caller applies.';
 
+CREATE FUNCTION merge_collected_into_cache(p_tenant_id uuid, p_from timestamptz, p_to timestamptz)
+RETURNS integer
+LANGUAGE plpgsql
+SET search_path = public, pg_temp
+AS $fn$
+-- Parameters:
+--   p_tenant_id  the tenant whose cache hours to rewrite
+--   p_from/p_to  the hours to consider: those of collected rows in [hour of p_from, p_to)
+-- Per hour, a fingerprint with collected rows in the hour counts its collected calls,
+-- slow calls and time; any other its reported ones (the hourly rollups). The hour's
+-- total_queries, slow_query_count and avg_query_time_ms become the merged figures, and
+-- the health components are computed again from them and the hour's other stored
+-- inputs (requests, errors, resources), as the refresh computes them. An hour without a
+-- cache row (no reported data) gets one. Idempotent: it reads only the sources, so it may
+-- run again after a refresh rewrote an hour from reported rows alone. Returns the rows
+-- written.
+DECLARE
+  v_written integer;
+BEGIN
+  WITH collected AS (
+    SELECT c.tenant_id, date_trunc('hour', c."timestamp") AS hour_bucket, c.query_hash,
+           sum(c.calls) AS calls, sum(c.slow_calls) AS slow_calls, sum(c.total_ms) AS total_ms
+      FROM collected_query_stats c
+     WHERE c.tenant_id = p_tenant_id AND c."timestamp" >= date_trunc('hour', p_from) AND c."timestamp" < p_to
+     GROUP BY 1, 2, 3
+  ), hours AS (
+    -- Collected figures per hour, and the reported figures of the same fingerprints.
+    SELECT c.tenant_id, c.hour_bucket, sum(c.calls) AS calls, sum(c.slow_calls) AS slow_calls, sum(c.total_ms) AS total_ms,
+           coalesce(sum(r.calls), 0) AS overlap_calls, coalesce(sum(r.slow_calls), 0) AS overlap_slow,
+           coalesce(sum(r.total_ms), 0) AS overlap_ms
+      FROM collected c
+      LEFT JOIN query_metrics_rollup r
+        ON r.tenant_id = c.tenant_id AND r.resolution = '1h' AND r.query_hash = c.query_hash AND r.bucket = c.hour_bucket
+     GROUP BY 1, 2
+  ), merged AS (
+    SELECT h.tenant_id, h.hour_bucket,
+           (h.calls + coalesce(q.calls, 0) - h.overlap_calls)::bigint AS calls,
+           (h.slow_calls + coalesce(q.slow_calls, 0) - h.overlap_slow)::bigint AS slow_calls,
+           h.total_ms + coalesce(q.total_ms, 0) - h.overlap_ms AS total_ms
+      FROM hours h
+      LEFT JOIN LATERAL (
+        SELECT sum(r.calls) AS calls, sum(r.slow_calls) AS slow_calls, sum(r.total_ms) AS total_ms
+          FROM query_metrics_rollup r
+         WHERE r.tenant_id = h.tenant_id AND r.resolution = '1h' AND r.bucket = h.hour_bucket) q ON true
+  )
+  INSERT INTO performance_metrics_cache AS p (
+    tenant_id, hour_bucket, total_queries, slow_query_count, avg_query_time_ms,
+    apdex, latency_deduction, error_deduction, slow_query_deduction, resource_deduction, health_score,
+    health_model_version, last_updated)
+  SELECT m.tenant_id, m.hour_bucket, m.calls, m.slow_calls, m.total_ms / nullif(m.calls, 0),
+         hc.apdex, hc.latency_deduction, hc.error_deduction, hc.slow_query_deduction, hc.resource_deduction, hc.health_score,
+         2, now()
+    FROM merged m
+    LEFT JOIN performance_metrics_cache c ON c.tenant_id = m.tenant_id AND c.hour_bucket = m.hour_bucket
+   CROSS JOIN LATERAL health_score_components(
+     c.total_requests, c.satisfied_count, c.tolerating_count, c.error_count, m.calls, m.slow_calls,
+     c.max_cpu_usage_percent, c.max_memory_used_mb, c.memory_total_mb, c.max_active_connections, c.pool_max) hc
+  ON CONFLICT (tenant_id, hour_bucket) DO UPDATE SET
+    total_queries = EXCLUDED.total_queries,
+    slow_query_count = EXCLUDED.slow_query_count,
+    avg_query_time_ms = EXCLUDED.avg_query_time_ms,
+    apdex = EXCLUDED.apdex,
+    latency_deduction = EXCLUDED.latency_deduction,
+    error_deduction = EXCLUDED.error_deduction,
+    slow_query_deduction = EXCLUDED.slow_query_deduction,
+    resource_deduction = EXCLUDED.resource_deduction,
+    health_score = EXCLUDED.health_score,
+    health_model_version = EXCLUDED.health_model_version,
+    last_updated = EXCLUDED.last_updated;
+  GET DIAGNOSTICS v_written = ROW_COUNT;
+  RETURN v_written;
+END
+$fn$;
+
+COMMENT ON FUNCTION merge_collected_into_cache(uuid, timestamptz, timestamptz) IS
+  'Rewrites one tenant''s performance_metrics_cache hours that have collected rows in [hour of p_from, p_to): queries and slow queries with collected calls replacing the reported calls of the same fingerprint, and the health components from them. Run after each collection round and each refresh.';
+
+REVOKE EXECUTE ON FUNCTION merge_collected_into_cache(uuid, timestamptz, timestamptz) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION merge_collected_into_cache(uuid, timestamptz, timestamptz) TO agog_app;
 REVOKE EXECUTE ON FUNCTION merged_query_counts(timestamptz, timestamptz) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION merged_query_counts(timestamptz, timestamptz) TO agog_app, agog_readonly;
 GRANT SELECT, INSERT, DELETE ON collected_query_stats TO agog_app;

@@ -3,6 +3,7 @@
 import type { FastifyInstance } from 'fastify';
 import { Collector } from './collector/collector';
 import type { Config } from './config';
+import { mergeCollectedIntoCache } from './db/collectedStats';
 import { applySettings } from './db/health';
 import { maintainPartitions } from './db/partitions';
 import { createPool, type Pool } from './db/pool';
@@ -21,6 +22,9 @@ import type { OptimizerSettings } from './optimizer/detector';
 import { optimizeJob } from './optimizer/engine';
 import { createHttpServer } from './server';
 import { errorBody } from './http/errors';
+
+/** Hours back whose cache rows the refresh job merges collected calls into again. */
+const CACHE_MERGE_HOURS = 2;
 
 export interface RunningService {
   app: FastifyInstance;
@@ -78,6 +82,11 @@ export async function startService(config: Config, databaseUrl: string, options:
       run: async () => {
         const result = await refreshRollups(pool);
         metrics.refreshDurationMs = result.durationMs;
+        // The refresh rewrites an hour's cache row from reported calls alone; the hours
+        // it usually touches get the collected calls merged in again.
+        for (const tenantId of new Set(config.monitoredDatabases.map((d) => d.tenantId))) {
+          await mergeCollectedIntoCache(pool, tenantId, new Date(Date.now() - CACHE_MERGE_HOURS * 3_600_000), new Date(Date.now() + 60_000));
+        }
         return result;
       },
     },

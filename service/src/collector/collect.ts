@@ -6,7 +6,7 @@
 // `agog-perf collect --once`. docs/collector.md describes it for operators.
 import type { Pool } from 'pg';
 import type { MonitoredDatabase } from '../config';
-import { expireCollectedStats, insertCollectedStats, loadSnapshot, lockCollectorSource, saveSnapshot } from '../db/collectedStats';
+import { expireCollectedStats, insertCollectedStats, loadSnapshot, lockCollectorSource, mergeCollectedIntoCache, saveSnapshot } from '../db/collectedStats';
 import { readStatementCounters, readStatementTexts } from '../db/monitoredStatements';
 import { inTransaction } from '../db/pool';
 import { fingerprintQuery, loadParser } from '../ingest/fingerprint';
@@ -90,6 +90,8 @@ export async function collectRound(
     const periodStart = previous?.takenAt ?? null;
     if (periodStart && rows.length > 0) {
       await insertCollectedStats(client, tenantId, source, { periodStart, at: reading.readAt }, rows);
+      // The round's hour in the hourly cache: queries, slow queries and health score.
+      await mergeCollectedIntoCache(client, tenantId, reading.readAt, new Date(reading.readAt.getTime() + 1));
     }
 
     const next: Snapshot = { takenAt: reading.readAt, statsReset: reading.statsReset, entries: new Map() };

@@ -145,3 +145,15 @@ export async function collectedSeries(
   );
   return result.rows.map((row) => ({ ...totalsOf(row), time: new Date(row.time) }));
 }
+
+/**
+ * Rewrites the tenant's cache hours that have collected rows in [hour of from, to) with
+ * collected and reported calls merged (merge_collected_into_cache, V0.0.56).
+ */
+export async function mergeCollectedIntoCache(db: Queryable, tenantId: string, from: Date, to: Date): Promise<number> {
+  const result = await db.query<{ written: number }>(
+    `SELECT merge_collected_into_cache($1::uuid, $2::timestamptz, $3::timestamptz) AS written`,
+    [tenantId, from, to],
+  );
+  return result.rows[0]!.written;
+}

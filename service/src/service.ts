@@ -75,6 +75,12 @@ export async function startService(config: Config, databaseUrl: string, options:
   const metrics = new ServiceMetrics();
   const auth = new Authenticator(pool);
 
+  // The collector of monitored databases' pg_stat_statements: off unless configured.
+  const collector = config.monitoredDatabases.length > 0
+    ? new Collector(pool, config.monitoredDatabases, {
+      slowQueryThresholdMs: config.slowQueryThresholdMs, retentionDays: config.retentionDays, intervalMs: config.collectIntervalMs,
+    })
+    : undefined;
   const jobs: JobDefinition[] = [
     {
       name: 'refresh',
@@ -105,7 +111,7 @@ export async function startService(config: Config, databaseUrl: string, options:
     jobs.push({
       name: 'optimize',
       intervalMs: config.optimizerIntervalMs,
-      run: () => optimizeJob(pool, optimizerSettings(config)),
+      run: () => optimizeJob(pool, optimizerSettings(config), collector && ((tenantId) => collector.poolForTenant(tenantId))),
     });
   }
   if (config.resourceSampleIntervalMs > 0 && config.metricsEnabled) {
@@ -116,12 +122,6 @@ export async function startService(config: Config, databaseUrl: string, options:
       run: createResourceSampler({ pool, queue, tenantId: config.serviceTenantId, poolMax: config.poolMax, source: 'agog-service' }),
     });
   }
-  // The collector of monitored databases' pg_stat_statements: off unless configured.
-  const collector = config.monitoredDatabases.length > 0
-    ? new Collector(pool, config.monitoredDatabases, {
-      slowQueryThresholdMs: config.slowQueryThresholdMs, retentionDays: config.retentionDays, intervalMs: config.collectIntervalMs,
-    })
-    : undefined;
   if (collector) jobs.push({ name: 'collect', intervalMs: config.collectIntervalMs, run: () => collector.collectAll() });
   for (const extra of options.jobs ?? []) {
     const at = jobs.findIndex((j) => j.name === extra.name);

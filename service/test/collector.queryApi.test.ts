@@ -36,7 +36,15 @@ beforeAll(async () => {
   monitored = await createMonitoredDatabase(server);
   await monitored.admin.query(`CREATE TABLE accounts (aid integer PRIMARY KEY, abalance integer NOT NULL DEFAULT 0)`);
   await monitored.admin.query(`INSERT INTO accounts (aid) SELECT generate_series(1, 100)`);
-  ({ service, url } = await startTestService(db, { MONITORED_DATABASE_URL: monitored.collectorUrl, MONITORED_TENANT_ID: TENANT }));
+  // A slow-query threshold of 1 ms makes the orders scan below slow enough for the
+  // missing-index detector; the collector's login may read the tables it plans.
+  await monitored.admin.query(`CREATE TABLE orders (id integer PRIMARY KEY, customer_id integer NOT NULL, note text)`);
+  await monitored.admin.query(`INSERT INTO orders SELECT g, g % 5000, repeat('x', 40) FROM generate_series(1, 60000) g`);
+  await monitored.admin.query(`ANALYZE orders`);
+  await monitored.admin.query(`GRANT pg_read_all_data TO ${monitored.collectorRole}`);
+  ({ service, url } = await startTestService(db, {
+    MONITORED_DATABASE_URL: monitored.collectorUrl, MONITORED_TENANT_ID: TENANT, SLOW_QUERY_THRESHOLD_MS: '1', MISSING_INDEX_MIN_ROWS: '10000',
+  }));
   token = await tokenFor(db, TENANT, ['read']);
   from = Date.now() - HOUR;
 
@@ -134,5 +142,21 @@ describe('collected statistics in the query API', () => {
     // Every collected call, and the 3 reported calls of the statement not collected; the
     // 20 reported selects are the collected ones.
     expect(rows[0].calls).toBe(all.rows[0].calls + 3);
+  });
+
+  it('lets the missing-index detector plan a collected statement on the monitored database', async () => {
+    for (let i = 1; i <= 8; i++) await monitored.admin.query(`SELECT * FROM orders WHERE customer_id = ${i}`);
+    expect(await service.scheduler.runNow('collect')).toBe(true);
+    const ordersHash = fingerprintQuery('SELECT * FROM orders WHERE customer_id = 1').hashDecimal;
+    const { rows: collectedRows } = await db.pool.query(
+      `SELECT sum(slow_calls)::int AS slow FROM collected_query_stats WHERE tenant_id = $1::uuid AND query_hash = $2::bigint`, [TENANT, ordersHash]);
+    expect(collectedRows[0].slow).toBeGreaterThan(0);
+    // The product's own database has no orders table: only the monitored one can plan it.
+    expect(await service.scheduler.runNow('optimize')).toBe(true);
+    const { rows } = await db.pool.query(
+      `SELECT table_name, action, evidence FROM optimization_recommendations WHERE tenant_id = $1::uuid AND kind = 'missingIndex'`, [TENANT]);
+    expect(rows.map((r) => r.table_name)).toEqual(['public.orders']);
+    expect(rows[0].action).toMatch(/^CREATE INDEX CONCURRENTLY "?orders_customer_id_idx"? ON "?public"?\."?orders"? \("?customer_id"?\);$/);
+    expect(rows[0].evidence).toMatchObject({ queryHash: hashToHex(ordersHash), query: 'SELECT * FROM orders WHERE customer_id = $1', calls: 8 });
   });
 });

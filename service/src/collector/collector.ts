@@ -35,6 +35,12 @@ export class Collector {
     return pool;
   }
 
+  /** The connection to a tenant's (first) monitored database, for planning its statements. */
+  poolForTenant(tenantId: string): Pool | undefined {
+    const database = this.databases.find((d) => d.tenantId === tenantId);
+    return database && this.monitoredPool(database);
+  }
+
   /** One round over every database; throws CollectRoundError when any of them failed. */
   async collectAll(): Promise<RoundSummary[]> {
     const summaries: RoundSummary[] = [];

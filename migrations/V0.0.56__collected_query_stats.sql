@@ -49,12 +49,12 @@ CREATE TABLE collector_snapshots (
   taken_at timestamptz NOT NULL,
   stats_reset timestamptz,
   server_version_num integer NOT NULL,
-  entries jsonb NOT NULL,
+  entries text NOT NULL,
   PRIMARY KEY (tenant_id, source)
 );
 
 COMMENT ON TABLE collector_snapshots IS
-  'The pg_stat_statements counters of each monitored database as its last collection round read them (entries: one object per statement entry), with pg_stat_statements_info.stats_reset: the base of the next round''s deltas.';
+  'The pg_stat_statements counters of each monitored database as its last collection round read them (entries: JSON text, one array per statement entry, kept as text because only the service reads it and parsing it as jsonb cost more than the rest of the write), with pg_stat_statements_info.stats_reset: the base of the next round''s deltas.';
 
 CREATE FUNCTION merged_query_counts(p_from timestamptz, p_to timestamptz)
 RETURNS TABLE (tenant_id uuid, calls bigint, slow_calls bigint)

@@ -195,10 +195,10 @@ CREATE TABLE collector_snapshots (
   taken_at timestamp with time zone NOT NULL,
   stats_reset timestamp with time zone,
   server_version_num integer NOT NULL,
-  entries jsonb NOT NULL
+  entries text NOT NULL
 );
 -- row level security: enabled
--- comment: The pg_stat_statements counters of each monitored database as its last collection round read them (entries: one object per statement entry), with pg_stat_statements_info.stats_reset: the base of the next round's deltas.
+-- comment: The pg_stat_statements counters of each monitored database as its last collection round read them (entries: JSON text, one array per statement entry, kept as text because only the service reads it and parsing it as jsonb cost more than the rest of the write), with pg_stat_statements_info.stats_reset: the base of the next round's deltas.
 
 -- table optimization_recommendations
 CREATE TABLE optimization_recommendations (

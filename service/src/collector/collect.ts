@@ -41,6 +41,8 @@ export interface RoundSummary {
   statMonitor: boolean;
   /** Time spent in statements on the monitored database, as this client saw it. */
   monitoredMs: number;
+  /** Wall-clock milliseconds per phase of the round (the collector benchmark reports them). */
+  phasesMs: Record<'lock' | 'readCounters' | 'readTexts' | 'fingerprint' | 'writeDeltas' | 'mergeCache' | 'saveSnapshot' | 'expire', number>;
 }
 
 /** Reads one monitored database through `monitored` and stores the round through `pool`. */
@@ -52,9 +54,22 @@ export async function collectRound(
 ): Promise<RoundSummary> {
   await loadParser();
   const { tenantId, name: source } = database;
+  const phasesMs: RoundSummary['phasesMs'] = {
+    lock: 0, readCounters: 0, readTexts: 0, fingerprint: 0, writeDeltas: 0, mergeCache: 0, saveSnapshot: 0, expire: 0,
+  };
+  const phase = async <T>(name: keyof RoundSummary['phasesMs'], f: () => Promise<T> | T): Promise<T> => {
+    const started = performance.now();
+    try {
+      return await f();
+    } finally {
+      phasesMs[name] += performance.now() - started;
+    }
+  };
   return inTransaction(pool, async (client) => {
-    await lockCollectorSource(client, tenantId, source);
-    const previous = await loadSnapshot(client, tenantId, source);
+    const previous = await phase('lock', async () => {
+      await lockCollectorSource(client, tenantId, source);
+      return loadSnapshot(client, tenantId, source);
+    });
     let monitoredMs = 0;
     const timed = async <T>(f: () => Promise<T>): Promise<T> => {
       const started = performance.now();
@@ -64,7 +79,7 @@ export async function collectRound(
         monitoredMs += performance.now() - started;
       }
     };
-    const reading = await timed(() => readStatementCounters(monitored));
+    const reading = await phase('readCounters', () => timed(() => readStatementCounters(monitored)));
     const { baseline, reset, deltas } = roundDeltas(previous, reading.statsReset, reading.entries);
 
     // Fingerprints: kept in the snapshot per entry, so texts are read only for entries
@@ -79,19 +94,21 @@ export async function collectRound(
       if (hash && !delta.restarted) fingerprints.set(delta.key, { queryHash: hash, preview: '' });
       else needText.push(delta.key);
     }
-    const texts = await timed(() => readStatementTexts(monitored, reading.serverVersionNum, needText));
-    for (const key of needText) {
-      const text = texts.get(key);
-      if (text === undefined) continue;
-      const fingerprint = fingerprintQuery(text);
-      fingerprints.set(key, { queryHash: fingerprint.hashDecimal, preview: fingerprint.preview });
-    }
+    const texts = await phase('readTexts', () => timed(() => readStatementTexts(monitored, reading.serverVersionNum, needText)));
+    await phase('fingerprint', () => {
+      for (const key of needText) {
+        const text = texts.get(key);
+        if (text === undefined) continue;
+        const fingerprint = fingerprintQuery(text);
+        fingerprints.set(key, { queryHash: fingerprint.hashDecimal, preview: fingerprint.preview });
+      }
+    });
     const rows = fingerprintDeltas(deltas, (key) => fingerprints.get(key), settings.slowQueryThresholdMs);
     const periodStart = previous?.takenAt ?? null;
     if (periodStart && rows.length > 0) {
-      await insertCollectedStats(client, tenantId, source, { periodStart, at: reading.readAt }, rows);
+      await phase('writeDeltas', () => insertCollectedStats(client, tenantId, source, { periodStart, at: reading.readAt }, rows));
       // The round's hour in the hourly cache: queries, slow queries and health score.
-      await mergeCollectedIntoCache(client, tenantId, reading.readAt, new Date(reading.readAt.getTime() + 1));
+      await phase('mergeCache', () => mergeCollectedIntoCache(client, tenantId, reading.readAt, new Date(reading.readAt.getTime() + 1)));
     }
 
     const next: Snapshot = { takenAt: reading.readAt, statsReset: reading.statsReset, entries: new Map() };
@@ -100,8 +117,8 @@ export async function collectRound(
       const hash = fingerprints.get(entry.key)?.queryHash ?? (before && !reset ? before.queryHash : null);
       next.entries.set(entry.key, snapshotEntry(entry, hash));
     }
-    await saveSnapshot(client, tenantId, source, reading.serverVersionNum, next);
-    await expireCollectedStats(client, tenantId, new Date(reading.readAt.getTime() - settings.retentionDays * 86_400_000));
+    await phase('saveSnapshot', () => saveSnapshot(client, tenantId, source, reading.serverVersionNum, next));
+    await phase('expire', () => expireCollectedStats(client, tenantId, new Date(reading.readAt.getTime() - settings.retentionDays * 86_400_000)));
     return {
       source, tenantId, baseline, reset,
       entries: reading.entries.length, hiddenEntries: reading.hiddenEntries,
@@ -109,7 +126,7 @@ export async function collectRound(
       withoutText: deltas.filter((d) => !fingerprints.has(d.key)).length,
       textsRead: texts.size, fingerprints: rows.length,
       calls: rows.reduce((sum, r) => sum + r.calls, 0), totalMs: rows.reduce((sum, r) => sum + r.totalMs, 0),
-      periodStart, at: reading.readAt, statMonitor: reading.statMonitor, monitoredMs,
+      periodStart, at: reading.readAt, statMonitor: reading.statMonitor, monitoredMs, phasesMs,
     };
   });
 }

@@ -15,14 +15,14 @@ export async function lockCollectorSource(client: PoolClient, tenantId: string, 
 type PackedEntry = [number, number, number, number, number | null, number | null, number, number, string | null, string | null];
 
 export async function loadSnapshot(db: Queryable, tenantId: string, source: string): Promise<Snapshot | null> {
-  const result = await db.query<{ taken_at: Date; stats_reset: string | null; entries: Record<string, PackedEntry> }>(
+  const result = await db.query<{ taken_at: Date; stats_reset: string | null; entries: string }>(
     `SELECT taken_at, stats_reset::text AS stats_reset, entries FROM collector_snapshots WHERE tenant_id = $1::uuid AND source = $2::text`,
     [tenantId, source],
   );
   const row = result.rows[0];
   if (!row) return null;
   const entries = new Map<string, SnapshotEntry>();
-  for (const [key, e] of Object.entries(row.entries)) {
+  for (const [key, e] of Object.entries(JSON.parse(row.entries) as Record<string, PackedEntry>)) {
     entries.set(key, {
       calls: e[0], totalMs: e[1], rows: e[2], sumSquares: e[3], minMs: e[4], maxMs: e[5], sharedBlksHit: e[6], sharedBlksRead: e[7],
       statsSince: e[8], queryHash: e[9],
@@ -40,7 +40,7 @@ export async function saveSnapshot(
   }
   await db.query(
     `INSERT INTO collector_snapshots (tenant_id, source, taken_at, stats_reset, server_version_num, entries)
-     VALUES ($1::uuid, $2::text, $3::timestamptz, $4::timestamptz, $5::integer, $6::jsonb)
+     VALUES ($1::uuid, $2::text, $3::timestamptz, $4::timestamptz, $5::integer, $6::text)
      ON CONFLICT (tenant_id, source) DO UPDATE SET
        taken_at = EXCLUDED.taken_at, stats_reset = EXCLUDED.stats_reset,
        server_version_num = EXCLUDED.server_version_num, entries = EXCLUDED.entries`,
@@ -50,8 +50,8 @@ export async function saveSnapshot(
 
 /**
  * One round's deltas per fingerprint, and the fingerprints' texts in query_fingerprints
- * (kept when already there; first and last seen widened). query_fingerprints.calls stays
- * the count of reported calls.
+ * (kept when already there; first and last seen widened, last seen to within five
+ * minutes). query_fingerprints.calls stays the count of reported calls.
  */
 export async function insertCollectedStats(
   db: Queryable,
@@ -66,7 +66,9 @@ export async function insertCollectedStats(
     `INSERT INTO query_fingerprints AS f (tenant_id, query_hash, query_preview, calls, first_seen, last_seen)
      SELECT $1::uuid, h, p, 0, $2::timestamptz, $3::timestamptz FROM unnest($4::bigint[], $5::text[]) AS u(h, p)
      ON CONFLICT (tenant_id, query_hash) DO UPDATE SET
-       first_seen = least(f.first_seen, EXCLUDED.first_seen), last_seen = greatest(f.last_seen, EXCLUDED.last_seen)`,
+       first_seen = least(f.first_seen, EXCLUDED.first_seen), last_seen = greatest(f.last_seen, EXCLUDED.last_seen)
+     -- last_seen to within five minutes: a busy statement's row is not rewritten every round.
+     WHERE f.last_seen < EXCLUDED.last_seen - interval '5 minutes' OR f.first_seen > EXCLUDED.first_seen`,
     [tenantId, periodStart, at, col((r) => r.queryHash), col((r) => r.preview)],
   );
   await db.query(

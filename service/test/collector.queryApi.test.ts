@@ -158,5 +158,13 @@ describe('collected statistics in the query API', () => {
     expect(rows.map((r) => r.table_name)).toEqual(['public.orders']);
     expect(rows[0].action).toMatch(/^CREATE INDEX CONCURRENTLY "?orders_customer_id_idx"? ON "?public"?\."?orders"? \("?customer_id"?\);$/);
     expect(rows[0].evidence).toMatchObject({ queryHash: hashToHex(ordersHash), query: 'SELECT * FROM orders WHERE customer_id = $1', calls: 8 });
+
+    // Without the right to read the table the statement cannot be planned: no advice, and
+    // the optimizer's run still succeeds.
+    await monitored.admin.query(`REVOKE pg_read_all_data FROM ${monitored.collectorRole}`);
+    expect(await service.scheduler.runNow('optimize')).toBe(true);
+    const after = await db.pool.query(
+      `SELECT count(*)::int AS n FROM optimization_recommendations WHERE tenant_id = $1::uuid AND kind = 'missingIndex' AND resolved_at IS NULL`, [TENANT]);
+    expect(after.rows[0].n).toBe(0);
   });
 });

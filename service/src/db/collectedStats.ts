@@ -5,6 +5,8 @@
 // of one database (the scheduler and `agog-perf collect --once`) never interleave.
 import type { PoolClient } from 'pg';
 import type { FingerprintDelta, Snapshot, SnapshotEntry } from '../collector/deltas';
+import type { Segment } from '../query/timeRange';
+import { STEP_ORIGIN } from './requestRollups';
 import type { Queryable } from './tenantSession';
 
 /** Takes the round's lock for one tenant and monitored database (released at commit). */
@@ -49,9 +51,10 @@ export async function saveSnapshot(
 }
 
 /**
- * One round's deltas per fingerprint, and the fingerprints' texts in query_fingerprints
- * (kept when already there; first and last seen widened, last seen to within five
- * minutes). query_fingerprints.calls stays the count of reported calls.
+ * One round's deltas per fingerprint, added to the 5-minute and hourly buckets that hold
+ * the round's time, and the fingerprints' texts in query_fingerprints (kept when already
+ * there; first and last seen widened, last seen to within five minutes).
+ * query_fingerprints.calls stays the count of reported calls.
  */
 export async function insertCollectedStats(
   db: Queryable,
@@ -72,14 +75,22 @@ export async function insertCollectedStats(
     [tenantId, periodStart, at, col((r) => r.queryHash), col((r) => r.preview)],
   );
   await db.query(
-    `INSERT INTO collected_query_stats (tenant_id, "timestamp", query_hash, source, period_start, calls, total_ms, rows_sum, slow_calls,
-                                        mean_ms, stddev_ms, min_ms, max_ms, shared_blks_hit, shared_blks_read)
-     SELECT $1::uuid, $2::timestamptz, u.*
-       FROM unnest($3::bigint[], $4::text[], $5::timestamptz[], $6::bigint[], $7::float8[], $8::bigint[], $9::bigint[],
-                   $10::float8[], $11::float8[], $12::float8[], $13::float8[], $14::bigint[], $15::bigint[]) AS u`,
+    `INSERT INTO collected_query_stats AS c (tenant_id, resolution, bucket, query_hash, source, rounds, calls, total_ms, sum_squares_ms,
+                                             rows_sum, slow_calls, min_ms, max_ms, shared_blks_hit, shared_blks_read, last_round_at)
+     SELECT $1::uuid, r.resolution, date_bin(r.width, $2::timestamptz, timestamptz '${STEP_ORIGIN}'), u.h, $3::text, 1,
+            u.calls, u.total_ms, u.sum_squares, u.rows_sum, u.slow_calls, u.min_ms, u.max_ms, u.hit, u.read, $2::timestamptz
+       FROM unnest($4::bigint[], $5::bigint[], $6::float8[], $7::float8[], $8::bigint[], $9::bigint[], $10::float8[], $11::float8[],
+                   $12::bigint[], $13::bigint[]) AS u(h, calls, total_ms, sum_squares, rows_sum, slow_calls, min_ms, max_ms, hit, read)
+      CROSS JOIN (VALUES ('5m', interval '5 minutes'), ('1h', interval '1 hour')) AS r(resolution, width)
+     ON CONFLICT (tenant_id, resolution, bucket, query_hash, source) DO UPDATE SET
+       rounds = c.rounds + 1, calls = c.calls + EXCLUDED.calls, total_ms = c.total_ms + EXCLUDED.total_ms,
+       sum_squares_ms = c.sum_squares_ms + EXCLUDED.sum_squares_ms, rows_sum = c.rows_sum + EXCLUDED.rows_sum,
+       slow_calls = c.slow_calls + EXCLUDED.slow_calls, min_ms = least(c.min_ms, EXCLUDED.min_ms), max_ms = greatest(c.max_ms, EXCLUDED.max_ms),
+       shared_blks_hit = c.shared_blks_hit + EXCLUDED.shared_blks_hit, shared_blks_read = c.shared_blks_read + EXCLUDED.shared_blks_read,
+       last_round_at = greatest(c.last_round_at, EXCLUDED.last_round_at)`,
     [
-      tenantId, at, col((r) => r.queryHash), col(() => source), col(() => periodStart), col((r) => r.calls), col((r) => r.totalMs),
-      col((r) => r.rows), col((r) => r.slowCalls), col((r) => r.meanMs), col((r) => r.stddevMs), col((r) => r.minMs), col((r) => r.maxMs),
+      tenantId, at, source, col((r) => r.queryHash), col((r) => r.calls), col((r) => r.totalMs), col((r) => r.sumSquares),
+      col((r) => r.rows), col((r) => r.slowCalls), col((r) => r.minMs), col((r) => r.maxMs),
       col((r) => r.sharedBlksHit), col((r) => r.sharedBlksRead),
     ],
   );
@@ -87,7 +98,7 @@ export async function insertCollectedStats(
 
 /** Deletes one tenant's collected rows older than the retention. */
 export async function expireCollectedStats(db: Queryable, tenantId: string, before: Date): Promise<number> {
-  const result = await db.query(`DELETE FROM collected_query_stats WHERE tenant_id = $1::uuid AND "timestamp" < $2::timestamptz`, [tenantId, before]);
+  const result = await db.query(`DELETE FROM collected_query_stats WHERE tenant_id = $1::uuid AND bucket < $2::timestamptz`, [tenantId, before]);
   return result.rowCount ?? 0;
 }
 
@@ -119,31 +130,41 @@ function totalsOf(row: TotalsRow): CollectedTotals {
 }
 
 /**
- * Every fingerprint's collected totals over [from, to), by the rounds that ended in it.
- * With an endpoint, none: collected statistics know no endpoints.
+ * Every fingerprint's collected totals over a range, read as the query rollups are: the
+ * range's 5-minute edges (rangeSegments' first and last pieces) from 5-minute buckets,
+ * the hours and days between from hourly ones. A round counts in the bucket holding
+ * its time (the end of its period).
  */
-export async function collectedTotals(db: Queryable, tenantId: string, { from, to }: { from: Date; to: Date }): Promise<Map<string, CollectedTotals>> {
+export async function collectedTotals(db: Queryable, tenantId: string, segments: Segment[]): Promise<Map<string, CollectedTotals>> {
+  const [head, hoursFrom, , hoursTo, tail] = segments as [Segment, Segment, Segment, Segment, Segment];
   const result = await db.query<TotalsRow>(
     `SELECT c.query_hash::text AS query_hash, ${TOTALS_COLUMNS}
        FROM collected_query_stats c
-      WHERE c.tenant_id = $1::uuid AND c."timestamp" >= $2::timestamptz AND c."timestamp" < $3::timestamptz
+      WHERE c.tenant_id = $1::uuid
+        AND ((c.resolution = '5m' AND ((c.bucket >= $2::timestamptz AND c.bucket < $3::timestamptz)
+                                    OR (c.bucket >= $4::timestamptz AND c.bucket < $5::timestamptz)))
+          OR (c.resolution = '1h' AND c.bucket >= $6::timestamptz AND c.bucket < $7::timestamptz))
       GROUP BY c.query_hash`,
-    [tenantId, from, to],
+    [tenantId, head.from, head.to, tail.from, tail.to, hoursFrom.from, hoursTo.to],
   );
   return new Map(result.rows.map((row) => [row.query_hash, totalsOf(row)]));
 }
 
-/** One fingerprint's collected totals per step of stepMs from start (steps aligned to start). */
+/**
+ * One fingerprint's collected totals per step of stepMs from start (steps aligned to
+ * start), from hourly buckets for steps of an hour or more, else 5-minute ones.
+ */
 export async function collectedSeries(
   db: Queryable, tenantId: string, { queryHash, start, to, stepMs }: { queryHash: string; start: Date; to: Date; stepMs: number },
 ): Promise<Array<CollectedTotals & { time: Date }>> {
   const result = await db.query<TotalsRow & { time: number }>(
-    `SELECT extract(epoch FROM date_bin(make_interval(secs => $5::float8 / 1000), c."timestamp", $3::timestamptz))::float8 * 1000 AS time,
+    `SELECT extract(epoch FROM date_bin(make_interval(secs => $5::float8 / 1000), c.bucket, $3::timestamptz))::float8 * 1000 AS time,
             c.query_hash::text AS query_hash, ${TOTALS_COLUMNS}
        FROM collected_query_stats c
-      WHERE c.tenant_id = $1::uuid AND c.query_hash = $2::bigint AND c."timestamp" >= $3::timestamptz AND c."timestamp" < $4::timestamptz
+      WHERE c.tenant_id = $1::uuid AND c.resolution = $6::text AND c.query_hash = $2::bigint
+        AND c.bucket >= $3::timestamptz AND c.bucket < $4::timestamptz
       GROUP BY 1, 2 ORDER BY 1`,
-    [tenantId, queryHash, start, to, stepMs],
+    [tenantId, queryHash, start, to, stepMs, stepMs >= 3_600_000 ? '1h' : '5m'],
   );
   return result.rows.map((row) => ({ ...totalsOf(row), time: new Date(row.time) }));
 }

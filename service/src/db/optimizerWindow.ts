@@ -195,7 +195,7 @@ export async function slowFingerprints(pool: Pool, window: Window, perTenant: nu
        SELECT tenant_id, query_hash, sum(calls)::float8 AS calls, sum(slow_calls)::float8 AS slow_calls,
               sum(total_ms)::float8 AS total_ms, max(max_ms)::float8 AS max_ms
          FROM collected_query_stats
-        WHERE "timestamp" >= $1::timestamptz AND "timestamp" < $2::timestamptz
+        WHERE resolution = '5m' AND bucket >= $1::timestamptz AND bucket < $2::timestamptz
         GROUP BY tenant_id, query_hash
      ), merged AS (
        SELECT coalesce(c.tenant_id, r.tenant_id) AS tenant_id, coalesce(c.query_hash, r.query_hash) AS query_hash,

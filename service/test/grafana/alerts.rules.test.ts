@@ -82,13 +82,16 @@ async function queries(sql: Sql, tenant: string, count: number, ms: number, ago 
   );
 }
 
-/** A collection round's row: a fingerprint's calls collected from pg_stat_statements at now() - ago. */
+/** A collection round's figures: a fingerprint's calls collected from pg_stat_statements at now() - ago. */
 async function collected(sql: Sql, tenant: string, hash: number, calls: number, slowCalls: number, ago = '5 minutes') {
   await sql(
-    `INSERT INTO collected_query_stats (tenant_id, "timestamp", query_hash, source, period_start, calls, total_ms, rows_sum, slow_calls,
-                                        mean_ms, shared_blks_hit, shared_blks_read)
-     VALUES ($1::uuid, now() - $5::interval, $2::bigint, 'db', now() - $5::interval - interval '1 minute', $3::bigint, $3::bigint * 10, 0,
-             $4::bigint, 10, 0, 0)`,
+    `INSERT INTO collected_query_stats AS c (tenant_id, resolution, bucket, query_hash, source, rounds, calls, total_ms, sum_squares_ms,
+                                             rows_sum, slow_calls, shared_blks_hit, shared_blks_read, last_round_at)
+     SELECT $1::uuid, r, date_bin(w, now() - $5::interval, timestamptz '2000-01-01 00:00:00+00'), $2::bigint, 'db', 1, $3::bigint,
+            $3::bigint * 10, $3::bigint * 100, 0, $4::bigint, 0, 0, now() - $5::interval
+       FROM (VALUES ('5m', interval '5 minutes'), ('1h', interval '1 hour')) AS v(r, w)
+     ON CONFLICT (tenant_id, resolution, bucket, query_hash, source) DO UPDATE SET
+       calls = c.calls + EXCLUDED.calls, slow_calls = c.slow_calls + EXCLUDED.slow_calls, total_ms = c.total_ms + EXCLUDED.total_ms`,
     [tenant, hash, calls, slowCalls, ago],
   );
 }

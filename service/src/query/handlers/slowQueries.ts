@@ -65,7 +65,7 @@ export const slowQueries: QueryHandler<'slowQueries'> = async (query, ctx) => {
   // of reported calls only.
   const collected = query.endpoint
     ? new Map<string, CollectedTotals>()
-    : await collectedTotals(ctx.db, tenantId, { from: segments[0]!.from, to: segments[4]!.to });
+    : await collectedTotals(ctx.db, tenantId, segments);
   const reportedTop = (n: number) => fingerprintTotals(ctx.db, tenantId, segments, {
     orderBy, limit: n, endpoint: query.endpoint ?? null, read: rangeRead(ctx),
   });

@@ -20,7 +20,7 @@
 --                          the same merge per hour into performance_metrics_cache: queries,
 --                          slow queries and the health score (its slow-query component) of
 --                          the hours with collected rows. The service runs it after each
---                          collection round and each refresh.
+--                          refresh.
 -- Undo: rollback/rollback_V0.0.56.sql.
 
 CREATE TABLE collected_query_stats (
@@ -163,7 +163,7 @@ END
 $fn$;
 
 COMMENT ON FUNCTION merge_collected_into_cache(uuid, timestamptz, timestamptz) IS
-  'Rewrites one tenant''s performance_metrics_cache hours that have collected rows in [hour of p_from, p_to): queries and slow queries with collected calls replacing the reported calls of the same fingerprint, and the health components from them. Run after each collection round and each refresh.';
+  'Rewrites one tenant''s performance_metrics_cache hours that have collected rows in [hour of p_from, p_to): queries and slow queries with collected calls replacing the reported calls of the same fingerprint, and the health components from them. Run after each refresh.';
 
 REVOKE EXECUTE ON FUNCTION merge_collected_into_cache(uuid, timestamptz, timestamptz) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION merge_collected_into_cache(uuid, timestamptz, timestamptz) TO agog_app;

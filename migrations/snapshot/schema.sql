@@ -1390,7 +1390,7 @@ BEGIN
   RETURN v_written;
 END
 $function$;
--- comment: Rewrites one tenant's performance_metrics_cache hours that have collected rows in [hour of p_from, p_to): queries and slow queries with collected calls replacing the reported calls of the same fingerprint, and the health components from them. Run after each collection round and each refresh.
+-- comment: Rewrites one tenant's performance_metrics_cache hours that have collected rows in [hour of p_from, p_to): queries and slow queries with collected calls replacing the reported calls of the same fingerprint, and the health components from them. Run after each refresh.
 -- execute granted to: agog_app=EXECUTE
 
 -- function merged_query_counts(timestamp with time zone,timestamp with time zone)

@@ -177,7 +177,7 @@ export async function main(argv: string[] = []): Promise<number> {
       '',
       '## Service time of one round',
       '',
-      'Wall-clock time of collectRound in the service process (reading the monitored server, fingerprinting, writing the deltas, the snapshot and the cache hour in one transaction), and that process\'s CPU time during it.',
+      'Wall-clock time of collectRound in the service process (reading the monitored server, fingerprinting, writing the deltas and the snapshot in one transaction), and that process\'s CPU time during it.',
       '',
       '| case | rows written | texts read | wall ms (median) | wall ms (rounds) | service CPU ms (median) |',
       '|---|---|---|---|---|---|',
@@ -190,7 +190,7 @@ export async function main(argv: string[] = []): Promise<number> {
     lines.push(
       '',
       'Where the wall-clock time goes, per phase (medians, ms): lock and snapshot load; reading the counters and the texts on the monitored server;',
-      'fingerprinting in the service; writing the deltas, merging the hour into the cache, saving the snapshot and expiring old rows in the product database.',
+      'fingerprinting in the service; writing the deltas (into a 5-minute and an hourly bucket each), saving the snapshot and expiring old rows in the product database.',
       '',
       `| case | ${phaseNames.join(' | ')} |`,
       `|---|${phaseNames.map(() => '---').join('|')}|`,

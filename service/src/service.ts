@@ -88,8 +88,8 @@ export async function startService(config: Config, databaseUrl: string, options:
       run: async () => {
         const result = await refreshRollups(pool);
         metrics.refreshDurationMs = result.durationMs;
-        // The refresh rewrites an hour's cache row from reported calls alone; the hours
-        // it usually touches get the collected calls merged in again.
+        // The refresh rewrites an hour's cache row from reported calls alone; the collected
+        // calls of the last hours are merged in (again) after it.
         for (const tenantId of new Set(config.monitoredDatabases.map((d) => d.tenantId))) {
           await mergeCollectedIntoCache(pool, tenantId, new Date(Date.now() - CACHE_MERGE_HOURS * 3_600_000), new Date(Date.now() + 60_000));
         }

@@ -24,6 +24,7 @@ let token: string;
 let selectHash: string;
 let countHash: string;
 let from: number;
+let roundHour: Date;
 
 const ask = (query: Record<string, unknown>) => queryOne(url, token, query, { from, to: Date.now() + MINUTE });
 
@@ -55,8 +56,10 @@ beforeAll(async () => {
   expect(service.scheduler.status().collect!.failures).toBe(0);
 
   // The application reported the same 20 selects (1..20 ms), and 3 calls of a statement
-  // on another database.
-  const at = times(new Date(Date.now() - 10 * MINUTE), 20, 1000);
+  // on another database, in the hour of the round that collected the selects.
+  const roundAt = (await db.pool.query<{ at: Date }>(`SELECT max(last_round_at) AS at FROM collected_query_stats WHERE tenant_id = $1::uuid`, [TENANT])).rows[0]!.at;
+  roundHour = new Date(Math.floor(roundAt.getTime() / HOUR) * HOUR);
+  const at = times(new Date(Math.max(roundHour.getTime(), roundAt.getTime() - 25_000)), 20, 1000);
   await insertQueries(db.pool, TENANT, at.map((t, i) => ({ at: t, hash: selectHash, preview: 'SELECT abalance FROM accounts WHERE aid = $1', ms: i + 1, endpoint: '/api/accounts' })));
   await insertQueries(db.pool, TENANT, at.slice(0, 3).map((t) => ({ at: t, hash: REPORTED_ONLY, preview: 'SELECT * FROM elsewhere WHERE id = $1', ms: 5 })));
   await refreshRollups(db.pool);
@@ -133,6 +136,19 @@ describe('collected statistics in the query API', () => {
     expect(column(only, 'calls')).toEqual([5]);
     expect(column(only, 'source')).toEqual(['collected']);
     expect(column(only, 'p95Ms')).toEqual([null]);
+  });
+
+  it('merges the collected calls into the hourly cache after the refresh job, counting the select once', async () => {
+    expect(await service.scheduler.runNow('refresh')).toBe(true);
+    const { rows } = await db.pool.query(
+      `SELECT total_queries::float8 AS queries FROM performance_metrics_cache WHERE tenant_id = $1::uuid AND hour_bucket = $2::timestamptz`,
+      [TENANT, roundHour]);
+    const collectedInHour = await db.pool.query(
+      `SELECT sum(calls)::float8 AS calls FROM collected_query_stats WHERE tenant_id = $1::uuid AND resolution = '1h' AND bucket = $2::timestamptz`,
+      [TENANT, roundHour]);
+    // Every collected call of the hour, and the 3 reported calls of the statement not
+    // collected; the 20 reported selects are the collected ones.
+    expect(rows[0].queries).toBe(collectedInHour.rows[0].calls + 3);
   });
 
   it('counts each statement once in merged_query_counts, which the alert rules read', async () => {

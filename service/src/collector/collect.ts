@@ -6,7 +6,7 @@
 // `agog-perf collect --once`. docs/collector.md describes it for operators.
 import type { Pool } from 'pg';
 import type { MonitoredDatabase } from '../config';
-import { expireCollectedStats, insertCollectedStats, loadSnapshot, lockCollectorSource, mergeCollectedIntoCache, saveSnapshot } from '../db/collectedStats';
+import { expireCollectedStats, insertCollectedStats, loadSnapshot, lockCollectorSource, saveSnapshot } from '../db/collectedStats';
 import { readStatementCounters, readStatementTexts } from '../db/monitoredStatements';
 import { inTransaction } from '../db/pool';
 import { fingerprintQuery, loadParser } from '../ingest/fingerprint';
@@ -42,7 +42,7 @@ export interface RoundSummary {
   /** Time spent in statements on the monitored database, as this client saw it. */
   monitoredMs: number;
   /** Wall-clock milliseconds per phase of the round (the collector benchmark reports them). */
-  phasesMs: Record<'lock' | 'readCounters' | 'readTexts' | 'fingerprint' | 'writeDeltas' | 'mergeCache' | 'saveSnapshot' | 'expire', number>;
+  phasesMs: Record<'lock' | 'readCounters' | 'readTexts' | 'fingerprint' | 'writeDeltas' | 'saveSnapshot' | 'expire', number>;
 }
 
 /** Reads one monitored database through `monitored` and stores the round through `pool`. */
@@ -55,7 +55,7 @@ export async function collectRound(
   await loadParser();
   const { tenantId, name: source } = database;
   const phasesMs: RoundSummary['phasesMs'] = {
-    lock: 0, readCounters: 0, readTexts: 0, fingerprint: 0, writeDeltas: 0, mergeCache: 0, saveSnapshot: 0, expire: 0,
+    lock: 0, readCounters: 0, readTexts: 0, fingerprint: 0, writeDeltas: 0, saveSnapshot: 0, expire: 0,
   };
   const phase = async <T>(name: keyof RoundSummary['phasesMs'], f: () => Promise<T> | T): Promise<T> => {
     const started = performance.now();
@@ -106,9 +106,9 @@ export async function collectRound(
     const rows = fingerprintDeltas(deltas, (key) => fingerprints.get(key), settings.slowQueryThresholdMs);
     const periodStart = previous?.takenAt ?? null;
     if (periodStart && rows.length > 0) {
+      // The hourly cache gets these calls at the next refresh (src/service.ts), as it gets
+      // reported ones: merging the hour here cost more than writing the deltas.
       await phase('writeDeltas', () => insertCollectedStats(client, tenantId, source, { periodStart, at: reading.readAt }, rows));
-      // The round's hour in the hourly cache: queries, slow queries and health score.
-      await phase('mergeCache', () => mergeCollectedIntoCache(client, tenantId, reading.readAt, new Date(reading.readAt.getTime() + 1)));
     }
 
     const next: Snapshot = { takenAt: reading.readAt, statsReset: reading.statsReset, entries: new Map() };

@@ -198,7 +198,9 @@ export async function main(argv: string[] = []): Promise<number> {
     );
     lines.push(
       '',
-      'Target: one round over 5,000 distinct statements ≤ 1 s of the service\'s time.',
+      'Target: one round over 5,000 distinct statements ≤ 1 s of the service\'s time. The wall-clock time includes the work of both',
+      'databases, which run on the same cores as the service here (and as other work, see the load average); the service\'s own',
+      'time is its CPU time.',
       '',
       '## Cost on the monitored server',
       '',

@@ -1,9 +1,12 @@
 // merge_collected_into_cache (V0.0.56): an hour's cache row counts a fingerprint both
 // reported and collected once, by its collected calls, and its health score's slow-query
 // component follows; a refresh that rewrites the hour from reported rows alone is undone
-// by running it again; an hour with collected calls only gets a row.
+// by running it again; an hour with collected calls only gets a row. Also: a range reads
+// 5-minute and hourly buckets without counting a round twice, and the service has no
+// collect job unless a monitored database is configured.
 import { collectedTotals, insertCollectedStats, mergeCollectedIntoCache } from '../src/db/collectedStats';
 import { rangeSegments } from '../src/query/timeRange';
+import { startTestService } from './support/service';
 import { refreshRollups } from '../src/db/rollups';
 import { createTestDatabase, type TestDatabase } from './support/db';
 import { HOUR, hourStart, insertQueries, insertRequests, MINUTE, times } from './support/queryData';
@@ -90,5 +93,15 @@ describe('collected calls in the hourly cache', () => {
     expect(await calls(15, 180)).toBe(1110);
     expect(await calls(0, 3 * 60)).toBe(1111); // three whole hours
     expect(await calls(60, 120)).toBe(10);
+  });
+
+  it('has no collect job unless a monitored database is configured', async () => {
+    const { service } = await startTestService(db);
+    try {
+      expect(Object.keys(service.scheduler.status())).not.toContain('collect');
+      expect(Object.keys(service.scheduler.status())).toContain('refresh');
+    } finally {
+      await service.stop();
+    }
   });
 });

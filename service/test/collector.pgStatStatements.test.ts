@@ -1,9 +1,10 @@
-// The collector against a real pg_stat_statements (docs/collector.md): a scripted
-// workload's collected calls and total time equal pg_stat_statements' own deltas, a
-// reset or a re-created entry between rounds is counted once, the least-privilege login
-// reads everything and a login without pg_read_all_stats is told so, and a missing
-// extension gives a message that says what to add.
+// The collector against a real pg_stat_statements (docs/collector.md): the collected
+// calls and total time of a scripted workload and of pgbench equal pg_stat_statements'
+// own deltas, a reset or a re-created entry between rounds is counted once, the
+// least-privilege login reads everything and a login without pg_read_all_stats is told
+// so, and a missing extension gives a message that says what to add.
 import { execFile } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { collectRound, type RoundSummary } from '../src/collector/collect';
@@ -81,6 +82,16 @@ async function collectedSoFar(): Promise<Collected> {
   }]));
 }
 
+/** Everything collected so far for some fingerprints (5-minute buckets). */
+async function pgbenchCollected(hashes: Set<string>): Promise<Map<string, { calls: number; totalMs: number }>> {
+  const result = await db.pool.query<{ query_hash: string; calls: number; total_ms: number }>(
+    `SELECT query_hash::text, sum(calls)::float8 AS calls, sum(total_ms) AS total_ms FROM collected_query_stats
+      WHERE tenant_id = $1::uuid AND source = 'erp' AND resolution = '5m' AND query_hash = ANY ($2::bigint[]) GROUP BY query_hash`,
+    [TENANT, [...hashes]],
+  );
+  return new Map(result.rows.map((row) => [row.query_hash, { calls: row.calls, totalMs: row.total_ms }]));
+}
+
 /** A round, and what it added per fingerprint of the workload. */
 async function roundAdded(): Promise<{ summary: RoundSummary; added: Collected }> {
   const before = await collectedSoFar();
@@ -155,6 +166,39 @@ describe('collecting pg_stat_statements', () => {
     const { rows } = await db.pool.query(`SELECT query_preview FROM query_fingerprints WHERE tenant_id = $1::uuid AND query_hash = $2::bigint`,
       [TENANT, hashOf(WORKLOAD.select(1))]);
     expect(rows[0].query_preview).toMatch(/^SELECT abalance FROM accounts WHERE aid = \$1$/);
+  });
+
+  it('collects exactly what pg_stat_statements grew by under pgbench\'s workload', async () => {
+    const pgbench = '/usr/lib/postgresql/15/bin/pgbench';
+    if (!existsSync(pgbench)) {
+      process.stdout.write(`skipped: no ${pgbench} (Debian's postgresql-15 package ships it)\n`);
+      return;
+    }
+    const url = new URL(monitored.adminUrl);
+    const env = { ...process.env, PGHOST: url.hostname, PGPORT: url.port, PGUSER: decodeURIComponent(url.username), PGPASSWORD: decodeURIComponent(url.password) };
+    const run = (args: string[]) => promisify(execFile)(pgbench, [...args, monitored.name], { env });
+    await run(['-i', '-s', '1', '-q']);
+    const pgbenchTexts = async () => new Map((await monitored.admin.query<{ query: string; calls: number; total_ms: number }>(
+      `SELECT query, calls::float8 AS calls, total_exec_time AS total_ms FROM pg_stat_statements
+        WHERE dbid = (SELECT oid FROM pg_database WHERE datname = current_database()) AND query ~ 'pgbench_(accounts|branches|tellers|history)'
+          AND query !~* '^(create|drop|alter|truncate|copy|vacuum|insert into pgbench_(accounts|branches|tellers) )'`,
+    )).rows.reduce((sums, row) => {
+      const hash = hashOf(row.query);
+      const sum = sums.get(hash) ?? { calls: 0, totalMs: 0 };
+      sums.set(hash, { calls: sum.calls + row.calls, totalMs: sum.totalMs + row.total_ms });
+      return sums;
+    }, new Map<string, { calls: number; totalMs: number }>()));
+    await round();
+    const before = await pgbenchTexts();
+    await run(['-n', '-t', '40', '-c', '2', '-M', 'simple']);
+    const expected = minus(await pgbenchTexts(), before);
+    const pgbenchHashes = new Set(expected.keys());
+    const beforeCollected = await pgbenchCollected(pgbenchHashes);
+    await round();
+    const added = minus(await pgbenchCollected(pgbenchHashes), beforeCollected);
+    expectSame(added, expected);
+    // The TPC-B-like transaction's five statements, 2 clients × 40 transactions each.
+    expect([...added.values()].filter((v) => v.calls === 80)).toHaveLength(5);
   });
 
   it('writes nothing for a round without calls', async () => {

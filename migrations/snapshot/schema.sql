@@ -167,6 +167,40 @@ CREATE TABLE api_tokens (
 );
 -- comment: Bearer tokens of the service, stored as SHA-256 hashes; bound to one tenant, or admin (tenant_id NULL).
 
+-- table collected_query_stats
+CREATE TABLE collected_query_stats (
+  tenant_id uuid NOT NULL,
+  resolution text NOT NULL,
+  bucket timestamp with time zone NOT NULL,
+  query_hash bigint NOT NULL,
+  source text NOT NULL,
+  rounds integer NOT NULL,
+  calls bigint NOT NULL,
+  total_ms double precision NOT NULL,
+  sum_squares_ms double precision NOT NULL,
+  rows_sum bigint NOT NULL,
+  slow_calls bigint NOT NULL,
+  min_ms double precision,
+  max_ms double precision,
+  shared_blks_hit bigint NOT NULL,
+  shared_blks_read bigint NOT NULL,
+  last_round_at timestamp with time zone NOT NULL
+);
+-- row level security: enabled
+-- comment: Per tenant, resolution (5-minute and hourly buckets, UTC-aligned as the query rollups), fingerprint and monitored database (source): how much a statement's pg_stat_statements counters grew in the collection rounds that ended in the bucket (rounds of them, the last at last_round_at). calls, total_ms, rows_sum, the shared blocks and sum_squares_ms (sum of squared execution times, for the standard deviation) are sums of the rounds' deltas; min_ms and max_ms are the extremes of the rounds where pg_stat_statements' extremes moved (the entry began in the period, or its min fell or its max rose), NULL where none did (pg_stat_statements keeps no per-period extremes); slow_calls counts an entry's calls of a round as slow when their mean is at or above the slow-query threshold.
+
+-- table collector_snapshots
+CREATE TABLE collector_snapshots (
+  tenant_id uuid NOT NULL,
+  source text NOT NULL,
+  taken_at timestamp with time zone NOT NULL,
+  stats_reset timestamp with time zone,
+  server_version_num integer NOT NULL,
+  entries text NOT NULL
+);
+-- row level security: enabled
+-- comment: The pg_stat_statements counters of each monitored database as its last collection round read them (entries: JSON text, one array per statement entry, kept as text because only the service reads it and parsing it as jsonb cost more than the rest of the write), with pg_stat_statements_info.stats_reset: the base of the next round's deltas.
+
 -- table optimization_recommendations
 CREATE TABLE optimization_recommendations (
   tenant_id uuid NOT NULL,
@@ -478,6 +512,17 @@ ALTER TABLE api_tokens ADD CONSTRAINT api_tokens_name_check CHECK (length(name) 
 ALTER TABLE api_tokens ADD CONSTRAINT api_tokens_pkey PRIMARY KEY (id);
 ALTER TABLE api_tokens ADD CONSTRAINT api_tokens_scopes_check CHECK (scopes <@ ARRAY['read'::text, 'ingest'::text, 'admin'::text] AND cardinality(scopes) > 0);
 ALTER TABLE api_tokens ADD CONSTRAINT api_tokens_token_hash_key UNIQUE (token_hash);
+ALTER TABLE collected_query_stats ADD CONSTRAINT collected_query_stats_calls_check CHECK (calls > 0);
+ALTER TABLE collected_query_stats ADD CONSTRAINT collected_query_stats_check CHECK (slow_calls >= 0 AND slow_calls <= calls);
+ALTER TABLE collected_query_stats ADD CONSTRAINT collected_query_stats_pkey PRIMARY KEY (tenant_id, resolution, bucket, query_hash, source);
+ALTER TABLE collected_query_stats ADD CONSTRAINT collected_query_stats_resolution_check CHECK (resolution = ANY (ARRAY['5m'::text, '1h'::text]));
+ALTER TABLE collected_query_stats ADD CONSTRAINT collected_query_stats_rounds_check CHECK (rounds > 0);
+ALTER TABLE collected_query_stats ADD CONSTRAINT collected_query_stats_rows_sum_check CHECK (rows_sum >= 0);
+ALTER TABLE collected_query_stats ADD CONSTRAINT collected_query_stats_shared_blks_hit_check CHECK (shared_blks_hit >= 0);
+ALTER TABLE collected_query_stats ADD CONSTRAINT collected_query_stats_shared_blks_read_check CHECK (shared_blks_read >= 0);
+ALTER TABLE collected_query_stats ADD CONSTRAINT collected_query_stats_sum_squares_ms_check CHECK (sum_squares_ms >= 0::double precision);
+ALTER TABLE collected_query_stats ADD CONSTRAINT collected_query_stats_total_ms_check CHECK (total_ms >= 0::double precision);
+ALTER TABLE collector_snapshots ADD CONSTRAINT collector_snapshots_pkey PRIMARY KEY (tenant_id, source);
 ALTER TABLE optimization_recommendations ADD CONSTRAINT optimization_recommendations_action_check CHECK (length(action) <= 4000);
 ALTER TABLE optimization_recommendations ADD CONSTRAINT optimization_recommendations_check CHECK (last_seen >= first_seen);
 ALTER TABLE optimization_recommendations ADD CONSTRAINT optimization_recommendations_endpoint_check CHECK (length(endpoint) <= 500);
@@ -539,6 +584,9 @@ CREATE UNIQUE INDEX api_rollup_5s_state_pkey ON public.api_rollup_5s_state USING
 CREATE UNIQUE INDEX api_tokens_pkey ON public.api_tokens USING btree (id);
 CREATE UNIQUE INDEX api_tokens_token_hash_key ON public.api_tokens USING btree (token_hash);
 -- comment: Token lookup on every authenticated request.
+CREATE INDEX collected_query_stats_fingerprint ON public.collected_query_stats USING btree (tenant_id, resolution, query_hash, bucket);
+CREATE UNIQUE INDEX collected_query_stats_pkey ON public.collected_query_stats USING btree (tenant_id, resolution, bucket, query_hash, source);
+CREATE UNIQUE INDEX collector_snapshots_pkey ON public.collector_snapshots USING btree (tenant_id, source);
 CREATE UNIQUE INDEX optimization_recommendations_pkey ON public.optimization_recommendations USING btree (tenant_id, id);
 CREATE INDEX optimization_recommendations_tenant_last_seen ON public.optimization_recommendations USING btree (tenant_id, last_seen);
 -- comment: Recommendations of one tenant seen in a time range (query types recommendations and annotations).
@@ -1268,6 +1316,112 @@ $function$;
 -- comment: Creates monthly partitions for the current month and p_months_ahead more, moving matching rows out of the DEFAULT partition; drops monthly partitions older than p_retention and deletes older DEFAULT rows; expires derived rollups (5-second and 5-minute: retention + 7 days; hourly, daily, cache, fingerprints, recommendations: 400 days); never drops DEFAULT partitions. Idempotent; serialized by an advisory lock.
 -- execute granted to: (owner only)
 
+-- function merge_collected_into_cache(uuid,timestamp with time zone,timestamp with time zone)
+CREATE OR REPLACE FUNCTION public.merge_collected_into_cache(p_tenant_id uuid, p_from timestamp with time zone, p_to timestamp with time zone)
+ RETURNS integer
+ LANGUAGE plpgsql
+ SET search_path TO 'public', 'pg_temp'
+AS $function$
+-- Parameters:
+--   p_tenant_id  the tenant whose cache hours to rewrite
+--   p_from/p_to  the hours to consider: those of collected rows in [hour of p_from, p_to)
+-- Per hour, a fingerprint with collected rows in the hour counts its collected calls,
+-- slow calls and time; any other its reported ones (the hourly rollups). The hour's
+-- total_queries, slow_query_count and avg_query_time_ms become the merged figures, and
+-- the health components are computed again from them and the hour's other stored
+-- inputs (requests, errors, resources), as the refresh computes them. An hour without a
+-- cache row (no reported data) gets one. Idempotent: it reads only the sources, so it may
+-- run again after a refresh rewrote an hour from reported rows alone. Returns the rows
+-- written.
+DECLARE
+  v_written integer;
+BEGIN
+  WITH collected AS (
+    SELECT c.tenant_id, c.bucket AS hour_bucket, c.query_hash,
+           sum(c.calls) AS calls, sum(c.slow_calls) AS slow_calls, sum(c.total_ms) AS total_ms
+      FROM collected_query_stats c
+     WHERE c.tenant_id = p_tenant_id AND c.resolution = '1h' AND c.bucket >= date_trunc('hour', p_from, 'UTC') AND c.bucket < p_to
+     GROUP BY 1, 2, 3
+  ), hours AS (
+    -- Collected figures per hour, and the reported figures of the same fingerprints.
+    SELECT c.tenant_id, c.hour_bucket, sum(c.calls) AS calls, sum(c.slow_calls) AS slow_calls, sum(c.total_ms) AS total_ms,
+           coalesce(sum(r.calls), 0) AS overlap_calls, coalesce(sum(r.slow_calls), 0) AS overlap_slow,
+           coalesce(sum(r.total_ms), 0) AS overlap_ms
+      FROM collected c
+      LEFT JOIN query_metrics_rollup r
+        ON r.tenant_id = c.tenant_id AND r.resolution = '1h' AND r.query_hash = c.query_hash AND r.bucket = c.hour_bucket
+     GROUP BY 1, 2
+  ), merged AS (
+    SELECT h.tenant_id, h.hour_bucket,
+           (h.calls + coalesce(q.calls, 0) - h.overlap_calls)::bigint AS calls,
+           (h.slow_calls + coalesce(q.slow_calls, 0) - h.overlap_slow)::bigint AS slow_calls,
+           h.total_ms + coalesce(q.total_ms, 0) - h.overlap_ms AS total_ms
+      FROM hours h
+      LEFT JOIN LATERAL (
+        SELECT sum(r.calls) AS calls, sum(r.slow_calls) AS slow_calls, sum(r.total_ms) AS total_ms
+          FROM query_metrics_rollup r
+         WHERE r.tenant_id = h.tenant_id AND r.resolution = '1h' AND r.bucket = h.hour_bucket) q ON true
+  )
+  INSERT INTO performance_metrics_cache AS p (
+    tenant_id, hour_bucket, total_queries, slow_query_count, avg_query_time_ms,
+    apdex, latency_deduction, error_deduction, slow_query_deduction, resource_deduction, health_score,
+    health_model_version, last_updated)
+  SELECT m.tenant_id, m.hour_bucket, m.calls, m.slow_calls, m.total_ms / nullif(m.calls, 0),
+         hc.apdex, hc.latency_deduction, hc.error_deduction, hc.slow_query_deduction, hc.resource_deduction, hc.health_score,
+         2, now()
+    FROM merged m
+    LEFT JOIN performance_metrics_cache c ON c.tenant_id = m.tenant_id AND c.hour_bucket = m.hour_bucket
+   CROSS JOIN LATERAL health_score_components(
+     c.total_requests, c.satisfied_count, c.tolerating_count, c.error_count, m.calls, m.slow_calls,
+     c.max_cpu_usage_percent, c.max_memory_used_mb, c.memory_total_mb, c.max_active_connections, c.pool_max) hc
+  ON CONFLICT (tenant_id, hour_bucket) DO UPDATE SET
+    total_queries = EXCLUDED.total_queries,
+    slow_query_count = EXCLUDED.slow_query_count,
+    avg_query_time_ms = EXCLUDED.avg_query_time_ms,
+    apdex = EXCLUDED.apdex,
+    latency_deduction = EXCLUDED.latency_deduction,
+    error_deduction = EXCLUDED.error_deduction,
+    slow_query_deduction = EXCLUDED.slow_query_deduction,
+    resource_deduction = EXCLUDED.resource_deduction,
+    health_score = EXCLUDED.health_score,
+    health_model_version = EXCLUDED.health_model_version,
+    last_updated = EXCLUDED.last_updated;
+  GET DIAGNOSTICS v_written = ROW_COUNT;
+  RETURN v_written;
+END
+$function$;
+-- comment: Rewrites one tenant's performance_metrics_cache hours that have collected rows in [hour of p_from, p_to): queries and slow queries with collected calls replacing the reported calls of the same fingerprint, and the health components from them. Run after each refresh.
+-- execute granted to: agog_app=EXECUTE
+
+-- function merged_query_counts(timestamp with time zone,timestamp with time zone)
+CREATE OR REPLACE FUNCTION public.merged_query_counts(p_from timestamp with time zone, p_to timestamp with time zone)
+ RETURNS TABLE(tenant_id uuid, calls bigint, slow_calls bigint)
+ LANGUAGE sql
+ STABLE
+ SET search_path TO 'public', 'pg_temp'
+AS $function$
+  -- A fingerprint with collected rows in [p_from, p_to) counts those; any other counts
+  -- its reported calls from the 5-minute rollups. One statement seen both ways counts once.
+  -- Both sides read 5-minute buckets that begin in the window.
+  WITH collected AS (
+    SELECT c.tenant_id, c.query_hash, sum(c.calls)::bigint AS calls, sum(c.slow_calls)::bigint AS slow_calls
+      FROM collected_query_stats c
+     WHERE c.resolution = '5m' AND c.bucket >= p_from AND c.bucket < p_to
+     GROUP BY c.tenant_id, c.query_hash
+  ), reported AS (
+    SELECT r.tenant_id, r.query_hash, sum(r.calls)::bigint AS calls, sum(r.slow_calls)::bigint AS slow_calls
+      FROM query_metrics_rollup r
+     WHERE r.resolution = '5m' AND r.bucket >= p_from AND r.bucket < p_to
+       AND NOT EXISTS (SELECT 1 FROM collected c WHERE c.tenant_id = r.tenant_id AND c.query_hash = r.query_hash)
+     GROUP BY r.tenant_id, r.query_hash
+  )
+  SELECT u.tenant_id, sum(u.calls)::bigint, sum(u.slow_calls)::bigint
+    FROM (SELECT * FROM collected UNION ALL SELECT * FROM reported) u
+   GROUP BY u.tenant_id
+$function$;
+-- comment: Calls and slow calls per tenant in [p_from, p_to), reported and collected merged: a fingerprint collected in the window counts its collected calls (collected_query_stats), any other its reported ones (query_metrics_rollup, 5 minutes). Row-level security of the caller applies.
+-- execute granted to: agog_app=EXECUTE, agog_readonly=EXECUTE
+
 -- function query_performance_log_rollup_delta()
 CREATE OR REPLACE FUNCTION public.query_performance_log_rollup_delta()
  RETURNS trigger
@@ -1589,6 +1743,9 @@ CREATE POLICY tenant_isolation_app ON api_performance_log FOR ALL TO agog_app US
 CREATE POLICY tenant_scope_readonly ON api_performance_log FOR SELECT TO agog_readonly USING (((( SELECT NULLIF(current_setting('app.tenant_id'::text, true), ''::text) AS "nullif") IS NULL) OR (tenant_id = ( SELECT (NULLIF(current_setting('app.tenant_id'::text, true), ''::text))::uuid AS "nullif"))));
 CREATE POLICY tenant_isolation_app ON api_rollup_5s_pending FOR ALL TO agog_app USING ((tenant_id = ( SELECT (NULLIF(current_setting('app.tenant_id'::text, true), ''::text))::uuid AS "nullif")));
 CREATE POLICY tenant_scope_readonly ON api_rollup_5s_pending FOR SELECT TO agog_readonly USING (((( SELECT NULLIF(current_setting('app.tenant_id'::text, true), ''::text) AS "nullif") IS NULL) OR (tenant_id = ( SELECT (NULLIF(current_setting('app.tenant_id'::text, true), ''::text))::uuid AS "nullif"))));
+CREATE POLICY tenant_isolation_app ON collected_query_stats FOR ALL TO agog_app USING ((tenant_id = ( SELECT (NULLIF(current_setting('app.tenant_id'::text, true), ''::text))::uuid AS "nullif")));
+CREATE POLICY tenant_scope_readonly ON collected_query_stats FOR SELECT TO agog_readonly USING (((( SELECT NULLIF(current_setting('app.tenant_id'::text, true), ''::text) AS "nullif") IS NULL) OR (tenant_id = ( SELECT (NULLIF(current_setting('app.tenant_id'::text, true), ''::text))::uuid AS "nullif"))));
+CREATE POLICY tenant_isolation_app ON collector_snapshots FOR ALL TO agog_app USING ((tenant_id = ( SELECT (NULLIF(current_setting('app.tenant_id'::text, true), ''::text))::uuid AS "nullif")));
 CREATE POLICY tenant_isolation_app ON optimization_recommendations FOR ALL TO agog_app USING ((tenant_id = ( SELECT (NULLIF(current_setting('app.tenant_id'::text, true), ''::text))::uuid AS "nullif")));
 CREATE POLICY tenant_scope_readonly ON optimization_recommendations FOR SELECT TO agog_readonly USING (((( SELECT NULLIF(current_setting('app.tenant_id'::text, true), ''::text) AS "nullif") IS NULL) OR (tenant_id = ( SELECT (NULLIF(current_setting('app.tenant_id'::text, true), ''::text))::uuid AS "nullif"))));
 CREATE POLICY alerting_all_tenants ON performance_metrics_cache FOR SELECT TO agog_alerting USING (true);
@@ -1631,6 +1788,9 @@ GRANT SELECT ON api_rollup_5s_pending TO agog_app;
 GRANT SELECT ON api_rollup_5s_pending TO agog_readonly;
 GRANT SELECT ON api_rollup_5s_state TO agog_app;
 GRANT SELECT ON api_rollup_5s_state TO agog_readonly;
+GRANT DELETE, INSERT, SELECT ON collected_query_stats TO agog_app;
+GRANT SELECT ON collected_query_stats TO agog_readonly;
+GRANT DELETE, INSERT, SELECT, UPDATE ON collector_snapshots TO agog_app;
 GRANT SELECT ON optimization_recommendations TO agog_app;
 GRANT SELECT ON optimization_recommendations TO agog_readonly;
 GRANT DELETE, INSERT, SELECT, UPDATE ON performance_metrics_cache TO agog_app;

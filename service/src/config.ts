@@ -40,6 +40,17 @@ export interface Config {
   serviceTenantId: string;
   /** npm start's demo traffic: undefined = on with the embedded database, off with DATABASE_URL. */
   demo: boolean | undefined;
+  /** Databases whose pg_stat_statements the collector reads (src/collector/); empty: off. */
+  monitoredDatabases: MonitoredDatabase[];
+  collectIntervalMs: number;
+}
+
+/** One database the collector reads, and the tenant its statistics belong to. */
+export interface MonitoredDatabase {
+  /** Stable label of this database in the stored statistics (unique per tenant). */
+  name: string;
+  url: string;
+  tenantId: string;
 }
 
 export class ConfigError extends Error {
@@ -100,6 +111,86 @@ function databaseUrl(env: Env): string | undefined {
   return text;
 }
 
+const POSTGRES_URL_PATTERN = /^postgres(ql)?:\/\//;
+const SOURCE_NAME_PATTERN = /^[A-Za-z0-9_.:@\/-]{1,100}$/;
+
+/** host:port/database of a connection URL, without user or password: a database's default name. */
+export function monitoredDatabaseName(url: string): string {
+  try {
+    const parsed = new URL(url);
+    const database = decodeURIComponent(parsed.pathname.replace(/^\//, '')) || 'postgres';
+    return `${parsed.hostname || 'localhost'}:${parsed.port || '5432'}/${database}`;
+  } catch {
+    return 'monitored';
+  }
+}
+
+function monitoredEntry(variable: string, value: { url?: unknown; tenantId?: unknown; name?: unknown }): MonitoredDatabase {
+  if (typeof value.url !== 'string' || !POSTGRES_URL_PATTERN.test(value.url.trim())) {
+    throw new ConfigError(variable.includes('[') ? `${variable}.url` : variable, 'expected a postgres:// or postgresql:// connection URL');
+  }
+  const url = value.url.trim();
+  const tenantVariable = variable.includes('[') ? `${variable}.tenantId` : 'MONITORED_TENANT_ID';
+  if (value.tenantId === undefined || value.tenantId === null || value.tenantId === '') {
+    throw new ConfigError(tenantVariable, 'required: the tenant (a UUID) whose query statistics this database feeds');
+  }
+  if (typeof value.tenantId !== 'string' || !UUID_PATTERN.test(value.tenantId.trim())) {
+    throw new ConfigError(tenantVariable, `expected a UUID, got ${JSON.stringify(value.tenantId)}`);
+  }
+  let name = monitoredDatabaseName(url);
+  if (value.name !== undefined) {
+    if (typeof value.name !== 'string' || !SOURCE_NAME_PATTERN.test(value.name)) {
+      throw new ConfigError(`${variable}.name`, 'expected 1 to 100 letters, digits or _ . : @ / -');
+    }
+    name = value.name;
+  }
+  return { name, url, tenantId: value.tenantId.trim().toLowerCase() };
+}
+
+/**
+ * MONITORED_DATABASE_URL + MONITORED_TENANT_ID (one database), and MONITORED_DATABASES, a
+ * JSON array of {url, tenantId, name?} (several, each with its own tenant). Both may be set.
+ */
+function monitoredDatabases(env: Env): MonitoredDatabase[] {
+  const list: MonitoredDatabase[] = [];
+  const url = raw(env, 'MONITORED_DATABASE_URL');
+  const tenantId = raw(env, 'MONITORED_TENANT_ID');
+  if (url !== undefined) list.push(monitoredEntry('MONITORED_DATABASE_URL', { url, tenantId }));
+  else if (tenantId !== undefined) {
+    throw new ConfigError('MONITORED_DATABASE_URL', 'required when MONITORED_TENANT_ID is set: the database whose pg_stat_statements to read');
+  }
+  const several = raw(env, 'MONITORED_DATABASES');
+  if (several !== undefined) {
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(several);
+    } catch (err) {
+      throw new ConfigError('MONITORED_DATABASES', `expected a JSON array of {"url", "tenantId", "name"?}: ${(err as Error).message}`);
+    }
+    if (!Array.isArray(parsed)) throw new ConfigError('MONITORED_DATABASES', 'expected a JSON array of {"url", "tenantId", "name"?}');
+    parsed.forEach((entry, index) => {
+      const variable = `MONITORED_DATABASES[${index}]`;
+      if (typeof entry !== 'object' || entry === null || Array.isArray(entry)) {
+        throw new ConfigError(variable, 'expected an object {"url", "tenantId", "name"?}');
+      }
+      const unknown = Object.keys(entry).filter((key) => !['url', 'tenantId', 'name'].includes(key));
+      if (unknown.length > 0) throw new ConfigError(`${variable}.${unknown[0]}`, 'unknown field (expected url, tenantId, name)');
+      list.push(monitoredEntry(variable, entry as Record<string, unknown>));
+    });
+  }
+  const seen = new Set<string>();
+  for (const [index, entry] of list.entries()) {
+    const key = `${entry.tenantId} ${entry.name}`;
+    if (seen.has(key)) {
+      // The first entry is never the duplicate, so this one is in MONITORED_DATABASES.
+      throw new ConfigError(`MONITORED_DATABASES[${index - (url === undefined ? 0 : 1)}].name`,
+        `database "${entry.name}" is configured twice for tenant ${entry.tenantId}; give each a distinct name`);
+    }
+    seen.add(key);
+  }
+  return list;
+}
+
 export function loadConfig(env: Env = process.env): Config {
   const int = (name: string, fallback: number, min: number, max: number) =>
     number(env, name, fallback, { min, max, integer: true });
@@ -146,5 +237,7 @@ export function loadConfig(env: Env = process.env): Config {
     errorRateThresholdPercent: number(env, 'ERROR_RATE_THRESHOLD_PERCENT', 5, { min: 0.01, max: 100, integer: false }),
     serviceTenantId,
     demo: raw(env, 'AGOG_DEMO') === undefined ? undefined : boolean(env, 'AGOG_DEMO', false),
+    monitoredDatabases: monitoredDatabases(env),
+    collectIntervalMs: int('COLLECT_INTERVAL_MS', 60_000, 1000, 24 * 3_600_000),
   };
 }

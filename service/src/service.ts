@@ -1,7 +1,9 @@
 // Composition of the running service: pool, ingest queue, HTTP routes, scheduler, and
 // an orderly shutdown (stop accepting, finish batches in flight, close the pool).
 import type { FastifyInstance } from 'fastify';
+import { Collector } from './collector/collector';
 import type { Config } from './config';
+import { mergeCollectedIntoCache } from './db/collectedStats';
 import { applySettings } from './db/health';
 import { maintainPartitions } from './db/partitions';
 import { createPool, type Pool } from './db/pool';
@@ -21,6 +23,9 @@ import { optimizeJob } from './optimizer/engine';
 import { registerOtlpRoutes } from './otlp/routes';
 import { createHttpServer } from './server';
 import { errorBody } from './http/errors';
+
+/** Hours back whose cache rows the refresh job merges collected calls into again. */
+const CACHE_MERGE_HOURS = 2;
 
 export interface RunningService {
   app: FastifyInstance;
@@ -71,6 +76,12 @@ export async function startService(config: Config, databaseUrl: string, options:
   const metrics = new ServiceMetrics();
   const auth = new Authenticator(pool);
 
+  // The collector of monitored databases' pg_stat_statements: off unless configured.
+  const collector = config.monitoredDatabases.length > 0
+    ? new Collector(pool, config.monitoredDatabases, {
+      slowQueryThresholdMs: config.slowQueryThresholdMs, retentionDays: config.retentionDays, intervalMs: config.collectIntervalMs,
+    })
+    : undefined;
   const jobs: JobDefinition[] = [
     {
       name: 'refresh',
@@ -78,6 +89,11 @@ export async function startService(config: Config, databaseUrl: string, options:
       run: async () => {
         const result = await refreshRollups(pool);
         metrics.refreshDurationMs = result.durationMs;
+        // The refresh rewrites an hour's cache row from reported calls alone; the collected
+        // calls of the last hours are merged in (again) after it.
+        for (const tenantId of new Set(config.monitoredDatabases.map((d) => d.tenantId))) {
+          await mergeCollectedIntoCache(pool, tenantId, new Date(Date.now() - CACHE_MERGE_HOURS * 3_600_000), new Date(Date.now() + 60_000));
+        }
         return result;
       },
     },
@@ -96,7 +112,7 @@ export async function startService(config: Config, databaseUrl: string, options:
     jobs.push({
       name: 'optimize',
       intervalMs: config.optimizerIntervalMs,
-      run: () => optimizeJob(pool, optimizerSettings(config)),
+      run: () => optimizeJob(pool, optimizerSettings(config), collector && ((tenantId) => collector.poolForTenant(tenantId))),
     });
   }
   if (config.resourceSampleIntervalMs > 0 && config.metricsEnabled) {
@@ -107,6 +123,7 @@ export async function startService(config: Config, databaseUrl: string, options:
       run: createResourceSampler({ pool, queue, tenantId: config.serviceTenantId, poolMax: config.poolMax, source: 'agog-service' }),
     });
   }
+  if (collector) jobs.push({ name: 'collect', intervalMs: config.collectIntervalMs, run: () => collector.collectAll() });
   for (const extra of options.jobs ?? []) {
     const at = jobs.findIndex((j) => j.name === extra.name);
     if (at >= 0) jobs[at] = extra;
@@ -153,6 +170,7 @@ export async function startService(config: Config, databaseUrl: string, options:
         await closed;
         await queue.drain();
         await workers.close();
+        await collector?.close();
         await pool.end();
       })();
       return stopping;

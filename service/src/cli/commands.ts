@@ -1,4 +1,5 @@
 // The sub-commands of agog-perf, in the order `--help` lists them.
+import { collectCommand } from './commands/collect';
 import { dashboardsCommand } from './commands/dashboards';
 import { demoCommand } from './commands/demo';
 import { doctorCommand } from './commands/doctor';
@@ -22,6 +23,7 @@ export const commands: Record<string, Command> = {
   verify: verifyCommand,
   doctor: doctorCommand,
   report: reportCommand,
+  collect: collectCommand,
   demo: demoCommand,
   dashboards: dashboardsCommand,
 };

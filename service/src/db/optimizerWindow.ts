@@ -173,21 +173,41 @@ export interface SlowFingerprint {
   slowCalls: number;
   totalMs: number;
   maxMs: number | null;
+  /** Collected from a monitored database's pg_stat_statements in the window. */
+  collected: boolean;
 }
 
 /** Per tenant, the perTenant fingerprints with slow calls in the window that took the most time. */
 export async function slowFingerprints(pool: Pool, window: Window, perTenant: number): Promise<SlowFingerprint[]> {
+  // A fingerprint collected from pg_stat_statements in the window counts its collected
+  // calls instead of its reported ones (the rule of slowQueries, V0.0.56).
   const result = await pool.query<{
     tenant_id: string; query_hash: string; query_preview: string; calls: number; slow_calls: number; total_ms: number; max_ms: number | null;
+    collected: boolean;
   }>(
-    `SELECT s.tenant_id::text AS tenant_id, s.query_hash::text AS query_hash, f.query_preview, s.calls, s.slow_calls, s.total_ms, s.max_ms
-       FROM (SELECT tenant_id, query_hash, sum(calls)::float8 AS calls, sum(slow_calls)::float8 AS slow_calls,
-                    sum(total_ms)::float8 AS total_ms, max(max_ms)::float8 AS max_ms,
-                    row_number() OVER (PARTITION BY tenant_id ORDER BY sum(total_ms) DESC, query_hash) AS rank
-               FROM query_metrics_rollup
-              WHERE resolution = '5m' AND bucket >= $1::timestamptz AND bucket < $2::timestamptz
-              GROUP BY tenant_id, query_hash
-             HAVING sum(slow_calls) > 0) s
+    `WITH reported AS (
+       SELECT tenant_id, query_hash, sum(calls)::float8 AS calls, sum(slow_calls)::float8 AS slow_calls,
+              sum(total_ms)::float8 AS total_ms, max(max_ms)::float8 AS max_ms
+         FROM query_metrics_rollup
+        WHERE resolution = '5m' AND bucket >= $1::timestamptz AND bucket < $2::timestamptz
+        GROUP BY tenant_id, query_hash
+     ), collected AS (
+       SELECT tenant_id, query_hash, sum(calls)::float8 AS calls, sum(slow_calls)::float8 AS slow_calls,
+              sum(total_ms)::float8 AS total_ms, max(max_ms)::float8 AS max_ms
+         FROM collected_query_stats
+        WHERE resolution = '5m' AND bucket >= $1::timestamptz AND bucket < $2::timestamptz
+        GROUP BY tenant_id, query_hash
+     ), merged AS (
+       SELECT coalesce(c.tenant_id, r.tenant_id) AS tenant_id, coalesce(c.query_hash, r.query_hash) AS query_hash,
+              CASE WHEN c.query_hash IS NULL THEN r.calls ELSE c.calls END AS calls,
+              CASE WHEN c.query_hash IS NULL THEN r.slow_calls ELSE c.slow_calls END AS slow_calls,
+              CASE WHEN c.query_hash IS NULL THEN r.total_ms ELSE c.total_ms END AS total_ms,
+              greatest(c.max_ms, r.max_ms) AS max_ms, c.query_hash IS NOT NULL AS collected
+         FROM reported r FULL JOIN collected c ON c.tenant_id = r.tenant_id AND c.query_hash = r.query_hash
+     )
+     SELECT s.tenant_id::text AS tenant_id, s.query_hash::text AS query_hash, f.query_preview, s.calls, s.slow_calls, s.total_ms, s.max_ms, s.collected
+       FROM (SELECT m.*, row_number() OVER (PARTITION BY m.tenant_id ORDER BY m.total_ms DESC, m.query_hash) AS rank
+               FROM merged m WHERE m.slow_calls > 0) s
        JOIN query_fingerprints f ON f.tenant_id = s.tenant_id AND f.query_hash = s.query_hash
       WHERE s.rank <= $3::integer
       ORDER BY s.tenant_id, s.total_ms DESC`,
@@ -195,7 +215,7 @@ export async function slowFingerprints(pool: Pool, window: Window, perTenant: nu
   );
   return result.rows.map((row) => ({
     tenantId: row.tenant_id, queryHash: row.query_hash, preview: row.query_preview, calls: row.calls,
-    slowCalls: row.slow_calls, totalMs: row.total_ms, maxMs: row.max_ms,
+    slowCalls: row.slow_calls, totalMs: row.total_ms, maxMs: row.max_ms, collected: row.collected,
   }));
 }
 

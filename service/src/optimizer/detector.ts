@@ -28,6 +28,11 @@ export interface DetectorContext {
   now: Date;
   /** Tenants with data in the last day: database-wide findings are recorded for each of them. */
   activeTenants: string[];
+  /**
+   * The monitored database a tenant's collected statements ran on (MONITORED_DATABASE_URL),
+   * where the missing-index detector plans them; undefined: they are planned on `pool`.
+   */
+  monitoredDatabase?: (tenantId: string) => Pool | undefined;
 }
 
 export interface Detector {

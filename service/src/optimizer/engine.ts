@@ -47,12 +47,14 @@ export interface OptimizerRun {
 export async function runOptimizer(
   pool: Pool,
   settings: OptimizerSettings,
-  { now = new Date(), detectors = DETECTORS }: { now?: Date; detectors?: Detector[] } = {},
+  { now = new Date(), detectors = DETECTORS, monitoredDatabase }: {
+    now?: Date; detectors?: Detector[]; monitoredDatabase?: DetectorContext['monitoredDatabase'];
+  } = {},
 ): Promise<OptimizerRun> {
   const started = process.hrtime.bigint();
   const window = { from: new Date(now.getTime() - settings.windowMinutes * MINUTE_MS), to: now };
   const activeTenants = await tenantsWithData(pool, { from: new Date(now.getTime() - DAY_MS), to: new Date(now.getTime() + HOUR_MS) });
-  const ctx: DetectorContext = { pool, settings, window, now, activeTenants };
+  const ctx: DetectorContext = { pool, settings, window, now, activeTenants, monitoredDatabase };
 
   const found = new Map<string, Finding>();
   const ran: RecommendationKind[] = [];
@@ -80,8 +82,10 @@ export async function runOptimizer(
 }
 
 /** The scheduled job: a run in which a detector failed counts as failed (shown in /health, retried). */
-export async function optimizeJob(pool: Pool, settings: OptimizerSettings): Promise<OptimizerRun> {
-  const run = await runOptimizer(pool, settings);
+export async function optimizeJob(
+  pool: Pool, settings: OptimizerSettings, monitoredDatabase?: DetectorContext['monitoredDatabase'],
+): Promise<OptimizerRun> {
+  const run = await runOptimizer(pool, settings, { monitoredDatabase });
   if (run.failures.length) throw new Error(`optimizer: ${run.failures.map((f) => `${f.detector}: ${f.error}`).join('; ')}`);
   return run;
 }

@@ -11,6 +11,8 @@ export class StandalonePostgres {
   constructor(
     readonly dataDir: string,
     readonly port: number,
+    /** Extra server settings, e.g. { shared_preload_libraries: 'pg_stat_statements' }. */
+    readonly settings: Record<string, string> = {},
   ) {}
 
   get url(): string {
@@ -18,7 +20,7 @@ export class StandalonePostgres {
   }
 
   async start(): Promise<void> {
-    const child = spawn(process.execPath, [RUNNER, SCRIPT, this.dataDir, String(this.port)], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [RUNNER, SCRIPT, this.dataDir, String(this.port), JSON.stringify(this.settings)], { stdio: ['ignore', 'pipe', 'pipe'] });
     this.child = child;
     await new Promise<void>((resolve, reject) => {
       let output = '';

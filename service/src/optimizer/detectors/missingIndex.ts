@@ -7,6 +7,7 @@
 // is dropped when the planner would not use the index. Without hypopg, the finding says
 // the gain could not be proven.
 import { parseSync } from 'libpg-query';
+import type { Pool } from 'pg';
 import { explainGenericPlan, ExplainError, hypopgInstalled } from '../../db/explainPlan';
 import { tableForAdvice } from '../../db/monitoredSchema';
 import { slowFingerprints, type SlowFingerprint } from '../../db/optimizerWindow';
@@ -61,13 +62,13 @@ interface Advice {
   proof: Record<string, unknown>;
 }
 
-async function adviseOn(ctx: DetectorContext, text: string, hypopg: boolean): Promise<Advice[]> {
+async function adviseOn(ctx: DetectorContext, pool: Pool, text: string, hypopg: boolean): Promise<Advice[]> {
   const schema = ctx.settings.monitoredSchema;
-  const before = await explainGenericPlan(ctx.pool, text, { schema });
+  const before = await explainGenericPlan(pool, text, { schema });
   const advice: Advice[] = [];
   for (const scan of sequentialScans(before.plan)) {
     if (scan.schema && scan.schema !== schema) continue;
-    const table = await tableForAdvice(ctx.pool, schema, scan.table);
+    const table = await tableForAdvice(pool, schema, scan.table);
     if (!table || table.rowEstimate < ctx.settings.missingIndexMinRows) continue;
     if (scan.planRows / table.rowEstimate > MAX_SELECTIVITY) continue;
     const columns = suggestedIndexColumns(filterColumns(scan.filter, new Set(table.columns)));
@@ -78,7 +79,7 @@ async function adviseOn(ctx: DetectorContext, text: string, hypopg: boolean): Pr
     const target = `${quoteIdent(schema)}.${quoteIdent(scan.table)} (${columns.map(quoteIdent).join(', ')})`;
     let proof: Record<string, unknown>;
     if (hypopg) {
-      const after = await explainGenericPlan(ctx.pool, text, { schema, hypotheticalIndex: `CREATE INDEX ON ${target}` });
+      const after = await explainGenericPlan(pool, text, { schema, hypotheticalIndex: `CREATE INDEX ON ${target}` });
       const used = indexesUsed(after.plan).some((name) => name.includes('btree_'));
       const improvement = before.totalCost > 0 ? 1 - after.totalCost / before.totalCost : 0;
       if (!used || improvement < MIN_PROVEN_IMPROVEMENT) continue;
@@ -104,21 +105,33 @@ export const missingIndexDetector: Detector = {
   async detect(ctx) {
     await loadParser();
     const candidates = await slowFingerprints(ctx.pool, ctx.window, CANDIDATES_PER_TENANT);
-    const byText = new Map<string, SlowFingerprint[]>();
+    // A statement collected from a monitored database is planned there (with hypopg when
+    // that database has it); any other in the service's own database.
+    const plans = new Map<string, { pool: Pool; text: string; fingerprints: SlowFingerprint[] }>();
+    const poolIds = new Map<Pool, number>();
     for (const c of candidates) {
       if (unexplainableReason(c.preview) !== null) continue;
-      byText.set(c.preview, [...(byText.get(c.preview) ?? []), c]);
+      const pool = (c.collected ? ctx.monitoredDatabase?.(c.tenantId) : undefined) ?? ctx.pool;
+      if (!poolIds.has(pool)) poolIds.set(pool, poolIds.size);
+      const key = `${poolIds.get(pool)} ${c.preview}`;
+      const plan = plans.get(key) ?? { pool, text: c.preview, fingerprints: [] };
+      plan.fingerprints.push(c);
+      plans.set(key, plan);
     }
-    const hypopg = await hypopgInstalled(ctx.pool);
+    const hypopgIn = new Map<Pool, boolean>();
     const findings: Finding[] = [];
-    for (const [text, fingerprints] of [...byText].slice(0, MAX_PLANS_PER_RUN)) {
+    for (const { pool, text, fingerprints } of [...plans.values()].slice(0, MAX_PLANS_PER_RUN)) {
       let advice: Advice[];
       try {
-        advice = await adviseOn(ctx, text, hypopg);
+        if (!hypopgIn.has(pool)) hypopgIn.set(pool, await hypopgInstalled(pool));
+        advice = await adviseOn(ctx, pool, text, hypopgIn.get(pool)!);
       } catch (err) {
         // A query of another schema or database, or one that needs types the planner
         // cannot infer: nothing to advise on, and no reason to fail the run.
         if (err instanceof ExplainError) continue;
+        // A monitored database whose collector login may not read the table (no
+        // pg_read_all_data): no advice on its statements (docs/collector.md).
+        if ((err as { code?: string }).code === '42501') continue;
         throw err;
       }
       for (const a of advice) {

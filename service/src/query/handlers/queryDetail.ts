@@ -2,6 +2,10 @@
 //   latency    time, avgMs, p50Ms, p95Ms, p99Ms, maxMs per step (5-minute rollups at least);
 //   query      the text, totals over the shown steps, first and last seen (one row);
 //   endpoints  every endpoint that issued it, with calls and total time.
+// A fingerprint collected from pg_stat_statements in the shown range takes its calls,
+// time and rows from the collected statistics (the rule of slowQueries: never added to
+// reported ones), and its percentiles from the reported calls, when there are any.
+import { collectedSeries } from '../../db/collectedStats';
 import { fingerprintEndpoints, fingerprintInfo, fingerprintRangeHistogram, fingerprintSeries, SERIES_STORED_PERCENTS } from '../../db/queryRollups';
 import { STEP_ORIGIN_MS } from '../../db/requestRollups';
 import { hexToDecimal } from '../../ingest/fingerprint';
@@ -9,6 +13,7 @@ import type { QueryHandler } from '../context';
 import { stepOf, stepStart, stepTimes, tenantOf } from '../context';
 import { frame, ms, numberColumn, stepTimeColumn, stringColumn, timeColumn } from '../frames';
 import { Histogram, sendPercentiles } from '../histogram';
+import { COLLECTED_PERCENTILES_NOTICE, type FigureSource } from './slowQueries';
 import { FIVE_MINUTES_MS, RESOLUTION_MS, rangeSegments, rollupStep } from '../timeRange';
 
 const ENDPOINTS_SHOWN = 100;
@@ -35,6 +40,10 @@ export const queryDetail: QueryHandler<'queryDetail'> = async (query, ctx) => {
   const endpoints = await fingerprintEndpoints(ctx.db, tenantId, queryHash, ENDPOINTS_SHOWN);
 
   const times = stepTimes(start, ctx.range.to, step.stepMs);
+  const collected = await collectedSeries(ctx.db, tenantId, {
+    queryHash, start, to: times.length > 0 ? new Date(times[times.length - 1]! + step.stepMs) : ctx.range.to, stepMs: step.stepMs,
+  });
+  const collectedAt = new Map(collected.map((c) => [c.time.getTime(), c]));
   let all: Histogram;
   if (stored) {
     // The buckets of the shown steps: from the first step's start to the last one's end.
@@ -60,26 +69,43 @@ export const queryDetail: QueryHandler<'queryDetail'> = async (query, ctx) => {
     const point = byTime.get(t);
     return point ? f(point) : null;
   });
+  const source: FigureSource | null = collected.length === 0 ? (points.length > 0 ? 'reported' : null) : points.length > 0 ? 'both' : 'collected';
+  // Counts and times per step: the collected ones when the fingerprint was collected in
+  // the range, else the reported ones.
+  const counted = collected.length > 0 ? collected : points;
   let calls = 0;
   let totalMs = 0;
   let slowCalls = 0;
   let rowsSum = 0;
-  for (const p of points) {
+  for (const p of counted) {
     calls += p.calls;
     totalMs += p.totalMs;
     slowCalls += p.slowCalls;
     rowsSum += p.rowsSum;
   }
+  const avgAt = collected.length > 0
+    ? times.map((t) => {
+      const c = collectedAt.get(t);
+      return c && c.calls > 0 ? c.totalMs / c.calls : null;
+    })
+    : at((p) => (p.calls > 0 ? p.totalMs / p.calls : null));
+  const maxAt = collected.length > 0
+    ? times.map((t) => {
+      const values = [collectedAt.get(t)?.maxMs ?? null, byTime.get(t)?.maxMs ?? null].filter((v): v is number => v !== null);
+      return values.length > 0 ? Math.max(...values) : null;
+    })
+    : at((p) => p.maxMs);
   const notices = info ? [] : [{ severity: 'info' as const, text: `No fingerprint ${query.queryHash} for this tenant.` }];
+  if (collected.length > 0) notices.push({ severity: 'info' as const, text: COLLECTED_PERCENTILES_NOTICE });
   return {
     frames: [
       frame({ name: 'latency', refId: query.refId, notices, custom: { stepMs: step.stepMs } }, [
         stepTimeColumn(times, step.stepMs),
-        numberColumn('avgMs', at((p) => (p.calls > 0 ? p.totalMs / p.calls : null)), ms('Average')),
+        numberColumn('avgMs', avgAt, ms('Average')),
         numberColumn('p50Ms', at((p) => p.percentiles[0] ?? null), ms('p50')),
         numberColumn('p95Ms', at((p) => p.percentiles[1] ?? null), ms('p95')),
         numberColumn('p99Ms', at((p) => p.percentiles[2] ?? null), ms('p99')),
-        numberColumn('maxMs', at((p) => p.maxMs), ms('Max')),
+        numberColumn('maxMs', maxAt, ms('Max')),
       ]),
       frame({ name: 'query', refId: query.refId, preferredVisualisationType: 'table' }, [
         stringColumn('queryHash', [query.queryHash], { displayName: 'Fingerprint' }),
@@ -92,6 +118,7 @@ export const queryDetail: QueryHandler<'queryDetail'> = async (query, ctx) => {
         numberColumn('rowsPerCall', [calls > 0 ? rowsSum / calls : null], { unit: 'none', displayName: 'Rows per call', decimals: 1 }),
         timeColumn('firstSeen', [info?.firstSeen ?? null], { displayName: 'First seen' }),
         timeColumn('lastSeen', [info?.lastSeen ?? null], { displayName: 'Last seen' }),
+        stringColumn('source', [source], { displayName: 'Source' }),
       ]),
       frame({ name: 'endpoints', refId: query.refId, preferredVisualisationType: 'table' }, [
         stringColumn('endpoint', endpoints.map((e) => e.endpoint), { displayName: 'Endpoint' }),

@@ -112,7 +112,7 @@ function databaseUrl(env: Env): string | undefined {
 }
 
 const POSTGRES_URL_PATTERN = /^postgres(ql)?:\/\//;
-const SOURCE_NAME_PATTERN = /^[A-Za-z0-9_.:@\/-]{1,100}$/;
+const SOURCE_NAME_PATTERN = /^[A-Za-z0-9_.:@/-]{1,100}$/;
 
 /** host:port/database of a connection URL, without user or password: a database's default name. */
 export function monitoredDatabaseName(url: string): string {

@@ -319,11 +319,11 @@ describe('collecting pg_stat_statements', () => {
     const env = { MONITORED_DATABASE_URL: monitored.collectorUrl, MONITORED_TENANT_ID: TENANT };
     const first = await cli(env);
     expect(first.code).toBe(0);
-    expect(first.stdout).toMatch(/^127\.0\.0\.1:\d+\/agog_monitored_\w+ → tenant c011ec70-0000-4000-8000-000000000031: \d+ pg_stat_statements entries read\n  first round: counters recorded as the baseline/);
+    expect(first.stdout).toMatch(/^127\.0\.0\.1:\d+\/agog_monitored_\w+ → tenant c011ec70-0000-4000-8000-000000000031: \d+ pg_stat_statements entries read\n {2}first round: counters recorded as the baseline/);
     await runWorkload({ count: 6 });
     const second = await cli(env);
     expect(second.code).toBe(0);
-    expect(second.stdout).toMatch(/  since \S+: \d+ call\(s\), [\d.]+ ms in \d+ fingerprint\(s\)/);
+    expect(second.stdout).toMatch(/ {2}since \S+: \d+ call\(s\), [\d.]+ ms in \d+ fingerprint\(s\)/);
     const { rows } = await db.pool.query(
       `SELECT sum(calls)::int AS calls FROM collected_query_stats
         WHERE tenant_id = $1::uuid AND source LIKE '127.0.0.1:%' AND resolution = '5m' AND query_hash = $2::bigint`,

@@ -615,6 +615,46 @@ CREATE INDEX system_resource_metrics_default_tenant_id_timestamp_idx ON public.s
 CREATE INDEX system_resource_metrics_tenant_time ON ONLY public.system_resource_metrics USING btree (tenant_id, "timestamp");
 -- comment: Resource series per tenant and time range (resources panels, pool saturation detector).
 
+-- function alert_collected_slow_calls(timestamp with time zone,timestamp with time zone)
+CREATE OR REPLACE FUNCTION public.alert_collected_slow_calls(p_from timestamp with time zone, p_to timestamp with time zone)
+ RETURNS TABLE(tenant_id uuid, collected_slow_calls bigint, reported_slow_replaced bigint)
+ LANGUAGE sql
+ STABLE SECURITY DEFINER
+ SET search_path TO 'public', 'pg_temp'
+AS $function$
+  WITH collected AS (
+    SELECT c.tenant_id, c.query_hash, sum(c.slow_calls)::bigint AS slow_calls
+      FROM collected_query_stats c
+     WHERE c.resolution = '5m' AND c.bucket BETWEEN p_from AND p_to
+     GROUP BY c.tenant_id, c.query_hash
+  ), replaced AS (
+    SELECT l.tenant_id, count(*)::bigint AS slow_rows
+      FROM query_performance_log l
+      JOIN collected c ON c.tenant_id = l.tenant_id AND c.query_hash = l.query_hash
+     WHERE l."timestamp" BETWEEN p_from AND p_to
+       AND l.execution_time_ms >= (SELECT s.slow_query_threshold_ms FROM performance_settings s)
+     GROUP BY l.tenant_id
+  )
+  SELECT c.tenant_id, sum(c.slow_calls)::bigint, coalesce(max(r.slow_rows), 0)::bigint
+    FROM collected c
+    LEFT JOIN replaced r ON r.tenant_id = c.tenant_id
+   GROUP BY c.tenant_id
+$function$;
+-- comment: Per tenant: slow calls collected in [p_from, p_to], and the raw log's slow rows of the same fingerprints in that window, which the slow-query rule replaces by the collected ones.
+-- execute granted to: agog_alerting=EXECUTE
+
+-- function alert_query_counts(timestamp with time zone,timestamp with time zone)
+CREATE OR REPLACE FUNCTION public.alert_query_counts(p_from timestamp with time zone, p_to timestamp with time zone)
+ RETURNS TABLE(tenant_id uuid, calls bigint, slow_calls bigint)
+ LANGUAGE sql
+ STABLE SECURITY DEFINER
+ SET search_path TO 'public', 'pg_temp'
+AS $function$
+  SELECT m.tenant_id, m.calls, m.slow_calls FROM merged_query_counts(p_from, p_to) m
+$function$;
+-- comment: merged_query_counts for every tenant, for the alert rules: per-tenant counts only, so agog_alerting needs no fingerprint.
+-- execute granted to: agog_alerting=EXECUTE
+
 -- function api_metrics_rollup_percentiles()
 CREATE OR REPLACE FUNCTION public.api_metrics_rollup_percentiles()
  RETURNS trigger

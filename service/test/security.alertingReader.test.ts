@@ -182,6 +182,25 @@ describe('the alerting login', () => {
     expect(outcomes).toEqual(denied.map((sql) => [sql, '42501']));
   });
 
+  it('is the only role that may run the functions counting collected statements for the rules', async () => {
+    const roles = ['agog_alerting', 'agog_readonly', 'agog_app', 'public'];
+    const functions = ['alert_query_counts(timestamptz, timestamptz)', 'alert_collected_slow_calls(timestamptz, timestamptz)'];
+    const grants = [];
+    for (const fn of functions) {
+      for (const role of roles) {
+        const { rows } = await db.pool.query(
+          `SELECT coalesce(bool_or(a.privilege_type = 'EXECUTE'), false) AS granted
+             FROM pg_proc p, aclexplode(coalesce(p.proacl, acldefault('f', p.proowner))) a
+            WHERE p.oid = $1::regprocedure
+              AND a.grantee = CASE WHEN $2 = 'public' THEN 0 ELSE $2::regrole::oid END`,
+          [fn, role],
+        );
+        grants.push([fn, role, rows[0].granted]);
+      }
+    }
+    expect(grants).toEqual(functions.flatMap((fn) => roles.map((role) => [fn, role, role === 'agog_alerting'])));
+  });
+
   it('cannot write, even after lifting the read-only default', async () => {
     await reader.query('SET default_transaction_read_only = off');
     expect(await outcome(reader, `DELETE FROM query_performance_log`)).toBe('42501');

@@ -5,6 +5,7 @@
 // one parse. Text the parser rejects is scrubbed of everything that looks like a literal.
 import { createHash } from 'node:crypto';
 import { fingerprintSync, loadModule, normalizeSync } from 'libpg-query';
+import { LruCache } from '../lruCache';
 
 export const PREVIEW_MAX_CHARS = 500;
 
@@ -146,26 +147,6 @@ function toSigned64(hex: string): string {
 export function truncatePreview(text: string): string {
   const chars = Array.from(text);
   return chars.length <= PREVIEW_MAX_CHARS ? text : chars.slice(0, PREVIEW_MAX_CHARS - 1).join('') + '…';
-}
-
-class LruCache<V> {
-  private readonly map = new Map<string, V>();
-  constructor(private readonly capacity: number) {}
-  get(key: string): V | undefined {
-    const value = this.map.get(key);
-    if (value !== undefined) {
-      this.map.delete(key);
-      this.map.set(key, value);
-    }
-    return value;
-  }
-  set(key: string, value: V): void {
-    this.map.set(key, value);
-    if (this.map.size > this.capacity) this.map.delete(this.map.keys().next().value as string);
-  }
-  get size(): number {
-    return this.map.size;
-  }
 }
 
 const cache = new LruCache<Fingerprint>(20_000);

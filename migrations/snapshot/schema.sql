@@ -167,6 +167,17 @@ CREATE TABLE api_tokens (
 );
 -- comment: Bearer tokens of the service, stored as SHA-256 hashes; bound to one tenant, or admin (tenant_id NULL).
 
+-- table ingest_idempotency_keys
+CREATE TABLE ingest_idempotency_keys (
+  tenant_id uuid NOT NULL,
+  idempotency_key text NOT NULL,
+  accepted integer NOT NULL,
+  sampled_out integer NOT NULL,
+  created_at timestamp with time zone NOT NULL DEFAULT now()
+);
+-- row level security: enabled
+-- comment: Idempotency keys of committed ingest batches, with the counts the first answer carried; a retry with a stored key is answered from here and stores nothing. Kept a day.
+
 -- table optimization_recommendations
 CREATE TABLE optimization_recommendations (
   tenant_id uuid NOT NULL,
@@ -478,6 +489,8 @@ ALTER TABLE api_tokens ADD CONSTRAINT api_tokens_name_check CHECK (length(name) 
 ALTER TABLE api_tokens ADD CONSTRAINT api_tokens_pkey PRIMARY KEY (id);
 ALTER TABLE api_tokens ADD CONSTRAINT api_tokens_scopes_check CHECK (scopes <@ ARRAY['read'::text, 'ingest'::text, 'admin'::text] AND cardinality(scopes) > 0);
 ALTER TABLE api_tokens ADD CONSTRAINT api_tokens_token_hash_key UNIQUE (token_hash);
+ALTER TABLE ingest_idempotency_keys ADD CONSTRAINT ingest_idempotency_keys_idempotency_key_check CHECK (length(idempotency_key) >= 1 AND length(idempotency_key) <= 128);
+ALTER TABLE ingest_idempotency_keys ADD CONSTRAINT ingest_idempotency_keys_pkey PRIMARY KEY (tenant_id, idempotency_key);
 ALTER TABLE optimization_recommendations ADD CONSTRAINT optimization_recommendations_action_check CHECK (length(action) <= 4000);
 ALTER TABLE optimization_recommendations ADD CONSTRAINT optimization_recommendations_check CHECK (last_seen >= first_seen);
 ALTER TABLE optimization_recommendations ADD CONSTRAINT optimization_recommendations_endpoint_check CHECK (length(endpoint) <= 500);
@@ -539,6 +552,8 @@ CREATE UNIQUE INDEX api_rollup_5s_state_pkey ON public.api_rollup_5s_state USING
 CREATE UNIQUE INDEX api_tokens_pkey ON public.api_tokens USING btree (id);
 CREATE UNIQUE INDEX api_tokens_token_hash_key ON public.api_tokens USING btree (token_hash);
 -- comment: Token lookup on every authenticated request.
+CREATE INDEX ingest_idempotency_keys_created_at ON public.ingest_idempotency_keys USING brin (created_at);
+CREATE UNIQUE INDEX ingest_idempotency_keys_pkey ON public.ingest_idempotency_keys USING btree (tenant_id, idempotency_key);
 CREATE UNIQUE INDEX optimization_recommendations_pkey ON public.optimization_recommendations USING btree (tenant_id, id);
 CREATE INDEX optimization_recommendations_tenant_last_seen ON public.optimization_recommendations USING btree (tenant_id, last_seen);
 -- comment: Recommendations of one tenant seen in a time range (query types recommendations and annotations).

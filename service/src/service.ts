@@ -3,6 +3,7 @@
 import type { FastifyInstance } from 'fastify';
 import type { Config } from './config';
 import { applySettings } from './db/health';
+import { expireIdempotencyKeys } from './db/idempotencyKeys';
 import { maintainPartitions } from './db/partitions';
 import { createPool, type Pool } from './db/pool';
 import { CUMULATE_INTERVAL_MS, cumulateHistograms, refreshRollups } from './db/rollups';
@@ -88,7 +89,10 @@ export async function startService(config: Config, databaseUrl: string, options:
     {
       name: 'maintain',
       intervalMs: config.maintenanceIntervalMs,
-      run: () => maintainPartitions(pool, { monthsAhead: config.partitionMonthsAhead, retentionDays: config.retentionDays }),
+      run: async () => {
+        const partitions = await maintainPartitions(pool, { monthsAhead: config.partitionMonthsAhead, retentionDays: config.retentionDays });
+        return { partitions, idempotencyKeysExpired: await expireIdempotencyKeys(pool) };
+      },
     },
   ];
   if (config.optimizerIntervalMs > 0) {

@@ -4,6 +4,7 @@
 // batches are refused (429) rather than dropped. When PostgreSQL is unreachable, batches
 // are refused (503) until a background probe sees it back; then ingest resumes by itself.
 import type { Pool, PoolClient } from 'pg';
+import { claimIdempotencyKeys, idempotencyClaimId, type IdempotencyClaim } from '../db/idempotencyKeys';
 import { copyLines } from '../db/ingestCopy';
 import type { RecordKind } from './records';
 
@@ -22,10 +23,24 @@ export class IngestRejected extends Error {
   }
 }
 
+export type { IdempotencyClaim } from '../db/idempotencyKeys';
+
+/** What enqueue resolves with once its batch is durable. */
+export interface EnqueueOutcome {
+  /** Set when the batch's idempotency key was stored before: nothing was written now. */
+  replayed?: { accepted: number; sampledOut: number };
+}
+
+export interface EnqueueOptions {
+  /** Stored in the transaction that writes the batch; a batch whose key is stored already is not written again. */
+  idempotency?: IdempotencyClaim;
+}
+
 interface PendingBatch {
   lines: Lines;
   count: number;
-  resolve: () => void;
+  idempotency?: IdempotencyClaim;
+  resolve: (outcome: EnqueueOutcome) => void;
   reject: (err: Error) => void;
 }
 
@@ -86,9 +101,9 @@ export class GroupCommitQueue {
   }
 
   /** Resolves once every line is committed; rejects with IngestRejected otherwise. */
-  enqueue(lines: Lines, records?: number): Promise<void> {
+  enqueue(lines: Lines, records?: number, options: EnqueueOptions = {}): Promise<EnqueueOutcome> {
     const count = records ?? lines.api.length + lines.query.length + lines.resource.length;
-    if (count === 0) return Promise.resolve();
+    if (count === 0 && !options.idempotency) return Promise.resolve({});
     if (this.closed) return Promise.reject(new IngestRejected(503, 'shutting_down', 'the service is shutting down; retry against another replica', 1));
     if (this.unavailable) {
       return Promise.reject(new IngestRejected(503, 'database_unavailable', `PostgreSQL is unreachable (${this.unavailable.reason}); nothing was stored, retry later`, 2));
@@ -96,8 +111,8 @@ export class GroupCommitQueue {
     if (this.depth + count > this.options.queueMaxRecords) {
       return Promise.reject(new IngestRejected(429, 'queue_full', `the ingest queue is full (${this.depth} records waiting); nothing was stored, retry later`, 1));
     }
-    return new Promise<void>((resolve, reject) => {
-      this.pending.push({ lines, count, resolve, reject });
+    return new Promise<EnqueueOutcome>((resolve, reject) => {
+      this.pending.push({ lines, count, idempotency: options.idempotency, resolve, reject });
       this.pendingRecords += count;
       if (this.pendingRecords >= this.options.flushMaxRecords) this.kick();
       else this.timer ??= setTimeout(() => this.kick(), this.options.flushIntervalMs);
@@ -137,21 +152,26 @@ export class GroupCommitQueue {
   private async commitGroup(group: PendingBatch[]): Promise<void> {
     const started = process.hrtime.bigint();
     try {
-      await this.writeTransaction(group);
+      const replayed = await this.writeTransaction(group);
       const ms = Number(process.hrtime.bigint() - started) / 1e6;
       this.stats.flushes++;
       this.stats.lastFlushMs = ms;
       this.stats.flushDurationsMs.push(ms);
       if (this.stats.flushDurationsMs.length > 1000) this.stats.flushDurationsMs.splice(0, 500);
       for (const batch of group) {
-        this.stats.recordsCommitted += batch.count;
-        batch.resolve();
+        const replay = replayed.get(batch);
+        if (!replay) this.stats.recordsCommitted += batch.count;
+        batch.resolve(replay ? { replayed: replay } : {});
       }
     } catch (err) {
       this.stats.flushFailures++;
       if (isConnectionError(err)) {
         this.markUnavailable((err as Error).message);
-        const rejection = new IngestRejected(503, 'database_unavailable', `PostgreSQL is unreachable (${(err as Error).message}); nothing of this batch was stored, retry later`, 2);
+        // Lost while COMMIT was under way, the transaction may have committed: say so,
+        // and how to retry without storing the batch twice.
+        const rejection = (err as { duringCommit?: boolean }).duringCommit
+          ? new IngestRejected(503, 'commit_outcome_unknown', `the connection to PostgreSQL was lost during COMMIT (${(err as Error).message}); this batch may have been stored: retry with the same Idempotency-Key header (a retry without one may store it twice)`, 2)
+          : new IngestRejected(503, 'database_unavailable', `PostgreSQL is unreachable (${(err as Error).message}); nothing of this batch was stored, retry later`, 2);
         for (const batch of group) batch.reject(rejection);
         return;
       }
@@ -169,31 +189,61 @@ export class GroupCommitQueue {
     }
   }
 
-  private async writeTransaction(group: PendingBatch[]): Promise<void> {
-    const merged: Lines = { api: [], query: [], resource: [] };
-    for (const batch of group) {
-      for (const kind of ['api', 'query', 'resource'] as const) {
-        const lines = batch.lines[kind];
-        if (lines.length) merged[kind] = merged[kind].length ? merged[kind].concat(lines) : lines;
-      }
-    }
+  /** Writes the group in one transaction; returns the batches whose idempotency key was stored before. */
+  private async writeTransaction(group: PendingBatch[]): Promise<Map<PendingBatch, { accepted: number; sampledOut: number }>> {
     let client: PoolClient | undefined;
     let broken = false;
+    let committing = false;
     this.stats.transactions++;
     try {
       client = await this.pool.connect();
       await client.query('BEGIN');
+      const replayed = await this.claimKeys(client, group);
+      const merged: Lines = { api: [], query: [], resource: [] };
+      for (const batch of group) {
+        if (replayed.has(batch)) continue;
+        for (const kind of ['api', 'query', 'resource'] as const) {
+          const lines = batch.lines[kind];
+          if (lines.length) merged[kind] = merged[kind].length ? merged[kind].concat(lines) : lines;
+        }
+      }
       await copyLines(client, 'api', merged.api);
       await copyLines(client, 'query', merged.query);
       await copyLines(client, 'resource', merged.resource);
+      committing = true;
       await client.query('COMMIT');
+      return replayed;
     } catch (err) {
       broken = isConnectionError(err);
       if (client && !broken) await client.query('ROLLBACK').catch(() => undefined);
+      if (broken && committing && err && typeof err === 'object') (err as { duringCommit?: boolean }).duringCommit = true;
       throw err;
     } finally {
       client?.release(broken ? true : undefined);
     }
+  }
+
+  /**
+   * Stores the group's idempotency keys; a batch whose key is stored already, or was
+   * claimed by an earlier batch of this group, is answered as a replay and not written.
+   */
+  private async claimKeys(client: PoolClient, group: PendingBatch[]): Promise<Map<PendingBatch, { accepted: number; sampledOut: number }>> {
+    const replayed = new Map<PendingBatch, { accepted: number; sampledOut: number }>();
+    const first = new Map<string, PendingBatch>();
+    for (const batch of group) {
+      if (!batch.idempotency) continue;
+      const id = idempotencyClaimId(batch.idempotency);
+      const earlier = first.get(id);
+      if (earlier) replayed.set(batch, { accepted: earlier.idempotency!.accepted, sampledOut: earlier.idempotency!.sampledOut });
+      else first.set(id, batch);
+    }
+    if (first.size === 0) return replayed;
+    const stored = await claimIdempotencyKeys(client, [...first.values()].map((b) => b.idempotency!));
+    for (const [id, counts] of stored) {
+      replayed.set(first.get(id)!, counts);
+      for (const batch of group) if (batch.idempotency && idempotencyClaimId(batch.idempotency) === id) replayed.set(batch, counts);
+    }
+    return replayed;
   }
 
   private markUnavailable(reason: string): void {

@@ -117,7 +117,7 @@ export async function startService(config: Config, databaseUrl: string, options:
   }
   const scheduler = new Scheduler(pool, jobs, metrics, log, options.jobRetryMs);
 
-  const app = createHttpServer({ bodyLimitBytes: config.bodyLimitBytes, log });
+  const app = createHttpServer({ log });
   // During shutdown, keep-alive connections must not carry new requests: answer those
   // with 503 and close the connection, so clients move to another replica.
   let closing = false;

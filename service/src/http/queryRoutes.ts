@@ -1,7 +1,7 @@
 // POST /v1/query: the plugin's API (contract: src/contract/query.ts; documented in
 // service/README.md "Query API"). The tenant comes from the token; an admin token may
 // name one in the body's tenantId (or X-Tenant-Id / ?tenant=).
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { Pool } from 'pg';
 import type { QuerySettings } from '../query/context';
 import { runQueries, validateQueryRequest } from '../query/runQueries';
@@ -11,22 +11,25 @@ import { ApiError } from './errors';
 import { requestedTenant } from './ingestRoutes';
 import { queryResponseBytes } from './responseBytes';
 
-/** Query bodies are small; this bounds what is parsed before authentication. */
-const MAX_QUERY_BODY_BYTES = 256 * 1024;
+/** Query bodies are small: the route's body limit. */
+export const MAX_QUERY_BODY_BYTES = 256 * 1024;
 
 export function registerQueryRoutes(
   app: FastifyInstance,
   deps: { pool: Pool; auth: Authenticator; settings: QuerySettings; observe?: (queryType: string, ms: number) => void },
 ): void {
-  app.post('/v1/query', async (request, reply) => {
-    // Who is asking comes first: an unauthenticated request learns nothing about its body.
-    await deps.auth.verify(request.headers.authorization);
+  const options = {
+    bodyLimit: MAX_QUERY_BODY_BYTES,
+    // Who is asking comes first, before the body is read: an unauthenticated request
+    // learns nothing about its body and costs no buffering.
+    onRequest: async (request: FastifyRequest) => {
+      await deps.auth.verify(request.headers.authorization);
+    },
+  };
+  app.post('/v1/query', options, async (request, reply) => {
     const raw = request.body;
     if (!Buffer.isBuffer(raw) || raw.length === 0) {
       throw new ApiError(400, 'empty_body', 'the body is empty; send {"range": {...}, "queries": [...]}', { field: '(body)' });
-    }
-    if (raw.length > MAX_QUERY_BODY_BYTES) {
-      throw new ApiError(413, 'payload_too_large', `a query body may be at most ${MAX_QUERY_BODY_BYTES} bytes`, { field: '(body)' });
     }
     requireJsonRequest(request.headers['content-type'], request.headers['content-encoding']);
     let body: unknown;

@@ -13,6 +13,7 @@ export interface Config {
   flushIntervalMs: number;
   flushMaxRecords: number;
   queueMaxRecords: number;
+  queueMaxBytes: number;
   maxConcurrentFlushes: number;
   ingestWorkers: number;
   bodyLimitBytes: number;
@@ -119,6 +120,7 @@ export function loadConfig(env: Env = process.env): Config {
     flushIntervalMs: int('METRICS_FLUSH_INTERVAL_MS', 50, 1, 60_000),
     flushMaxRecords: int('METRICS_FLUSH_MAX_RECORDS', 20_000, 1, 1_000_000),
     queueMaxRecords: int('METRICS_QUEUE_MAX_RECORDS', 200_000, 1, 10_000_000),
+    queueMaxBytes: int('METRICS_QUEUE_MAX_BYTES', 256 * 1024 * 1024, 1024 * 1024, 16 * 1024 * 1024 * 1024),
     maxConcurrentFlushes: int('METRICS_FLUSH_CONCURRENCY', 2, 1, 16),
     ingestWorkers: int('INGEST_WORKERS', Math.min(4, Math.max(1, os.cpus().length)), 0, 64),
     bodyLimitBytes: int('INGEST_BODY_LIMIT_BYTES', 10 * 1024 * 1024, 1024, 512 * 1024 * 1024),

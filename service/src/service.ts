@@ -66,6 +66,7 @@ export async function startService(config: Config, databaseUrl: string, options:
     flushIntervalMs: config.flushIntervalMs,
     flushMaxRecords: config.flushMaxRecords,
     queueMaxRecords: config.queueMaxRecords,
+    queueMaxBytes: config.queueMaxBytes,
     maxConcurrentFlushes: config.maxConcurrentFlushes,
   });
   const metrics = new ServiceMetrics();

@@ -83,3 +83,36 @@ describe('a group the database refuses is split in halves until the refused batc
     expect(queue.stats.transactions).toBe(11);
   });
 });
+
+describe('the queue is bounded by bytes as well as records', () => {
+  let db: TestDatabase;
+  beforeAll(async () => {
+    db = await createTestDatabase('queue_bytes');
+  });
+  afterAll(async () => {
+    await db.drop();
+  });
+
+  function longEndpointBatch(records: number, endpointChars: number): Lines {
+    const endpoint = '/long/' + 'x'.repeat(endpointChars);
+    const line = `${new Date().toISOString()}\t${TENANT}\t5\t\\N\t\\N\t200\tGET\t${endpoint}\t\\N\t\\N\n`;
+    return { api: [line.repeat(records)], query: [], resource: [] };
+  }
+
+  it('refuses with 429 a batch that would take the bytes waiting past queueMaxBytes, though few records wait, and takes batches again once written', async () => {
+    const queue = new GroupCommitQueue(db.pool, { flushIntervalMs: 60_000, flushMaxRecords: 1_000_000, queueMaxRecords: 1_000_000, queueMaxBytes: 1024 * 1024 });
+    const first = queue.enqueue(longEndpointBatch(1000, 490), 1000); // about 560 KB
+    expect(queue.depthBytes).toBeGreaterThan(500 * 1024);
+    const refused = queue.enqueue(longEndpointBatch(1000, 490), 1000);
+    await expect(refused).rejects.toMatchObject({ status: 429, code: 'queue_full', message: expect.stringMatching(/bytes waiting, at most 1048576/) });
+    await queue.drain();
+    await expect(first).resolves.toEqual({});
+    expect(queue.depthBytes).toBe(0);
+    // An empty queue accepts one batch larger than the bound.
+    const queue2 = new GroupCommitQueue(db.pool, { flushIntervalMs: 5, flushMaxRecords: 1_000_000, queueMaxRecords: 1_000_000, queueMaxBytes: 1024 * 1024 });
+    await expect(queue2.enqueue(longEndpointBatch(2000, 490), 2000)).resolves.toEqual({});
+    await queue2.drain();
+    const stored = await db.pool.query(`SELECT count(*)::int AS n FROM api_performance_log WHERE endpoint LIKE '/long/%'`);
+    expect(stored.rows[0].n).toBe(3000);
+  });
+});

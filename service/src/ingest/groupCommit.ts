@@ -1,7 +1,7 @@
 // Group commit: concurrent ingest requests share one transaction of COPYs. A request's
 // promise resolves only after the transaction holding its rows committed, so an
-// acknowledged record is durable. Memory is bounded by queueMaxRecords: past it, new
-// batches are refused (429) rather than dropped. When PostgreSQL is unreachable, batches
+// acknowledged record is durable. Memory is bounded by queueMaxRecords and queueMaxBytes:
+// past either, new batches are refused (429) rather than dropped. When PostgreSQL is unreachable, batches
 // are refused (503) until a background probe sees it back; then ingest resumes by itself.
 import type { Pool, PoolClient } from 'pg';
 import { claimIdempotencyKeys, idempotencyClaimId, type IdempotencyClaim } from '../db/idempotencyKeys';
@@ -39,6 +39,7 @@ export interface EnqueueOptions {
 interface PendingBatch {
   lines: Lines;
   count: number;
+  bytes: number;
   idempotency?: IdempotencyClaim;
   resolve: (outcome: EnqueueOutcome) => void;
   reject: (err: Error) => void;
@@ -48,6 +49,12 @@ export interface GroupCommitOptions {
   flushIntervalMs: number;
   flushMaxRecords: number;
   queueMaxRecords: number;
+  /**
+   * COPY text waiting or being written, in bytes (characters of string lines). Records
+   * alone do not bound memory: 200 k records with long endpoints hold hundreds of MB. An
+   * empty queue accepts any one batch. Default: no limit.
+   */
+  queueMaxBytes?: number;
   probeIntervalMs?: number;
   /**
    * Group commits that may run at once. Two keep both sides busy: while PostgreSQL
@@ -75,10 +82,20 @@ export function isConnectionError(err: unknown): boolean {
   return /Connection terminated|connection timeout|timeout exceeded when trying to connect|Client has encountered a connection error|not queryable/i.test(e.message ?? '');
 }
 
+function linesBytes(lines: Lines): number {
+  let bytes = 0;
+  for (const kind of ['api', 'query', 'resource'] as const) {
+    for (const piece of lines[kind]) bytes += typeof piece === 'string' ? piece.length : piece.byteLength;
+  }
+  return bytes;
+}
+
 export class GroupCommitQueue {
   private pending: PendingBatch[] = [];
   private pendingRecords = 0;
   private inFlightRecords = 0;
+  private pendingBytes = 0;
+  private inFlightBytes = 0;
   private timer: NodeJS.Timeout | undefined;
   /** Group commits in progress, each on its own connection. */
   private flushing = new Set<Promise<void>>();
@@ -96,6 +113,11 @@ export class GroupCommitQueue {
     return this.pendingRecords + this.inFlightRecords;
   }
 
+  /** Bytes of COPY text waiting or being written. */
+  get depthBytes(): number {
+    return this.pendingBytes + this.inFlightBytes;
+  }
+
   get databaseAvailable(): boolean {
     return !this.unavailable;
   }
@@ -111,9 +133,14 @@ export class GroupCommitQueue {
     if (this.depth + count > this.options.queueMaxRecords) {
       return Promise.reject(new IngestRejected(429, 'queue_full', `the ingest queue is full (${this.depth} records waiting); nothing was stored, retry later`, 1));
     }
+    const bytes = linesBytes(lines);
+    if (this.options.queueMaxBytes !== undefined && this.depthBytes > 0 && this.depthBytes + bytes > this.options.queueMaxBytes) {
+      return Promise.reject(new IngestRejected(429, 'queue_full', `the ingest queue is full (${this.depthBytes} bytes waiting, at most ${this.options.queueMaxBytes}); nothing was stored, retry later`, 1));
+    }
     return new Promise<EnqueueOutcome>((resolve, reject) => {
-      this.pending.push({ lines, count, idempotency: options.idempotency, resolve, reject });
+      this.pending.push({ lines, count, bytes, idempotency: options.idempotency, resolve, reject });
       this.pendingRecords += count;
+      this.pendingBytes += bytes;
       if (this.pendingRecords >= this.options.flushMaxRecords) this.kick();
       else this.timer ??= setTimeout(() => this.kick(), this.options.flushIntervalMs);
     });
@@ -140,12 +167,16 @@ export class GroupCommitQueue {
     const group = this.pending;
     this.pending = [];
     this.inFlightRecords += this.pendingRecords;
+    this.inFlightBytes += this.pendingBytes;
     const groupRecords = this.pendingRecords;
+    const groupBytes = this.pendingBytes;
     this.pendingRecords = 0;
+    this.pendingBytes = 0;
     try {
       await this.commitGroup(group);
     } finally {
       this.inFlightRecords -= groupRecords;
+      this.inFlightBytes -= groupBytes;
     }
   }
 

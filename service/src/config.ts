@@ -18,6 +18,12 @@ export interface Config {
   ingestWorkers: number;
   bodyLimitBytes: number;
   poolMax: number;
+  /** Of poolMax, the connections reserved for the query API; the rest serve ingest, tokens and jobs. */
+  queryPoolMax: number;
+  /** /v1/query requests one tenant (or one admin token) may have running at once. */
+  queryTenantConcurrency: number;
+  /** Longest a whole /v1/query request may take, all its queries together. */
+  queryRequestTimeoutMs: number;
   poolIdleTimeoutMs: number;
   host: string;
   port: number;
@@ -112,6 +118,7 @@ export function loadConfig(env: Env = process.env): Config {
   if (!IDENTIFIER_PATTERN.test(monitoredSchema)) {
     throw new ConfigError('MONITORED_SCHEMA', `expected a schema name (letters, digits, _ and $, at most 63), got "${monitoredSchema}"`);
   }
+  const poolMax = int('DATABASE_POOL_MAX', 30, 2, 1000);
   return {
     databaseUrl: databaseUrl(env),
     metricsEnabled: boolean(env, 'PERFORMANCE_METRICS_ENABLED', true),
@@ -124,7 +131,10 @@ export function loadConfig(env: Env = process.env): Config {
     maxConcurrentFlushes: int('METRICS_FLUSH_CONCURRENCY', 2, 1, 16),
     ingestWorkers: int('INGEST_WORKERS', Math.min(4, Math.max(1, os.cpus().length)), 0, 64),
     bodyLimitBytes: int('INGEST_BODY_LIMIT_BYTES', 10 * 1024 * 1024, 1024, 512 * 1024 * 1024),
-    poolMax: int('DATABASE_POOL_MAX', 30, 2, 1000),
+    poolMax,
+    queryPoolMax: int('QUERY_POOL_MAX', Math.max(1, Math.floor(poolMax / 3)), 1, poolMax - 1),
+    queryTenantConcurrency: int('QUERY_TENANT_CONCURRENCY', 4, 1, 1000),
+    queryRequestTimeoutMs: int('QUERY_REQUEST_TIMEOUT_MS', 30_000, 100, 3_600_000),
     poolIdleTimeoutMs: int('DATABASE_POOL_IDLE_TIMEOUT_MS', 30_000, 0, 3_600_000),
     host: raw(env, 'HOST') ?? '127.0.0.1',
     port: int('PORT', 8080, 0, 65535),

@@ -2,6 +2,7 @@
 // src/http/*Routes.ts; wiring in src/service.ts.
 import Fastify, { type FastifyInstance } from 'fastify';
 import { ApiError, errorBody } from './http/errors';
+import { isPoolExhausted } from './db/pool';
 import { isConnectionError } from './ingest/groupCommit';
 
 /**
@@ -23,6 +24,10 @@ export function createHttpServer({ bodyLimitBytes = DEFAULT_BODY_LIMIT_BYTES, lo
     if (err instanceof ApiError) {
       if (err.retryAfterSeconds) reply.header('Retry-After', String(err.retryAfterSeconds));
       return reply.code(err.status).send(errorBody(err.code, err.message, err.details));
+    }
+    if (isPoolExhausted(err)) {
+      return reply.code(503).header('Retry-After', '1')
+        .send(errorBody('database_busy', 'every database connection for this kind of request stayed busy; nothing was done, retry shortly'));
     }
     // PostgreSQL unreachable outside the ingest queue (a token lookup, a query): the
     // client should come back later, as ingest's own refusals say.

@@ -24,7 +24,10 @@ import { errorBody } from './http/errors';
 
 export interface RunningService {
   app: FastifyInstance;
+  /** Ingest, token lookups, jobs. */
   pool: Pool;
+  /** The query API's reads. */
+  readPool: Pool;
   queue: GroupCommitQueue;
   scheduler: Scheduler;
   metrics: ServiceMetrics;
@@ -60,7 +63,10 @@ export function optimizerSettings(config: Config): OptimizerSettings {
 export async function startService(config: Config, databaseUrl: string, options: ServiceOptions = {}): Promise<RunningService> {
   const log = options.log ?? ((line: string) => process.stderr.write(line + '\n'));
   await loadParser();
-  const pool = createPool(databaseUrl, { max: config.poolMax, idleTimeoutMs: config.poolIdleTimeoutMs, applicationName: 'agog-perf service' });
+  // Two pools out of DATABASE_POOL_MAX connections: heavy reads of the query API cannot
+  // take the connections that ingest, token lookups and the jobs need.
+  const pool = createPool(databaseUrl, { max: config.poolMax - config.queryPoolMax, idleTimeoutMs: config.poolIdleTimeoutMs, applicationName: 'agog-perf service' });
+  const readPool = createPool(databaseUrl, { max: config.queryPoolMax, idleTimeoutMs: config.poolIdleTimeoutMs, applicationName: 'agog-perf service reads' });
   await applySettings(pool, { apdexTargetMs: config.latencyTargetMs, slowQueryThresholdMs: config.slowQueryThresholdMs });
   const queue = new GroupCommitQueue(pool, {
     flushIntervalMs: config.flushIntervalMs,
@@ -134,8 +140,9 @@ export async function startService(config: Config, databaseUrl: string, options:
   registerIngestRoutes(app, { config, queue, auth, metrics, workers });
   registerStatusRoutes(app, { pool, queue, metrics, scheduler, auth });
   registerQueryRoutes(app, {
-    pool,
+    pool: readPool,
     auth,
+    limits: { tenantConcurrency: config.queryTenantConcurrency, requestTimeoutMs: config.queryRequestTimeoutMs },
     settings: { latencyTargetMs: config.latencyTargetMs, slowQueryThresholdMs: config.slowQueryThresholdMs },
   });
   await app.listen({ host: config.host, port: config.port });
@@ -145,7 +152,7 @@ export async function startService(config: Config, databaseUrl: string, options:
 
   let stopping: Promise<void> | undefined;
   return {
-    app, pool, queue, scheduler, metrics,
+    app, pool, readPool, queue, scheduler, metrics,
     url: `http://${config.host}:${port}`,
     stop() {
       stopping ??= (async () => {
@@ -156,6 +163,7 @@ export async function startService(config: Config, databaseUrl: string, options:
         await closed;
         await queue.drain();
         await workers.close();
+        await readPool.end();
         await pool.end();
       })();
       return stopping;

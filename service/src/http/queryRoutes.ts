@@ -14,10 +14,42 @@ import { queryResponseBytes } from './responseBytes';
 /** Query bodies are small: the route's body limit. */
 export const MAX_QUERY_BODY_BYTES = 256 * 1024;
 
+export interface QueryLimits {
+  /** Requests one tenant (or admin token) may have running at once; past it, 429. */
+  tenantConcurrency: number;
+  /** Deadline of a whole request. */
+  requestTimeoutMs: number;
+}
+
+/** Counts each tenant's running requests. */
+class TenantConcurrency {
+  private running = new Map<string, number>();
+  constructor(private readonly limit: number) {}
+
+  /** Takes a slot for the key, or throws 429; returns the release. */
+  enter(key: string): () => void {
+    const now = this.running.get(key) ?? 0;
+    if (now >= this.limit) {
+      throw new ApiError(429, 'too_many_requests', `this tenant already has ${now} query requests running (at most ${this.limit}); retry when one has finished`, { field: 'tenant' }, 1);
+    }
+    this.running.set(key, now + 1);
+    let released = false;
+    return () => {
+      if (released) return;
+      released = true;
+      const left = (this.running.get(key) ?? 1) - 1;
+      if (left <= 0) this.running.delete(key);
+      else this.running.set(key, left);
+    };
+  }
+}
+
 export function registerQueryRoutes(
   app: FastifyInstance,
-  deps: { pool: Pool; auth: Authenticator; settings: QuerySettings; observe?: (queryType: string, ms: number) => void },
+  deps: { pool: Pool; auth: Authenticator; settings: QuerySettings; limits?: QueryLimits; observe?: (queryType: string, ms: number) => void },
 ): void {
+  const limits = deps.limits ?? { tenantConcurrency: 4, requestTimeoutMs: 30_000 };
+  const concurrency = new TenantConcurrency(limits.tenantConcurrency);
   const options = {
     bodyLimit: MAX_QUERY_BODY_BYTES,
     // Who is asking comes first, before the body is read: an unauthenticated request
@@ -40,13 +72,20 @@ export function registerQueryRoutes(
     }
     const validated = validateQueryRequest(body);
     const principal = await deps.auth.authorize(request.headers.authorization, 'read', validated.tenantId ?? requestedTenant(request));
-    const answer = await runQueries(
-      deps.pool,
-      validated,
-      { tenantId: principal.tenantId, admin: principal.token.scopes.includes('admin') },
-      deps.settings,
-      deps.observe,
-    );
+    const release = concurrency.enter(principal.tenantId ?? `token:${principal.token.id}`);
+    let answer;
+    try {
+      answer = await runQueries(
+        deps.pool,
+        validated,
+        { tenantId: principal.tenantId, admin: principal.token.scopes.includes('admin') },
+        deps.settings,
+        deps.observe,
+        { deadline: Date.now() + limits.requestTimeoutMs },
+      );
+    } finally {
+      release();
+    }
     return reply.type('application/json; charset=utf-8').send(queryResponseBytes(answer));
   });
 }

@@ -4,6 +4,7 @@
 // past either, new batches are refused (429) rather than dropped. When PostgreSQL is unreachable, batches
 // are refused (503) until a background probe sees it back; then ingest resumes by itself.
 import type { Pool, PoolClient } from 'pg';
+import { isPoolExhausted } from '../db/pool';
 import { claimIdempotencyKeys, idempotencyClaimId, type IdempotencyClaim } from '../db/idempotencyKeys';
 import { copyLines } from '../db/ingestCopy';
 import type { RecordKind } from './records';
@@ -79,7 +80,9 @@ export function isConnectionError(err: unknown): boolean {
   const e = err as { code?: string; message?: string } | undefined;
   if (!e) return false;
   if (e.code && (CONNECTION_ERROR_CODES.has(e.code) || e.code.startsWith('08'))) return true;
-  return /Connection terminated|connection timeout|timeout exceeded when trying to connect|Client has encountered a connection error|not queryable/i.test(e.message ?? '');
+  // Not "timeout exceeded when trying to connect": that is pg's pool waiting for one of
+  // its own busy connections (isPoolExhausted), not a database outage.
+  return /Connection terminated|connection timeout|Client has encountered a connection error|not queryable/i.test(e.message ?? '');
 }
 
 function linesBytes(lines: Lines): number {
@@ -196,6 +199,11 @@ export class GroupCommitQueue {
       }
     } catch (err) {
       this.stats.flushFailures++;
+      if (isPoolExhausted(err)) {
+        const rejection = new IngestRejected(503, 'database_busy', 'every database connection of the ingest pool stayed busy; nothing of this batch was stored, retry shortly', 1);
+        for (const batch of group) batch.reject(rejection);
+        return;
+      }
       if (isConnectionError(err)) {
         this.markUnavailable((err as Error).message);
         // Lost while COMMIT was under way, the transaction may have committed: say so,

@@ -44,6 +44,7 @@ export interface Config {
   monitoredSchema: string;
   missingIndexMinRows: number;
   errorRateThresholdPercent: number;
+  shareDatabaseFindings: boolean;
   serviceTenantId: string;
   /** npm start's demo traffic: undefined = on with the embedded database, off with DATABASE_URL. */
   demo: boolean | undefined;
@@ -156,6 +157,7 @@ export function loadConfig(env: Env = process.env): Config {
     monitoredSchema,
     missingIndexMinRows: int('MISSING_INDEX_MIN_ROWS', 10_000, 1, 1_000_000_000),
     errorRateThresholdPercent: number(env, 'ERROR_RATE_THRESHOLD_PERCENT', 5, { min: 0.01, max: 100, integer: false }),
+    shareDatabaseFindings: boolean(env, 'OPTIMIZER_SHARE_DATABASE_FINDINGS', false),
     serviceTenantId,
     demo: raw(env, 'AGOG_DEMO') === undefined ? undefined : boolean(env, 'AGOG_DEMO', false),
   };

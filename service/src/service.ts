@@ -57,6 +57,7 @@ export function optimizerSettings(config: Config): OptimizerSettings {
     errorRateThreshold: config.errorRateThresholdPercent / 100,
     missingIndexMinRows: config.missingIndexMinRows,
     retentionDays: config.retentionDays,
+    shareDatabaseFindings: config.shareDatabaseFindings,
   };
 }
 

@@ -19,6 +19,7 @@ export const PRODUCT_TABLES = [
   'api_metrics_rollup_5s', 'api_rollup_5s_pending', 'api_rollup_5s_state',
   'query_metrics_prefix', 'api_metrics_prefix',
   'optimization_recommendations', 'storage_snapshots',
+  'ingest_idempotency_keys',
 ];
 
 // A relation belongs to the application when it is in the schema and neither it nor the

@@ -4,7 +4,7 @@ import { startEmbeddedPostgres } from '../../src/db/embedded';
 export async function main(argv: string[]): Promise<number> {
   const [dataDir, port] = argv;
   const server = await startEmbeddedPostgres({ dataDir: dataDir!, port: Number(port), persistent: true, settings: { fsync: 'off' } });
-  process.stdout.write('READY\n');
+  process.stdout.write(`READY ${server.url}\n`);
   await new Promise<void>((resolve) => process.once('SIGTERM', () => resolve()));
   await server.stop();
   return 0;

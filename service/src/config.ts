@@ -22,6 +22,8 @@ export interface Config {
   queryPoolMax: number;
   /** /v1/query requests one tenant (or one admin token) may have running at once. */
   queryTenantConcurrency: number;
+  /** /v1/query requests one tenant may have waiting for a turn; past it, 429. */
+  queryTenantQueue: number;
   /** Longest a whole /v1/query request may take, all its queries together. */
   queryRequestTimeoutMs: number;
   poolIdleTimeoutMs: number;
@@ -135,6 +137,7 @@ export function loadConfig(env: Env = process.env): Config {
     poolMax,
     queryPoolMax: int('QUERY_POOL_MAX', Math.max(1, Math.floor(poolMax / 3)), 1, poolMax - 1),
     queryTenantConcurrency: int('QUERY_TENANT_CONCURRENCY', 4, 1, 1000),
+    queryTenantQueue: int('QUERY_TENANT_QUEUE', 16, 0, 10_000),
     queryRequestTimeoutMs: int('QUERY_REQUEST_TIMEOUT_MS', 30_000, 100, 3_600_000),
     poolIdleTimeoutMs: int('DATABASE_POOL_IDLE_TIMEOUT_MS', 30_000, 0, 3_600_000),
     host: raw(env, 'HOST') ?? '127.0.0.1',

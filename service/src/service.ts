@@ -143,7 +143,7 @@ export async function startService(config: Config, databaseUrl: string, options:
   registerQueryRoutes(app, {
     pool: readPool,
     auth,
-    limits: { tenantConcurrency: config.queryTenantConcurrency, requestTimeoutMs: config.queryRequestTimeoutMs },
+    limits: { tenantConcurrency: config.queryTenantConcurrency, tenantQueue: config.queryTenantQueue, requestTimeoutMs: config.queryRequestTimeoutMs },
     settings: { latencyTargetMs: config.latencyTargetMs, slowQueryThresholdMs: config.slowQueryThresholdMs },
   });
   await app.listen({ host: config.host, port: config.port });

@@ -47,17 +47,17 @@ describe('shared resources of the service', () => {
     return rows.rows[0].n;
   }
 
-  describe('with two connections, one reserved for reads, and one request per tenant', () => {
+  describe('with two connections, one reserved for reads, and one request per tenant running and one waiting', () => {
     let service: RunningService;
     let url: string;
     beforeAll(async () => {
-      ({ service, url } = await startTestService(db, { DATABASE_POOL_MAX: '2', QUERY_TENANT_CONCURRENCY: '1' }));
+      ({ service, url } = await startTestService(db, { DATABASE_POOL_MAX: '2', QUERY_TENANT_CONCURRENCY: '1', QUERY_TENANT_QUEUE: '1' }));
     });
     afterAll(async () => {
       await service.stop();
     });
 
-    it('keeps ingest succeeding while reads of two tenants wait, and answers a second request of one tenant 429 with Retry-After', async () => {
+    it('keeps ingest succeeding while reads of two tenants wait, lets one more request of a tenant wait its turn, and answers the next 429 with Retry-After', async () => {
       const readA = await tokenFor(db, TENANT_A, ['read']);
       const readB = await tokenFor(db, TENANT_B, ['read']);
       const ingestC = await tokenFor(db, TENANT_C, ['ingest']);
@@ -68,16 +68,19 @@ describe('shared resources of the service', () => {
       try {
         const firstA = post(`${url}/v1/query`, readA, recommendationsQuery);
         await until(async () => (await readsWaitingOnLock()) === 1, 'the first read waiting');
-        const secondA = await post(`${url}/v1/query`, readA, recommendationsQuery);
-        expect(secondA.status).toBe(429);
-        expect(secondA.body.error.code).toBe('too_many_requests');
-        expect(secondA.headers.get('retry-after')).toBe('1');
+        // Of two more requests of tenant A, one waits its turn and one is refused at once.
+        const moreA = [post(`${url}/v1/query`, readA, recommendationsQuery), post(`${url}/v1/query`, readA, recommendationsQuery)];
+        const refused = await Promise.race(moreA);
+        expect(refused.status).toBe(429);
+        expect(refused.body.error.code).toBe('too_many_requests');
+        expect(refused.headers.get('retry-after')).toBe('1');
         const firstB = post(`${url}/v1/query`, readB, recommendationsQuery); // waits for the read connection
         const ingest = await post(`${url}/v1/ingest/api-requests`, ingestC, [apiRecord({ endpoint: '/while-reads-wait' })]);
         expect(ingest.status).toBe(200);
         await releaseReads();
         expect((await firstA).status).toBe(200);
         expect((await firstB).status).toBe(200);
+        expect((await Promise.all(moreA)).map((a) => a.status).sort()).toEqual([200, 429]);
       } finally {
         if (await readsWaitingOnLock().catch(() => 0)) await releaseReads().catch(() => undefined);
       }

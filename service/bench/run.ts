@@ -4,7 +4,7 @@
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 
-const BENCHMARKS = ['ingestBench', 'queryBench', 'soakBench'];
+const BENCHMARKS = ['ingestBench', 'queryBench', 'soakBench', 'faultBench'];
 
 export async function main(argv: string[]): Promise<number> {
   const only = argv.filter((a) => BENCHMARKS.includes(a));

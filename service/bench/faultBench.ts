@@ -207,7 +207,7 @@ export async function main(argv: string[] = []): Promise<number> {
       '',
       `Victim batches answered other than 200: **${results.flatMap((r) => r.victimStatuses).filter((s) => s !== 200).length}** of ${results.flatMap((r) => r.victimStatuses).length}. ` +
         `Victim rows stored: ${stored} (warm-up included); poison rows stored: ${poisonStored}.`,
-      `Attacker query requests answered 200 took p50 ${ms(percentile(pooled(true, (r) => r.queryMs), 50))} ms; the others were refused with 429 (more than QUERY_TENANT_CONCURRENCY running) or 503.`,
+      `Attacker query requests answered 200 took p50 ${ms(percentile(pooled(true, (r) => r.queryMs), 50))} ms; the others were refused with 429 (more than QUERY_TENANT_CONCURRENCY running and QUERY_TENANT_QUEUE waiting) or 503.`,
       '',
     ];
     writeReport(REPORT, lines, log);

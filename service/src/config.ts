@@ -136,7 +136,7 @@ export function loadConfig(env: Env = process.env): Config {
     bodyLimitBytes: int('INGEST_BODY_LIMIT_BYTES', 10 * 1024 * 1024, 1024, 512 * 1024 * 1024),
     poolMax,
     queryPoolMax: int('QUERY_POOL_MAX', Math.max(1, Math.floor(poolMax / 3)), 1, poolMax - 1),
-    queryTenantConcurrency: int('QUERY_TENANT_CONCURRENCY', 4, 1, 1000),
+    queryTenantConcurrency: int('QUERY_TENANT_CONCURRENCY', 2, 1, 1000),
     queryTenantQueue: int('QUERY_TENANT_QUEUE', 16, 0, 10_000),
     queryRequestTimeoutMs: int('QUERY_REQUEST_TIMEOUT_MS', 30_000, 100, 3_600_000),
     poolIdleTimeoutMs: int('DATABASE_POOL_IDLE_TIMEOUT_MS', 30_000, 0, 3_600_000),

@@ -75,7 +75,7 @@ export function registerQueryRoutes(
   app: FastifyInstance,
   deps: { pool: Pool; auth: Authenticator; settings: QuerySettings; limits?: QueryLimits; observe?: (queryType: string, ms: number) => void },
 ): void {
-  const limits = deps.limits ?? { tenantConcurrency: 4, tenantQueue: 16, requestTimeoutMs: 30_000 };
+  const limits = deps.limits ?? { tenantConcurrency: 2, tenantQueue: 16, requestTimeoutMs: 30_000 };
   const concurrency = new TenantConcurrency(limits.tenantConcurrency, limits.tenantQueue, limits.requestTimeoutMs);
   // A tenant token's slot is taken before the body is read, so a tenant over its limit
   // costs neither buffering nor parsing; it is given back once the answer is sent (or

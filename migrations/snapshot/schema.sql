@@ -201,6 +201,17 @@ CREATE TABLE collector_snapshots (
 -- row level security: enabled
 -- comment: The pg_stat_statements counters of each monitored database as its last collection round read them (entries: JSON text, one array per statement entry, kept as text because only the service reads it and parsing it as jsonb cost more than the rest of the write), with pg_stat_statements_info.stats_reset: the base of the next round's deltas.
 
+-- table ingest_idempotency_keys
+CREATE TABLE ingest_idempotency_keys (
+  tenant_id uuid NOT NULL,
+  idempotency_key text NOT NULL,
+  accepted integer NOT NULL,
+  sampled_out integer NOT NULL,
+  created_at timestamp with time zone NOT NULL DEFAULT now()
+);
+-- row level security: enabled
+-- comment: Idempotency keys of committed ingest batches, with the counts the first answer carried; a retry with a stored key is answered from here and stores nothing. Kept a day.
+
 -- table optimization_recommendations
 CREATE TABLE optimization_recommendations (
   tenant_id uuid NOT NULL,
@@ -523,6 +534,8 @@ ALTER TABLE collected_query_stats ADD CONSTRAINT collected_query_stats_shared_bl
 ALTER TABLE collected_query_stats ADD CONSTRAINT collected_query_stats_sum_squares_ms_check CHECK (sum_squares_ms >= 0::double precision);
 ALTER TABLE collected_query_stats ADD CONSTRAINT collected_query_stats_total_ms_check CHECK (total_ms >= 0::double precision);
 ALTER TABLE collector_snapshots ADD CONSTRAINT collector_snapshots_pkey PRIMARY KEY (tenant_id, source);
+ALTER TABLE ingest_idempotency_keys ADD CONSTRAINT ingest_idempotency_keys_idempotency_key_check CHECK (length(idempotency_key) >= 1 AND length(idempotency_key) <= 128);
+ALTER TABLE ingest_idempotency_keys ADD CONSTRAINT ingest_idempotency_keys_pkey PRIMARY KEY (tenant_id, idempotency_key);
 ALTER TABLE optimization_recommendations ADD CONSTRAINT optimization_recommendations_action_check CHECK (length(action) <= 4000);
 ALTER TABLE optimization_recommendations ADD CONSTRAINT optimization_recommendations_check CHECK (last_seen >= first_seen);
 ALTER TABLE optimization_recommendations ADD CONSTRAINT optimization_recommendations_endpoint_check CHECK (length(endpoint) <= 500);
@@ -587,6 +600,8 @@ CREATE UNIQUE INDEX api_tokens_token_hash_key ON public.api_tokens USING btree (
 CREATE INDEX collected_query_stats_fingerprint ON public.collected_query_stats USING btree (tenant_id, resolution, query_hash, bucket);
 CREATE UNIQUE INDEX collected_query_stats_pkey ON public.collected_query_stats USING btree (tenant_id, resolution, bucket, query_hash, source);
 CREATE UNIQUE INDEX collector_snapshots_pkey ON public.collector_snapshots USING btree (tenant_id, source);
+CREATE INDEX ingest_idempotency_keys_created_at ON public.ingest_idempotency_keys USING brin (created_at);
+CREATE UNIQUE INDEX ingest_idempotency_keys_pkey ON public.ingest_idempotency_keys USING btree (tenant_id, idempotency_key);
 CREATE UNIQUE INDEX optimization_recommendations_pkey ON public.optimization_recommendations USING btree (tenant_id, id);
 CREATE INDEX optimization_recommendations_tenant_last_seen ON public.optimization_recommendations USING btree (tenant_id, last_seen);
 -- comment: Recommendations of one tenant seen in a time range (query types recommendations and annotations).

@@ -4,7 +4,7 @@
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 
-const BENCHMARKS = ['ingestBench', 'otlpBench', 'grafanaPanelsBench', 'soakBench', 'collectBench'];
+const BENCHMARKS = ['ingestBench', 'otlpBench', 'grafanaPanelsBench', 'soakBench', 'collectBench', 'faultBench'];
 
 export async function main(argv: string[]): Promise<number> {
   const only = argv.filter((a) => BENCHMARKS.includes(a));

@@ -13,10 +13,19 @@ export interface Config {
   flushIntervalMs: number;
   flushMaxRecords: number;
   queueMaxRecords: number;
+  queueMaxBytes: number;
   maxConcurrentFlushes: number;
   ingestWorkers: number;
   bodyLimitBytes: number;
   poolMax: number;
+  /** Of poolMax, the connections reserved for the query API; the rest serve ingest, tokens and jobs. */
+  queryPoolMax: number;
+  /** /v1/query requests one tenant (or one admin token) may have running at once. */
+  queryTenantConcurrency: number;
+  /** /v1/query requests one tenant may have waiting for a turn; past it, 429. */
+  queryTenantQueue: number;
+  /** Longest a whole /v1/query request may take, all its queries together. */
+  queryRequestTimeoutMs: number;
   poolIdleTimeoutMs: number;
   host: string;
   port: number;
@@ -37,6 +46,7 @@ export interface Config {
   monitoredSchema: string;
   missingIndexMinRows: number;
   errorRateThresholdPercent: number;
+  shareDatabaseFindings: boolean;
   serviceTenantId: string;
   /** npm start's demo traffic: undefined = on with the embedded database, off with DATABASE_URL. */
   demo: boolean | undefined;
@@ -202,6 +212,7 @@ export function loadConfig(env: Env = process.env): Config {
   if (!IDENTIFIER_PATTERN.test(monitoredSchema)) {
     throw new ConfigError('MONITORED_SCHEMA', `expected a schema name (letters, digits, _ and $, at most 63), got "${monitoredSchema}"`);
   }
+  const poolMax = int('DATABASE_POOL_MAX', 30, 2, 1000);
   return {
     databaseUrl: databaseUrl(env),
     metricsEnabled: boolean(env, 'PERFORMANCE_METRICS_ENABLED', true),
@@ -210,10 +221,15 @@ export function loadConfig(env: Env = process.env): Config {
     flushIntervalMs: int('METRICS_FLUSH_INTERVAL_MS', 50, 1, 60_000),
     flushMaxRecords: int('METRICS_FLUSH_MAX_RECORDS', 20_000, 1, 1_000_000),
     queueMaxRecords: int('METRICS_QUEUE_MAX_RECORDS', 200_000, 1, 10_000_000),
+    queueMaxBytes: int('METRICS_QUEUE_MAX_BYTES', 256 * 1024 * 1024, 1024 * 1024, 16 * 1024 * 1024 * 1024),
     maxConcurrentFlushes: int('METRICS_FLUSH_CONCURRENCY', 2, 1, 16),
     ingestWorkers: int('INGEST_WORKERS', Math.min(4, Math.max(1, os.cpus().length)), 0, 64),
     bodyLimitBytes: int('INGEST_BODY_LIMIT_BYTES', 10 * 1024 * 1024, 1024, 512 * 1024 * 1024),
-    poolMax: int('DATABASE_POOL_MAX', 30, 2, 1000),
+    poolMax,
+    queryPoolMax: int('QUERY_POOL_MAX', Math.max(1, Math.floor(poolMax / 3)), 1, poolMax - 1),
+    queryTenantConcurrency: int('QUERY_TENANT_CONCURRENCY', 2, 1, 1000),
+    queryTenantQueue: int('QUERY_TENANT_QUEUE', 16, 0, 10_000),
+    queryRequestTimeoutMs: int('QUERY_REQUEST_TIMEOUT_MS', 30_000, 100, 3_600_000),
     poolIdleTimeoutMs: int('DATABASE_POOL_IDLE_TIMEOUT_MS', 30_000, 0, 3_600_000),
     host: raw(env, 'HOST') ?? '127.0.0.1',
     port: int('PORT', 8080, 0, 65535),
@@ -235,6 +251,7 @@ export function loadConfig(env: Env = process.env): Config {
     monitoredSchema,
     missingIndexMinRows: int('MISSING_INDEX_MIN_ROWS', 10_000, 1, 1_000_000_000),
     errorRateThresholdPercent: number(env, 'ERROR_RATE_THRESHOLD_PERCENT', 5, { min: 0.01, max: 100, integer: false }),
+    shareDatabaseFindings: boolean(env, 'OPTIMIZER_SHARE_DATABASE_FINDINGS', false),
     serviceTenantId,
     demo: raw(env, 'AGOG_DEMO') === undefined ? undefined : boolean(env, 'AGOG_DEMO', false),
     monitoredDatabases: monitoredDatabases(env),

@@ -5,6 +5,7 @@ import { Collector } from './collector/collector';
 import type { Config } from './config';
 import { mergeCollectedIntoCache } from './db/collectedStats';
 import { applySettings } from './db/health';
+import { expireIdempotencyKeys } from './db/idempotencyKeys';
 import { maintainPartitions } from './db/partitions';
 import { createPool, type Pool } from './db/pool';
 import { CUMULATE_INTERVAL_MS, cumulateHistograms, refreshRollups } from './db/rollups';
@@ -29,7 +30,10 @@ const CACHE_MERGE_HOURS = 2;
 
 export interface RunningService {
   app: FastifyInstance;
+  /** Ingest, token lookups, jobs. */
   pool: Pool;
+  /** The query API's reads. */
+  readPool: Pool;
   queue: GroupCommitQueue;
   scheduler: Scheduler;
   metrics: ServiceMetrics;
@@ -59,18 +63,23 @@ export function optimizerSettings(config: Config): OptimizerSettings {
     errorRateThreshold: config.errorRateThresholdPercent / 100,
     missingIndexMinRows: config.missingIndexMinRows,
     retentionDays: config.retentionDays,
+    shareDatabaseFindings: config.shareDatabaseFindings,
   };
 }
 
 export async function startService(config: Config, databaseUrl: string, options: ServiceOptions = {}): Promise<RunningService> {
   const log = options.log ?? ((line: string) => process.stderr.write(line + '\n'));
   await loadParser();
-  const pool = createPool(databaseUrl, { max: config.poolMax, idleTimeoutMs: config.poolIdleTimeoutMs, applicationName: 'agog-perf service' });
+  // Two pools out of DATABASE_POOL_MAX connections: heavy reads of the query API cannot
+  // take the connections that ingest, token lookups and the jobs need.
+  const pool = createPool(databaseUrl, { max: config.poolMax - config.queryPoolMax, idleTimeoutMs: config.poolIdleTimeoutMs, applicationName: 'agog-perf service' });
+  const readPool = createPool(databaseUrl, { max: config.queryPoolMax, idleTimeoutMs: config.poolIdleTimeoutMs, applicationName: 'agog-perf service reads' });
   await applySettings(pool, { apdexTargetMs: config.latencyTargetMs, slowQueryThresholdMs: config.slowQueryThresholdMs });
   const queue = new GroupCommitQueue(pool, {
     flushIntervalMs: config.flushIntervalMs,
     flushMaxRecords: config.flushMaxRecords,
     queueMaxRecords: config.queueMaxRecords,
+    queueMaxBytes: config.queueMaxBytes,
     maxConcurrentFlushes: config.maxConcurrentFlushes,
   });
   const metrics = new ServiceMetrics();
@@ -105,7 +114,10 @@ export async function startService(config: Config, databaseUrl: string, options:
     {
       name: 'maintain',
       intervalMs: config.maintenanceIntervalMs,
-      run: () => maintainPartitions(pool, { monthsAhead: config.partitionMonthsAhead, retentionDays: config.retentionDays }),
+      run: async () => {
+        const partitions = await maintainPartitions(pool, { monthsAhead: config.partitionMonthsAhead, retentionDays: config.retentionDays });
+        return { partitions, idempotencyKeysExpired: await expireIdempotencyKeys(pool) };
+      },
     },
   ];
   if (config.optimizerIntervalMs > 0) {
@@ -131,7 +143,7 @@ export async function startService(config: Config, databaseUrl: string, options:
   }
   const scheduler = new Scheduler(pool, jobs, metrics, log, options.jobRetryMs);
 
-  const app = createHttpServer({ bodyLimitBytes: config.bodyLimitBytes, log });
+  const app = createHttpServer({ log });
   // During shutdown, keep-alive connections must not carry new requests: answer those
   // with 503 and close the connection, so clients move to another replica.
   let closing = false;
@@ -148,8 +160,9 @@ export async function startService(config: Config, databaseUrl: string, options:
   registerOtlpRoutes(app, { config, queue, auth, metrics });
   registerStatusRoutes(app, { pool, queue, metrics, scheduler, auth });
   registerQueryRoutes(app, {
-    pool,
+    pool: readPool,
     auth,
+    limits: { tenantConcurrency: config.queryTenantConcurrency, tenantQueue: config.queryTenantQueue, requestTimeoutMs: config.queryRequestTimeoutMs },
     settings: { latencyTargetMs: config.latencyTargetMs, slowQueryThresholdMs: config.slowQueryThresholdMs },
   });
   await app.listen({ host: config.host, port: config.port });
@@ -159,7 +172,7 @@ export async function startService(config: Config, databaseUrl: string, options:
 
   let stopping: Promise<void> | undefined;
   return {
-    app, pool, queue, scheduler, metrics,
+    app, pool, readPool, queue, scheduler, metrics,
     url: `http://${config.host}:${port}`,
     stop() {
       stopping ??= (async () => {
@@ -171,6 +184,7 @@ export async function startService(config: Config, databaseUrl: string, options:
         await queue.drain();
         await workers.close();
         await collector?.close();
+        await readPool.end();
         await pool.end();
       })();
       return stopping;

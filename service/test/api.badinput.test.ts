@@ -223,7 +223,7 @@ describe('the bad-input corpus', () => {
 
     // The service stays up, the valid batches sent alongside are stored, and nothing else
     // of this request reached the tables.
-    const health = await fetch(`${url}/health`);
+    const health = await fetch(`${url}/health`, { headers: { authorization: `Bearer ${tokens.admin}` } });
     expect(health.status).toBe(200);
     expect(((await health.json()) as { database: { reachable: boolean } }).database.reachable).toBe(true);
     expect(await storedOf(db.pool, companions)).toEqual({ api: 1, query: 1, resource: 1 });

@@ -1,7 +1,7 @@
 import { cpSync, mkdtempSync, readFileSync, writeFileSync, readdirSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { migrate, MIGRATIONS_DIR, listMigrations } from '../src/db/migrate';
+import { migrate, MIGRATIONS_DIR, listMigrations, verifyRoleFlags } from '../src/db/migrate';
 import { dumpSchema } from '../src/db/schemaDump';
 import { createTestDatabase, type TestDatabase } from './support/db';
 
@@ -115,5 +115,29 @@ describe('the migration runner', () => {
     expect(history.rows[0].n).toBe(0);
     const again = await migrate(db.url);
     expect(again.applied.length).toBe(listMigrations().length);
+  });
+
+  it('refuses to go on when a confined role exists with BYPASSRLS or SUPERUSER, naming the role, the flag and the fix', async () => {
+    db = await createTestDatabase('migrate_roles', { migrated: true });
+    // Roles are shared by the whole server: the check runs on roles of this test's own.
+    const suffix = db.name.slice(-8);
+    const bypass = `agog_test_bypass_${suffix}`;
+    const superuser = `agog_test_super_${suffix}`;
+    await db.pool.query(`CREATE ROLE ${bypass} NOLOGIN BYPASSRLS`);
+    await db.pool.query(`CREATE ROLE ${superuser} NOLOGIN SUPERUSER`);
+    const client = await db.pool.connect();
+    try {
+      await expect(verifyRoleFlags(client, [bypass])).rejects.toThrow(`role ${bypass} has BYPASSRLS, which switches row-level security off for it (fix: ALTER ROLE ${bypass} NOBYPASSRLS)`);
+      await expect(verifyRoleFlags(client, [superuser])).rejects.toThrow(`role ${superuser} is SUPERUSER`);
+      await client.query(`ALTER ROLE ${bypass} NOBYPASSRLS`);
+      await expect(verifyRoleFlags(client, [bypass])).resolves.toBeUndefined();
+      // The roles the migrations made pass, and migrate checks them on every run.
+      await expect(verifyRoleFlags(client)).resolves.toBeUndefined();
+    } finally {
+      client.release();
+      await db.pool.query(`DROP ROLE ${bypass}`);
+      await db.pool.query(`DROP ROLE ${superuser}`);
+    }
+    expect((await migrate(db.url)).applied).toEqual([]);
   });
 });

@@ -140,6 +140,30 @@ describe('N+1 queries', () => {
   });
 });
 
+describe('N+1 detection for every tenant, whatever one busy tenant sends', () => {
+  const BUSY = 'e3e3e3e3-0000-4000-8000-0000000000b5';
+  const QUIET = 'e3e3e3e3-0000-4000-8000-0000000000c1';
+  let own: TestDatabase;
+
+  beforeAll(async () => {
+    own = await createTestDatabase('nplusone_tenants');
+    // The busy tenant's 3000 rows come first on disk; each request runs one query.
+    await insertQueries(own.pool, BUSY, times(ago(40), 3000, 500).map((at, i) => ({ at, hash: '4001', preview: 'SELECT 1', ms: 2, endpoint: '/busy', requestId: `b${i}` })));
+    await insertQueries(own.pool, QUIET, times(ago(10), 6, 100).map((at) => ({ at, hash: '4002', preview: 'SELECT * FROM items WHERE id = $1', ms: 15, endpoint: '/quiet-list', requestId: 'q1' })));
+  });
+  afterAll(async () => own?.drop());
+
+  it("finds the quiet tenant's N+1 with a raw-row limit the busy tenant alone exceeds, and says whose rows were capped", async () => {
+    await runOptimizer(own.pool, optimizerSettings({ maxRawRows: 1000 }), { detectors: [nPlusOneDetector] });
+    const found = await findingsOf(own.pool, QUIET, 'nPlusOne');
+    expect(found.map((f) => f.endpoint)).toEqual(['/quiet-list']);
+    expect(found[0]!.evidence).toMatchObject({ rawRowsRead: 6, rawRowsCapped: false });
+    const groups = await nPlusOneGroups(own.pool, { from: ago(60), to: new Date() }, { minQueries: 1, minTotalMs: 0, maxRows: 1000 });
+    expect(groups.rowsRead).toBe(1000);
+    expect(new Set(groups.groups.filter((g) => g.tenantId === BUSY).map((g) => g.rowsRead))).toEqual(new Set([1000]));
+  });
+});
+
 describe('stale cache', () => {
   const STALE = 'e4e4e4e4-0000-4000-8000-000000000004';
   const FRESH = 'e5e5e5e5-0000-4000-8000-000000000005';

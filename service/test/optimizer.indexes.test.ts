@@ -4,6 +4,9 @@
 // own tables never advised on.
 import { applicationTables } from '../src/db/monitoredSchema';
 import { refreshRollups } from '../src/db/rollups';
+import type { QueryResponse } from '../src/contract/query';
+import { DATABASE_FINDINGS_TENANT } from '../src/optimizer/detector';
+import { runQueries, validateQueryRequest } from '../src/query/runQueries';
 import { duplicateIndexesDetector } from '../src/optimizer/detectors/duplicateIndexes';
 import { missingIndexDetector, PROOF_NOT_POSSIBLE, unexplainableReason } from '../src/optimizer/detectors/missingIndex';
 import { unusedIndexesDetector } from '../src/optimizer/detectors/unusedIndexes';
@@ -190,16 +193,16 @@ describe('index detectors on the monitored schema', () => {
     });
 
     it('flags an index never scanned on a table that is read', async () => {
-      const unused = (await findingsOf(db.pool, T, 'unusedIndex')).map((f) => f.evidence.index);
+      const unused = (await findingsOf(db.pool, DATABASE_FINDINGS_TENANT, 'unusedIndex')).map((f) => f.evidence.index);
       expect(unused).toContain('public.events_kind_idx');
-      const finding = (await findingsOf(db.pool, T, 'unusedIndex')).find((f) => f.evidence.index === 'public.events_kind_idx')!;
+      const finding = (await findingsOf(db.pool, DATABASE_FINDINGS_TENANT, 'unusedIndex')).find((f) => f.evidence.index === 'public.events_kind_idx')!;
       expect(finding.action).toBe('DROP INDEX CONCURRENTLY public.events_kind_idx; -- first check that no replica, monthly job or rare report uses it (statistics are per server)');
       expect(finding.evidence.indexScans).toBe(0);
       expect(finding.evidence.tableReads).toBeGreaterThan(0);
     });
 
     it('does not flag a used index, a unique index or a primary key', async () => {
-      const unused = (await findingsOf(db.pool, T, 'unusedIndex')).map((f) => f.evidence.index);
+      const unused = (await findingsOf(db.pool, DATABASE_FINDINGS_TENANT, 'unusedIndex')).map((f) => f.evidence.index);
       expect(unused).not.toContain('public.events_user_idx');
       expect(unused).not.toContain('public.events_code_key');
       expect(unused).not.toContain('public.events_pkey');
@@ -207,7 +210,7 @@ describe('index detectors on the monitored schema', () => {
     });
 
     it('flags an exact duplicate and an index whose key leads another, and keeps the one that covers them', async () => {
-      const found = await findingsOf(db.pool, T, 'duplicateIndex');
+      const found = await findingsOf(db.pool, DATABASE_FINDINGS_TENANT, 'duplicateIndex');
       const pairs = found.map((f) => [f.evidence.index, f.evidence.relation, f.evidence.coveredBy]).sort();
       expect(pairs).toEqual([
         ['public.docs_a_copy_idx', 'exact', 'public.docs_a_idx'],
@@ -216,8 +219,25 @@ describe('index detectors on the monitored schema', () => {
       expect(found.find((f) => f.evidence.relation === 'exact')!.severity).toBe('warning');
     });
 
+    it('shows them to an admin token that names no tenant, and not to a tenant token', async () => {
+      const request = validateQueryRequest({ range: { from: Date.now() - 3_600_000, to: Date.now() + 60_000 }, queries: [{ refId: 'A', queryType: 'recommendations', kind: 'duplicateIndex' }] });
+      const settings = { latencyTargetMs: 100, slowQueryThresholdMs: 1000 };
+      const kinds = (answer: QueryResponse) => answer.results.A!.frames[0]!.data.values[1] as string[];
+      expect(kinds(await runQueries(db.pool, request, { tenantId: null, admin: true }, settings))).toEqual(['duplicateIndex', 'duplicateIndex']);
+      expect(kinds(await runQueries(db.pool, request, { tenantId: T, admin: false }, settings))).toEqual([]);
+    });
+
+    it("records them for the operators only, not in any tenant's findings, unless OPTIMIZER_SHARE_DATABASE_FINDINGS", async () => {
+      expect(await findingsOf(db.pool, T, 'unusedIndex')).toEqual([]);
+      expect(await findingsOf(db.pool, T, 'duplicateIndex')).toEqual([]);
+      await runOptimizer(db.pool, optimizerSettings({ shareDatabaseFindings: true }), { detectors: [unusedIndexesDetector, duplicateIndexesDetector] });
+      expect((await findingsOf(db.pool, T, 'duplicateIndex')).map((f) => f.evidence.index).sort()).toEqual(['public.docs_a_copy_idx', 'public.docs_a_idx']);
+      await runOptimizer(db.pool, optimizerSettings(), { detectors: [unusedIndexesDetector, duplicateIndexesDetector] });
+      expect((await findingsOf(db.pool, T, 'duplicateIndex')).filter((f) => !f.resolved_at)).toEqual([]);
+    });
+
     it('does not flag a unique index, or indexes that differ in their predicate', async () => {
-      const flagged = (await findingsOf(db.pool, T, 'duplicateIndex')).map((f) => f.evidence.index);
+      const flagged = (await findingsOf(db.pool, DATABASE_FINDINGS_TENANT, 'duplicateIndex')).map((f) => f.evidence.index);
       expect(flagged).not.toContain('public.docs_a_c_key');
       expect(flagged).not.toContain('public.docs_c_idx');
       expect(flagged).not.toContain('public.docs_c_positive_idx');

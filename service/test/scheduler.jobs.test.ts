@@ -14,6 +14,7 @@ describe('scheduled jobs', () => {
     // seconds can only be the retry.
     const { service, url } = await startTestService(db, { REFRESH_INTERVAL_MS: '3600000' }, { startScheduler: true, jobRetryMs: 300 });
     const token = await tokenFor(db, tenant, ['ingest']);
+    const admin = { authorization: `Bearer ${await tokenFor(db, null, ['admin'])}` };
     const refresh = () => service.scheduler.status().refresh!;
     const until = async (condition: () => boolean) => {
       const deadline = Date.now() + 20_000;
@@ -27,7 +28,16 @@ describe('scheduled jobs', () => {
       await db.pool.query(`ALTER TABLE rollup_refresh_state RENAME TO rollup_refresh_state_away`);
       expect(await until(() => refresh().failures >= 2)).toBe(true);
 
-      const health = (await (await fetch(`${url}/health`)).json()) as any;
+      // Without a token: the status alone, none of the error's text.
+      const bare = await fetch(`${url}/health`);
+      const bareText = await bare.text();
+      expect(bare.status).toBe(200);
+      expect(Object.keys(JSON.parse(bareText)).sort()).toEqual(['memoryUsage', 'status', 'uptimeSeconds']);
+      expect(JSON.parse(bareText).status).toBe('degraded');
+      expect(bareText).not.toMatch(/rollup_refresh_state|refresh/);
+      const notAdmin = await fetch(`${url}/health`, { headers: { authorization: `Bearer ${token}` } });
+      expect(notAdmin.status).toBe(403);
+      const health = (await (await fetch(`${url}/health`, { headers: admin })).json()) as any;
       expect(health.status).toBe('degraded');
       expect(health.failingJobs).toEqual(['refresh']);
       expect(health.jobs.refresh.lastError).toMatch(/rollup_refresh_state/);
@@ -40,7 +50,7 @@ describe('scheduled jobs', () => {
 
       await db.pool.query(`ALTER TABLE rollup_refresh_state_away RENAME TO rollup_refresh_state`);
       expect(await until(() => refresh().lastSuccessAt !== null)).toBe(true);
-      const after = (await (await fetch(`${url}/health`)).json()) as any;
+      const after = (await (await fetch(`${url}/health`, { headers: admin })).json()) as any;
       expect(after.failingJobs).toEqual([]);
       const cache = await db.pool.query(`SELECT sum(total_requests)::int AS n FROM performance_metrics_cache WHERE tenant_id = $1`, [tenant]);
       expect(cache.rows[0].n).toBe(40);

@@ -37,13 +37,13 @@ describe('SIGTERM under sustained ingest', () => {
     }).start();
     expect(await load.until(() => load.count(200) >= 45, 20_000)).toBe(true);
     // Signal while records are waiting for their commit (a 200 ms flush window): right
-    // after a flush every sender is between requests, so wait until /health shows a
+    // after a flush every sender is between requests, so wait until /metrics shows a
     // queue. Answers counted from here on.
     const signalled = load.answers.length;
     let queued = false;
     for (let i = 0; i < 200 && !queued; i++) {
-      const health = (await (await fetch(`http://127.0.0.1:${port}/health`)).json()) as { ingest?: { queueDepth?: number } };
-      queued = (health.ingest?.queueDepth ?? 0) > 0;
+      const metrics = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+      queued = Number(/^agog_ingest_queue_depth (\d+)$/m.exec(metrics)?.[1] ?? 0) > 0;
       if (!queued) await new Promise((r) => setTimeout(r, 5));
     }
     expect(queued).toBe(true);

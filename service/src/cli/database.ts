@@ -6,8 +6,8 @@ import os from 'node:os';
 import path from 'node:path';
 import type { Config } from '../config';
 import { createDatabaseIfMissing } from '../db/admin';
-import { directoryClosedToPostgres, startEmbeddedPostgres, type EmbeddedServer } from '../db/embedded';
-import { withDatabase } from '../db/pool';
+import { directoryClosedToPostgres, embeddedPassword, startEmbeddedPostgres, type EmbeddedServer } from '../db/embedded';
+import { redactUrl, withDatabase } from '../db/pool';
 
 export const PROJECT_ROOT = path.resolve(__dirname, '../../..');
 export const EMBEDDED_DATABASE = 'agog';
@@ -32,14 +32,15 @@ export function embeddedDataDir(config: Pick<Config, 'embeddedDataDir'>, project
 }
 
 export function embeddedUrl(config: Config): string {
-  return `postgresql://postgres:postgres@127.0.0.1:${config.embeddedPort}/${EMBEDDED_DATABASE}`;
+  const password = encodeURIComponent(embeddedPassword(embeddedDataDir(config)));
+  return `postgresql://postgres:${password}@127.0.0.1:${config.embeddedPort}/${EMBEDDED_DATABASE}`;
 }
 
 /** The database a one-shot command talks to. */
 export function commandDatabaseUrl(config: Config): string {
   if (config.databaseUrl) return config.databaseUrl;
   process.stderr.write(
-    `DATABASE_URL is not set; using the embedded database of \`npm start\` (${embeddedUrl(config).replace(':postgres@', ':***@')})\n`,
+    `DATABASE_URL is not set; using the embedded database of \`npm start\` (${redactUrl(embeddedUrl(config))})\n`,
   );
   return embeddedUrl(config);
 }

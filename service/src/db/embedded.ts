@@ -11,9 +11,11 @@
 //   the binaries are then copied to a root-owned directory under the system's temporary
 //   directory, and a data directory it cannot reach is refused with a message.
 import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { accessSync, chownSync, constants, cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, realpathSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { accessSync, chmodSync, chownSync, constants, cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, realpathSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { Client } from 'pg';
 import { portIsFree } from '../localResources';
 
 export { freePort, makeScratchDir, portIsFree } from '../localResources';
@@ -38,7 +40,37 @@ export interface EmbeddedServer {
 }
 
 const USER = 'postgres';
-const PASSWORD = 'postgres';
+/** The superuser password of data directories made before the password file existed. */
+const LEGACY_PASSWORD = 'postgres';
+/**
+ * The superuser's password, made at random when the data directory is created and kept
+ * inside it, readable by its owner only. Without it any local user could log in as
+ * superuser on 127.0.0.1 with postgres/postgres.
+ */
+export const PASSWORD_FILE = 'agog-superuser-password';
+
+function newPassword(): string {
+  return randomBytes(24).toString('base64url');
+}
+
+function writePasswordFile(dataDir: string, password: string): void {
+  const file = path.join(dataDir, PASSWORD_FILE);
+  writeFileSync(file, password + '\n', { mode: 0o600 });
+  chmodSync(file, 0o600);
+}
+
+/** The superuser password of an embedded data directory, for commands run beside `npm start`. */
+export function embeddedPassword(dataDir: string): string {
+  return readPasswordFile(path.resolve(dataDir)) ?? LEGACY_PASSWORD;
+}
+
+function readPasswordFile(dataDir: string): string | undefined {
+  const file = path.join(dataDir, PASSWORD_FILE);
+  if (!existsSync(file)) return undefined;
+  if ((statSync(file).mode & 0o077) !== 0) chmodSync(file, 0o600);
+  const password = readFileSync(file, 'utf8').trim();
+  return password || undefined;
+}
 
 /** The account PostgreSQL runs as: "postgres" when this process is root, else this process's own. */
 interface Account {
@@ -208,11 +240,11 @@ export function stopEmbeddedServersNow(): void {
   running.clear();
 }
 
-async function initialise(initdb: string, dataDir: string, account: Account | undefined): Promise<void> {
+async function initialise(initdb: string, dataDir: string, account: Account | undefined, password: string): Promise<void> {
   mkdirSync(dataDir, { recursive: true, mode: 0o700 });
   if (account) chownSync(dataDir, account.uid, account.gid);
   const passwordFile = path.join(mkdtempSync(path.join(os.tmpdir(), 'agog-pg-pw-')), 'password');
-  writeFileSync(passwordFile, `${PASSWORD}\n`, { mode: 0o600 });
+  writeFileSync(passwordFile, `${password}\n`, { mode: 0o600 });
   if (account) {
     chownSync(path.dirname(passwordFile), account.uid, account.gid);
     chownSync(passwordFile, account.uid, account.gid);
@@ -254,6 +286,10 @@ export async function startEmbeddedPostgres(options: EmbeddedOptions): Promise<E
   const binDir = runnableBinDir(account, options.binDir);
 
   const initialised = existsSync(path.join(dataDir, 'PG_VERSION')) && existsSync(path.join(dataDir, 'global', 'pg_control'));
+  const stored = initialised ? readPasswordFile(dataDir) : undefined;
+  // A data directory from before the password file: its password is the old default,
+  // replaced below once the server runs.
+  const password = initialised ? stored ?? LEGACY_PASSWORD : newPassword();
   if (!initialised) {
     if (existsSync(dataDir) && readdirSync(dataDir).length > 0) {
       throw new Error(
@@ -261,7 +297,8 @@ export async function startEmbeddedPostgres(options: EmbeddedOptions): Promise<E
           `half-made); remove it, or point AGOG_PG_DATA_DIR elsewhere`,
       );
     }
-    await initialise(path.join(binDir, 'initdb'), dataDir, account);
+    await initialise(path.join(binDir, 'initdb'), dataDir, account, password);
+    writePasswordFile(dataDir, password);
   }
 
   const flags = ['-D', dataDir, '-p', String(options.port), '-c', 'listen_addresses=127.0.0.1', '-c', 'max_connections=200'];
@@ -307,7 +344,26 @@ export async function startEmbeddedPostgres(options: EmbeddedOptions): Promise<E
     })();
     return stopping;
   };
-  return { url: `postgresql://${USER}:${PASSWORD}@127.0.0.1:${options.port}/postgres`, port: options.port, dataDir, stop };
+  let url = `postgresql://${USER}:${encodeURIComponent(password)}@127.0.0.1:${options.port}/postgres`;
+  if (initialised && stored === undefined) {
+    const fresh = newPassword();
+    const client = new Client({ connectionString: url });
+    try {
+      await client.connect();
+      await client.query(`ALTER ROLE ${USER} PASSWORD '${fresh}'`);
+    } catch (err) {
+      await stop().catch(() => undefined);
+      throw new Error(
+        `${dataDir} has no ${PASSWORD_FILE} and its superuser password is not the old default, so it cannot be used: ` +
+          `write the password of ${USER} into ${path.join(dataDir, PASSWORD_FILE)} (mode 0600). (${(err as Error).message})`,
+      );
+    } finally {
+      await client.end().catch(() => undefined);
+    }
+    writePasswordFile(dataDir, fresh);
+    url = `postgresql://${USER}:${encodeURIComponent(fresh)}@127.0.0.1:${options.port}/postgres`;
+  }
+  return { url, port: options.port, dataDir, stop };
 }
 
 /** The server's last FATAL or ERROR line (with its HINT), for a start that failed. */

@@ -140,10 +140,38 @@ export async function migrate(connectionString: string, options: MigrateOptions 
         throw new MigrationError(`${migration.script} failed and was rolled back: ${(err as Error).message}`);
       }
     }
+    if (!options.dryRun) await verifyRoleFlags(client);
     return result;
   } finally {
     await client.query('SELECT pg_advisory_unlock(hashtext($1))', [MIGRATION_LOCK_KEY]).catch(() => undefined);
     await client.end().catch(() => undefined);
+  }
+}
+
+/** The roles the migrations create; row-level security confines them (V0.0.40 onwards). */
+export const CONFINED_ROLES = ['agog_app', 'agog_readonly'] as const;
+
+/**
+ * V0.0.40 creates the roles and leaves a role of the same name that exists already as it
+ * is. A pre-existing role with SUPERUSER or BYPASSRLS would silently switch row-level
+ * security off for everyone using it, so after every migrate run the flags are checked,
+ * and migrate fails naming the role, the flag and the fix.
+ */
+export async function verifyRoleFlags(client: Pick<Client, 'query'>, roles: readonly string[] = CONFINED_ROLES): Promise<void> {
+  const result = await client.query<{ rolname: string; rolsuper: boolean; rolbypassrls: boolean }>(
+    `SELECT rolname, rolsuper, rolbypassrls FROM pg_roles WHERE rolname = ANY($1::text[]) ORDER BY rolname`, [roles]);
+  const problems: string[] = [];
+  for (const role of roles) {
+    const row = result.rows.find((r) => r.rolname === role);
+    if (!row) {
+      problems.push(`role ${role} does not exist`);
+      continue;
+    }
+    if (row.rolsuper) problems.push(`role ${role} is SUPERUSER, which bypasses row-level security (fix: ALTER ROLE ${role} NOSUPERUSER)`);
+    if (row.rolbypassrls) problems.push(`role ${role} has BYPASSRLS, which switches row-level security off for it (fix: ALTER ROLE ${role} NOBYPASSRLS)`);
+  }
+  if (problems.length) {
+    throw new MigrationError(`refusing to go on: ${problems.join('; ')}. The migrations confine ${roles.join(' and ')} with row-level security; run the fix as a superuser and migrate again.`);
   }
 }
 

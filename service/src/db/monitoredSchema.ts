@@ -20,6 +20,7 @@ export const PRODUCT_TABLES = [
   'query_metrics_prefix', 'api_metrics_prefix',
   'optimization_recommendations', 'storage_snapshots',
   'collected_query_stats', 'collector_snapshots',
+  'ingest_idempotency_keys',
 ];
 
 // A relation belongs to the application when it is in the schema and neither it nor the

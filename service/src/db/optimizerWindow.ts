@@ -111,22 +111,28 @@ export interface NPlusOneGroup {
  * Requests in the window that ran one fingerprint at least minQueries times for more
  * than minTotalMs in all (Sentry's N+1 rule: 5 or more similar queries over 50 ms),
  * grouped by tenant, endpoint and fingerprint. Reads at most maxRows raw rows of the
- * window (BRIN on "timestamp"); rowsRead tells whether the cap was reached.
+ * window per tenant, so one busy tenant cannot use up the others' share; rowsRead is
+ * the most any tenant had read (the cap was reached when it equals maxRows), and each
+ * group carries its own tenant's.
  */
 export async function nPlusOneGroups(
   pool: Pool,
   window: Window,
   { minQueries, minTotalMs, maxRows }: { minQueries: number; minTotalMs: number; maxRows: number },
-): Promise<{ groups: NPlusOneGroup[]; rowsRead: number }> {
+): Promise<{ groups: Array<NPlusOneGroup & { rowsRead: number }>; rowsRead: number }> {
   const result = await pool.query<{
     tenant_id: string; endpoint: string; query_hash: string; preview: string; requests: number;
-    avg_queries: number; max_queries: number; avg_ms: number; max_ms: number; rows_read: number;
+    avg_queries: number; max_queries: number; avg_ms: number; max_ms: number; rows_read: number; most_rows_read: number;
   }>(
-    `WITH raw AS (
-       SELECT tenant_id, request_id, query_hash, endpoint, execution_time_ms, query_preview
+    `WITH numbered AS (
+       SELECT tenant_id, request_id, query_hash, endpoint, execution_time_ms, query_preview,
+              row_number() OVER (PARTITION BY tenant_id) AS nth
          FROM query_performance_log
         WHERE "timestamp" >= $1::timestamptz AND "timestamp" < $2::timestamptz AND request_id IS NOT NULL
-        LIMIT $5::integer
+     ), raw AS (
+       SELECT * FROM numbered WHERE nth <= $5::integer
+     ), read_per_tenant AS (
+       SELECT tenant_id, count(*)::float8 AS n FROM raw GROUP BY tenant_id
      ), per_request AS (
        SELECT tenant_id, request_id, query_hash, coalesce(min(endpoint), '') AS endpoint, count(*) AS n,
               sum(execution_time_ms) AS total_ms, min(query_preview) AS preview
@@ -139,27 +145,29 @@ export async function nPlusOneGroups(
                                      WHERE f.tenant_id = per_request.tenant_id AND f.query_hash = per_request.query_hash), '') AS preview,
             count(*)::float8 AS requests, avg(n)::float8 AS avg_queries, max(n)::float8 AS max_queries,
             avg(total_ms)::float8 AS avg_ms, max(total_ms)::float8 AS max_ms,
-            (SELECT count(*) FROM raw)::float8 AS rows_read
+            (SELECT r.n FROM read_per_tenant r WHERE r.tenant_id = per_request.tenant_id) AS rows_read,
+            (SELECT max(r.n) FROM read_per_tenant r) AS most_rows_read
        FROM per_request
       GROUP BY tenant_id, endpoint, query_hash
       ORDER BY tenant_id, avg(total_ms) * count(*) DESC`,
     [window.from, window.to, minQueries, minTotalMs, maxRows],
   );
-  const rowsRead = result.rows[0]?.rows_read ?? (await countRaw(pool, window, maxRows));
+  const rowsRead = result.rows[0]?.most_rows_read ?? (await countRaw(pool, window, maxRows));
   return {
     rowsRead,
     groups: result.rows.map((row) => ({
       tenantId: row.tenant_id, endpoint: row.endpoint, queryHash: row.query_hash, preview: row.preview,
       requestsAffected: row.requests, avgQueriesPerRequest: row.avg_queries, maxQueriesPerRequest: row.max_queries,
-      avgRepeatedMsPerRequest: row.avg_ms, maxRepeatedMsPerRequest: row.max_ms,
+      avgRepeatedMsPerRequest: row.avg_ms, maxRepeatedMsPerRequest: row.max_ms, rowsRead: row.rows_read,
     })),
   };
 }
 
+/** The most raw rows of the window any tenant has, at most maxRows. */
 async function countRaw(pool: Pool, window: Window, maxRows: number): Promise<number> {
   const result = await pool.query<{ n: number }>(
-    `SELECT count(*)::float8 AS n FROM (SELECT 1 FROM query_performance_log
-       WHERE "timestamp" >= $1::timestamptz AND "timestamp" < $2::timestamptz AND request_id IS NOT NULL LIMIT $3::integer) capped`,
+    `SELECT coalesce(least(max(n), $3::integer), 0)::float8 AS n FROM (SELECT count(*) AS n FROM query_performance_log
+       WHERE "timestamp" >= $1::timestamptz AND "timestamp" < $2::timestamptz AND request_id IS NOT NULL GROUP BY tenant_id) per_tenant`,
     [window.from, window.to, maxRows],
   );
   return result.rows[0]?.n ?? 0;

@@ -7,6 +7,18 @@ export interface PoolOptions {
   max?: number;
   idleTimeoutMs?: number;
   applicationName?: string;
+  /** Longest wait for a connection, a new one or one of the pool's (default 5 s). */
+  connectionTimeoutMs?: number;
+}
+
+/**
+ * Whether pg's pool gave up waiting for one of its own connections: every connection was
+ * checked out for connectionTimeoutMs. The database is busy, not unreachable (a new
+ * connection that times out fails with "Connection terminated due to connection
+ * timeout" instead), and must not be answered as an outage.
+ */
+export function isPoolExhausted(err: unknown): boolean {
+  return /timeout exceeded when trying to connect/i.test((err as { message?: string } | undefined)?.message ?? '');
 }
 
 export function createPool(connectionString: string, options: PoolOptions = {}): Pool {
@@ -14,7 +26,7 @@ export function createPool(connectionString: string, options: PoolOptions = {}):
     connectionString,
     max: options.max ?? 10,
     idleTimeoutMillis: options.idleTimeoutMs ?? 30_000,
-    connectionTimeoutMillis: 5_000,
+    connectionTimeoutMillis: options.connectionTimeoutMs ?? 5_000,
     application_name: options.applicationName ?? 'agog-perf',
     // Before the pool hands a new connection out. A failure only leaves the backend as
     // it was.

@@ -12,7 +12,7 @@ import { callbackQueries, inTransaction } from './pool';
 export type Queryable = Pick<PoolClient, 'query'>;
 
 /** Longest a single API read may run. */
-const READ_TIMEOUT_MS = 10_000;
+export const READ_TIMEOUT_MS = 10_000;
 
 export class ReadSessionError extends Error {
   override name = 'ReadSessionError';

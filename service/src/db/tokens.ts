@@ -34,12 +34,14 @@ export async function createToken(
   return { token, info: toInfo(result.rows[0]) };
 }
 
-export async function findActiveToken(pool: Pool, token: string): Promise<TokenInfo | undefined> {
+/** The active token whose SHA-256 is `hash` (hashToken), marked as used now. */
+export async function findActiveToken(pool: Pool, token: string | Buffer): Promise<TokenInfo | undefined> {
+  const hash = typeof token === 'string' ? hashToken(token) : token;
   const result = await pool.query(
     `UPDATE api_tokens SET last_used_at = now()
       WHERE token_hash = $1::bytea AND revoked_at IS NULL
       RETURNING id, tenant_id, scopes, name, created_at, last_used_at, revoked_at`,
-    [hashToken(token)],
+    [hash],
   );
   return result.rows[0] ? toInfo(result.rows[0]) : undefined;
 }

@@ -28,6 +28,7 @@ export class ServiceMetrics {
     family('agog_ingest_batches_refused_total', 'counter', 'Valid batches refused (429, 503, 500) and not stored.',
       Object.entries(this.batchesRefused).map(([code, v]) => [{ code }, v]));
     family('agog_ingest_queue_depth', 'gauge', 'Records waiting for or in a group commit.', [[{}, queue.depth]]);
+    family('agog_ingest_queue_bytes', 'gauge', 'Bytes of COPY text waiting for or in a group commit.', [[{}, queue.depthBytes]]);
     family('agog_ingest_flushes_total', 'counter', 'Group commits.', [[{}, queue.stats.flushes]]);
     family('agog_ingest_flush_failures_total', 'counter', 'Group commits that failed.', [[{}, queue.stats.flushFailures]]);
     family('agog_ingest_last_flush_seconds', 'gauge', 'Duration of the last group commit.', [[{}, queue.stats.lastFlushMs / 1000]]);

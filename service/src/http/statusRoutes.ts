@@ -1,4 +1,5 @@
-// GET /health (liveness and details the runbook reads, e.g. .memoryUsage),
+// GET /health (status, uptime and .memoryUsage, which the runbook reads; the details
+// only with an admin token),
 // GET /health/ready (503 while PostgreSQL is unreachable), GET /metrics, GET /v1/whoami.
 import type { FastifyInstance } from 'fastify';
 import type { Pool } from 'pg';
@@ -6,6 +7,7 @@ import { cacheFreshness, pingDatabase } from '../db/health';
 import type { GroupCommitQueue } from '../ingest/groupCommit';
 import type { Scheduler } from '../jobs/scheduler';
 import type { Authenticator } from './auth';
+import { ApiError } from './errors';
 import { requestedTenant } from './ingestRoutes';
 import type { ServiceMetrics } from './metrics';
 
@@ -25,14 +27,25 @@ export function registerStatusRoutes(
     }
   };
 
-  app.get('/health', async () => {
+  app.get('/health', async (request) => {
+    // Without a token: the status alone. Job errors and database errors can say what
+    // other tenants' data or queries look like, so the details need an admin token.
+    const detailed = request.headers.authorization !== undefined;
+    if (detailed) {
+      const token = await deps.auth.verify(request.headers.authorization);
+      if (!token.scopes.includes('admin')) {
+        throw new ApiError(403, 'forbidden', 'the details of /health need an admin token; without an Authorization header /health answers the status alone', { field: 'scope' });
+      }
+    }
     const db = await databaseState();
     const staleness = db.reachable ? db.freshness.stalenessSeconds : null;
     const jobs = deps.scheduler.status();
     const failingJobs = Object.entries(jobs).filter(([, j]) => j.lastError && (!j.lastSuccessAt || j.lastErrorAt! > j.lastSuccessAt)).map(([name]) => name);
     const stale = staleness !== null && staleness > CACHE_STALE_SECONDS;
+    const status = !db.reachable ? 'unavailable' : stale || failingJobs.length ? 'degraded' : 'ok';
+    if (!detailed) return { status, uptimeSeconds: Math.round(process.uptime()), memoryUsage: process.memoryUsage() };
     return {
-      status: !db.reachable ? 'unavailable' : stale || failingJobs.length ? 'degraded' : 'ok',
+      status,
       uptimeSeconds: Math.round(process.uptime()),
       database: db.reachable ? { reachable: true, latencyMs: db.latencyMs } : { reachable: false, error: db.error },
       cache: db.reachable

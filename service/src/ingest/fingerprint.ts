@@ -5,6 +5,7 @@
 // one parse. Text the parser rejects is scrubbed of everything that looks like a literal.
 import { createHash } from 'node:crypto';
 import { fingerprintSync, loadModule, normalizeSync } from 'libpg-query';
+import { LruCache } from '../lruCache';
 
 export const PREVIEW_MAX_CHARS = 500;
 
@@ -35,24 +36,48 @@ function isSpace(code: number): boolean {
 const STRING_PREFIX = /[EeBbXxNn]/;
 /** Statements whose every constant PostgreSQL's normalization replaces by $n. */
 const NORMALIZED_STATEMENT = /^\(*\s*(?:SELECT|INSERT|UPDATE|DELETE|MERGE|WITH|VALUES|TABLE|EXPLAIN)\b/i;
-const DOLLAR_TAG = /^\$(?:[A-Za-z_][A-Za-z0-9_]*)?\$/;
+/** $tag$ as PostgreSQL's lexer reads it: letters (any beyond ASCII too), digits, underscores. */
+const DOLLAR_TAG = /\$(?:[A-Za-z_\u0080-\uffff][A-Za-z0-9_\u0080-\uffff]*)?\$/y;
+
+export interface LiteralScanOptions {
+  /**
+   * Numbers: true replaces them all (default); 'normalized' keeps them only in
+   * statements PostgreSQL's normalization covers (NORMALIZED_STATEMENT), decided per
+   * statement of a multi-statement text; false keeps them all.
+   */
+  numbers?: boolean | 'normalized';
+  /** Read backslash escapes in '...' strings too, as with standard_conforming_strings off. */
+  backslashEscapes?: boolean;
+}
+
+/** Marks written by scanLiterals: a character inside a literal, or inside a comment or run of whitespace. */
+const MARK_LITERAL = 2;
+const MARK_SPACE = 1;
 
 /**
  * The text with comments removed, every literal (quoted, E'', B'', X'', U&'', dollar-quoted,
- * numeric) replaced by '?', and whitespace collapsed: the cache key, and the preview of
- * text the parser rejects. It is also applied to the parser's normalized text, because
- * PostgreSQL's normalization leaves the literals of some utility statements in place
- * (COMMENT ... IS '...', COPY ... FROM '...', PREPARE ... AS ...). One left-to-right pass
- * that knows SQL's quoting, so a "--" inside a string or a quote inside a comment cannot
- * let a literal through. Quoted identifiers and $n placeholders are kept.
+ * numeric, hexadecimal, octal, binary, with _ separators) replaced by '?', and whitespace
+ * collapsed: the cache key, and the preview of text the parser rejects. It is also applied
+ * to the parser's normalized text, because PostgreSQL's normalization leaves the literals
+ * of some utility statements in place (COMMENT ... IS '...', COPY ... FROM '...', SET ...).
+ * One left-to-right pass that knows SQL's quoting, so a "--" inside a string or a quote
+ * inside a comment cannot let a literal through. Quoted identifiers and $n placeholders
+ * are kept.
  */
-export function literalFreeKey(sql: string, { numbers = true }: { numbers?: boolean } = {}): string {
+export function literalFreeKey(sql: string, options: LiteralScanOptions = {}): string {
+  return scanLiterals(sql, options);
+}
+
+function scanLiterals(sql: string, { numbers = true, backslashEscapes = false }: LiteralScanOptions, marks?: Uint8Array): string {
   const n = sql.length;
   let out = '';
   let copied = 0; // sql[copied, i) is appended unchanged
   let i = 0;
   let cutComment = false;
+  let statementStart = true;
+  let keepNumbers = numbers === false;
   const replace = (end: number, text: string) => {
+    if (marks) marks.fill(text === '?' ? MARK_LITERAL : MARK_SPACE, i, end);
     out += sql.slice(copied, i) + text;
     i = end;
     copied = end;
@@ -60,6 +85,10 @@ export function literalFreeKey(sql: string, { numbers = true }: { numbers?: bool
   while (i < n) {
     const c = sql.charCodeAt(i);
     const afterIdentifier = i > 0 && isIdentifierChar(sql.charCodeAt(i - 1));
+    if (statementStart && !isSpace(c) && !(c === 45 && sql.charCodeAt(i + 1) === 45) && !(c === 47 && sql.charCodeAt(i + 1) === 42)) {
+      statementStart = false;
+      if (numbers === 'normalized') keepNumbers = NORMALIZED_STATEMENT.test(sql.slice(i, i + 40));
+    }
     if (isSpace(c)) {
       let end = i + 1;
       while (end < n && isSpace(sql.charCodeAt(end))) end++;
@@ -84,11 +113,11 @@ export function literalFreeKey(sql: string, { numbers = true }: { numbers?: bool
       (!afterIdentifier && sql.charCodeAt(i + 1) === 39 && STRING_PREFIX.test(sql[i]!)) ||
       (!afterIdentifier && (c === 85 || c === 117) && sql.charCodeAt(i + 1) === 38 && sql.charCodeAt(i + 2) === 39)
     ) { // '...' with '' escapes; E'...' also with backslash escapes; unterminated: to the end
-      const backslashEscapes = c === 69 || c === 101;
+      const escapes = backslashEscapes || c === 69 || c === 101;
       let end = sql.indexOf("'", i) + 1;
       while (end < n) {
         const ch = sql.charCodeAt(end);
-        if (backslashEscapes && ch === 92) end += 2;
+        if (escapes && ch === 92) end += 2;
         else if (ch !== 39) end++;
         else if (sql.charCodeAt(end + 1) === 39) end += 2;
         else { end++; break; }
@@ -107,36 +136,63 @@ export function literalFreeKey(sql: string, { numbers = true }: { numbers?: bool
         i++;
         while (i < n && isDigit(sql.charCodeAt(i))) i++;
       } else {
-        const tag = DOLLAR_TAG.exec(sql.slice(i, i + 66));
+        DOLLAR_TAG.lastIndex = i;
+        const tag = DOLLAR_TAG.exec(sql);
         if (tag) { // $tag$ ... $tag$; unterminated: to the end
           const close = sql.indexOf(tag[0], i + tag[0].length);
           replace(close < 0 ? n : close + tag[0].length, '?');
         } else i++;
       }
     } else if (!afterIdentifier && (isDigit(c) || (c === 46 && isDigit(sql.charCodeAt(i + 1))))) {
-      let end = i;
-      while (end < n && isDigit(sql.charCodeAt(end))) end++;
-      if (sql.charCodeAt(end) === 46) {
-        end++;
-        while (end < n && isDigit(sql.charCodeAt(end))) end++;
+      // A number: decimal with an optional fraction and exponent, or 0x / 0o / 0b, with
+      // _ separators (PostgreSQL 16). Letters or digits right after it belong to it
+      // (no name starts with a digit), so "0x1F" or "1_000" never leave a part behind.
+      const radix = c === 48 && /[xXoObB]/.test(sql[i + 1] ?? '');
+      let end = i + (radix ? 2 : 0);
+      while (end < n) {
+        const ch = sql.charCodeAt(end);
+        if (!radix && (ch === 101 || ch === 69) && (sql.charCodeAt(end + 1) === 43 || sql.charCodeAt(end + 1) === 45) && isDigit(sql.charCodeAt(end + 2))) end += 3;
+        else if (isIdentifierChar(ch) && ch !== 36) end++;
+        else if (ch === 46 && !radix && isDigit(sql.charCodeAt(end + 1))) end++;
+        else break;
       }
-      const e = sql.charCodeAt(end);
-      if (e === 101 || e === 69) {
-        let exponent = end + 1;
-        if (sql.charCodeAt(exponent) === 43 || sql.charCodeAt(exponent) === 45) exponent++;
-        if (isDigit(sql.charCodeAt(exponent))) {
-          end = exponent;
-          while (end < n && isDigit(sql.charCodeAt(end))) end++;
-        }
-      }
-      if (!numbers || (end < n && isIdentifierChar(sql.charCodeAt(end)))) i = end; // kept, or part of a name
+      if (keepNumbers) i = end;
       else replace(end, '?');
     } else {
+      if (c === 59) statementStart = true; // ; between statements
       i++;
     }
   }
   out += sql.slice(copied);
   return (cutComment ? out.replace(/ {2,}/g, ' ') : out).trim();
+}
+
+/**
+ * The preview of text the parser rejects. Whether a backslash escapes a quote depends on
+ * settings the text does not carry, and in 'it\'s ...' the two readings end the string in
+ * different places: each reading leaves behind what the other calls a literal. So every
+ * character that either reading finds inside a literal or comment is cut.
+ */
+export function unparsablePreview(sql: string): string {
+  const marks = new Uint8Array(sql.length);
+  scanLiterals(sql, { backslashEscapes: false }, marks);
+  const other = new Uint8Array(sql.length);
+  scanLiterals(sql, { backslashEscapes: true }, other);
+  let out = '';
+  let i = 0;
+  while (i < sql.length) {
+    const mark = Math.max(marks[i]!, other[i]!);
+    let end = i + 1;
+    if (mark === 0) {
+      while (end < sql.length && marks[end] === 0 && other[end] === 0) end++;
+      out += sql.slice(i, end);
+    } else {
+      while (end < sql.length && Math.max(marks[end]!, other[end]!) === mark) end++;
+      out += mark === MARK_LITERAL ? '?' : ' ';
+    }
+    i = end;
+  }
+  return out.replace(/\s+/g, ' ').trim();
 }
 
 function toSigned64(hex: string): string {
@@ -148,36 +204,32 @@ export function truncatePreview(text: string): string {
   return chars.length <= PREVIEW_MAX_CHARS ? text : chars.slice(0, PREVIEW_MAX_CHARS - 1).join('') + '…';
 }
 
-class LruCache<V> {
-  private readonly map = new Map<string, V>();
-  constructor(private readonly capacity: number) {}
-  get(key: string): V | undefined {
-    const value = this.map.get(key);
-    if (value !== undefined) {
-      this.map.delete(key);
-      this.map.set(key, value);
-    }
-    return value;
-  }
-  set(key: string, value: V): void {
-    this.map.set(key, value);
-    if (this.map.size > this.capacity) this.map.delete(this.map.keys().next().value as string);
-  }
-  get size(): number {
-    return this.map.size;
-  }
-}
-
+/**
+ * Cached results are a function of their key alone, so that a text never receives
+ * anything of another text (another tenant's, perhaps) that shared its key:
+ *   - a parsed text's preview holds placeholders where the key has '?'. Only the numbers
+ *     normalization keeps (ORDER BY positions, type modifiers) could differ between texts
+ *     of one key; a preview that keeps numbers is cached under a second key that keeps
+ *     them too (NUMBERED_KEY_PREFIX);
+ *   - for text the parser rejects only the hash (of the key) is cached, and the preview
+ *     is made from each text itself.
+ */
 const cache = new LruCache<Fingerprint>(20_000);
+const NUMBERED_KEY_PREFIX = '\u0000numbers\u0000';
 export const fingerprintStats = { hits: 0, misses: 0, unparsable: 0 };
 
 /** Requires loadParser() to have resolved. */
 export function fingerprintQuery(sql: string): Fingerprint {
   const key = literalFreeKey(sql);
-  const cached = cache.get(key);
+  let cached = cache.get(key);
+  let numberedKey: string | undefined;
+  if (cached?.preview === NUMBERS_KEPT) {
+    numberedKey = NUMBERED_KEY_PREFIX + literalFreeKey(sql, { numbers: 'normalized' });
+    cached = cache.get(numberedKey);
+  }
   if (cached) {
     fingerprintStats.hits++;
-    return cached;
+    return cached.parsed ? cached : { ...cached, preview: truncatePreview(unparsablePreview(sql)) };
   }
   fingerprintStats.misses++;
   let result: Fingerprint;
@@ -186,20 +238,30 @@ export function fingerprintQuery(sql: string): Fingerprint {
     // utility statements in place: both are cut from the normalized text. In the
     // statements normalizing covers (DML, EXPLAIN), the numbers it keeps are ORDER BY
     // and GROUP BY positions and type modifiers: kept, so the preview still parses (the
-    // missing-index detector plans it). Elsewhere numbers go too.
-    let normalized = literalFreeKey(normalizeSync(sql), { numbers: false });
-    if (!NORMALIZED_STATEMENT.test(normalized)) normalized = literalFreeKey(normalized);
+    // missing-index detector plans it). In other statements, a later one of a
+    // multi-statement text too, numbers go.
+    const normalized = literalFreeKey(normalizeSync(sql), { numbers: 'normalized' });
     const hash = fingerprintSync(sql);
     result = { hash, hashDecimal: toSigned64(hash), preview: truncatePreview(normalized), parsed: true };
+    if (literalFreeKey(normalized) !== normalized) {
+      cache.set(key, { ...result, preview: NUMBERS_KEPT });
+      cache.set(numberedKey ?? NUMBERED_KEY_PREFIX + literalFreeKey(sql, { numbers: 'normalized' }), result);
+      return result;
+    }
+    cache.set(key, result);
+    return result;
   } catch {
     // Not PostgreSQL syntax (or cut off): keep the scrubbed text; hash it ourselves.
     fingerprintStats.unparsable++;
     const hash = createHash('sha256').update(key).digest('hex').slice(0, 16);
-    result = { hash, hashDecimal: toSigned64(hash), preview: truncatePreview(key), parsed: false };
+    result = { hash, hashDecimal: toSigned64(hash), preview: '', parsed: false };
+    cache.set(numberedKey ?? key, result);
+    return { ...result, preview: truncatePreview(unparsablePreview(sql)) };
   }
-  cache.set(key, result);
-  return result;
 }
+
+/** Marks a key whose texts' previews keep numbers: look up the numbered key instead. */
+const NUMBERS_KEPT = '\u0000numbers kept';
 
 export function hashToHex(decimal: string | bigint): string {
   return BigInt.asUintN(64, BigInt(decimal)).toString(16).padStart(16, '0');

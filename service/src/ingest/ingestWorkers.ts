@@ -1,7 +1,8 @@
 // A small pool of worker threads that prepare ingest batches, so parsing and validating
 // large bodies uses every core and never blocks the main thread (which keeps accepting
 // requests and feeding COPY). Small bodies are prepared inline: a round trip to a worker
-// costs more than they do.
+// costs more than they do. A gzip body always goes to a worker: its compressed size says
+// little about the work (10 KB can inflate to tens of thousands of records).
 import path from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { ApiError } from '../http/errors';
@@ -16,6 +17,12 @@ export interface Prepared {
 
 const INLINE_BELOW_BYTES = 64 * 1024;
 
+/** Any Content-Encoding but identity: decodeBody inflates it, or refuses it with 415. */
+function isCompressed(contentEncoding: string | undefined): boolean {
+  const encoding = (contentEncoding ?? 'identity').trim().toLowerCase();
+  return encoding !== '' && encoding !== 'identity';
+}
+
 interface Slot {
   worker: Worker;
   busy: number;
@@ -25,6 +32,8 @@ export class IngestWorkers {
   private slots: Slot[] = [];
   private nextId = 1;
   private closed = false;
+  /** Batches prepared on the main thread and in workers. */
+  readonly stats = { inline: 0, inWorker: 0 };
   private waiting = new Map<number, { resolve: (p: Prepared) => void; reject: (e: Error) => void; slot: Slot }>();
 
   constructor(count: number) {
@@ -67,13 +76,15 @@ export class IngestWorkers {
   }
 
   prepare(input: PrepareInput): Promise<Prepared> {
-    if (this.slots.length === 0 || input.body.byteLength < INLINE_BELOW_BYTES) {
+    if (this.slots.length === 0 || (input.body.byteLength < INLINE_BELOW_BYTES && !isCompressed(input.contentEncoding))) {
+      this.stats.inline++;
       try {
         return Promise.resolve(prepareBatch(input));
       } catch (err) {
         return Promise.reject(err);
       }
     }
+    this.stats.inWorker++;
     const slot = this.slots.reduce((best, s) => (s.busy < best.busy ? s : best));
     const id = this.nextId++;
     slot.busy++;

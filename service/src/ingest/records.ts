@@ -22,6 +22,13 @@ export interface ValidationLimits {
 export const MAX_DURATION_MS = 86_400_000; // one day
 export const MAX_QUERY_CHARS = 100_000;
 const MAX_SIZE_BYTES = 2 ** 31 - 1;
+/**
+ * PostgreSQL's real (4-byte float) columns: a nonzero value below the smallest normal
+ * float4 underflows (PostgreSQL refuses the COPY, or the rollups cannot keep it), and
+ * one beyond the largest overflows. JSON accepts both, so the check is here.
+ */
+export const REAL_MIN_NORMAL = 1.1754943508222875e-38;
+export const REAL_MAX = 3.4028234663852886e38;
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const METHODS = new Set(['GET', 'POST', 'PUT', 'PATCH', 'DELETE', 'HEAD', 'OPTIONS', 'TRACE', 'CONNECT']);
 
@@ -132,7 +139,7 @@ class RecordChecker {
     return new Date(ms).toISOString();
   }
 
-  number(field: string, { min, max, required, integer }: { min: number; max: number; required: boolean; integer?: boolean }): number | undefined | null {
+  number(field: string, { min, max, required, integer, real }: { min: number; max: number; required: boolean; integer?: boolean; real?: boolean }): number | undefined | null {
     const value = this.record[field];
     if (value === undefined || value === null) {
       if (required) return this.fail(field, 'is required');
@@ -141,6 +148,11 @@ class RecordChecker {
     if (typeof value !== 'number' || !Number.isFinite(value)) return this.fail(field, 'must be a finite number');
     if (integer && !Number.isInteger(value)) return this.fail(field, 'must be an integer');
     if (value < min || value > max) return this.fail(field, `must be between ${min} and ${max}`);
+    if (real && value !== 0) {
+      const magnitude = Math.abs(value);
+      if (magnitude < REAL_MIN_NORMAL) return this.fail(field, `is too small for a 4-byte real column (nonzero values must be at least ${REAL_MIN_NORMAL}; send 0 instead)`);
+      if (magnitude > REAL_MAX) return this.fail(field, `is too large for a 4-byte real column (at most ${REAL_MAX})`);
+    }
     return value;
   }
 
@@ -200,7 +212,7 @@ export function encodeRecord(kind: RecordKind, raw: unknown, index: number, ctx:
       const upperMethod = typeof method === 'string' ? method.toUpperCase() : method;
       if (typeof upperMethod === 'string' && !METHODS.has(upperMethod)) c.fail('method', `must be an HTTP method (${[...METHODS].join(', ')})`);
       const status = c.number('statusCode', { min: 100, max: 599, required: true, integer: true });
-      const ms = c.number('responseTimeMs', { min: 0, max: MAX_DURATION_MS, required: true });
+      const ms = c.number('responseTimeMs', { min: 0, max: MAX_DURATION_MS, required: true, real: true });
       const reqSize = c.number('requestSizeBytes', { min: 0, max: MAX_SIZE_BYTES, required: false, integer: true });
       const resSize = c.number('responseSizeBytes', { min: 0, max: MAX_SIZE_BYTES, required: false, integer: true });
       const requestId = c.text('requestId', { maxChars: 128, required: false });
@@ -217,7 +229,7 @@ export function encodeRecord(kind: RecordKind, raw: unknown, index: number, ctx:
       c.unknownFields(QUERY_FIELDS);
       const ts = c.timestamp('timestamp', ctx.limits);
       const query = c.text('query', { maxChars: MAX_QUERY_CHARS, required: true });
-      const ms = c.number('executionTimeMs', { min: 0, max: MAX_DURATION_MS, required: true });
+      const ms = c.number('executionTimeMs', { min: 0, max: MAX_DURATION_MS, required: true, real: true });
       const rows = c.number('rows', { min: 0, max: MAX_SIZE_BYTES, required: false, integer: true });
       const endpoint = c.text('endpoint', { maxChars: 500, required: false });
       const requestId = c.text('requestId', { maxChars: 128, required: false });
@@ -234,9 +246,9 @@ export function encodeRecord(kind: RecordKind, raw: unknown, index: number, ctx:
     case 'resource': {
       c.unknownFields(RESOURCE_FIELDS);
       const ts = c.timestamp('timestamp', ctx.limits);
-      const cpu = c.number('cpuUsagePercent', { min: 0, max: 100, required: true });
-      const memory = c.number('memoryUsedMb', { min: 0, max: 1e9, required: true });
-      const memoryTotal = c.number('memoryTotalMb', { min: 0.001, max: 1e9, required: false });
+      const cpu = c.number('cpuUsagePercent', { min: 0, max: 100, required: true, real: true });
+      const memory = c.number('memoryUsedMb', { min: 0, max: 1e9, required: true, real: true });
+      const memoryTotal = c.number('memoryTotalMb', { min: 0.001, max: 1e9, required: false, real: true });
       const connections = c.number('activeConnections', { min: 0, max: 1e7, required: true, integer: true });
       const poolMax = c.number('poolMax', { min: 1, max: 1e7, required: false, integer: true });
       const source = c.text('source', { maxChars: 128, required: false });

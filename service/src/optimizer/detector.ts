@@ -19,7 +19,21 @@ export interface OptimizerSettings {
   /** Smallest table (estimated rows) the missing-index detector advises on (MISSING_INDEX_MIN_ROWS). */
   missingIndexMinRows: number;
   retentionDays: number;
+  /**
+   * Database-wide findings (unused and duplicate indexes of the monitored schema, whose
+   * definitions may hold literals, with table names and sizes) go to every active tenant
+   * when true (OPTIMIZER_SHARE_DATABASE_FINDINGS); by default only to
+   * DATABASE_FINDINGS_TENANT, which admin tokens read.
+   */
+  shareDatabaseFindings?: boolean;
 }
+
+/**
+ * Where database-wide findings are recorded: the nil UUID, which is also the service's
+ * own tenant by default (AGOG_SERVICE_TENANT_ID). An admin token's recommendations query
+ * without a tenant reads it.
+ */
+export const DATABASE_FINDINGS_TENANT = '00000000-0000-0000-0000-000000000000';
 
 export interface DetectorContext {
   pool: Pool;
@@ -45,6 +59,14 @@ export interface Detector {
 /** A database-wide finding, recorded once for each active tenant. */
 export function forEveryTenant(ctx: DetectorContext, finding: Omit<Finding, 'tenantId'>): Finding[] {
   return ctx.activeTenants.map((tenantId) => ({ ...finding, tenantId }));
+}
+
+/**
+ * A finding about the whole database that can show what another tenant's application
+ * does: recorded for DATABASE_FINDINGS_TENANT only, unless shareDatabaseFindings.
+ */
+export function forDatabaseOperators(ctx: DetectorContext, finding: Omit<Finding, 'tenantId'>): Finding[] {
+  return ctx.settings.shareDatabaseFindings ? forEveryTenant(ctx, finding) : [{ ...finding, tenantId: DATABASE_FINDINGS_TENANT }];
 }
 
 /** The window as evidence shows it. */

@@ -5,7 +5,7 @@
 // only after they are committed. Answers follow the OTLP/HTTP specification: 200 with an
 // Export*ServiceResponse (partial_success when spans were refused), errors with a
 // google.rpc.Status body in the request's encoding, and Retry-After on 429 and 503.
-import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { FastifyInstance, FastifyReply, FastifyRequest, RouteShorthandOptions } from 'fastify';
 import type { Config } from '../config';
 import type { Authenticator } from '../http/auth';
 import { ApiError, errorBody } from '../http/errors';
@@ -104,21 +104,41 @@ export function registerOtlpRoutes(app: FastifyInstance, deps: OtlpDeps): void {
     for (const kind of ['api', 'query', 'resource'] as const) deps.metrics.recordsAccepted[kind]! += kept[kind];
   }
 
-  /** Authenticates and returns the tenant and the body; the tenant comes from the token only. */
-  async function admit(request: FastifyRequest): Promise<{ tenantId: string; body: Buffer; encoding: OtlpEncoding }> {
-    const principal = await deps.auth.authorize(request.headers.authorization, 'ingest', requestedTenant(request));
-    if (!principal.tenantId) {
-      throw new ApiError(400, 'tenant_required', 'an admin token must name the tenant to ingest for (X-Tenant-Id header)', { field: 'tenant' });
-    }
+  /**
+   * Route options: the ingest body limit, and authentication in onRequest, before a byte of
+   * the body is read, answered in the client's encoding. The tenant comes from the token only.
+   */
+  const tenants = new WeakMap<FastifyRequest, string>();
+  const routeOptions: RouteShorthandOptions = {
+    bodyLimit: deps.config.bodyLimitBytes,
+    onRequest: async (request, reply) => {
+      try {
+        const principal = await deps.auth.authorize(request.headers.authorization, 'ingest', requestedTenant(request));
+        if (!principal.tenantId) {
+          throw new ApiError(400, 'tenant_required', 'an admin token must name the tenant to ingest for (X-Tenant-Id header)', { field: 'tenant' });
+        }
+        tenants.set(request, principal.tenantId);
+      } catch (err) {
+        const apiError = asApiError(err);
+        if (!apiError) throw err;
+        return sendError(reply, answerEncoding(request.headers['content-type']), apiError);
+      }
+    },
+  };
+
+  /** The tenant onRequest authenticated, and the body. */
+  function admit(request: FastifyRequest): { tenantId: string; body: Buffer; encoding: OtlpEncoding } {
+    const tenantId = tenants.get(request);
+    if (!tenantId) throw new Error('OTLP route registered without its onRequest authentication');
     const encoding = mediaType(request.headers['content-type']);
     const body = Buffer.isBuffer(request.body) ? request.body : Buffer.alloc(0);
-    return { tenantId: principal.tenantId, body, encoding };
+    return { tenantId, body, encoding };
   }
 
-  app.post('/v1/traces', async (request, reply) => {
+  app.post('/v1/traces', routeOptions, async (request, reply) => {
     const encoding = answerEncoding(request.headers['content-type']);
     try {
-      const { tenantId, body } = await admit(request);
+      const { tenantId, body } = admit(request);
       let mapped: MappedSpans;
       try {
         mapped = await workers.prepare({
@@ -143,10 +163,10 @@ export function registerOtlpRoutes(app: FastifyInstance, deps: OtlpDeps): void {
     }
   });
 
-  app.post('/v1/metrics', async (request, reply) => {
+  app.post('/v1/metrics', routeOptions, async (request, reply) => {
     const encoding = answerEncoding(request.headers['content-type']);
     try {
-      const { tenantId, body } = await admit(request);
+      const { tenantId, body } = admit(request);
       const resources = decodeMetrics(body, encoding, request.headers['content-encoding'], deps.config.bodyLimitBytes, RESOURCE_METRICS, METRIC_ATTRIBUTES);
       const mapped = mapResourceMetrics(resources, { tenantId, limits: limits(), slowQueryThresholdMs: deps.config.slowQueryThresholdMs });
       if (deps.config.metricsEnabled) {

@@ -5,7 +5,7 @@ import { z } from 'zod';
 import type { Pool } from 'pg';
 import { query as querySchema, queryRequest, QUERY_TYPES, type Query, type QueryResponse, type QueryType } from '../contract/query';
 import { runningTotalsCacheFor } from '../db/runningTotalsCache';
-import { withTenantReadSession } from '../db/tenantSession';
+import { READ_TIMEOUT_MS, withTenantReadSession } from '../db/tenantSession';
 import { ApiError } from '../http/errors';
 import type { QueryContext, QueryHandler, QuerySettings } from './context';
 import { annotations } from './handlers/annotations';
@@ -93,9 +93,12 @@ export async function runQueries(
   principal: QueryPrincipal,
   settings: QuerySettings,
   observe?: (queryType: QueryType, ms: number) => void,
+  { deadline }: { deadline?: number } = {},
 ): Promise<QueryResponse> {
   const now = Date.now();
   const range = resolveRange(request.range, now);
+  const timedOut = () => new ApiError(503, 'request_timeout',
+    `the request ran past its deadline (QUERY_REQUEST_TIMEOUT_MS); nothing was answered, retry with fewer queries or a shorter range`, undefined, 1);
   return withTenantReadSession(pool, principal.tenantId, async (db) => {
     const ctx: QueryContext = {
       tenantId: principal.tenantId,
@@ -109,11 +112,26 @@ export async function runQueries(
       totalsCache: runningTotalsCacheFor(pool),
     };
     const results: QueryResponse['results'] = {};
+    let statementTimeoutMs = READ_TIMEOUT_MS;
     for (const query of request.queries) {
       if (query.hide) continue;
+      if (deadline !== undefined) {
+        // The whole request answers by its deadline: no statement may run past it.
+        const remaining = Math.floor(deadline - Date.now());
+        if (remaining <= 0) throw timedOut();
+        if (remaining < statementTimeoutMs) {
+          statementTimeoutMs = remaining;
+          await db.query(`SELECT set_config('statement_timeout', $1::text, true)`, [String(remaining)]);
+        }
+      }
       const started = process.hrtime.bigint();
       const handler = HANDLERS[query.queryType] as QueryHandler<QueryType>;
-      results[query.refId] = await handler(query as never, ctx);
+      try {
+        results[query.refId] = await handler(query as never, ctx);
+      } catch (err) {
+        if ((err as { code?: string }).code === '57014' && deadline !== undefined && statementTimeoutMs < READ_TIMEOUT_MS) throw timedOut();
+        throw err;
+      }
       observe?.(query.queryType, Number(process.hrtime.bigint() - started) / 1e6);
     }
     return { results };

@@ -41,6 +41,10 @@ export interface Step {
   source: 'raw' | Resolution;
 }
 
+/** Earliest and latest instants a range may name: year 1 to year 9999. */
+const EARLIEST_MS = Date.parse('0001-01-01T00:00:00Z');
+const LATEST_MS = Date.parse('9999-12-31T23:59:59.999Z');
+
 /** ISO 8601 text or epoch milliseconds; anything else is a 400 naming the field. */
 export function parseTimestamp(value: string | number, field: string): Date {
   let ms: number;
@@ -49,6 +53,11 @@ export function parseTimestamp(value: string | number, field: string): Date {
   else ms = Date.parse(value);
   if (!Number.isFinite(ms)) {
     throw new ApiError(400, 'invalid_range', `${field} must be ISO 8601 text or epoch milliseconds, got ${JSON.stringify(String(value).slice(0, 64))}`, { field });
+  }
+  // A finite number can still be no date (beyond ±8.64e15 ms), or a date PostgreSQL's
+  // timestamptz cannot hold (before 4713 BC): either would fail in the database as a 500.
+  if (!(ms >= EARLIEST_MS && ms <= LATEST_MS)) {
+    throw new ApiError(400, 'invalid_range', `${field} must lie between ${new Date(EARLIEST_MS).toISOString()} and ${new Date(LATEST_MS).toISOString()}, got ${JSON.stringify(String(value).slice(0, 64))}`, { field });
   }
   return new Date(ms);
 }

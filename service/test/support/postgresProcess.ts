@@ -7,7 +7,7 @@ export async function main(argv: string[]): Promise<number> {
   const server = await startEmbeddedPostgres({
     dataDir: dataDir!, port: Number(port), persistent: true, settings: { fsync: 'off', ...(settings ? JSON.parse(settings) : {}) },
   });
-  process.stdout.write('READY\n');
+  process.stdout.write(`READY ${server.url}\n`);
   await new Promise<void>((resolve) => process.once('SIGTERM', () => resolve()));
   await server.stop();
   return 0;

@@ -15,8 +15,12 @@ export class StandalonePostgres {
     readonly settings: Record<string, string> = {},
   ) {}
 
+  private startedUrl: string | undefined;
+
+  /** The server's URL, with the superuser password its data directory keeps; known once started. */
   get url(): string {
-    return `postgresql://postgres:postgres@127.0.0.1:${this.port}/postgres`;
+    if (!this.startedUrl) throw new Error('start the server first: its password is made at the first start');
+    return this.startedUrl;
   }
 
   async start(): Promise<void> {
@@ -26,7 +30,11 @@ export class StandalonePostgres {
       let output = '';
       const onData = (chunk: Buffer) => {
         output += chunk.toString();
-        if (output.includes('READY')) resolve();
+        const ready = /READY (\S+)\n/.exec(output);
+        if (ready) {
+          this.startedUrl = ready[1];
+          resolve();
+        }
       };
       child.stdout!.on('data', onData);
       child.stderr!.on('data', (chunk: Buffer) => (output += chunk.toString()));

@@ -1,10 +1,10 @@
 // Duplicate indexes on the monitored application's tables: two indexes with the same key,
 // or one whose key is the leading part of another's (same method, operator classes,
 // collations, expressions and predicate). The redundant one enforces nothing.
-// Database-wide: recorded for every active tenant.
+// Database-wide: recorded for the operators (forDatabaseOperators).
 import { duplicateIndexes } from '../../db/monitoredSchema';
 import type { Detector } from '../detector';
-import { forEveryTenant } from '../detector';
+import { forDatabaseOperators } from '../detector';
 import { quoteIdent } from '../sqlText';
 
 
@@ -13,7 +13,7 @@ export const duplicateIndexesDetector: Detector = {
   kinds: ['duplicateIndex'],
   async detect(ctx) {
     const schema = ctx.settings.monitoredSchema;
-    return (await duplicateIndexes(ctx.pool, schema)).flatMap((d) => forEveryTenant(ctx, {
+    return (await duplicateIndexes(ctx.pool, schema)).flatMap((d) => forDatabaseOperators(ctx, {
       kind: 'duplicateIndex',
       subject: `${schema}.${d.index}`,
       severity: d.relation === 'exact' ? 'warning' : 'info',

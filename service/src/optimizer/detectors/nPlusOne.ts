@@ -1,7 +1,7 @@
 // N+1: one request runs the same fingerprint many times. Sentry's rule is the default:
 // at least 5 similar queries in one request, together over 50 ms
 // (N_PLUS_ONE_MIN_QUERIES, N_PLUS_ONE_MIN_TOTAL_MS). Reads the raw query log of the
-// window, at most OPTIMIZER_MAX_RAW_ROWS rows per run.
+// window, at most OPTIMIZER_MAX_RAW_ROWS rows per tenant and run.
 import { nPlusOneGroups } from '../../db/optimizerWindow';
 import { hashToHex } from '../../ingest/fingerprint';
 import type { Detector } from '../detector';
@@ -13,7 +13,7 @@ export const nPlusOneDetector: Detector = {
   kinds: ['nPlusOne'],
   async detect(ctx) {
     const { minQueries, minTotalMs } = { minQueries: ctx.settings.nPlusOneMinQueries, minTotalMs: ctx.settings.nPlusOneMinTotalMs };
-    const { groups, rowsRead } = await nPlusOneGroups(ctx.pool, ctx.window, { minQueries, minTotalMs, maxRows: ctx.settings.maxRawRows });
+    const { groups } = await nPlusOneGroups(ctx.pool, ctx.window, { minQueries, minTotalMs, maxRows: ctx.settings.maxRawRows });
     return groups.map((g) => {
       const endpoint = g.endpoint || '(no endpoint)';
       return {
@@ -34,8 +34,8 @@ export const nPlusOneDetector: Detector = {
           maxRepeatedMsPerRequest: round(g.maxRepeatedMsPerRequest, 1),
           rule: { minQueries, minTotalMs },
           window: windowEvidence(ctx.window),
-          rawRowsRead: rowsRead,
-          rawRowsCapped: rowsRead >= ctx.settings.maxRawRows,
+          rawRowsRead: g.rowsRead,
+          rawRowsCapped: g.rowsRead >= ctx.settings.maxRawRows,
         },
         action: `Load what ${endpoint} needs in one query instead of one per item: collect the keys and run one query with "= ANY($1)" (or a JOIN / the ORM's eager loading) in place of: ${g.preview.slice(0, 300)}`,
         queryHash: g.queryHash,

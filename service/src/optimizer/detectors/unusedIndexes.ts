@@ -1,9 +1,9 @@
 // Unused indexes on the monitored application's tables: never scanned since the
 // statistics were last reset, on a table that is read, enforcing nothing. Each one costs
-// disk and slows every write. Database-wide: recorded for every active tenant.
+// disk and slows every write. Database-wide: recorded for the operators (forDatabaseOperators).
 import { unusedIndexes } from '../../db/monitoredSchema';
 import type { Detector } from '../detector';
-import { forEveryTenant } from '../detector';
+import { forDatabaseOperators } from '../detector';
 import { quoteIdent } from '../sqlText';
 
 /** Smaller indexes are not worth the advice. */
@@ -15,7 +15,7 @@ export const unusedIndexesDetector: Detector = {
   kinds: ['unusedIndex'],
   async detect(ctx) {
     const schema = ctx.settings.monitoredSchema;
-    return (await unusedIndexes(ctx.pool, schema, UNUSED_INDEX_MIN_BYTES)).flatMap((u) => forEveryTenant(ctx, {
+    return (await unusedIndexes(ctx.pool, schema, UNUSED_INDEX_MIN_BYTES)).flatMap((u) => forDatabaseOperators(ctx, {
       kind: 'unusedIndex',
       subject: `${schema}.${u.index}`,
       severity: 'info',

@@ -3,6 +3,7 @@
 // evidence (JSON), the action, and the fingerprint, endpoint or table concerned.
 import { listRecommendations } from '../../db/recommendations';
 import { hashToHex, hexToDecimal } from '../../ingest/fingerprint';
+import { DATABASE_FINDINGS_TENANT } from '../../optimizer/detector';
 import type { StoredRecommendation } from '../../optimizer/recommendation';
 import type { QueryHandler } from '../context';
 import { tenantOf } from '../context';
@@ -12,7 +13,8 @@ import { frame, stringColumn, timeColumn } from '../frames';
 export const RECOMMENDATIONS_SHOWN = 500;
 
 export const recommendations: QueryHandler<'recommendations'> = async (query, ctx) => {
-  const tenantId = tenantOf(ctx, 'recommendations');
+  // An admin token naming no tenant reads the database-wide findings.
+  const tenantId = ctx.admin && !ctx.tenantId ? DATABASE_FINDINGS_TENANT : tenantOf(ctx, 'recommendations');
   const rows = await listRecommendations(ctx.db, tenantId, {
     from: ctx.range.from,
     to: ctx.range.to,

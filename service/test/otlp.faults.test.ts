@@ -101,8 +101,8 @@ describe('SIGTERM under sustained OTLP export', () => {
       const signalled = load.answers.length;
       let queued = false;
       for (let i = 0; i < 200 && !queued; i++) {
-        const health = (await (await fetch(`http://127.0.0.1:${port}/health`)).json()) as { ingest?: { queueDepth?: number } };
-        queued = (health.ingest?.queueDepth ?? 0) > 0;
+        const metrics = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+        queued = Number(/^agog_ingest_queue_depth (\d+)$/m.exec(metrics)?.[1] ?? 0) > 0;
         if (!queued) await new Promise((r) => setTimeout(r, 5));
       }
       expect(queued).toBe(true);

@@ -23,7 +23,7 @@ const scriptText = readFileSync(DISTRIBUTE_SCRIPT, 'utf8');
 async function preflightStatements(): Promise<string[]> {
   await loadModule();
   const statements: string[] = [];
-  for (const { stmt, stmt_location: at = 0, stmt_len: length } of parseSync(scriptText).stmts) {
+  for (const { stmt = {}, stmt_location: at = 0, stmt_len: length } of parseSync(scriptText).stmts ?? []) {
     if ('CreateExtensionStmt' in stmt) break;
     statements.push(scriptText.slice(at, length ? at + length : undefined));
   }

@@ -15,6 +15,7 @@ import type { RunningService } from '../src/service';
 import { allPanels, loadDashboards } from './support/bundle';
 import { createTestDatabase, type TestDatabase } from './support/db';
 import { SustainedIngest } from './support/load';
+import { createMonitoredDatabase, startMonitoredServer, type MonitoredDatabaseFixture, type MonitoredServer } from './support/monitoredServer';
 import { buildQueryBodies, type QueryBody, type SavedTarget, type VariableValues } from './support/pluginRequests';
 import { post, startTestService, tokenFor } from './support/service';
 import { tenantFilterProblems, type TenantFilterContext } from './support/tenantFilters';
@@ -48,6 +49,8 @@ function record(text: unknown): void {
 }
 
 let db: TestDatabase;
+let monitoredServer: MonitoredServer;
+let monitored: MonitoredDatabaseFixture;
 let service: RunningService;
 let url: string;
 let ctx: TenantFilterContext;
@@ -136,7 +139,16 @@ beforeAll(async () => {
     functionsOverTenantTables: new Set(functions.rows.filter((f) => names.some((t) => new RegExp(`\\b${t}\\b`).test(f.body))).map((f) => f.name.toLowerCase())),
   };
 
-  ({ service, url } = await startTestService(db, { OPTIMIZER_INTERVAL_MS: '60000' }));
+  // A monitored database with pg_stat_statements, so that the collector's job runs too,
+  // and the service's own resource samples (job sample-resources) for the tenant.
+  monitoredServer = await startMonitoredServer();
+  monitored = await createMonitoredDatabase(monitoredServer);
+  await monitored.admin.query('CREATE TABLE orders (id int PRIMARY KEY, note text); INSERT INTO orders SELECT g, g::text FROM generate_series(1, 100) g');
+  for (let i = 0; i < 5; i++) await monitored.admin.query('SELECT count(*) FROM orders WHERE note = $1', [String(i)]);
+  ({ service, url } = await startTestService(db, {
+    OPTIMIZER_INTERVAL_MS: '60000', RESOURCE_SAMPLE_INTERVAL_MS: '60000', AGOG_SERVICE_TENANT_ID: TENANT,
+    MONITORED_DATABASE_URL: monitored.collectorUrl, MONITORED_TENANT_ID: TENANT,
+  }));
   tokens.ingest = await tokenFor(db, TENANT, ['ingest']);
   tokens.otherIngest = await tokenFor(db, OTHER_TENANT, ['ingest']);
   tokens.tenant = await tokenFor(db, TENANT, ['read']);
@@ -152,7 +164,8 @@ beforeAll(async () => {
       if (load.count(200) < 6) throw new Error(`${transport} ingest was not acknowledged`);
     }
   });
-  for (const job of Object.keys(service.scheduler.status())) {
+  // The collector's first round only takes a snapshot; its deltas come from the second.
+  for (const job of ['collect', ...Object.keys(service.scheduler.status())]) {
     await inPhase(`job ${job}`, async () => {
       if (!(await service.scheduler.runNow(job))) throw new Error(`job ${job} failed: ${service.scheduler.status()[job]!.lastError}`);
     });
@@ -173,7 +186,22 @@ afterAll(async () => {
   Client.prototype.query = originalQuery;
   await service?.stop();
   await db?.drop();
+  await monitored?.drop();
+  await monitoredServer?.stop();
 });
+
+/** Whether a statement names a distributed table or calls a function over one. */
+function touchesDistributed(sql: string): boolean {
+  let tree: string;
+  try {
+    tree = JSON.stringify(parseSync(sql));
+  } catch {
+    return false;
+  }
+  const relations = [...tree.matchAll(/"relname":"([a-z0-9_]+)"/g)].map((m) => m[1]!);
+  const functions = [...tree.matchAll(/"funcname":\[(?:\{"String":\{"sval":"[a-z_]+"\}\},)*\{"String":\{"sval":"([a-z0-9_]+)"\}\}\]/g)].map((m) => m[1]!);
+  return relations.some((r) => ctx.distributed.has(r)) || functions.some((f) => ctx.functionsOverTenantTables.has(f));
+}
 
 function problemsByPhase(): Map<string, Array<{ statement: string; problems: string[] }>> {
   const found = new Map<string, Array<{ statement: string; problems: string[] }>>();
@@ -192,15 +220,14 @@ describe('statements the service sends, as Citus would route them', () => {
   it('recorded the run: ingest, every scheduled job and both dashboard passes, touching distributed tables', () => {
     const phases = [...phaseStatements.keys()];
     expect(phases).toEqual(expect.arrayContaining(['ingest', 'health and metrics', 'dashboards as tenant', 'dashboards as admin', 'tenant list for an admin']));
+    expect(Object.keys(service.scheduler.status())).toEqual(expect.arrayContaining(['refresh', 'cumulate', 'maintain', 'optimize', 'sample-resources', 'collect']));
     for (const job of Object.keys(service.scheduler.status())) expect(phases).toContain(`job ${job}`);
-    const touching = [...phaseStatements.values()].flatMap((s) => [...s]).filter((sql) => {
-      try {
-        return JSON.stringify(parseSync(sql)).match(/"relname":"([a-z0-9_]+)"/g)?.some((m) => ctx.distributed.has(m.slice(11, -1)));
-      } catch {
-        return false;
-      }
-    });
+    const touching = [...phaseStatements.values()].flatMap((s) => [...s]).filter(touchesDistributed);
     expect(touching.length).toBeGreaterThan(20);
+    // Each job reached tenant data (its own resource samples go through the ingest queue).
+    for (const job of Object.keys(service.scheduler.status()).filter((j) => j !== 'sample-resources')) {
+      expect([job, [...phaseStatements.get(`job ${job}`)!].some(touchesDistributed)]).toEqual([job, true]);
+    }
   });
 
   it('pins every distributed table to one tenant by an explicit tenant_id equality, outside the multi-shard phases', () => {
@@ -241,5 +268,12 @@ describe('the tenant filter check', () => {
     expect(check('INSERT INTO query_fingerprints (query_hash) VALUES (1)')).toEqual(['INSERT into query_fingerprints without a tenant_id column']);
     expect(check('WITH x AS (SELECT * FROM query_endpoints) SELECT * FROM x')).toHaveLength(1);
     expect(check('SELECT refresh_rollups_from_pending(NULL)')).toEqual(['calls refresh_rollups_from_pending(), whose body reads or writes distributed tables']);
+  });
+
+  it('tells the statements that reach tenant data from the others', () => {
+    expect(touchesDistributed('SELECT public.refresh_rollups_from_pending(NULL)')).toBe(true);
+    expect(touchesDistributed('INSERT INTO query_endpoints (tenant_id) VALUES ($1)')).toBe(true);
+    expect(touchesDistributed('SELECT hist_percentile($1::bigint[], 0.95)')).toBe(false);
+    expect(touchesDistributed('SELECT id FROM api_tokens WHERE token_hash = $1')).toBe(false);
   });
 });

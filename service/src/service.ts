@@ -8,7 +8,7 @@ import { applySettings } from './db/health';
 import { expireIdempotencyKeys } from './db/idempotencyKeys';
 import { maintainPartitions } from './db/partitions';
 import { createPool, type Pool } from './db/pool';
-import { CUMULATE_INTERVAL_MS, cumulateHistograms, refreshRollups } from './db/rollups';
+import { refreshRollups } from './db/rollups';
 import { Authenticator } from './http/auth';
 import { registerIngestRoutes } from './http/ingestRoutes';
 import { registerQueryRoutes } from './http/queryRoutes';
@@ -105,11 +105,6 @@ export async function startService(config: Config, databaseUrl: string, options:
         }
         return result;
       },
-    },
-    {
-      name: 'cumulate',
-      intervalMs: CUMULATE_INTERVAL_MS,
-      run: () => cumulateHistograms(pool),
     },
     {
       name: 'maintain',

@@ -1,7 +1,7 @@
 // The service computes percentiles from rollup histograms itself (src/query/histogram.ts)
 // for speed; they must be the SQL helpers' percentiles (hist_percentile, hist_merge in
 // V0.0.41) on the same histograms.
-import { Histogram, histogramFromPacked, histogramFromText, packedHistograms } from '../src/query/histogram';
+import { Histogram, histogramFromPacked, histogramFromText, packedHistograms } from '../src/rollups/histogram';
 import { createTestDatabase, type TestDatabase } from './support/db';
 
 let db: TestDatabase;

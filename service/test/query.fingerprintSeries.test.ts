@@ -4,7 +4,7 @@
 // on rollups that the refresh built from raw rows, over the last day and a half, so the
 // range's edges are read as complements where that is cheaper.
 import { refreshRollups } from '../src/db/rollups';
-import { histogramFromText } from '../src/query/histogram';
+import { histogramFromText } from '../src/rollups/histogram';
 import { runQueries, validateQueryRequest } from '../src/query/runQueries';
 import { createTestDatabase, type TestDatabase } from './support/db';
 import { HOUR, insertQueries, MINUTE, times, type Frame, column } from './support/queryData';

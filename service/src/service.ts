@@ -81,6 +81,7 @@ export async function startService(config: Config, databaseUrl: string, options:
     queueMaxRecords: config.queueMaxRecords,
     queueMaxBytes: config.queueMaxBytes,
     maxConcurrentFlushes: config.maxConcurrentFlushes,
+    deltas: { apdexTargetMs: config.latencyTargetMs, slowQueryThresholdMs: config.slowQueryThresholdMs },
   });
   const metrics = new ServiceMetrics();
   const auth = new Authenticator(pool);

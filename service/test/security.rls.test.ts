@@ -66,7 +66,7 @@ describe('row-level security and roles', () => {
       expect({ table, tenants }).toEqual({ table, tenants: seeded.includes(table) ? [TENANT_A] : tenants.filter((t) => t === TENANT_A) });
     }
     // The seed reaches the raw logs, the cache and the rollups, so the checks above bite.
-    expect(seeded).toEqual(expect.arrayContaining([...TABLES, 'api_metrics_rollup', 'api_metrics_rollup_5s', 'query_metrics_rollup', 'query_fingerprints', 'resource_metrics_rollup', 'optimization_recommendations']));
+    expect(seeded).toEqual(expect.arrayContaining([...TABLES, 'api_metrics_rollup', 'query_metrics_rollup', 'query_fingerprints', 'resource_metrics_rollup', 'optimization_recommendations']));
   });
 
   it('refuses an agog_app session with an empty or malformed tenant, and its writes without one', async () => {

@@ -1,4 +1,4 @@
-// collected_query_stats and collector_snapshots (V0.0.56): the collector's writes, and
+// collected_query_stats and collector_snapshots (migrations/V0.0.41__baseline.sql): the collector's writes, and
 // the query API's reads of collected statistics. A round's deltas, its fingerprints'
 // texts and its snapshot are written in one transaction under an advisory lock per
 // tenant and monitored database, so a round counts once or not at all, and two rounds
@@ -176,7 +176,7 @@ export async function collectedSeries(
 
 /**
  * Rewrites the tenant's cache hours that have collected rows in [hour of from, to) with
- * collected and reported calls merged (merge_collected_into_cache, V0.0.56).
+ * collected and reported calls merged (merge_collected_into_cache).
  */
 export async function mergeCollectedIntoCache(db: Queryable, tenantId: string, from: Date, to: Date): Promise<number> {
   const result = await db.query<{ written: number }>(

@@ -2,7 +2,7 @@
 // and row-level security as a second line of defence. Every query of the API also
 // filters by the token's tenant itself; here the session additionally takes the role
 // agog_readonly with app.tenant_id set, so a query that forgot its tenant filter still
-// sees only that tenant's rows (policies in migrations V0.0.40, V0.0.41, V0.0.42).
+// sees only that tenant's rows (policies in migrations V0.0.40 and V0.0.41).
 // The service's database user must be allowed to SET ROLE agog_readonly (a superuser,
 // the tables' owner created by the migrations, or GRANT agog_readonly TO <user>).
 import type { Pool, PoolClient } from 'pg';

@@ -11,7 +11,9 @@
 -- alerting role and its functions; retention and upkeep; grants and row-level security.
 --
 -- How rows flow:
---   raw log INSERT/COPY ──(statement trigger, same transaction)──► *_rollup_pending
+--   the service's group commit ──(COPY, and the rows' deltas, same transaction)──►
+--     raw logs and *_rollup_pending (service/src/ingest/rollupDeltas.ts); nothing in the
+--     database reacts to an INSERT, so distributed tables can take the same path
 --   refresh_performance_metrics_incremental() ──► merges pending deltas into the rollups
 --     (5-minute, hourly, daily) and recomputes performance_metrics_cache for the hours
 --     touched, then deletes the merged deltas.
@@ -30,8 +32,9 @@
 -- Undo: migrations/rollback/rollback_V0.0.41.sql.
 
 -- ---------------------------------------------------------------------------------
--- Settings read by the triggers and the refresh. One row; the service writes it at
--- start-up from LATENCY_TARGET_MS and SLOW_QUERY_THRESHOLD_MS.
+-- Settings of the refresh and the raw reads. One row; the service writes it at start-up
+-- from LATENCY_TARGET_MS and SLOW_QUERY_THRESHOLD_MS, and classifies rows by the same
+-- values when it computes their deltas.
 -- ---------------------------------------------------------------------------------
 CREATE TABLE performance_settings (
   id                      boolean PRIMARY KEY DEFAULT true CHECK (id),
@@ -136,8 +139,8 @@ $fn$;
 -- The raw query log stores the normalized text once per fingerprint, not on every row.
 -- It is kept on slow rows (the runbook's "Top 10 Slow Queries" groups slow rows by it)
 -- and on the first row of each fingerprint per ingest request, so that every COPY brings
--- the text of each fingerprint it contains to the delta trigger; query_fingerprints
--- keeps every fingerprint's text.
+-- the text of each fingerprint it contains to its deltas; query_fingerprints keeps every
+-- fingerprint's text.
 -- ---------------------------------------------------------------------------------
 ALTER TABLE query_performance_log ALTER COLUMN query_preview DROP NOT NULL;
 COMMENT ON TABLE query_performance_log IS
@@ -158,9 +161,11 @@ RETURN date_trunc('day', p_now, 'UTC') - interval '24 hours';
 COMMENT ON FUNCTION fine_rollup_start(timestamptz) IS
   'First 5-minute bucket kept for rows per endpoint and per fingerprint: the start of the UTC day before p_now. Older 5-minute rows exist only for the tenant''s total (endpoint '''').';
 
--- Pending deltas: append-only heaps without indexes, written by the raw logs' statement
--- triggers in the inserting transaction, consumed whole (per tenant or all) and deleted by
--- the refresh. Endpoint '' is the total over all endpoints.
+-- Pending deltas: append-only heaps without indexes, written by the service's group
+-- commit in the transaction of the rows they count, consumed whole (per tenant or all)
+-- and deleted by the refresh. Endpoint '' is the total over all endpoints. Rows written
+-- into the raw logs by SQL, not through the service, have no deltas: the rollups never
+-- see them.
 CREATE TABLE api_rollup_pending (
   tenant_id     uuid        NOT NULL,
   bucket        timestamptz NOT NULL,   -- 5-minute bucket
@@ -206,93 +211,6 @@ CREATE TABLE resource_rollup_pending (
   max_connections integer   NOT NULL,
   pool_max      integer
 );
-
--- The delta triggers run with the owner's rights (SECURITY DEFINER) so that writers such
--- as agog_app need no privilege on the pending tables and cannot forge deltas. The query
--- trigger takes each fingerprint's text from any row of the statement that carries it; a
--- statement without any (an INSERT by SQL that left it NULL) falls back to the text in
--- query_fingerprints, then to ''.
-CREATE FUNCTION api_performance_log_rollup_delta() RETURNS trigger
-LANGUAGE plpgsql SECURITY DEFINER
-SET search_path = public, pg_temp
-AS $fn$
-DECLARE
-  v_t real := coalesce((SELECT apdex_target_ms FROM performance_settings), 100);
-BEGIN
-  INSERT INTO api_rollup_pending
-  SELECT tenant_id, bucket, CASE WHEN grouping(endpoint) = 1 THEN '' ELSE endpoint END,
-         sum(n), sum(errors), sum(client_errors), sum(satisfied), sum(tolerating), sum(sum_ms), max(max_ms),
-         array_agg((b::bigint << 40) + n ORDER BY b), max(last_seen)
-    FROM (SELECT tenant_id, bucket, endpoint, b, count(*) AS n,
-                 count(*) FILTER (WHERE status_code >= 500) AS errors,
-                 count(*) FILTER (WHERE status_code BETWEEN 400 AND 499) AS client_errors,
-                 count(*) FILTER (WHERE response_time_ms <= v_t) AS satisfied,
-                 count(*) FILTER (WHERE response_time_ms > v_t AND response_time_ms <= 4 * v_t) AS tolerating,
-                 sum(response_time_ms) AS sum_ms, max(response_time_ms) AS max_ms, max("timestamp") AS last_seen
-            FROM (SELECT tenant_id, "timestamp", response_time_ms, status_code,
-                         date_bin('5 minutes', "timestamp", timestamptz '2000-01-01 00:00:00+00') AS bucket,
-                         coalesce(nullif(endpoint, ''), '(none)') AS endpoint,
-                         latency_bucket(response_time_ms) AS b
-                    FROM new_rows) r
-           GROUP BY tenant_id, bucket, endpoint, b) g
-   GROUP BY GROUPING SETS ((tenant_id, bucket, endpoint), (tenant_id, bucket));
-  RETURN NULL;
-END
-$fn$;
-
-CREATE FUNCTION query_performance_log_rollup_delta() RETURNS trigger
-LANGUAGE plpgsql SECURITY DEFINER
-SET search_path = public, pg_temp
-AS $fn$
-DECLARE
-  v_slow real := coalesce((SELECT slow_query_threshold_ms FROM performance_settings), 1000);
-BEGIN
-  INSERT INTO query_rollup_pending
-  SELECT d.tenant_id, d.bucket, d.query_hash, d.endpoint, d.calls, d.slow_calls, d.total_ms, d.max_ms,
-         d.rows_sum, d.hist, d.first_seen, d.last_seen,
-         coalesce(d.query_preview,
-                  (SELECT f.query_preview FROM query_fingerprints f
-                    WHERE f.tenant_id = d.tenant_id AND f.query_hash = d.query_hash),
-                  '')
-    FROM (SELECT tenant_id, bucket, query_hash, endpoint, sum(n) AS calls, sum(slow_calls) AS slow_calls,
-                 sum(total_ms) AS total_ms, max(max_ms) AS max_ms, sum(rows_sum) AS rows_sum,
-                 array_agg((b::bigint << 40) + n ORDER BY b) AS hist,
-                 min(first_seen) AS first_seen, max(last_seen) AS last_seen,
-                 min(min(query_preview)) OVER (PARTITION BY tenant_id, query_hash) AS query_preview
-            FROM (SELECT tenant_id, date_bin('5 minutes', "timestamp", timestamptz '2000-01-01 00:00:00+00') AS bucket,
-                         query_hash, coalesce(endpoint, '') AS endpoint, latency_bucket(execution_time_ms) AS b,
-                         count(*) AS n, count(*) FILTER (WHERE execution_time_ms >= v_slow) AS slow_calls,
-                         sum(execution_time_ms) AS total_ms, max(execution_time_ms) AS max_ms,
-                         coalesce(sum(rows_returned), 0) AS rows_sum,
-                         min("timestamp") AS first_seen, max("timestamp") AS last_seen, min(query_preview) AS query_preview
-                    FROM new_rows
-                   GROUP BY 1, 2, 3, 4, 5) g
-           GROUP BY tenant_id, bucket, query_hash, endpoint) d;
-  RETURN NULL;
-END
-$fn$;
-
-CREATE FUNCTION system_resource_metrics_rollup_delta() RETURNS trigger
-LANGUAGE plpgsql SECURITY DEFINER
-SET search_path = public, pg_temp
-AS $fn$
-BEGIN
-  INSERT INTO resource_rollup_pending
-  SELECT tenant_id, date_bin('5 minutes', "timestamp", timestamptz '2000-01-01 00:00:00+00'), source,
-         count(*), sum(cpu_usage_percent), max(cpu_usage_percent), sum(memory_used_mb), max(memory_used_mb),
-         max(memory_total_mb), sum(active_connections), max(active_connections), max(pool_max)
-    FROM new_rows
-   GROUP BY 1, 2, 3;
-  RETURN NULL;
-END
-$fn$;
-
-CREATE TRIGGER api_performance_log_rollup_delta AFTER INSERT ON api_performance_log
-  REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION api_performance_log_rollup_delta();
-CREATE TRIGGER query_performance_log_rollup_delta AFTER INSERT ON query_performance_log
-  REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION query_performance_log_rollup_delta();
-CREATE TRIGGER system_resource_metrics_rollup_delta AFTER INSERT ON system_resource_metrics
-  REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION system_resource_metrics_rollup_delta();
 
 -- Rollup tables, keyed by tenant first.
 CREATE TABLE api_metrics_rollup (

@@ -6,13 +6,6 @@
 -- members of it; drop it by hand after them. Run before rollback_V0.0.40.sql.
 BEGIN;
 
-DROP TRIGGER IF EXISTS api_performance_log_rollup_delta ON api_performance_log;
-DROP TRIGGER IF EXISTS query_performance_log_rollup_delta ON query_performance_log;
-DROP TRIGGER IF EXISTS system_resource_metrics_rollup_delta ON system_resource_metrics;
-DROP FUNCTION IF EXISTS api_performance_log_rollup_delta();
-DROP FUNCTION IF EXISTS query_performance_log_rollup_delta();
-DROP FUNCTION IF EXISTS system_resource_metrics_rollup_delta();
-
 -- The text of each fingerprint back into the raw rows, while query_fingerprints exists.
 UPDATE query_performance_log l SET query_preview = f.query_preview
   FROM query_fingerprints f

@@ -526,38 +526,6 @@ $function$;
 -- comment: merged_query_counts for every tenant, for the alert rules: per-tenant counts only, so agog_alerting needs no fingerprint.
 -- execute granted to: agog_alerting=EXECUTE
 
--- function api_performance_log_rollup_delta()
-CREATE OR REPLACE FUNCTION public.api_performance_log_rollup_delta()
- RETURNS trigger
- LANGUAGE plpgsql
- SECURITY DEFINER
- SET search_path TO 'public', 'pg_temp'
-AS $function$
-DECLARE
-  v_t real := coalesce((SELECT apdex_target_ms FROM performance_settings), 100);
-BEGIN
-  INSERT INTO api_rollup_pending
-  SELECT tenant_id, bucket, CASE WHEN grouping(endpoint) = 1 THEN '' ELSE endpoint END,
-         sum(n), sum(errors), sum(client_errors), sum(satisfied), sum(tolerating), sum(sum_ms), max(max_ms),
-         array_agg((b::bigint << 40) + n ORDER BY b), max(last_seen)
-    FROM (SELECT tenant_id, bucket, endpoint, b, count(*) AS n,
-                 count(*) FILTER (WHERE status_code >= 500) AS errors,
-                 count(*) FILTER (WHERE status_code BETWEEN 400 AND 499) AS client_errors,
-                 count(*) FILTER (WHERE response_time_ms <= v_t) AS satisfied,
-                 count(*) FILTER (WHERE response_time_ms > v_t AND response_time_ms <= 4 * v_t) AS tolerating,
-                 sum(response_time_ms) AS sum_ms, max(response_time_ms) AS max_ms, max("timestamp") AS last_seen
-            FROM (SELECT tenant_id, "timestamp", response_time_ms, status_code,
-                         date_bin('5 minutes', "timestamp", timestamptz '2000-01-01 00:00:00+00') AS bucket,
-                         coalesce(nullif(endpoint, ''), '(none)') AS endpoint,
-                         latency_bucket(response_time_ms) AS b
-                    FROM new_rows) r
-           GROUP BY tenant_id, bucket, endpoint, b) g
-   GROUP BY GROUPING SETS ((tenant_id, bucket, endpoint), (tenant_id, bucket));
-  RETURN NULL;
-END
-$function$;
--- execute granted to: (owner only)
-
 -- function fine_rollup_start(timestamp with time zone)
 CREATE OR REPLACE FUNCTION public.fine_rollup_start(p_now timestamp with time zone)
  RETURNS timestamp with time zone
@@ -961,42 +929,6 @@ $function$;
 -- comment: Calls and slow calls per tenant in [p_from, p_to), reported and collected merged: a fingerprint collected in the window counts its collected calls (collected_query_stats), any other its reported ones (query_metrics_rollup, 5 minutes). Row-level security of the caller applies.
 -- execute granted to: agog_app=EXECUTE, agog_readonly=EXECUTE
 
--- function query_performance_log_rollup_delta()
-CREATE OR REPLACE FUNCTION public.query_performance_log_rollup_delta()
- RETURNS trigger
- LANGUAGE plpgsql
- SECURITY DEFINER
- SET search_path TO 'public', 'pg_temp'
-AS $function$
-DECLARE
-  v_slow real := coalesce((SELECT slow_query_threshold_ms FROM performance_settings), 1000);
-BEGIN
-  INSERT INTO query_rollup_pending
-  SELECT d.tenant_id, d.bucket, d.query_hash, d.endpoint, d.calls, d.slow_calls, d.total_ms, d.max_ms,
-         d.rows_sum, d.hist, d.first_seen, d.last_seen,
-         coalesce(d.query_preview,
-                  (SELECT f.query_preview FROM query_fingerprints f
-                    WHERE f.tenant_id = d.tenant_id AND f.query_hash = d.query_hash),
-                  '')
-    FROM (SELECT tenant_id, bucket, query_hash, endpoint, sum(n) AS calls, sum(slow_calls) AS slow_calls,
-                 sum(total_ms) AS total_ms, max(max_ms) AS max_ms, sum(rows_sum) AS rows_sum,
-                 array_agg((b::bigint << 40) + n ORDER BY b) AS hist,
-                 min(first_seen) AS first_seen, max(last_seen) AS last_seen,
-                 min(min(query_preview)) OVER (PARTITION BY tenant_id, query_hash) AS query_preview
-            FROM (SELECT tenant_id, date_bin('5 minutes', "timestamp", timestamptz '2000-01-01 00:00:00+00') AS bucket,
-                         query_hash, coalesce(endpoint, '') AS endpoint, latency_bucket(execution_time_ms) AS b,
-                         count(*) AS n, count(*) FILTER (WHERE execution_time_ms >= v_slow) AS slow_calls,
-                         sum(execution_time_ms) AS total_ms, max(execution_time_ms) AS max_ms,
-                         coalesce(sum(rows_returned), 0) AS rows_sum,
-                         min("timestamp") AS first_seen, max("timestamp") AS last_seen, min(query_preview) AS query_preview
-                    FROM new_rows
-                   GROUP BY 1, 2, 3, 4, 5) g
-           GROUP BY tenant_id, bucket, query_hash, endpoint) d;
-  RETURN NULL;
-END
-$function$;
--- execute granted to: (owner only)
-
 -- function refresh_performance_metrics_incremental(uuid)
 CREATE OR REPLACE FUNCTION public.refresh_performance_metrics_incremental(p_tenant_id uuid DEFAULT NULL::uuid)
  RETURNS integer
@@ -1205,25 +1137,6 @@ END
 $function$;
 -- comment: Merges the rows that arrived since the last refresh (pending deltas) into the rollups for one tenant (NULL: all), recomputes the cache rows of exactly the hours they touched, stamps last_updated; returns the number of cache rows written.
 -- execute granted to: agog_app=EXECUTE
-
--- function system_resource_metrics_rollup_delta()
-CREATE OR REPLACE FUNCTION public.system_resource_metrics_rollup_delta()
- RETURNS trigger
- LANGUAGE plpgsql
- SECURITY DEFINER
- SET search_path TO 'public', 'pg_temp'
-AS $function$
-BEGIN
-  INSERT INTO resource_rollup_pending
-  SELECT tenant_id, date_bin('5 minutes', "timestamp", timestamptz '2000-01-01 00:00:00+00'), source,
-         count(*), sum(cpu_usage_percent), max(cpu_usage_percent), sum(memory_used_mb), max(memory_used_mb),
-         max(memory_total_mb), sum(active_connections), max(active_connections), max(pool_max)
-    FROM new_rows
-   GROUP BY 1, 2, 3;
-  RETURN NULL;
-END
-$function$;
--- execute granted to: (owner only)
 
 -- row level security policies
 CREATE POLICY alerting_all_tenants ON api_metrics_rollup FOR SELECT TO agog_alerting USING (true);

@@ -6,7 +6,7 @@ import { refreshRollups } from '../src/db/rollups';
 import type { RunningService } from '../src/service';
 import { createTestDatabase, type TestDatabase } from './support/db';
 import {
-  column, HOUR, hourStart, insertQueries, insertRequests, insertResources, MINUTE, queryOne, times, type Frame,
+  column, HOUR, hourStart, insertQueries, insertRequests, insertResources, insertRows, MINUTE, queryOne, times, type Frame,
 } from './support/queryData';
 import { post, startTestService, tokenFor } from './support/service';
 
@@ -253,7 +253,7 @@ describe('series', () => {
 
   it('answers from the 5-minute rollups, with a notice, when a short window holds more raw rows than it may read', async () => {
     const D = 'd4d4d4d4-0000-4000-8000-000000000004';
-    await db.pool.query(
+    await insertRows(db.pool,
       `INSERT INTO api_performance_log ("timestamp", tenant_id, response_time_ms, status_code, method, endpoint)
        SELECT $2::timestamptz + (i % 1800) * interval '1 second', $1, 5, 200, 'GET', '/bulk' FROM generate_series(1, 50001) i`,
       [D, base]);

@@ -1,5 +1,6 @@
 import { refreshRollups } from '../src/db/rollups';
 import { createTestDatabase, type TestDatabase } from './support/db';
+import { insertRows } from './support/queryData';
 
 const TENANT = '99999999-9999-4999-8999-999999999999';
 
@@ -10,8 +11,8 @@ describe('percentiles from the merged latency histograms', () => {
     // 30 000 requests over six hours: log-normal latencies (median ~40 ms, long tail),
     // inserted in three statements so the histograms are merged from several deltas.
     for (let part = 0; part < 3; part++) {
-      await db.pool.query(
-        `INSERT INTO api_performance_log ("timestamp", tenant_id, endpoint, method, status_code, response_time_ms)
+      await insertRows(db.pool,
+`INSERT INTO api_performance_log ("timestamp", tenant_id, endpoint, method, status_code, response_time_ms)
          SELECT date_trunc('hour', now()) - interval '5 hours' + (i * interval '0.72 seconds'),
                 $1, '/api/e' || (i % 4), 'GET', 200,
                 exp(ln(40) + 1.1 * sqrt(-2 * ln(random())) * cos(2 * pi() * random()))

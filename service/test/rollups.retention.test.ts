@@ -5,19 +5,20 @@
 import { maintainPartitions } from '../src/db/partitions';
 import { refreshRollups } from '../src/db/rollups';
 import { createTestDatabase, type TestDatabase } from './support/db';
+import { insertRows } from './support/queryData';
 
 const TENANT = '5e5e5e5e-5e5e-4e5e-8e5e-5e5e5e5e5e5e';
 
 /** Requests and queries of one endpoint at `offset` from fine_rollup_start(now()). */
 async function insertTraffic(db: TestDatabase, offset: string): Promise<void> {
-  await db.pool.query(
-    `INSERT INTO api_performance_log ("timestamp", tenant_id, endpoint, method, status_code, response_time_ms)
+  await insertRows(db.pool,
+`INSERT INTO api_performance_log ("timestamp", tenant_id, endpoint, method, status_code, response_time_ms)
      SELECT fine_rollup_start(now()) + $2::interval + make_interval(secs => i), $1::uuid, '/kept', 'GET', 200, 10 + i
        FROM generate_series(1, 20) i`,
     [TENANT, offset],
   );
-  await db.pool.query(
-    `INSERT INTO query_performance_log ("timestamp", query_hash, tenant_id, execution_time_ms, endpoint, query_preview)
+  await insertRows(db.pool,
+`INSERT INTO query_performance_log ("timestamp", query_hash, tenant_id, execution_time_ms, endpoint, query_preview)
      SELECT fine_rollup_start(now()) + $2::interval + make_interval(secs => i), 42, $1::uuid, 2 + i, '/kept', 'SELECT ?'
        FROM generate_series(1, 20) i`,
     [TENANT, offset],

@@ -43,6 +43,36 @@ export async function writeLines(pool: Pool, lines: Partial<Lines>): Promise<voi
   }
 }
 
+const COPY_COLUMNS: Record<keyof Lines, string[]> = {
+  api: ['timestamp', 'tenant_id', 'response_time_ms', 'request_size_bytes', 'response_size_bytes', 'status_code', 'method', 'endpoint', 'request_id', 'user_id'],
+  query: ['timestamp', 'query_hash', 'tenant_id', 'execution_time_ms', 'rows_returned', 'endpoint', 'request_id', 'query_preview'],
+  resource: ['timestamp', 'tenant_id', 'cpu_usage_percent', 'memory_used_mb', 'memory_total_mb', 'active_connections', 'pool_max', 'source'],
+};
+const KIND_OF_TABLE: Record<string, keyof Lines> = { api_performance_log: 'api', query_performance_log: 'query', system_resource_metrics: 'resource' };
+
+/**
+ * The rows of an `INSERT INTO <raw log> (columns) SELECT ... | VALUES ...` statement,
+ * written as ingest writes them (writeLines) rather than by the INSERT, which would leave
+ * them out of the rollups. Columns the statement does not name are NULL, except source
+ * ('app', its default).
+ */
+export async function insertRows(pool: Pool, statement: string, params: unknown[] = []): Promise<number> {
+  const match = /^\s*INSERT INTO (\w+) \(([^)]*)\)\s*((?:SELECT|VALUES)[\s\S]*)$/i.exec(statement);
+  const kind = match ? KIND_OF_TABLE[match[1]!] : undefined;
+  if (!match || !kind) throw new Error(`insertRows: not an INSERT ... SELECT/VALUES into a raw log: ${statement.slice(0, 80)}`);
+  const named = match[2]!.split(',').map((c) => c.trim().replace(/"/g, ''));
+  const { rows } = await pool.query<unknown[]>({ text: match[3]!, values: params, rowMode: 'array' });
+  const at = COPY_COLUMNS[kind].map((column) => named.indexOf(column));
+  const format = (value: unknown, column: string): string => {
+    if (value === null || value === undefined) return column === 'source' ? 'app' : N;
+    if (value instanceof Date) return value.toISOString();
+    return typeof value === 'string' ? copyText(value) : String(value);
+  };
+  const lines = rows.map((row) => COPY_COLUMNS[kind].map((column, i) => format(at[i]! < 0 ? null : row[at[i]!], column)).join('\t') + '\n');
+  await writeLines(pool, { [kind]: [lines.join('')] });
+  return rows.length;
+}
+
 export async function insertRequests(pool: Pool, tenantId: string, rows: RequestRow[]): Promise<void> {
   if (rows.length === 0) return;
   await writeLines(pool, {

@@ -2,6 +2,7 @@
 // logs with their rollup deltas as ingest writes them (writeLines), then merged by
 // refreshRollups. Exact timestamps and values make the expected answers exact.
 import { type Lines, writeRecords } from '../../src/db/ingestCopy';
+import type { PoolClient } from 'pg';
 import type { Pool } from '../../src/db/pool';
 import { copyText } from '../../src/ingest/records';
 import { post } from './service';
@@ -25,21 +26,23 @@ const number = (value: number | null | undefined) => (value === null || value ==
  * and the rollup deltas, in one transaction), classified by the database's
  * performance_settings.
  */
-export async function writeLines(pool: Pool, lines: Partial<Lines>): Promise<void> {
-  const client = await pool.connect();
+export async function writeLines(target: Pool | PoolClient, lines: Partial<Lines>): Promise<void> {
+  // A client is written on as it is (in the caller's transaction); a pool in one of its own.
+  const own = !('release' in target);
+  const client = own ? await (target as Pool).connect() : (target as PoolClient);
   try {
     const settings = (await client.query<{ apdex_target_ms: number; slow_query_threshold_ms: number }>(
       'SELECT apdex_target_ms, slow_query_threshold_ms FROM performance_settings')).rows[0]!;
-    await client.query('BEGIN');
+    if (own) await client.query('BEGIN');
     await writeRecords(client, { api: [], query: [], resource: [], ...lines }, {
       apdexTargetMs: settings.apdex_target_ms, slowQueryThresholdMs: settings.slow_query_threshold_ms,
     });
-    await client.query('COMMIT');
+    if (own) await client.query('COMMIT');
   } catch (err) {
-    await client.query('ROLLBACK').catch(() => undefined);
+    if (own) await client.query('ROLLBACK').catch(() => undefined);
     throw err;
   } finally {
-    client.release();
+    if (own) client.release();
   }
 }
 
@@ -56,12 +59,12 @@ const KIND_OF_TABLE: Record<string, keyof Lines> = { api_performance_log: 'api',
  * them out of the rollups. Columns the statement does not name are NULL, except source
  * ('app', its default).
  */
-export async function insertRows(pool: Pool, statement: string, params: unknown[] = []): Promise<number> {
+export async function insertRows(target: Pool | PoolClient, statement: string, params: unknown[] = []): Promise<number> {
   const match = /^\s*INSERT INTO (\w+) \(([^)]*)\)\s*((?:SELECT|VALUES)[\s\S]*)$/i.exec(statement);
   const kind = match ? KIND_OF_TABLE[match[1]!] : undefined;
   if (!match || !kind) throw new Error(`insertRows: not an INSERT ... SELECT/VALUES into a raw log: ${statement.slice(0, 80)}`);
   const named = match[2]!.split(',').map((c) => c.trim().replace(/"/g, ''));
-  const { rows } = await pool.query<unknown[]>({ text: match[3]!, values: params, rowMode: 'array' });
+  const { rows } = await target.query<unknown[]>({ text: match[3]!, values: params, rowMode: 'array' });
   const at = COPY_COLUMNS[kind].map((column) => named.indexOf(column));
   const format = (value: unknown, column: string): string => {
     if (value === null || value === undefined) return column === 'source' ? 'app' : N;
@@ -69,7 +72,7 @@ export async function insertRows(pool: Pool, statement: string, params: unknown[
     return typeof value === 'string' ? copyText(value) : String(value);
   };
   const lines = rows.map((row) => COPY_COLUMNS[kind].map((column, i) => format(at[i]! < 0 ? null : row[at[i]!], column)).join('\t') + '\n');
-  await writeLines(pool, { [kind]: [lines.join('')] });
+  await writeLines(target, { [kind]: [lines.join('')] });
   return rows.length;
 }
 

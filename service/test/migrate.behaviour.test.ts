@@ -54,6 +54,16 @@ describe('the migration runner', () => {
     );
   });
 
+  it('refuses an edited baseline as any edited file, not as an earlier build', async () => {
+    db = await createTestDatabase('migrate_changed_baseline', { migrated: false });
+    const dir = copyOfMigrations();
+    await migrate(db.url, { dir });
+    const baseline = listMigrations(dir).find((m) => m.version === '0.0.41')!;
+    const file = path.join(dir, baseline.script);
+    writeFileSync(file, readFileSync(file, 'utf8') + '\n-- an edit after release\n');
+    await expect(migrate(db.url, { dir })).rejects.toThrow('V0.0.41__baseline.sql has changed since it was applied');
+  });
+
   it('lists pending files on a dry run and applies nothing', async () => {
     db = await createTestDatabase('migrate_dry', { migrated: false });
     const result = await migrate(db.url, { dryRun: true });
@@ -192,7 +202,7 @@ describe('a database migrated by an earlier development build', () => {
     expect(message).toContain('migrated by an earlier development build');
     expect(message).toContain('0.0.42, 0.0.43');
     expect(message).toContain('0.0.57');
-    expect(message).toContain('a V0.0.41 with another checksum than V0.0.41__baseline.sql');
+    expect(message).toContain('a V0.0.41 applied from V0.0.41__rollups_histograms_tokens.sql, not V0.0.41__baseline.sql');
     expect(message).toContain('Nothing was changed');
     expect(message).toContain('drop and recreate the database');
     expect(message).not.toMatch(/has changed since it was applied/);

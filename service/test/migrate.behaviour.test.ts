@@ -200,8 +200,7 @@ describe('a database migrated by an earlier development build', () => {
     expect(failure).toBeInstanceOf(SupersededSchemaError);
     const message = (failure as Error).message;
     expect(message).toContain('migrated by an earlier development build');
-    expect(message).toContain('0.0.42, 0.0.43');
-    expect(message).toContain('0.0.57');
+    expect(message).toContain('16 versions from 0.0.42 to 0.0.57, which no file in migrations/ has');
     expect(message).toContain('a V0.0.41 applied from V0.0.41__rollups_histograms_tokens.sql, not V0.0.41__baseline.sql');
     expect(message).toContain('Nothing was changed');
     expect(message).toContain('drop and recreate the database');

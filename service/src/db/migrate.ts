@@ -77,7 +77,11 @@ export function checkHistoryMatchesFiles(
   );
   if (superseded.length === 0 && !baselineChanged) return;
   const recorded = [
-    superseded.length ? `version${superseded.length > 1 ? 's' : ''} ${superseded.join(', ')}, which no file in migrations/ has` : '',
+    superseded.length > 3
+      ? `${superseded.length} versions from ${superseded[0]} to ${superseded[superseded.length - 1]}, which no file in migrations/ has`
+      : superseded.length
+        ? `version${superseded.length > 1 ? 's' : ''} ${superseded.join(', ')}, which no file in migrations/ has`
+        : '',
     baselineChanged ? `a V${BASELINE_VERSION} applied from ${baselineRow!.script}, not ${baseline!.script}` : '',
   ].filter(Boolean).join(' and ');
   throw new SupersededSchemaError(

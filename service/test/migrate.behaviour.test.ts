@@ -141,6 +141,25 @@ describe('the migration runner', () => {
   });
 });
 
+describe('the baseline', () => {
+  it('defines each function once, replacing only what V0.0.40 defined', () => {
+    const [seed, baseline] = listMigrations();
+    expect(baseline!.script).toBe('V0.0.41__baseline.sql');
+    const defined = (sql: string) =>
+      [...sql.matchAll(/^CREATE (OR REPLACE )?(?:FUNCTION|AGGREGATE) (\w+)\(/gm)].map((m) => ({ replace: Boolean(m[1]), name: m[2]! }));
+    const seedFunctions = new Set(defined(seed!.sql).map((f) => f.name));
+    const own = defined(baseline!.sql);
+    expect(own.length).toBeGreaterThan(15);
+    expect(new Set(own.map((f) => f.name)).size).toBe(own.length);
+    expect(own.filter((f) => f.replace).map((f) => f.name).filter((name) => !seedFunctions.has(name))).toEqual([]);
+    // Names the removed derived forms used are gone.
+    for (const removed of ['hist_percentiles', 'hist_p95_bounds', 'hist_coarsen', 'cumulate_rollup_histograms',
+      'cumulate_rollup_prefixes', 'refresh_rollups_from_pending', 'maintain_partitions_and_rollups']) {
+      expect(own.map((f) => f.name)).not.toContain(removed);
+    }
+  });
+});
+
 // Development builds before the baseline applied V0.0.41 to V0.0.57 as separate files
 // (script names and SHA-256 of those files below). The baseline replaced them; a
 // database that recorded them must get a message saying how to reset it, and be left

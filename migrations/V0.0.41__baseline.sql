@@ -658,10 +658,6 @@ COMMENT ON INDEX api_tokens_token_hash_key IS 'Token lookup on every authenticat
 -- ---------------------------------------------------------------------------------
 -- Scheduler bookkeeping: one row per job, for /health and /metrics.
 -- ---------------------------------------------------------------------------------
-
--- ---------------------------------------------------------------------------------
--- Scheduler bookkeeping: one row per job, for /health and /metrics.
--- ---------------------------------------------------------------------------------
 CREATE TABLE scheduler_job_runs (
   job          text        PRIMARY KEY,
   last_started timestamptz,

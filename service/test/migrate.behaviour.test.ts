@@ -54,6 +54,16 @@ describe('the migration runner', () => {
     );
   });
 
+  it('refuses an edited baseline as any edited file, not as an earlier build', async () => {
+    db = await createTestDatabase('migrate_changed_baseline', { migrated: false });
+    const dir = copyOfMigrations();
+    await migrate(db.url, { dir });
+    const baseline = listMigrations(dir).find((m) => m.version === '0.0.41')!;
+    const file = path.join(dir, baseline.script);
+    writeFileSync(file, readFileSync(file, 'utf8') + '\n-- an edit after release\n');
+    await expect(migrate(db.url, { dir })).rejects.toThrow('V0.0.41__baseline.sql has changed since it was applied');
+  });
+
   it('lists pending files on a dry run and applies nothing', async () => {
     db = await createTestDatabase('migrate_dry', { migrated: false });
     const result = await migrate(db.url, { dryRun: true });
@@ -131,6 +141,25 @@ describe('the migration runner', () => {
   });
 });
 
+describe('the baseline', () => {
+  it('defines each function once, replacing only what V0.0.40 defined', () => {
+    const [seed, baseline] = listMigrations();
+    expect(baseline!.script).toBe('V0.0.41__baseline.sql');
+    const defined = (sql: string) =>
+      [...sql.matchAll(/^CREATE (OR REPLACE )?(?:FUNCTION|AGGREGATE) (\w+)\(/gm)].map((m) => ({ replace: Boolean(m[1]), name: m[2]! }));
+    const seedFunctions = new Set(defined(seed!.sql).map((f) => f.name));
+    const own = defined(baseline!.sql);
+    expect(own.length).toBeGreaterThan(15);
+    expect(new Set(own.map((f) => f.name)).size).toBe(own.length);
+    expect(own.filter((f) => f.replace).map((f) => f.name).filter((name) => !seedFunctions.has(name))).toEqual([]);
+    // Names the removed derived forms used are gone.
+    for (const removed of ['hist_percentiles', 'hist_p95_bounds', 'hist_coarsen', 'cumulate_rollup_histograms',
+      'cumulate_rollup_prefixes', 'refresh_rollups_from_pending', 'maintain_partitions_and_rollups']) {
+      expect(own.map((f) => f.name)).not.toContain(removed);
+    }
+  });
+});
+
 // Development builds before the baseline applied V0.0.41 to V0.0.57 as separate files
 // (script names and SHA-256 of those files below). The baseline replaced them; a
 // database that recorded them must get a message saying how to reset it, and be left
@@ -190,9 +219,8 @@ describe('a database migrated by an earlier development build', () => {
     expect(failure).toBeInstanceOf(SupersededSchemaError);
     const message = (failure as Error).message;
     expect(message).toContain('migrated by an earlier development build');
-    expect(message).toContain('0.0.42, 0.0.43');
-    expect(message).toContain('0.0.57');
-    expect(message).toContain('a V0.0.41 with another checksum than V0.0.41__baseline.sql');
+    expect(message).toContain('16 versions from 0.0.42 to 0.0.57, which no file in migrations/ has');
+    expect(message).toContain('a V0.0.41 applied from V0.0.41__rollups_histograms_tokens.sql, not V0.0.41__baseline.sql');
     expect(message).toContain('Nothing was changed');
     expect(message).toContain('drop and recreate the database');
     expect(message).not.toMatch(/has changed since it was applied/);

@@ -33,7 +33,7 @@ export class MigrationError extends Error {
 
 /**
  * The database recorded migrations this build does not have: versions without a file,
- * or a baseline whose checksum differs. Development builds before the baseline
+ * or a V0.0.41 recorded under another file name. Development builds before the baseline
  * (V0.0.41__baseline.sql) applied V0.0.41 to V0.0.57 as separate files, which the
  * baseline replaced; such a database cannot be upgraded in place and is left untouched.
  */
@@ -53,12 +53,15 @@ export const DEFAULT_RESET_HINT =
 
 /**
  * Throws SupersededSchemaError when the recorded history holds a version between the
- * baseline and V0.0.57 that has no file here, or a baseline with another checksum.
- * Versions newer than this build's files are left alone as before (an older replica
- * may start against a database a newer one migrated). Exported for tests.
+ * baseline and V0.0.57 that has no file here, or a V0.0.41 recorded under another file
+ * name with another checksum (the earlier builds' V0.0.41__rollups_histograms_tokens.sql).
+ * A baseline recorded under its own name with another checksum is an edited file, which
+ * migrate refuses as it refuses any other. Versions newer than this build's files are
+ * left alone as before (an older replica may start against a database a newer one
+ * migrated). Exported for tests.
  */
 export function checkHistoryMatchesFiles(
-  history: ReadonlyArray<{ version: string; checksum: string }>,
+  history: ReadonlyArray<{ version: string; checksum: string; script: string }>,
   migrations: readonly MigrationFile[],
   resetHint: string = DEFAULT_RESET_HINT,
 ): void {
@@ -69,11 +72,17 @@ export function checkHistoryMatchesFiles(
     .sort(compareVersions);
   const baseline = files.get(BASELINE_VERSION);
   const baselineRow = history.find((row) => row.version === BASELINE_VERSION);
-  const baselineChanged = Boolean(baseline && baselineRow && baselineRow.checksum !== baseline.checksum);
+  const baselineChanged = Boolean(
+    baseline && baselineRow && baselineRow.checksum !== baseline.checksum && baselineRow.script !== baseline.script,
+  );
   if (superseded.length === 0 && !baselineChanged) return;
   const recorded = [
-    superseded.length ? `version${superseded.length > 1 ? 's' : ''} ${superseded.join(', ')}, which no file in migrations/ has` : '',
-    baselineChanged ? `a V${BASELINE_VERSION} with another checksum than ${baseline!.script}` : '',
+    superseded.length > 3
+      ? `${superseded.length} versions from ${superseded[0]} to ${superseded[superseded.length - 1]}, which no file in migrations/ has`
+      : superseded.length
+        ? `version${superseded.length > 1 ? 's' : ''} ${superseded.join(', ')}, which no file in migrations/ has`
+        : '',
+    baselineChanged ? `a V${BASELINE_VERSION} applied from ${baselineRow!.script}, not ${baseline!.script}` : '',
   ].filter(Boolean).join(' and ');
   throw new SupersededSchemaError(
     `This database was migrated by an earlier development build: its agog_schema_history records ${recorded}. ` +

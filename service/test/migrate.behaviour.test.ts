@@ -149,7 +149,7 @@ describe('the baseline', () => {
       [...sql.matchAll(/^CREATE (OR REPLACE )?(?:FUNCTION|AGGREGATE) (\w+)\(/gm)].map((m) => ({ replace: Boolean(m[1]), name: m[2]! }));
     const seedFunctions = new Set(defined(seed!.sql).map((f) => f.name));
     const own = defined(baseline!.sql);
-    expect(own.length).toBeGreaterThan(15);
+    expect(own.length).toBeGreaterThan(10);
     expect(new Set(own.map((f) => f.name)).size).toBe(own.length);
     expect(own.filter((f) => f.replace).map((f) => f.name).filter((name) => !seedFunctions.has(name))).toEqual([]);
     // Names the removed derived forms used are gone.

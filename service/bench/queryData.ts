@@ -14,14 +14,14 @@ import { type Lines, writeRecords } from '../src/db/ingestCopy';
 import type { Pool } from '../src/db/pool';
 
 /** The COPY column order of src/db/ingestCopy.ts, each timestamp as ISO 8601 text. */
-const ISO = (column: string) => `to_char(${column} AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')`;
+const ISO = (column: string) => `to_char((${column}) AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')`;
 
-/** The COPY text of a SELECT (its parameters inlined as literals by the caller). */
+/** The COPY text of a SELECT (its parameters inlined as literals by the caller), as one piece of whole lines. */
 async function copyOut(client: PoolClient, select: string): Promise<string[]> {
   const stream = client.query(copyTo(`COPY (${select}) TO STDOUT`));
-  const chunks: string[] = [];
-  for await (const chunk of stream) chunks.push((chunk as Buffer).toString('utf8'));
-  return chunks;
+  const chunks: Buffer[] = [];
+  for await (const chunk of stream) chunks.push(chunk as Buffer);
+  return [Buffer.concat(chunks).toString('utf8')];
 }
 
 export const BENCH_TENANTS = [

@@ -10,6 +10,10 @@ import { spawn } from 'node:child_process';
 import os from 'node:os';
 import path from 'node:path';
 import { writeRecords } from '../src/db/ingestCopy';
+import { createPool } from '../src/db/pool';
+import { refreshRollups } from '../src/db/rollups';
+import { createToken } from '../src/db/tokens';
+import { openBenchDatabase, percentile, startServiceProcess, writeReport } from './benchSupport';
 
 /** The service's defaults (LATENCY_TARGET_MS, SLOW_QUERY_THRESHOLD_MS): how rows are classified in their deltas. */
 const DELTAS = { apdexTargetMs: 100, slowQueryThresholdMs: 1000 };
@@ -18,10 +22,6 @@ const DELTAS = { apdexTargetMs: 100, slowQueryThresholdMs: 1000 };
 function writeLines(client: PoolClient, kind: 'api' | 'query' | 'resource', lines: Array<string | Uint8Array>): Promise<void> {
   return writeRecords(client, { api: [], query: [], resource: [], [kind]: lines }, DELTAS);
 }
-import { createPool } from '../src/db/pool';
-import { refreshRollups } from '../src/db/rollups';
-import { createToken } from '../src/db/tokens';
-import { openBenchDatabase, percentile, startServiceProcess, writeReport } from './benchSupport';
 
 const REPORT = path.resolve(__dirname, 'reports/fault.md');
 const VICTIM = 'fa170000-0000-4000-8000-00000000000b';

@@ -234,6 +234,14 @@ export function packedHistograms(column: string): string {
   return `encode(string_agg(array_send(${column}), ''::bytea), 'base64')`;
 }
 
+/**
+ * SQL of a group of rows' histograms as one bytea: their array_send forms concatenated,
+ * read with Histogram.addSend (or sendPercentiles when the group is one row).
+ */
+export function concatenatedHistograms(column: string): string {
+  return `string_agg(array_send(${column}), ''::bytea)`;
+}
+
 /** One histogram from text, for the common case of a single read. */
 export function histogramFromText(...texts: Array<string | null | undefined>): Histogram {
   const histogram = new Histogram();

@@ -4,7 +4,7 @@
 // rollup resolution of the step.
 import type { Queryable } from '../db/tenantSession';
 import type { QueryContext } from '../query/context';
-import { Histogram, packedHistograms, sendPercentiles } from './histogram';
+import { concatenatedHistograms, Histogram, sendPercentiles } from './histogram';
 import {
   chooseStep, fineRowsCover, RAW_ROW_LIMIT, rollupStep, STEP_ORIGIN, type Step, stepIndex, stepStart, stepTimes,
 } from './plan';
@@ -156,7 +156,7 @@ export async function requestSeries(
         ? ['r.requests::float8', 'r.errors::float8', 'r.client_errors::float8', 'r.sum_ms::float8', 'r.max_ms::float8']
         : ['sum(r.requests)::float8', 'sum(r.errors)::float8', 'sum(r.client_errors)::float8', 'sum(r.sum_ms)::float8', 'max(r.max_ms)::float8']
       : []),
-    ...(withHistograms ? [single ? 'array_send(r.hist)' : `decode(${packedHistograms('r.hist')}, 'base64')`] : []),
+    ...(withHistograms ? [single ? 'array_send(r.hist)' : `${concatenatedHistograms('r.hist')}`] : []),
   ];
   const time = single
     ? `extract(epoch FROM r.bucket)::float8 * 1000`

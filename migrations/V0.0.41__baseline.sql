@@ -229,12 +229,12 @@ CREATE TABLE api_metrics_rollup (
   db_calls      bigint      NOT NULL DEFAULT 0,
   hist          bigint[],
   last_seen     timestamptz,
-  PRIMARY KEY (tenant_id, resolution, bucket, endpoint)
+  PRIMARY KEY (tenant_id, resolution, endpoint, bucket)
 );
 COMMENT ON TABLE api_metrics_rollup IS
   'Request rollups per tenant, resolution (5m, 1h, 1d), bucket and endpoint ('''' = all), with a latency histogram. 5-minute rows of an endpoint are kept from fine_rollup_start(now()) on; the tenant''s total ('''') at every resolution for the whole retention.';
 COMMENT ON INDEX api_metrics_rollup_pkey IS
-  'Series and tables per tenant over a time range at one resolution; the refresh upserts by this key.';
+  'One endpoint''s (or the total''s) rows over a time range are one index range, read in series order; a range of every endpoint is one range per endpoint (a skip scan where the server has one). The refresh upserts by this key.';
 
 CREATE TABLE query_metrics_rollup (
   tenant_id     uuid        NOT NULL,
@@ -420,7 +420,7 @@ BEGIN
     FROM refresh_api CROSS JOIN (VALUES ('5m'), ('1h'), ('1d')) AS res(resolution)
    WHERE res.resolution <> '5m' OR endpoint = '' OR bucket >= v_fine
    GROUP BY 1, 2, 3, 4
-  ON CONFLICT (tenant_id, resolution, bucket, endpoint) DO UPDATE SET
+  ON CONFLICT (tenant_id, resolution, endpoint, bucket) DO UPDATE SET
     requests = r.requests + EXCLUDED.requests,
     errors = r.errors + EXCLUDED.errors,
     client_errors = r.client_errors + EXCLUDED.client_errors,
@@ -442,7 +442,7 @@ BEGIN
             FROM refresh_query CROSS JOIN (VALUES ('5m'), ('1h'), ('1d')) AS res(resolution)) q
    GROUP BY GROUPING SETS ((tenant_id, resolution, rbucket, endpoint), (tenant_id, resolution, rbucket))
   HAVING resolution <> '5m' OR grouping(endpoint) = 1 OR rbucket >= v_fine
-  ON CONFLICT (tenant_id, resolution, bucket, endpoint) DO UPDATE SET
+  ON CONFLICT (tenant_id, resolution, endpoint, bucket) DO UPDATE SET
     db_ms = r.db_ms + EXCLUDED.db_ms,
     db_calls = r.db_calls + EXCLUDED.db_calls;
 

@@ -382,7 +382,7 @@ CREATE TABLE system_resource_metrics_default (
 
 -- constraints
 ALTER TABLE agog_schema_history ADD CONSTRAINT agog_schema_history_pkey PRIMARY KEY (version);
-ALTER TABLE api_metrics_rollup ADD CONSTRAINT api_metrics_rollup_pkey PRIMARY KEY (tenant_id, resolution, bucket, endpoint);
+ALTER TABLE api_metrics_rollup ADD CONSTRAINT api_metrics_rollup_pkey PRIMARY KEY (tenant_id, resolution, endpoint, bucket);
 ALTER TABLE api_metrics_rollup ADD CONSTRAINT api_metrics_rollup_resolution_check CHECK (resolution = ANY (ARRAY['5m'::text, '1h'::text, '1d'::text]));
 ALTER TABLE api_performance_log ADD CONSTRAINT api_performance_log_endpoint_check CHECK (length(endpoint) <= 500);
 ALTER TABLE api_performance_log ADD CONSTRAINT api_performance_log_method_check CHECK (length(method) <= 16);
@@ -450,8 +450,8 @@ ALTER TABLE system_resource_metrics ADD CONSTRAINT system_resource_metrics_sourc
 
 -- indexes
 CREATE UNIQUE INDEX agog_schema_history_pkey ON public.agog_schema_history USING btree (version);
-CREATE UNIQUE INDEX api_metrics_rollup_pkey ON public.api_metrics_rollup USING btree (tenant_id, resolution, bucket, endpoint);
--- comment: Series and tables per tenant over a time range at one resolution; the refresh upserts by this key.
+CREATE UNIQUE INDEX api_metrics_rollup_pkey ON public.api_metrics_rollup USING btree (tenant_id, resolution, endpoint, bucket);
+-- comment: One endpoint's (or the total's) rows over a time range are one index range, read in series order; a range of every endpoint is one range per endpoint (a skip scan where the server has one). The refresh upserts by this key.
 CREATE INDEX api_performance_log_default_timestamp_idx ON public.api_performance_log_default USING brin ("timestamp") WITH (pages_per_range='32');
 CREATE INDEX api_performance_log_timestamp_brin ON ONLY public.api_performance_log USING brin ("timestamp") WITH (pages_per_range='32');
 -- comment: Time-window scans: rollup refresh and short-range raw reads of requests.
@@ -972,7 +972,7 @@ BEGIN
     FROM refresh_api CROSS JOIN (VALUES ('5m'), ('1h'), ('1d')) AS res(resolution)
    WHERE res.resolution <> '5m' OR endpoint = '' OR bucket >= v_fine
    GROUP BY 1, 2, 3, 4
-  ON CONFLICT (tenant_id, resolution, bucket, endpoint) DO UPDATE SET
+  ON CONFLICT (tenant_id, resolution, endpoint, bucket) DO UPDATE SET
     requests = r.requests + EXCLUDED.requests,
     errors = r.errors + EXCLUDED.errors,
     client_errors = r.client_errors + EXCLUDED.client_errors,
@@ -994,7 +994,7 @@ BEGIN
             FROM refresh_query CROSS JOIN (VALUES ('5m'), ('1h'), ('1d')) AS res(resolution)) q
    GROUP BY GROUPING SETS ((tenant_id, resolution, rbucket, endpoint), (tenant_id, resolution, rbucket))
   HAVING resolution <> '5m' OR grouping(endpoint) = 1 OR rbucket >= v_fine
-  ON CONFLICT (tenant_id, resolution, bucket, endpoint) DO UPDATE SET
+  ON CONFLICT (tenant_id, resolution, endpoint, bucket) DO UPDATE SET
     db_ms = r.db_ms + EXCLUDED.db_ms,
     db_calls = r.db_calls + EXCLUDED.db_calls;
 

@@ -121,6 +121,14 @@ export class Histogram {
     forEachSendElement(buf, (bucket, count) => this.add(bucket, count));
   }
 
+  /** Empties the histogram, keeping its storage: one instance can serve many steps. */
+  reset(): void {
+    if (this.high >= this.low) this.counts.fill(0, this.low, this.high + 1);
+    this.low = MAX_BUCKET + 1;
+    this.high = -1;
+    this.total = 0;
+  }
+
   /** Room for every bucket, once one beyond the initial size is used. */
   private grow(): void {
     const counts = new Float64Array(MAX_BUCKET + 1);
@@ -196,6 +204,21 @@ export function sendPercentiles(buf: Buffer, percents: readonly number[]): Array
   });
   if (!sorted) return undefined;
   return percents.map((p) => scratchPercentile(n, total, p / 100));
+}
+
+const stepScratch = new Histogram();
+
+/**
+ * Histogram.percentiles of one or more bigint[] histograms in array_send's form (a step
+ * of several rows): sendPercentiles when they are one sorted histogram, else merged in a
+ * reused Histogram, so that a series of thousands of steps allocates none.
+ */
+export function stepPercentiles(buf: Buffer, percents: readonly number[]): Array<number | null> {
+  const single = sendPercentiles(buf, percents);
+  if (single) return single;
+  stepScratch.reset();
+  stepScratch.addSend(buf);
+  return stepScratch.percentiles(percents);
 }
 
 /**

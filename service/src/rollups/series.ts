@@ -4,12 +4,12 @@
 // rollup resolution of the step.
 import type { Queryable } from '../db/tenantSession';
 import type { QueryContext } from '../query/context';
-import { concatenatedHistograms, Histogram, sendPercentiles } from './histogram';
+import { stepPercentiles } from './histogram';
 import {
   chooseStep, fineRowsCover, RAW_ROW_LIMIT, rollupStep, STEP_ORIGIN, type Step, stepIndex, stepStart, stepTimes,
 } from './plan';
 import { sql } from './sql';
-import { FIVE_MINUTES_MS, RESOLUTION_MS, type Resolution } from './time';
+import { FIVE_MINUTES_MS, type Resolution } from './time';
 
 export interface RequestStep {
   requests: number;
@@ -63,29 +63,44 @@ export async function loadRequestSeries(
   }
   const start = stepStart(ctx.range.from.getTime(), rollup.stepMs);
   const rows = await requestSeries(ctx.db, tenantId, {
-    endpoints, resolution: rollup.source, start, to: ctx.range.to, stepMs: rollup.stepMs, withCounts, withHistograms: percents.length > 0,
+    endpoints, resolution: rollup.source, start, to: ctx.range.to, withCounts, withHistograms: percents.length > 0,
   });
   const times = stepTimes(start, ctx.range.to, rollup.stepMs);
   const series = new Map(endpoints.map((endpoint) => [endpoint, {
     endpoint, steps: new Array<RequestStep | undefined>(times.length), percentiles: percentileColumns(percents.length, times.length),
   }]));
+  // Rows arrive by endpoint and bucket, so a step's rows are consecutive: its histograms
+  // are gathered and read when the next step begins.
+  let open: { of: SeriesOfEndpoint; index: number; hists: Buffer[] } | undefined;
+  const close = () => {
+    if (open && open.hists.length > 0) {
+      setPercentiles(open.of.percentiles, open.index, stepPercentiles(open.hists.length === 1 ? open.hists[0]! : Buffer.concat(open.hists), percents));
+    }
+    open = undefined;
+  };
   for (const row of rows) {
     const of = series.get(row.endpoint);
-    const index = stepIndex(row.time, start, rollup.stepMs);
+    const index = Math.floor((row.time - start.getTime()) / rollup.stepMs);
     if (!of || index < 0 || index >= times.length) continue;
-    if (withCounts) of.steps[index] = { requests: row.requests, errors: row.errors, clientErrors: row.clientErrors, sumMs: row.sumMs };
-    if (percents.length === 0 || !row.hist) continue;
-    // One row's histogram is sorted: its percentiles need no Histogram of their own.
-    const values = sendPercentiles(row.hist, percents) ?? histogramOf(row.hist).percentiles(percents);
-    setPercentiles(of.percentiles, index, values);
+    if (!open || open.of !== of || open.index !== index) {
+      close();
+      open = { of, index, hists: [] };
+    }
+    if (withCounts) {
+      const step = of.steps[index];
+      if (step) {
+        step.requests += row.requests;
+        step.errors += row.errors;
+        step.clientErrors += row.clientErrors;
+        step.sumMs += row.sumMs;
+      } else {
+        of.steps[index] = { requests: row.requests, errors: row.errors, clientErrors: row.clientErrors, sumMs: row.sumMs };
+      }
+    }
+    if (percents.length > 0 && row.hist) open.hists.push(row.hist);
   }
+  close();
   return { stepMs: rollup.stepMs, source: rollup.source, times, series: endpoints.map((endpoint) => series.get(endpoint)!), notices };
-}
-
-function histogramOf(send: Buffer): Histogram {
-  const histogram = new Histogram();
-  histogram.addSend(send);
-  return histogram;
 }
 
 /** The raw rows' series, or null when the window holds more than RAW_ROW_LIMIT of them. */
@@ -130,45 +145,35 @@ export interface RequestCounts {
 
 export interface RequestPoint extends RequestCounts {
   endpoint: string;
-  /** Step start, ms. */
+  /** Bucket start, ms. */
   time: number;
-  /** The step's histograms in array_send's form (several concatenated when the step is several rows). */
+  /** The row's histogram in array_send's form. */
   hist: Buffer | null;
 }
 
 /**
- * A series per endpoint ('' = all) from one rollup resolution: buckets in [start, to)
- * summed into steps of stepMs (a multiple of the resolution), aligned to STEP_ORIGIN.
- * Only what is asked for is read: counts (else 0), histograms (else null). A step of one
- * row is read without grouping.
+ * The rows of one rollup resolution per endpoint ('' = all) with buckets in [start, to),
+ * by endpoint and bucket (the table's key order: no sort). Only what is asked for is read:
+ * counts (else 0), histograms (else null). The caller sums them into steps.
  */
 export async function requestSeries(
   db: Queryable,
   tenantId: string,
-  { endpoints, resolution, start, to, stepMs, withCounts, withHistograms }: {
-    endpoints: string[]; resolution: Resolution; start: Date; to: Date; stepMs: number; withCounts: boolean; withHistograms: boolean;
+  { endpoints, resolution, start, to, withCounts, withHistograms }: {
+    endpoints: string[]; resolution: Resolution; start: Date; to: Date; withCounts: boolean; withHistograms: boolean;
   },
 ): Promise<RequestPoint[]> {
-  const single = stepMs === RESOLUTION_MS[resolution];
   const columns = [
-    ...(withCounts
-      ? single
-        ? ['r.requests::float8', 'r.errors::float8', 'r.client_errors::float8', 'r.sum_ms::float8', 'r.max_ms::float8']
-        : ['sum(r.requests)::float8', 'sum(r.errors)::float8', 'sum(r.client_errors)::float8', 'sum(r.sum_ms)::float8', 'max(r.max_ms)::float8']
-      : []),
-    ...(withHistograms ? [single ? 'array_send(r.hist)' : `${concatenatedHistograms('r.hist')}`] : []),
+    ...(withCounts ? ['r.requests::float8', 'r.errors::float8', 'r.client_errors::float8', 'r.sum_ms::float8', 'r.max_ms::float8'] : []),
+    ...(withHistograms ? ['array_send(r.hist)'] : []),
   ];
-  const time = single
-    ? `extract(epoch FROM r.bucket)::float8 * 1000`
-    : `extract(epoch FROM date_bin(make_interval(secs => :step_ms::float8 / 1000), r.bucket, timestamptz '${STEP_ORIGIN}'))::float8 * 1000`;
   const statement = sql(
-    `SELECT r.endpoint, ${time} AS time_ms${columns.map((c) => `, ${c}`).join('')}
+    `SELECT r.endpoint, extract(epoch FROM r.bucket)::float8 * 1000 AS time_ms${columns.map((c) => `, ${c}`).join('')}
        FROM api_metrics_rollup r
-      WHERE r.tenant_id = :tenant::uuid AND r.resolution = :resolution AND r.bucket >= :start::timestamptz AND r.bucket < :to::timestamptz
-        AND r.endpoint = ANY (:endpoints::text[])
-      ${single ? '' : 'GROUP BY 1, 2'}
-      ORDER BY 1, 2`,
-    { tenant: tenantId, resolution, start, to, endpoints, ...(single ? {} : { step_ms: stepMs }) },
+      WHERE r.tenant_id = :tenant::uuid AND r.resolution = :resolution AND r.endpoint = ANY (:endpoints::text[])
+        AND r.bucket >= :start::timestamptz AND r.bucket < :to::timestamptz
+      ORDER BY r.endpoint, r.bucket`,
+    { tenant: tenantId, resolution, start, to, endpoints },
   );
   const result = await db.query<unknown[]>({ ...statement, rowMode: 'array' });
   return result.rows.map((row) => {

@@ -11,18 +11,12 @@ import { hexToDecimal } from '../../ingest/fingerprint';
 import type { QueryHandler } from '../context';
 import { tenantOf } from '../context';
 import { frame, ms, numberColumn, stepTimeColumn, stringColumn, timeColumn } from '../frames';
-import { Histogram, sendPercentiles } from '../../rollups/histogram';
+import { Histogram, stepPercentiles } from '../../rollups/histogram';
 import { chooseStep, stepStart, stepTimes } from '../../rollups/plan';
 import { COLLECTED_PERCENTILES_NOTICE, type FigureSource } from './slowQueries';
 
 const ENDPOINTS_SHOWN = 100;
 
-/** A Histogram of one step's histograms (when they are several, or not in bucket order). */
-function stepHistogram(send: Buffer): Histogram {
-  const histogram = new Histogram();
-  histogram.addSend(send);
-  return histogram;
-}
 const PERCENTS = [50, 95, 99];
 
 export const queryDetail: QueryHandler<'queryDetail'> = async (query, ctx) => {
@@ -47,7 +41,7 @@ export const queryDetail: QueryHandler<'queryDetail'> = async (query, ctx) => {
     let percentiles: Array<number | null> = [null, null, null];
     if (p.hist) {
       all.addSend(p.hist);
-      percentiles = sendPercentiles(p.hist, PERCENTS) ?? stepHistogram(p.hist).percentiles(PERCENTS);
+      percentiles = stepPercentiles(p.hist, PERCENTS);
     }
     return [p.time.getTime(), { ...p, percentiles }];
   }));

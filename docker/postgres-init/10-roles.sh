@@ -8,7 +8,7 @@
 #     create roles only because the migrations create their group roles when missing, and
 #     a member of agog_readonly, which the query API switches to for each request;
 #   - AGOG_ALERTING_DB_USER, the login of Grafana's alerting data source: a member of
-#     agog_alerting (V0.0.54: only the columns the alert rules read), read-only by
+#     agog_alerting (only the columns the alert rules read), read-only by
 #     default, with a statement timeout (a session can lift both: SECURITY.md).
 # Outside compose, run the same statements with psql -v (see provisioning/README.md).
 set -eu

@@ -12,33 +12,6 @@ CREATE TABLE agog_schema_history (
   execution_time_ms integer NOT NULL
 );
 
--- table api_metrics_cumulative
-CREATE TABLE api_metrics_cumulative (
-  tenant_id uuid NOT NULL,
-  endpoint text NOT NULL,
-  day timestamp with time zone NOT NULL,
-  requests bigint NOT NULL,
-  hist bigint[],
-  coarse bigint[]
-);
--- row level security: enabled
--- comment: Running totals per endpoint of the daily rows of api_metrics_rollup (requests, hist), through `day` included; built by cumulate_rollup_histograms().
--- comment on api_metrics_cumulative.coarse: hist_coarsen(hist, 2): the same counts in buckets 4 times wider, for bounding p95 rankings cheaply.
-
--- table api_metrics_prefix
-CREATE TABLE api_metrics_prefix (
-  tenant_id uuid NOT NULL,
-  resolution text NOT NULL,
-  endpoint text NOT NULL,
-  bucket timestamp with time zone NOT NULL,
-  requests bigint NOT NULL,
-  period_n bigint NOT NULL,
-  hist bigint[]
-);
--- row level security: enabled
--- comment: Running totals per endpoint of api_metrics_rollup's hour rows within their day (resolution 1h) and 5-minute rows within their hour (5m), through `bucket` included; built by cumulate_rollup_prefixes().
--- comment on api_metrics_prefix.period_n: requests of the enclosing row (the day's for 1h, the hour's for 5m) when the period was built: the running totals hold while it still counts this.
-
 -- table api_metrics_rollup
 CREATE TABLE api_metrics_rollup (
   tenant_id uuid NOT NULL,
@@ -55,36 +28,10 @@ CREATE TABLE api_metrics_rollup (
   db_ms double precision NOT NULL DEFAULT 0,
   db_calls bigint NOT NULL DEFAULT 0,
   hist bigint[],
-  last_seen timestamp with time zone,
-  p50_ms real,
-  p90_ms real,
-  p95_ms real,
-  p99_ms real,
-  p95_lo_bucket smallint,
-  p95_hi_bucket smallint
+  last_seen timestamp with time zone
 );
 -- row level security: enabled
--- comment: Request rollups per tenant, resolution (5m, 1h, 1d), bucket and endpoint ('' = all), with a latency histogram.
--- comment on api_metrics_rollup.p95_ms: Percentile of this row's histogram, kept by trigger api_metrics_rollup_percentiles (as are p50_ms, p90_ms, p99_ms).
--- comment on api_metrics_rollup.p95_lo_bucket: hist_p95_bounds(hist)[1], kept by trigger api_metrics_rollup_p95_bounds (p95_hi_bucket: [2]).
-
--- table api_metrics_rollup_5s
-CREATE TABLE api_metrics_rollup_5s (
-  tenant_id uuid NOT NULL,
-  bucket timestamp with time zone NOT NULL,
-  requests bigint NOT NULL,
-  errors bigint NOT NULL,
-  client_errors bigint NOT NULL,
-  sum_ms double precision NOT NULL,
-  max_ms real NOT NULL,
-  hist bigint[] NOT NULL,
-  p50_ms real,
-  p90_ms real,
-  p95_ms real,
-  p99_ms real
-);
--- row level security: enabled
--- comment: Requests per tenant and 5-second bucket (all endpoints), with a latency histogram and its p50/p90/p95/p99: series over windows of up to an hour.
+-- comment: Request rollups per tenant, resolution (5m, 1h, 1d), bucket and endpoint ('' = all), with a latency histogram. 5-minute rows of an endpoint are kept from fine_rollup_start(now()) on; the tenant's total ('') at every resolution for the whole retention.
 
 -- partitioned table api_performance_log
 CREATE TABLE api_performance_log (
@@ -116,27 +63,6 @@ CREATE TABLE api_performance_log_default (
   request_id text,
   user_id text
 );
-
--- table api_rollup_5s_pending
-CREATE TABLE api_rollup_5s_pending (
-  tenant_id uuid NOT NULL,
-  bucket timestamp with time zone NOT NULL,
-  requests bigint NOT NULL,
-  errors bigint NOT NULL,
-  client_errors bigint NOT NULL,
-  sum_ms double precision NOT NULL,
-  max_ms real NOT NULL,
-  hist bigint[] NOT NULL
-);
--- row level security: enabled
--- comment: Request deltas per tenant and 5-second bucket since the last refresh; read with api_metrics_rollup_5s.
-
--- table api_rollup_5s_state
-CREATE TABLE api_rollup_5s_state (
-  id boolean NOT NULL DEFAULT true,
-  complete_from timestamp with time zone NOT NULL
-);
--- comment: complete_from: api_metrics_rollup_5s with api_rollup_5s_pending holds every request from this time on.
 
 -- table api_rollup_pending
 CREATE TABLE api_rollup_pending (
@@ -301,33 +227,6 @@ CREATE TABLE query_fingerprints (
 -- row level security: enabled
 -- comment: One row per normalized query: preview, first and last seen.
 
--- table query_metrics_cumulative
-CREATE TABLE query_metrics_cumulative (
-  tenant_id uuid NOT NULL,
-  query_hash bigint NOT NULL,
-  day timestamp with time zone NOT NULL,
-  calls bigint NOT NULL,
-  hist bigint[],
-  coarse bigint[]
-);
--- row level security: enabled
--- comment: Running totals per fingerprint of the daily rows of query_metrics_rollup (calls, hist), through `day` included; built by cumulate_rollup_histograms().
--- comment on query_metrics_cumulative.coarse: hist_coarsen(hist, 2): the same counts in buckets 4 times wider, for bounding p95 rankings cheaply.
-
--- table query_metrics_prefix
-CREATE TABLE query_metrics_prefix (
-  tenant_id uuid NOT NULL,
-  resolution text NOT NULL,
-  query_hash bigint NOT NULL,
-  bucket timestamp with time zone NOT NULL,
-  calls bigint NOT NULL,
-  period_n bigint NOT NULL,
-  hist bigint[]
-);
--- row level security: enabled
--- comment: Running totals per fingerprint of query_metrics_rollup's hour rows within their day (resolution 1h) and 5-minute rows within their hour (5m), through `bucket` included; built by cumulate_rollup_prefixes().
--- comment on query_metrics_prefix.period_n: calls of the enclosing row (the day's for 1h, the hour's for 5m) when the period was built: the running totals hold while it still counts this.
-
 -- table query_metrics_rollup
 CREATE TABLE query_metrics_rollup (
   tenant_id uuid NOT NULL,
@@ -339,18 +238,10 @@ CREATE TABLE query_metrics_rollup (
   total_ms double precision NOT NULL DEFAULT 0,
   max_ms real,
   rows_sum bigint NOT NULL DEFAULT 0,
-  hist bigint[],
-  p95_lo_bucket smallint,
-  p95_hi_bucket smallint,
-  p50_ms real,
-  p90_ms real,
-  p95_ms real,
-  p99_ms real
+  hist bigint[]
 );
 -- row level security: enabled
--- comment: Query rollups per tenant, resolution, bucket and fingerprint, with a latency histogram.
--- comment on query_metrics_rollup.p95_lo_bucket: hist_p95_bounds(hist)[1], kept by trigger query_metrics_rollup_p95_bounds (p95_hi_bucket: [2]).
--- comment on query_metrics_rollup.p95_ms: Percentile of this row's histogram, kept by trigger query_metrics_rollup_percentiles (as are p50_ms, p90_ms, p99_ms); NULL on a row last written before V0.0.52.
+-- comment: Query rollups per tenant, resolution (5m, 1h, 1d), fingerprint and bucket, with a latency histogram. 5-minute rows are kept from fine_rollup_start(now()) on.
 
 -- partitioned table query_performance_log
 CREATE TABLE query_performance_log (
@@ -364,7 +255,7 @@ CREATE TABLE query_performance_log (
   query_preview text
 ) PARTITION BY RANGE ("timestamp");
 -- row level security: enabled
--- comment: One row per observed database query. query_preview is the normalized query text (literals replaced by placeholders), at most 500 characters; since V0.0.46 it is stored on slow rows and on the first row of each fingerprint per ingest request, and is NULL elsewhere: query_fingerprints holds every fingerprint's text.
+-- comment: One row per observed database query. query_preview is the normalized query text (literals replaced by placeholders), at most 500 characters; it is stored on slow rows and on the first row of each fingerprint per ingest request, and is NULL elsewhere: query_fingerprints holds every fingerprint's text.
 -- comment on query_performance_log.query_hash: Fingerprint of the normalized query; equal for queries that differ only in literals.
 -- comment on query_performance_log.request_id: Request that issued the query; groups queries of one request for N+1 detection.
 -- comment on query_performance_log.query_preview: Normalized query text, on slow rows (>= min(SLOW_QUERY_THRESHOLD_MS, 1000 ms)) and on the first row of each fingerprint per ingest request; NULL elsewhere. query_fingerprints.query_preview has it for every fingerprint.
@@ -432,17 +323,6 @@ CREATE TABLE resource_rollup_pending (
   pool_max integer
 );
 
--- table rollup_cumulative_state
-CREATE TABLE rollup_cumulative_state (
-  tenant_id uuid NOT NULL,
-  rollup text NOT NULL,
-  built_until timestamp with time zone,
-  checked_from timestamp with time zone NOT NULL,
-  updated_at timestamp with time zone NOT NULL DEFAULT now()
-);
--- row level security: enabled
--- comment: Per tenant and rollup (query: query_metrics_cumulative, api: api_metrics_cumulative): running totals are built for the days before built_until; days before checked_from were expired and are not compared.
-
 -- table rollup_refresh_state
 CREATE TABLE rollup_refresh_state (
   id boolean NOT NULL DEFAULT true,
@@ -502,12 +382,8 @@ CREATE TABLE system_resource_metrics_default (
 
 -- constraints
 ALTER TABLE agog_schema_history ADD CONSTRAINT agog_schema_history_pkey PRIMARY KEY (version);
-ALTER TABLE api_metrics_cumulative ADD CONSTRAINT api_metrics_cumulative_pkey PRIMARY KEY (tenant_id, endpoint, day);
-ALTER TABLE api_metrics_prefix ADD CONSTRAINT api_metrics_prefix_pkey PRIMARY KEY (tenant_id, resolution, endpoint, bucket) INCLUDE (requests, period_n);
-ALTER TABLE api_metrics_prefix ADD CONSTRAINT api_metrics_prefix_resolution_check CHECK (resolution = ANY (ARRAY['5m'::text, '1h'::text]));
-ALTER TABLE api_metrics_rollup ADD CONSTRAINT api_metrics_rollup_pkey PRIMARY KEY (tenant_id, resolution, bucket, endpoint);
+ALTER TABLE api_metrics_rollup ADD CONSTRAINT api_metrics_rollup_pkey PRIMARY KEY (tenant_id, resolution, endpoint, bucket);
 ALTER TABLE api_metrics_rollup ADD CONSTRAINT api_metrics_rollup_resolution_check CHECK (resolution = ANY (ARRAY['5m'::text, '1h'::text, '1d'::text]));
-ALTER TABLE api_metrics_rollup_5s ADD CONSTRAINT api_metrics_rollup_5s_pkey PRIMARY KEY (tenant_id, bucket) INCLUDE (requests, errors, client_errors, sum_ms, p50_ms, p90_ms, p95_ms, p99_ms);
 ALTER TABLE api_performance_log ADD CONSTRAINT api_performance_log_endpoint_check CHECK (length(endpoint) <= 500);
 ALTER TABLE api_performance_log ADD CONSTRAINT api_performance_log_method_check CHECK (length(method) <= 16);
 ALTER TABLE api_performance_log ADD CONSTRAINT api_performance_log_request_id_check CHECK (length(request_id) <= 128);
@@ -516,8 +392,6 @@ ALTER TABLE api_performance_log ADD CONSTRAINT api_performance_log_response_size
 ALTER TABLE api_performance_log ADD CONSTRAINT api_performance_log_response_time_ms_check CHECK (response_time_ms >= 0::double precision);
 ALTER TABLE api_performance_log ADD CONSTRAINT api_performance_log_status_code_check CHECK (status_code >= 100 AND status_code <= 599);
 ALTER TABLE api_performance_log ADD CONSTRAINT api_performance_log_user_id_check CHECK (length(user_id) <= 128);
-ALTER TABLE api_rollup_5s_state ADD CONSTRAINT api_rollup_5s_state_id_check CHECK (id);
-ALTER TABLE api_rollup_5s_state ADD CONSTRAINT api_rollup_5s_state_pkey PRIMARY KEY (id);
 ALTER TABLE api_tokens ADD CONSTRAINT api_tokens_check CHECK (tenant_id IS NOT NULL OR ('admin'::text = ANY (scopes)));
 ALTER TABLE api_tokens ADD CONSTRAINT api_tokens_name_check CHECK (length(name) <= 200);
 ALTER TABLE api_tokens ADD CONSTRAINT api_tokens_pkey PRIMARY KEY (id);
@@ -553,9 +427,6 @@ ALTER TABLE performance_settings ADD CONSTRAINT performance_settings_slow_query_
 ALTER TABLE query_endpoints ADD CONSTRAINT query_endpoints_pkey PRIMARY KEY (tenant_id, query_hash, endpoint);
 ALTER TABLE query_fingerprints ADD CONSTRAINT query_fingerprints_pkey PRIMARY KEY (tenant_id, query_hash);
 ALTER TABLE query_fingerprints ADD CONSTRAINT query_fingerprints_query_preview_check CHECK (length(query_preview) <= 500);
-ALTER TABLE query_metrics_cumulative ADD CONSTRAINT query_metrics_cumulative_pkey PRIMARY KEY (tenant_id, query_hash, day);
-ALTER TABLE query_metrics_prefix ADD CONSTRAINT query_metrics_prefix_pkey PRIMARY KEY (tenant_id, resolution, query_hash, bucket) INCLUDE (calls, period_n);
-ALTER TABLE query_metrics_prefix ADD CONSTRAINT query_metrics_prefix_resolution_check CHECK (resolution = ANY (ARRAY['5m'::text, '1h'::text]));
 ALTER TABLE query_metrics_rollup ADD CONSTRAINT query_metrics_rollup_pkey PRIMARY KEY (tenant_id, resolution, query_hash, bucket);
 ALTER TABLE query_metrics_rollup ADD CONSTRAINT query_metrics_rollup_resolution_check CHECK (resolution = ANY (ARRAY['5m'::text, '1h'::text, '1d'::text]));
 ALTER TABLE query_performance_log ADD CONSTRAINT query_performance_log_execution_time_ms_check CHECK (execution_time_ms >= 0::double precision);
@@ -563,8 +434,6 @@ ALTER TABLE query_performance_log ADD CONSTRAINT query_performance_log_query_pre
 ALTER TABLE query_performance_log ADD CONSTRAINT query_performance_log_request_id_check CHECK (length(request_id) <= 128);
 ALTER TABLE query_performance_log ADD CONSTRAINT query_performance_log_rows_returned_check CHECK (rows_returned >= 0);
 ALTER TABLE resource_metrics_rollup ADD CONSTRAINT resource_metrics_rollup_pkey PRIMARY KEY (tenant_id, bucket, source);
-ALTER TABLE rollup_cumulative_state ADD CONSTRAINT rollup_cumulative_state_pkey PRIMARY KEY (tenant_id, rollup);
-ALTER TABLE rollup_cumulative_state ADD CONSTRAINT rollup_cumulative_state_rollup_check CHECK (rollup = ANY (ARRAY['query'::text, 'api'::text]));
 ALTER TABLE rollup_refresh_state ADD CONSTRAINT rollup_refresh_state_id_check CHECK (id);
 ALTER TABLE rollup_refresh_state ADD CONSTRAINT rollup_refresh_state_pkey PRIMARY KEY (id);
 ALTER TABLE scheduler_job_runs ADD CONSTRAINT scheduler_job_runs_pkey PRIMARY KEY (job);
@@ -581,19 +450,11 @@ ALTER TABLE system_resource_metrics ADD CONSTRAINT system_resource_metrics_sourc
 
 -- indexes
 CREATE UNIQUE INDEX agog_schema_history_pkey ON public.agog_schema_history USING btree (version);
-CREATE UNIQUE INDEX api_metrics_cumulative_pkey ON public.api_metrics_cumulative USING btree (tenant_id, endpoint, day);
-CREATE UNIQUE INDEX api_metrics_prefix_pkey ON public.api_metrics_prefix USING btree (tenant_id, resolution, endpoint, bucket) INCLUDE (requests, period_n);
-CREATE UNIQUE INDEX api_metrics_rollup_5s_pkey ON public.api_metrics_rollup_5s USING btree (tenant_id, bucket) INCLUDE (requests, errors, client_errors, sum_ms, p50_ms, p90_ms, p95_ms, p99_ms);
--- comment: The refresh upserts by (tenant_id, bucket); series over a window read the counts and stored percentiles index-only, and the histograms from the table only for buckets with deltas not yet refreshed.
-CREATE INDEX api_metrics_rollup_endpoint_series ON public.api_metrics_rollup USING btree (tenant_id, resolution, endpoint, bucket) INCLUDE (requests, errors, client_errors, satisfied, tolerating, sum_ms, max_ms, db_ms, db_calls, p50_ms, p90_ms, p95_ms, p99_ms, p95_lo_bucket, p95_hi_bucket);
--- comment: Index-only reads of request series, totals and p95 bounds per endpoint (query types latencyPercentiles, throughput, endpoints, overview).
-CREATE UNIQUE INDEX api_metrics_rollup_pkey ON public.api_metrics_rollup USING btree (tenant_id, resolution, bucket, endpoint);
--- comment: Series and tables per tenant over a time range at one resolution; the refresh upserts by this key.
+CREATE UNIQUE INDEX api_metrics_rollup_pkey ON public.api_metrics_rollup USING btree (tenant_id, resolution, endpoint, bucket);
+-- comment: One endpoint's (or the total's) rows over a time range are one index range, read in series order; a range of every endpoint is one range per endpoint (a skip scan where the server has one). The refresh upserts by this key.
 CREATE INDEX api_performance_log_default_timestamp_idx ON public.api_performance_log_default USING brin ("timestamp") WITH (pages_per_range='32');
 CREATE INDEX api_performance_log_timestamp_brin ON ONLY public.api_performance_log USING brin ("timestamp") WITH (pages_per_range='32');
 -- comment: Time-window scans: rollup refresh and short-range raw reads of requests.
-CREATE INDEX api_rollup_5s_pending_tenant_bucket ON public.api_rollup_5s_pending USING btree (tenant_id, bucket);
-CREATE UNIQUE INDEX api_rollup_5s_state_pkey ON public.api_rollup_5s_state USING btree (id);
 CREATE UNIQUE INDEX api_tokens_pkey ON public.api_tokens USING btree (id);
 CREATE UNIQUE INDEX api_tokens_token_hash_key ON public.api_tokens USING btree (token_hash);
 -- comment: Token lookup on every authenticated request.
@@ -611,18 +472,13 @@ CREATE UNIQUE INDEX performance_metrics_cache_pkey ON public.performance_metrics
 CREATE UNIQUE INDEX performance_settings_pkey ON public.performance_settings USING btree (id);
 CREATE UNIQUE INDEX query_endpoints_pkey ON public.query_endpoints USING btree (tenant_id, query_hash, endpoint);
 CREATE UNIQUE INDEX query_fingerprints_pkey ON public.query_fingerprints USING btree (tenant_id, query_hash);
-CREATE UNIQUE INDEX query_metrics_cumulative_pkey ON public.query_metrics_cumulative USING btree (tenant_id, query_hash, day);
-CREATE UNIQUE INDEX query_metrics_prefix_pkey ON public.query_metrics_prefix USING btree (tenant_id, resolution, query_hash, bucket) INCLUDE (calls, period_n);
 CREATE UNIQUE INDEX query_metrics_rollup_pkey ON public.query_metrics_rollup USING btree (tenant_id, resolution, query_hash, bucket);
--- comment: One or a few fingerprints over a time range at one resolution (series, range histograms); the refresh upserts by this key. Rankings read query_metrics_rollup_totals.
-CREATE INDEX query_metrics_rollup_totals ON public.query_metrics_rollup USING btree (tenant_id, resolution, bucket, query_hash) INCLUDE (calls, slow_calls, total_ms, max_ms, rows_sum, p95_lo_bucket, p95_hi_bucket);
--- comment: Index-only totals and p95 bounds per fingerprint over a range (query type slowQueries), before any histogram is read.
+-- comment: One or a few fingerprints over a time range at one resolution (series, range histograms); the refresh upserts by this key.
 CREATE INDEX query_performance_log_default_timestamp_idx ON public.query_performance_log_default USING brin ("timestamp") WITH (pages_per_range='32');
 CREATE INDEX query_performance_log_timestamp_brin ON ONLY public.query_performance_log USING brin ("timestamp") WITH (pages_per_range='32');
 -- comment: Time-window scans: rollup refresh, recent slow queries, N+1 detection, runbook 1-hour/24-hour filters.
 CREATE UNIQUE INDEX resource_metrics_rollup_pkey ON public.resource_metrics_rollup USING btree (tenant_id, bucket, source);
 -- comment: Resource series per tenant over a time range.
-CREATE UNIQUE INDEX rollup_cumulative_state_pkey ON public.rollup_cumulative_state USING btree (tenant_id, rollup);
 CREATE UNIQUE INDEX rollup_refresh_state_pkey ON public.rollup_refresh_state USING btree (id);
 CREATE UNIQUE INDEX scheduler_job_runs_pkey ON public.scheduler_job_runs USING btree (job);
 CREATE UNIQUE INDEX storage_snapshots_pkey ON public.storage_snapshots USING btree (taken_on, table_name);
@@ -670,294 +526,14 @@ $function$;
 -- comment: merged_query_counts for every tenant, for the alert rules: per-tenant counts only, so agog_alerting needs no fingerprint.
 -- execute granted to: agog_alerting=EXECUTE
 
--- function api_metrics_rollup_percentiles()
-CREATE OR REPLACE FUNCTION public.api_metrics_rollup_percentiles()
- RETURNS trigger
- LANGUAGE plpgsql
- SET search_path TO 'public', 'pg_temp'
-AS $function$
-DECLARE
-  v_p double precision[];
-BEGIN
-  IF TG_OP = 'UPDATE' AND NEW.hist IS NOT DISTINCT FROM OLD.hist THEN RETURN NEW; END IF;
-  v_p := hist_percentiles(NEW.hist, ARRAY[0.5, 0.9, 0.95, 0.99]);
-  NEW.p50_ms := v_p[1];
-  NEW.p90_ms := v_p[2];
-  NEW.p95_ms := v_p[3];
-  NEW.p99_ms := v_p[4];
-  RETURN NEW;
-END
-$function$;
--- execute granted to: (owner only)
-
--- function api_performance_log_rollup_delta()
-CREATE OR REPLACE FUNCTION public.api_performance_log_rollup_delta()
- RETURNS trigger
- LANGUAGE plpgsql
- SECURITY DEFINER
- SET search_path TO 'public', 'pg_temp'
-AS $function$
-DECLARE
-  v_t real := coalesce((SELECT apdex_target_ms FROM performance_settings), 100);
-BEGIN
-  WITH g AS MATERIALIZED (
-    SELECT tenant_id, bucket, fine, endpoint, b, grouping(fine) AS by_5m, count(*) AS n,
-           count(*) FILTER (WHERE status_code >= 500) AS errors,
-           count(*) FILTER (WHERE status_code BETWEEN 400 AND 499) AS client_errors,
-           count(*) FILTER (WHERE response_time_ms <= v_t) AS satisfied,
-           count(*) FILTER (WHERE response_time_ms > v_t AND response_time_ms <= 4 * v_t) AS tolerating,
-           sum(response_time_ms) AS sum_ms, max(response_time_ms) AS max_ms, max("timestamp") AS last_seen
-      FROM (SELECT tenant_id, "timestamp", response_time_ms, status_code,
-                   date_bin('5 minutes', "timestamp", timestamptz '2000-01-01 00:00:00+00') AS bucket,
-                   date_bin('5 seconds', "timestamp", timestamptz '2000-01-01 00:00:00+00') AS fine,
-                   coalesce(nullif(endpoint, ''), '(none)') AS endpoint,
-                   latency_bucket(response_time_ms) AS b
-              FROM new_rows) r
-     GROUP BY GROUPING SETS ((tenant_id, bucket, endpoint, b), (tenant_id, fine, b))),
-  five_seconds AS (
-    INSERT INTO api_rollup_5s_pending
-    SELECT tenant_id, fine, sum(n), sum(errors), sum(client_errors), sum(sum_ms), max(max_ms),
-           array_agg((b::bigint << 40) + n ORDER BY b)
-      FROM g WHERE by_5m = 0
-     GROUP BY tenant_id, fine)
-  INSERT INTO api_rollup_pending
-  SELECT tenant_id, bucket, CASE WHEN grouping(endpoint) = 1 THEN '' ELSE endpoint END,
-         sum(n), sum(errors), sum(client_errors), sum(satisfied), sum(tolerating), sum(sum_ms), max(max_ms),
-         array_agg((b::bigint << 40) + n ORDER BY b), max(last_seen)
-    FROM g WHERE by_5m = 1
-   GROUP BY GROUPING SETS ((tenant_id, bucket, endpoint), (tenant_id, bucket));
-  RETURN NULL;
-END
-$function$;
--- execute granted to: (owner only)
-
--- function cumulate_rollup_histograms(uuid,integer,timestamp with time zone)
-CREATE OR REPLACE FUNCTION public.cumulate_rollup_histograms(p_tenant_id uuid DEFAULT NULL::uuid, p_max_days integer DEFAULT 62, p_now timestamp with time zone DEFAULT now())
- RETURNS TABLE(tenant_id uuid, rollup text, rebuilt_from timestamp with time zone, days_built integer, built_until timestamp with time zone)
- LANGUAGE plpgsql
- SECURITY DEFINER
- SET search_path TO 'public', 'pg_temp'
-AS $function$
-DECLARE
-  v_origin   constant timestamptz := timestamptz '2000-01-01 00:00:00+00';
-  -- Days that ended at least an hour ago; and the expiry of daily rollups (V0.0.45).
-  v_settled  timestamptz := date_bin('1 day', p_now - interval '1 hour', v_origin);
-  v_cutoff   timestamptz := date_bin('1 day', p_now - interval '400 days', v_origin);
-  v_spec     record;
-  v_tenant   uuid;
-  v_state    record;
-  v_from     timestamptz;
-  v_stale    timestamptz;
-  v_day      timestamptz;
-  v_days     integer;
-  v_until    timestamptz;
-BEGIN
-  IF p_max_days IS NULL OR p_max_days < 1 THEN
-    RAISE EXCEPTION 'p_max_days must be at least 1, got %', p_max_days;
-  END IF;
-  FOR v_spec IN
-    SELECT * FROM (VALUES ('query', 'query_metrics_rollup', 'query_metrics_cumulative', 'query_hash', 'calls'),
-                          ('api',   'api_metrics_rollup',   'api_metrics_cumulative',   'endpoint',   'requests'))
-      AS s(rollup, src, cum, key, n)
-  LOOP
-    -- Tenants with daily rows: a skip scan of the primary key, one probe per tenant.
-    FOR v_tenant IN EXECUTE format(
-      'WITH RECURSIVE t(id) AS (
-         (SELECT r.tenant_id FROM %1$I r WHERE $1::uuid IS NULL OR r.tenant_id = $1::uuid ORDER BY 1 LIMIT 1)
-         UNION ALL
-         SELECT (SELECT r.tenant_id FROM %1$I r WHERE r.tenant_id > t.id AND $1::uuid IS NULL ORDER BY 1 LIMIT 1)
-           FROM t WHERE t.id IS NOT NULL)
-       SELECT id FROM t WHERE id IS NOT NULL', v_spec.src) USING p_tenant_id
-    LOOP
-      INSERT INTO rollup_cumulative_state AS s (tenant_id, rollup, built_until, checked_from)
-      VALUES (v_tenant, v_spec.rollup, NULL, v_cutoff)
-      ON CONFLICT ON CONSTRAINT rollup_cumulative_state_pkey DO NOTHING;
-      SELECT s.built_until, s.checked_from INTO v_state
-        FROM rollup_cumulative_state s
-       WHERE s.tenant_id = v_tenant AND s.rollup = v_spec.rollup
-         FOR UPDATE;
-
-      -- Expire: keep the newest running total before the cutoff per key, as a base.
-      IF v_cutoff > v_state.checked_from THEN
-        EXECUTE format(
-          'DELETE FROM %1$I c
-            WHERE c.tenant_id = $1 AND c.day < $2
-              AND EXISTS (SELECT 1 FROM %1$I n
-                           WHERE n.tenant_id = $1 AND n.%2$I = c.%2$I AND n.day > c.day AND n.day < $2)',
-          v_spec.cum, v_spec.key) USING v_tenant, v_cutoff;
-        v_state.checked_from := v_cutoff;
-      END IF;
-
-      -- Compare: each built day's count must be the difference of two running totals.
-      v_stale := NULL;
-      IF v_state.built_until IS NOT NULL THEN
-        EXECUTE format(
-          'WITH c AS (
-             SELECT c.%2$I AS key, c.day, c.%4$I - coalesce(lag(c.%4$I) OVER (PARTITION BY c.%2$I ORDER BY c.day), 0) AS n
-               FROM %1$I c WHERE c.tenant_id = $1
-           ), d AS (
-             SELECT r.%2$I AS key, r.bucket AS day, r.%4$I AS n
-               FROM %3$I r
-              WHERE r.tenant_id = $1 AND r.resolution = ''1d'' AND r.bucket >= $2 AND r.bucket < $3
-           )
-           SELECT min(coalesce(c.day, d.day))
-             FROM (SELECT * FROM c WHERE c.day >= $2 AND c.day < $3) c
-             FULL JOIN d ON d.key = c.key AND d.day = c.day
-            WHERE c.n IS DISTINCT FROM d.n',
-          v_spec.cum, v_spec.key, v_spec.src, v_spec.n)
-          INTO v_stale USING v_tenant, v_state.checked_from, v_state.built_until;
-      END IF;
-
-      v_from := CASE WHEN v_state.built_until IS NULL THEN v_state.checked_from
-                     ELSE least(v_state.built_until, coalesce(v_stale, v_state.built_until)) END;
-      IF v_stale IS NOT NULL OR v_state.built_until IS NULL THEN
-        EXECUTE format('DELETE FROM %I c WHERE c.tenant_id = $1 AND c.day >= $2', v_spec.cum) USING v_tenant, v_from;
-      END IF;
-
-      -- Build day after day: each key's running total is its previous one plus the day.
-      -- Stopped by p_max_days, built_until is the first day not built; otherwise every
-      -- settled day is built (days without rows need nothing).
-      v_days := 0;
-      v_until := greatest(v_from, v_settled);
-      FOR v_day IN EXECUTE format(
-        'SELECT DISTINCT r.bucket FROM %I r
-          WHERE r.tenant_id = $1 AND r.resolution = ''1d'' AND r.bucket >= $2 AND r.bucket < $3
-          ORDER BY 1', v_spec.src) USING v_tenant, v_from, v_settled
-      LOOP
-        IF v_days >= p_max_days THEN
-          v_until := v_day;
-          EXIT;
-        END IF;
-        EXECUTE format(
-          'INSERT INTO %1$I (tenant_id, %2$I, day, %4$I, hist, coarse)
-           SELECT t.tenant_id, t.key, t.bucket, t.n, t.hist, hist_coarsen(t.hist, 2)
-             FROM (SELECT r.tenant_id, r.%2$I AS key, r.bucket, coalesce(p.n, 0) + r.%4$I AS n, hist_merge(p.hist, r.hist) AS hist
-             FROM %3$I r
-             LEFT JOIN LATERAL (SELECT c.%4$I AS n, c.hist FROM %1$I c
-                                 WHERE c.tenant_id = r.tenant_id AND c.%2$I = r.%2$I AND c.day < r.bucket
-                                 ORDER BY c.day DESC LIMIT 1) p ON true
-            WHERE r.tenant_id = $1 AND r.resolution = ''1d'' AND r.bucket = $2) t',
-          v_spec.cum, v_spec.key, v_spec.src, v_spec.n) USING v_tenant, v_day;
-        v_days := v_days + 1;
-      END LOOP;
-
-      UPDATE rollup_cumulative_state s
-         SET built_until = v_until, checked_from = v_state.checked_from, updated_at = p_now
-       WHERE s.tenant_id = v_tenant AND s.rollup = v_spec.rollup;
-
-      tenant_id := v_tenant;
-      rollup := v_spec.rollup;
-      rebuilt_from := CASE WHEN v_stale IS NOT NULL THEN v_from END;
-      days_built := v_days;
-      built_until := v_until;
-      RETURN NEXT;
-    END LOOP;
-  END LOOP;
-  RETURN;
-END
-$function$;
--- comment: Builds the running totals of daily rollup histograms (query_metrics_cumulative, api_metrics_cumulative) for settled days, at most p_max_days per tenant and rollup, rebuilding from the first day whose daily rows changed; expires them with the daily rollups (400 days).
--- execute granted to: agog_app=EXECUTE
-
--- function cumulate_rollup_prefixes(uuid,integer)
-CREATE OR REPLACE FUNCTION public.cumulate_rollup_prefixes(p_tenant_id uuid DEFAULT NULL::uuid, p_max_periods integer DEFAULT 20000)
- RETURNS TABLE(tenant_id uuid, rollup text, resolution text, periods_built integer, rows_built bigint)
- LANGUAGE plpgsql
- SECURITY DEFINER
- SET search_path TO 'public', 'pg_temp'
-AS $function$
-DECLARE
-  v_origin  constant timestamptz := timestamptz '2000-01-01 00:00:00+00';
-  v_spec    record;
-  v_level   record;
-  v_tenant  uuid;
-  v_oldest  timestamptz;
-  v_from    timestamptz;
-  v_keys    text[];
-  v_periods timestamptz[];
-  v_rows    bigint;
-BEGIN
-  IF p_max_periods IS NULL OR p_max_periods < 1 THEN
-    RAISE EXCEPTION 'p_max_periods must be at least 1, got %', p_max_periods;
-  END IF;
-  FOR v_spec IN
-    SELECT * FROM (VALUES ('query', 'query_metrics_rollup', 'query_metrics_prefix', 'query_hash', 'calls', 'bigint'),
-                          ('api',   'api_metrics_rollup',   'api_metrics_prefix',   'endpoint',   'requests', 'text'))
-      AS s(rollup, src, pre, key, n, key_type)
-  LOOP
-    -- Tenants with rollup rows: a skip scan, one probe per tenant.
-    FOR v_tenant IN EXECUTE format(
-      'WITH RECURSIVE t(id) AS (
-         (SELECT r.tenant_id FROM %1$I r WHERE $1::uuid IS NULL OR r.tenant_id = $1::uuid ORDER BY 1 LIMIT 1)
-         UNION ALL
-         SELECT (SELECT r.tenant_id FROM %1$I r WHERE r.tenant_id > t.id AND $1::uuid IS NULL ORDER BY 1 LIMIT 1)
-           FROM t WHERE t.id IS NOT NULL)
-       SELECT id FROM t WHERE id IS NOT NULL', v_spec.src) USING p_tenant_id
-    LOOP
-      FOR v_level IN
-        SELECT * FROM (VALUES ('1h', '1d', interval '1 day'), ('5m', '1h', interval '1 hour')) AS l(res, enc, width)
-      LOOP
-        -- Expire the running totals of rows older than the oldest row of the resolution
-        -- (a period that expiry cut keeps those of its remaining rows).
-        EXECUTE format('SELECT min(r.bucket) FROM %I r WHERE r.tenant_id = $1 AND r.resolution = $2', v_spec.src)
-          INTO v_oldest USING v_tenant, v_level.res;
-        EXECUTE format('DELETE FROM %I p WHERE p.tenant_id = $1 AND p.resolution = $2 AND ($3::timestamptz IS NULL OR p.bucket < $3)',
-                       v_spec.pre) USING v_tenant, v_level.res, v_oldest;
-        CONTINUE WHEN v_oldest IS NULL;
-        v_from := date_bin(v_level.width, v_oldest, v_origin);
-
-        -- Stale periods: the enclosing row's count is not the one the period was built at.
-        EXECUTE format(
-          'SELECT coalesce(array_agg(s.key), ''{}''), coalesce(array_agg(s.bucket), ''{}'')
-             FROM (SELECT e.%2$I::text AS key, e.bucket
-             FROM %1$I e
-             LEFT JOIN LATERAL (SELECT p.period_n FROM %3$I p
-                                 WHERE p.tenant_id = $1 AND p.resolution = $2 AND p.%2$I = e.%2$I
-                                   AND p.bucket >= e.bucket AND p.bucket < e.bucket + $3
-                                 LIMIT 1) l ON true
-            WHERE e.tenant_id = $1 AND e.resolution = $4 AND e.bucket >= $5
-              AND e.%4$I > 0 AND e.%4$I IS DISTINCT FROM l.period_n
-            ORDER BY e.bucket DESC LIMIT $6) s',
-          v_spec.src, v_spec.key, v_spec.pre, v_spec.n)
-          INTO v_keys, v_periods USING v_tenant, v_level.res, v_level.width, v_level.enc, v_from, p_max_periods;
-
-        v_rows := 0;
-        IF cardinality(v_keys) > 0 THEN
-          EXECUTE format(
-            'DELETE FROM %1$I p USING unnest($3::text[], $4::timestamptz[]) AS s(key, period)
-              WHERE p.tenant_id = $1 AND p.resolution = $2 AND p.%2$I = s.key::%3$s
-                AND p.bucket >= s.period AND p.bucket < s.period + $5',
-            v_spec.pre, v_spec.key, v_spec.key_type) USING v_tenant, v_level.res, v_keys, v_periods, v_level.width;
-          -- Each period's rows in one window, with its enclosing row's count, from one
-          -- snapshot of the rollup.
-          EXECUTE format(
-            'INSERT INTO %1$I (tenant_id, resolution, %2$I, bucket, %4$I, period_n, hist)
-             SELECT $1, $2, r.%2$I, r.bucket,
-                    sum(r.%4$I) OVER w, e.%4$I, hist_union(r.hist) OVER w
-               FROM unnest($3::text[], $4::timestamptz[]) AS s(key, period)
-               JOIN %5$I e ON e.tenant_id = $1 AND e.resolution = $6 AND e.%2$I = s.key::%3$s AND e.bucket = s.period
-               JOIN %5$I r ON r.tenant_id = $1 AND r.resolution = $2 AND r.%2$I = s.key::%3$s
-                          AND r.bucket >= s.period AND r.bucket < s.period + $5
-             WINDOW w AS (PARTITION BY r.%2$I, s.period ORDER BY r.bucket)',
-            v_spec.pre, v_spec.key, v_spec.key_type, v_spec.n, v_spec.src)
-            USING v_tenant, v_level.res, v_keys, v_periods, v_level.width, v_level.enc;
-          GET DIAGNOSTICS v_rows = ROW_COUNT;
-        END IF;
-
-        tenant_id := v_tenant;
-        rollup := v_spec.rollup;
-        resolution := v_level.res;
-        periods_built := cardinality(v_keys);
-        rows_built := v_rows;
-        RETURN NEXT;
-      END LOOP;
-    END LOOP;
-  END LOOP;
-  RETURN;
-END
-$function$;
--- comment: Builds the running totals of rollup histograms within a day (hours) and within an hour (5-minute buckets), query_metrics_prefix and api_metrics_prefix, rebuilding the periods whose enclosing rollup row changed (at most p_max_periods per tenant, rollup and resolution, newest first); expires them with the rollup rows.
--- execute granted to: agog_app=EXECUTE
+-- function fine_rollup_start(timestamp with time zone)
+CREATE OR REPLACE FUNCTION public.fine_rollup_start(p_now timestamp with time zone)
+ RETURNS timestamp with time zone
+ LANGUAGE sql
+ IMMUTABLE PARALLEL SAFE
+RETURN (date_trunc('day'::text, p_now, 'UTC'::text) - '24:00:00'::interval);
+-- comment: First 5-minute bucket kept for rows per endpoint and per fingerprint: the start of the UTC day before p_now. Older 5-minute rows exist only for the tenant's total (endpoint '').
+-- execute granted to: PUBLIC=EXECUTE, agog_app=EXECUTE, agog_readonly=EXECUTE
 
 -- function get_performance_summary(uuid,integer)
 CREATE OR REPLACE FUNCTION public.get_performance_summary(p_tenant_id uuid, p_hours integer DEFAULT 24)
@@ -1030,20 +606,6 @@ $function$;
 -- comment: Health score model v2 and its components for one hour (see README "Health score").
 -- execute granted to: PUBLIC=EXECUTE, agog_alerting=EXECUTE
 
--- function hist_coarsen(bigint[],integer)
-CREATE OR REPLACE FUNCTION public.hist_coarsen(p_hist bigint[], p_shift integer)
- RETURNS bigint[]
- LANGUAGE sql
- IMMUTABLE PARALLEL SAFE
-AS $function$
-  SELECT array_agg((b << 40) + n ORDER BY b)
-    FROM (SELECT (e >> 40) >> p_shift AS b, sum(e & 1099511627775)::bigint AS n
-            FROM unnest(p_hist) AS e
-           GROUP BY 1) s
-$function$;
--- comment: A latency histogram with its buckets merged 2^p_shift at a time (bucket b counted in b >> p_shift), same format.
--- execute granted to: PUBLIC=EXECUTE, agog_app=EXECUTE, agog_readonly=EXECUTE
-
 -- function hist_from_buckets(integer[])
 CREATE OR REPLACE FUNCTION public.hist_from_buckets(p_buckets integer[])
  RETURNS bigint[]
@@ -1071,36 +633,6 @@ AS $function$
   END
 $function$;
 -- comment: Sum of two latency histograms.
--- execute granted to: PUBLIC=EXECUTE, agog_app=EXECUTE, agog_readonly=EXECUTE
-
--- function hist_p95_bounds(bigint[])
-CREATE OR REPLACE FUNCTION public.hist_p95_bounds(p_hist bigint[])
- RETURNS smallint[]
- LANGUAGE plpgsql
- IMMUTABLE PARALLEL SAFE
-AS $function$
-DECLARE
-  v_total  bigint := 0;
-  v_lo_idx bigint;
-  v_hi_idx bigint;
-  v_seen   bigint := 0;
-  v_lo     smallint;
-  v_e      bigint;
-BEGIN
-  IF p_hist IS NULL OR cardinality(p_hist) = 0 THEN RETURN ARRAY[NULL, NULL]::smallint[]; END IF;
-  FOREACH v_e IN ARRAY p_hist LOOP v_total := v_total + (v_e & 1099511627775); END LOOP;
-  IF v_total = 0 THEN RETURN ARRAY[NULL, NULL]::smallint[]; END IF;
-  v_lo_idx := floor(0.95::float8 * (v_total - 1))::bigint;
-  v_hi_idx := least(v_total - 1, ceil(0.95::float8 * v_total)::bigint);
-  FOREACH v_e IN ARRAY p_hist LOOP
-    v_seen := v_seen + (v_e & 1099511627775);
-    IF v_lo IS NULL AND v_seen > v_lo_idx THEN v_lo := least(v_e >> 40, 4000); END IF;
-    IF v_seen > v_hi_idx THEN RETURN ARRAY[v_lo, least(v_e >> 40, 4000)]::smallint[]; END IF;
-  END LOOP;
-  RETURN ARRAY[v_lo, NULL]::smallint[];
-END
-$function$;
--- comment: Buckets of order statistics floor(0.95 * (n - 1)) and min(n - 1, ceil(0.95 * n)) of a latency histogram (n values), which bound the p95 of merges.
 -- execute granted to: PUBLIC=EXECUTE, agog_app=EXECUTE, agog_readonly=EXECUTE
 
 -- function hist_percentile(bigint[],double precision)
@@ -1142,63 +674,6 @@ $function$;
 -- comment: Percentile (0..1) of a latency histogram, defined like percentile_cont; within 1 % of the exact value.
 -- execute granted to: PUBLIC=EXECUTE, agog_app=EXECUTE, agog_readonly=EXECUTE, agog_alerting=EXECUTE
 
--- function hist_percentiles(bigint[],double precision[])
-CREATE OR REPLACE FUNCTION public.hist_percentiles(p_hist bigint[], p_quantiles double precision[])
- RETURNS double precision[]
- LANGUAGE plpgsql
- IMMUTABLE PARALLEL SAFE
-AS $function$
-DECLARE
-  v_k        integer := coalesce(cardinality(p_quantiles), 0);
-  v_result   double precision[] := array_fill(NULL::double precision, ARRAY[greatest(v_k, 0)]);
-  v_rank     double precision[] := v_result;
-  v_lo_val   double precision[] := v_result;
-  v_lo       bigint[] := array_fill(NULL::bigint, ARRAY[greatest(v_k, 0)]);
-  v_hi       bigint[] := v_lo;
-  v_total    bigint := 0;
-  v_seen     bigint := 0;
-  v_next     bigint;
-  v_value    double precision;
-  v_e        bigint;
-  v_j        integer := 1;
-  v_i        integer;
-BEGIN
-  IF p_hist IS NULL OR cardinality(p_hist) = 0 OR v_k = 0 THEN RETURN v_result; END IF;
-  FOREACH v_e IN ARRAY p_hist LOOP v_total := v_total + (v_e & 1099511627775); END LOOP;
-  IF v_total = 0 THEN RETURN v_result; END IF;
-  FOR i IN 1 .. v_k LOOP
-    IF p_quantiles[i] < 0 OR p_quantiles[i] > 1 OR (i > 1 AND p_quantiles[i] < p_quantiles[i - 1]) THEN
-      RAISE EXCEPTION 'quantiles must be ascending and between 0 and 1, got %', p_quantiles;
-    END IF;
-    v_rank[i] := p_quantiles[i] * (v_total - 1);
-    v_lo[i] := floor(v_rank[i])::bigint;
-    v_hi[i] := ceil(v_rank[i])::bigint;
-  END LOOP;
-  -- One walk up the buckets. Order statistics are counted from 0: the bucket holds those
-  -- from v_seen to v_next - 1. Ranks ascend with the quantiles.
-  FOREACH v_e IN ARRAY p_hist LOOP
-    v_next := v_seen + (v_e & 1099511627775);
-    v_value := latency_bucket_value(v_e >> 40);
-    -- Every unsettled quantile whose lower order statistic is in this bucket.
-    v_i := v_j;
-    WHILE v_i <= v_k AND v_next > v_lo[v_i] LOOP
-      IF v_lo_val[v_i] IS NULL THEN v_lo_val[v_i] := v_value; END IF;
-      v_i := v_i + 1;
-    END LOOP;
-    -- Every quantile whose upper order statistic is in this bucket is settled.
-    WHILE v_j <= v_k AND v_next > v_hi[v_j] LOOP
-      v_result[v_j] := v_lo_val[v_j] + (v_rank[v_j] - v_lo[v_j]) * (v_value - v_lo_val[v_j]);
-      v_j := v_j + 1;
-    END LOOP;
-    EXIT WHEN v_j > v_k;
-    v_seen := v_next;
-  END LOOP;
-  RETURN v_result;
-END
-$function$;
--- comment: Several percentiles (ascending quantiles 0..1) of a latency histogram in one pass, each as hist_percentile defines it.
--- execute granted to: PUBLIC=EXECUTE, agog_app=EXECUTE, agog_readonly=EXECUTE
-
 -- function hist_union(bigint[])
 CREATE AGGREGATE hist_union(bigint[]) (SFUNC = hist_merge, STYPE = bigint[]);
 -- comment: Sum of the latency histograms of a group of rows (for small groups; large ranges unnest and sum per bucket).
@@ -1222,8 +697,8 @@ RETURN CASE WHEN (p_bucket <= 0) THEN (0)::numeric ELSE ((((2)::numeric * 0.01) 
 -- comment: Representative duration (ms) of a histogram bucket: within 1 % of any value in it.
 -- execute granted to: PUBLIC=EXECUTE, agog_app=EXECUTE, agog_readonly=EXECUTE
 
--- function maintain_partitions_and_rollups(integer,interval,timestamp with time zone)
-CREATE OR REPLACE FUNCTION public.maintain_partitions_and_rollups(p_months_ahead integer DEFAULT 3, p_retention interval DEFAULT '30 days'::interval, p_now timestamp with time zone DEFAULT now())
+-- function maintain_performance_partitions(integer,interval,timestamp with time zone)
+CREATE OR REPLACE FUNCTION public.maintain_performance_partitions(p_months_ahead integer DEFAULT 3, p_retention interval DEFAULT '30 days'::interval, p_now timestamp with time zone DEFAULT now())
  RETURNS TABLE(action text, table_name text, detail text)
  LANGUAGE plpgsql
  SET search_path TO 'public', 'pg_temp'
@@ -1314,14 +789,16 @@ BEGIN
     END IF;
   END LOOP;
 
-  -- Derived data. Five-minute rollups and resource rollups follow the raw retention (a
-  -- week of slack, so a month being dropped still has them); hourly and daily rollups,
-  -- the cache, fingerprints and recommendations are kept for the longest range the query
-  -- API answers (400 days).
+  -- Derived data. 5-minute rows per endpoint and per fingerprint are kept for the current
+  -- and the previous UTC day (fine_rollup_start). The tenants' 5-minute totals and the
+  -- resource rollups follow the raw retention (a week of slack, so a month being dropped
+  -- still has them); hourly and daily rollups, the cache, fingerprints and
+  -- recommendations are kept for the longest range the query API answers (400 days).
   FOR v_rec IN
     SELECT * FROM (VALUES
+      ('api_metrics_rollup',      'resolution = ''5m'' AND endpoint <> '''' AND bucket < $1', fine_rollup_start(p_now)),
+      ('query_metrics_rollup',    'resolution = ''5m'' AND bucket < $1',            fine_rollup_start(p_now)),
       ('api_metrics_rollup',      'resolution = ''5m'' AND bucket < $1',            p_now - p_retention - interval '7 days'),
-      ('query_metrics_rollup',    'resolution = ''5m'' AND bucket < $1',            p_now - p_retention - interval '7 days'),
       ('resource_metrics_rollup', 'bucket < $1',                                     p_now - p_retention - interval '7 days'),
       ('api_metrics_rollup',      'resolution IN (''1h'', ''1d'') AND bucket < $1', p_now - interval '400 days'),
       ('query_metrics_rollup',    'resolution IN (''1h'', ''1d'') AND bucket < $1', p_now - interval '400 days'),
@@ -1343,32 +820,7 @@ BEGIN
   RETURN;
 END
 $function$;
--- comment: Creates monthly partitions for the current month and p_months_ahead more, moving matching rows out of the DEFAULT partition; drops monthly partitions older than p_retention and deletes older DEFAULT rows; expires derived rollups (5-minute: retention + 7 days; hourly, daily, cache, fingerprints, recommendations: 400 days); never drops DEFAULT partitions. Idempotent; serialized by an advisory lock.
--- execute granted to: (owner only)
-
--- function maintain_performance_partitions(integer,interval,timestamp with time zone)
-CREATE OR REPLACE FUNCTION public.maintain_performance_partitions(p_months_ahead integer DEFAULT 3, p_retention interval DEFAULT '30 days'::interval, p_now timestamp with time zone DEFAULT now())
- RETURNS TABLE(action text, table_name text, detail text)
- LANGUAGE plpgsql
- SET search_path TO 'public', 'pg_temp'
-AS $function$
-DECLARE
-  v_cutoff  timestamptz := p_now - p_retention - interval '7 days';
-  v_deleted bigint;
-BEGIN
-  RETURN QUERY SELECT * FROM maintain_partitions_and_rollups(p_months_ahead, p_retention, p_now);
-  DELETE FROM api_metrics_rollup_5s WHERE bucket < v_cutoff;
-  GET DIAGNOSTICS v_deleted = ROW_COUNT;
-  IF v_deleted > 0 THEN
-    action := 'purged';
-    table_name := 'api_metrics_rollup_5s';
-    detail := format('%s rows before %s', v_deleted, v_cutoff);
-    RETURN NEXT;
-  END IF;
-  RETURN;
-END
-$function$;
--- comment: Creates monthly partitions for the current month and p_months_ahead more, moving matching rows out of the DEFAULT partition; drops monthly partitions older than p_retention and deletes older DEFAULT rows; expires derived rollups (5-second and 5-minute: retention + 7 days; hourly, daily, cache, fingerprints, recommendations: 400 days); never drops DEFAULT partitions. Idempotent; serialized by an advisory lock.
+-- comment: Creates monthly partitions for the current month and p_months_ahead more, moving matching rows out of the DEFAULT partition; drops monthly partitions older than p_retention and deletes older DEFAULT rows; expires derived rollups (5-minute rows per endpoint and per fingerprint: before fine_rollup_start(p_now); 5-minute totals and resource rollups: retention + 7 days; hourly, daily, cache, fingerprints, recommendations: 400 days); never drops DEFAULT partitions. Idempotent; serialized by an advisory lock.
 -- execute granted to: (owner only)
 
 -- function merge_collected_into_cache(uuid,timestamp with time zone,timestamp with time zone)
@@ -1477,74 +929,8 @@ $function$;
 -- comment: Calls and slow calls per tenant in [p_from, p_to), reported and collected merged: a fingerprint collected in the window counts its collected calls (collected_query_stats), any other its reported ones (query_metrics_rollup, 5 minutes). Row-level security of the caller applies.
 -- execute granted to: agog_app=EXECUTE, agog_readonly=EXECUTE
 
--- function query_performance_log_rollup_delta()
-CREATE OR REPLACE FUNCTION public.query_performance_log_rollup_delta()
- RETURNS trigger
- LANGUAGE plpgsql
- SECURITY DEFINER
- SET search_path TO 'public', 'pg_temp'
-AS $function$
-DECLARE
-  v_slow real := coalesce((SELECT slow_query_threshold_ms FROM performance_settings), 1000);
-BEGIN
-  INSERT INTO query_rollup_pending
-  SELECT d.tenant_id, d.bucket, d.query_hash, d.endpoint, d.calls, d.slow_calls, d.total_ms, d.max_ms,
-         d.rows_sum, d.hist, d.first_seen, d.last_seen,
-         coalesce(d.query_preview,
-                  (SELECT f.query_preview FROM query_fingerprints f
-                    WHERE f.tenant_id = d.tenant_id AND f.query_hash = d.query_hash),
-                  '')
-    FROM (SELECT tenant_id, bucket, query_hash, endpoint, sum(n) AS calls, sum(slow_calls) AS slow_calls,
-                 sum(total_ms) AS total_ms, max(max_ms) AS max_ms, sum(rows_sum) AS rows_sum,
-                 array_agg((b::bigint << 40) + n ORDER BY b) AS hist,
-                 min(first_seen) AS first_seen, max(last_seen) AS last_seen,
-                 min(min(query_preview)) OVER (PARTITION BY tenant_id, query_hash) AS query_preview
-            FROM (SELECT tenant_id, date_bin('5 minutes', "timestamp", timestamptz '2000-01-01 00:00:00+00') AS bucket,
-                         query_hash, coalesce(endpoint, '') AS endpoint, latency_bucket(execution_time_ms) AS b,
-                         count(*) AS n, count(*) FILTER (WHERE execution_time_ms >= v_slow) AS slow_calls,
-                         sum(execution_time_ms) AS total_ms, max(execution_time_ms) AS max_ms,
-                         coalesce(sum(rows_returned), 0) AS rows_sum,
-                         min("timestamp") AS first_seen, max("timestamp") AS last_seen, min(query_preview) AS query_preview
-                    FROM new_rows
-                   GROUP BY 1, 2, 3, 4, 5) g
-           GROUP BY tenant_id, bucket, query_hash, endpoint) d;
-  RETURN NULL;
-END
-$function$;
--- execute granted to: (owner only)
-
 -- function refresh_performance_metrics_incremental(uuid)
 CREATE OR REPLACE FUNCTION public.refresh_performance_metrics_incremental(p_tenant_id uuid DEFAULT NULL::uuid)
- RETURNS integer
- LANGUAGE plpgsql
- SECURITY DEFINER
- SET search_path TO 'public', 'pg_temp'
-AS $function$
-DECLARE
-  v_written integer;
-BEGIN
-  v_written := refresh_rollups_from_pending(p_tenant_id);
-
-  WITH moved AS (DELETE FROM api_rollup_5s_pending WHERE p_tenant_id IS NULL OR tenant_id = p_tenant_id RETURNING *)
-  INSERT INTO api_metrics_rollup_5s AS r (tenant_id, bucket, requests, errors, client_errors, sum_ms, max_ms, hist)
-  SELECT tenant_id, bucket, sum(requests), sum(errors), sum(client_errors), sum(sum_ms), max(max_ms), hist_union(hist)
-    FROM moved
-   GROUP BY tenant_id, bucket
-  ON CONFLICT (tenant_id, bucket) DO UPDATE SET
-    requests = r.requests + EXCLUDED.requests,
-    errors = r.errors + EXCLUDED.errors,
-    client_errors = r.client_errors + EXCLUDED.client_errors,
-    sum_ms = r.sum_ms + EXCLUDED.sum_ms,
-    max_ms = greatest(r.max_ms, EXCLUDED.max_ms),
-    hist = hist_merge(r.hist, EXCLUDED.hist);
-  RETURN v_written;
-END
-$function$;
--- comment: Merges the rows that arrived since the last refresh (pending deltas) into the rollups for one tenant (NULL: all), 5-second totals included, recomputes the cache rows of exactly the hours they touched, stamps last_updated; returns the number of cache rows written.
--- execute granted to: agog_app=EXECUTE
-
--- function refresh_rollups_from_pending(uuid)
-CREATE OR REPLACE FUNCTION public.refresh_rollups_from_pending(p_tenant_id uuid DEFAULT NULL::uuid)
  RETURNS integer
  LANGUAGE plpgsql
  SECURITY DEFINER
@@ -1555,6 +941,7 @@ DECLARE
   v_written  integer;
   v_deltas   bigint := 0;
   v_count    bigint;
+  v_fine     timestamptz := fine_rollup_start(now());
 BEGIN
   PERFORM pg_advisory_xact_lock(hashtext('agog.refresh_performance_metrics'));
 
@@ -1574,7 +961,7 @@ BEGIN
   INSERT INTO refresh_resource SELECT * FROM moved;
   GET DIAGNOSTICS v_count = ROW_COUNT; v_deltas := v_deltas + v_count;
 
-  -- Requests, at three resolutions.
+  -- Requests, at three resolutions; an endpoint's 5-minute rows only from v_fine on.
   INSERT INTO api_metrics_rollup AS r (tenant_id, resolution, bucket, endpoint, requests, errors, client_errors,
                                        satisfied, tolerating, sum_ms, max_ms, hist, last_seen)
   SELECT tenant_id, res.resolution,
@@ -1583,8 +970,9 @@ BEGIN
          endpoint, sum(requests), sum(errors), sum(client_errors), sum(satisfied), sum(tolerating),
          sum(sum_ms), max(max_ms), hist_union(hist), max(last_seen)
     FROM refresh_api CROSS JOIN (VALUES ('5m'), ('1h'), ('1d')) AS res(resolution)
+   WHERE res.resolution <> '5m' OR endpoint = '' OR bucket >= v_fine
    GROUP BY 1, 2, 3, 4
-  ON CONFLICT (tenant_id, resolution, bucket, endpoint) DO UPDATE SET
+  ON CONFLICT (tenant_id, resolution, endpoint, bucket) DO UPDATE SET
     requests = r.requests + EXCLUDED.requests,
     errors = r.errors + EXCLUDED.errors,
     client_errors = r.client_errors + EXCLUDED.client_errors,
@@ -1605,11 +993,12 @@ BEGIN
                  coalesce(nullif(endpoint, ''), '(none)') AS endpoint, total_ms, calls
             FROM refresh_query CROSS JOIN (VALUES ('5m'), ('1h'), ('1d')) AS res(resolution)) q
    GROUP BY GROUPING SETS ((tenant_id, resolution, rbucket, endpoint), (tenant_id, resolution, rbucket))
-  ON CONFLICT (tenant_id, resolution, bucket, endpoint) DO UPDATE SET
+  HAVING resolution <> '5m' OR grouping(endpoint) = 1 OR rbucket >= v_fine
+  ON CONFLICT (tenant_id, resolution, endpoint, bucket) DO UPDATE SET
     db_ms = r.db_ms + EXCLUDED.db_ms,
     db_calls = r.db_calls + EXCLUDED.db_calls;
 
-  -- Queries per fingerprint, at three resolutions.
+  -- Queries per fingerprint, at three resolutions; 5-minute rows only from v_fine on.
   INSERT INTO query_metrics_rollup AS r (tenant_id, resolution, bucket, query_hash, calls, slow_calls,
                                          total_ms, max_ms, rows_sum, hist)
   SELECT tenant_id, res.resolution,
@@ -1617,6 +1006,7 @@ BEGIN
                              ELSE date_trunc('day', bucket, 'UTC') END,
          query_hash, sum(calls), sum(slow_calls), sum(total_ms), max(max_ms), sum(rows_sum), hist_union(hist)
     FROM refresh_query CROSS JOIN (VALUES ('5m'), ('1h'), ('1d')) AS res(resolution)
+   WHERE res.resolution <> '5m' OR bucket >= v_fine
    GROUP BY 1, 2, 3, 4
   ON CONFLICT (tenant_id, resolution, bucket, query_hash) DO UPDATE SET
     calls = r.calls + EXCLUDED.calls,
@@ -1746,58 +1136,14 @@ BEGIN
 END
 $function$;
 -- comment: Merges the rows that arrived since the last refresh (pending deltas) into the rollups for one tenant (NULL: all), recomputes the cache rows of exactly the hours they touched, stamps last_updated; returns the number of cache rows written.
--- execute granted to: (owner only)
-
--- function rollup_p95_bounds()
-CREATE OR REPLACE FUNCTION public.rollup_p95_bounds()
- RETURNS trigger
- LANGUAGE plpgsql
- SET search_path TO 'public', 'pg_temp'
-AS $function$
-DECLARE
-  v_b smallint[];
-BEGIN
-  v_b := hist_p95_bounds(NEW.hist);
-  NEW.p95_lo_bucket := v_b[1];
-  NEW.p95_hi_bucket := v_b[2];
-  RETURN NEW;
-END
-$function$;
--- execute granted to: (owner only)
-
--- function system_resource_metrics_rollup_delta()
-CREATE OR REPLACE FUNCTION public.system_resource_metrics_rollup_delta()
- RETURNS trigger
- LANGUAGE plpgsql
- SECURITY DEFINER
- SET search_path TO 'public', 'pg_temp'
-AS $function$
-BEGIN
-  INSERT INTO resource_rollup_pending
-  SELECT tenant_id, date_bin('5 minutes', "timestamp", timestamptz '2000-01-01 00:00:00+00'), source,
-         count(*), sum(cpu_usage_percent), max(cpu_usage_percent), sum(memory_used_mb), max(memory_used_mb),
-         max(memory_total_mb), sum(active_connections), max(active_connections), max(pool_max)
-    FROM new_rows
-   GROUP BY 1, 2, 3;
-  RETURN NULL;
-END
-$function$;
--- execute granted to: (owner only)
+-- execute granted to: agog_app=EXECUTE
 
 -- row level security policies
-CREATE POLICY tenant_isolation_app ON api_metrics_cumulative FOR ALL TO agog_app USING ((tenant_id = ( SELECT (NULLIF(current_setting('app.tenant_id'::text, true), ''::text))::uuid AS "nullif")));
-CREATE POLICY tenant_scope_readonly ON api_metrics_cumulative FOR SELECT TO agog_readonly USING (((( SELECT NULLIF(current_setting('app.tenant_id'::text, true), ''::text) AS "nullif") IS NULL) OR (tenant_id = ( SELECT (NULLIF(current_setting('app.tenant_id'::text, true), ''::text))::uuid AS "nullif"))));
-CREATE POLICY tenant_isolation_app ON api_metrics_prefix FOR ALL TO agog_app USING ((tenant_id = ( SELECT (NULLIF(current_setting('app.tenant_id'::text, true), ''::text))::uuid AS "nullif")));
-CREATE POLICY tenant_scope_readonly ON api_metrics_prefix FOR SELECT TO agog_readonly USING (((( SELECT NULLIF(current_setting('app.tenant_id'::text, true), ''::text) AS "nullif") IS NULL) OR (tenant_id = ( SELECT (NULLIF(current_setting('app.tenant_id'::text, true), ''::text))::uuid AS "nullif"))));
 CREATE POLICY alerting_all_tenants ON api_metrics_rollup FOR SELECT TO agog_alerting USING (true);
 CREATE POLICY tenant_isolation_app ON api_metrics_rollup FOR ALL TO agog_app USING ((tenant_id = ( SELECT (NULLIF(current_setting('app.tenant_id'::text, true), ''::text))::uuid AS "nullif")));
 CREATE POLICY tenant_scope_readonly ON api_metrics_rollup FOR SELECT TO agog_readonly USING (((( SELECT NULLIF(current_setting('app.tenant_id'::text, true), ''::text) AS "nullif") IS NULL) OR (tenant_id = ( SELECT (NULLIF(current_setting('app.tenant_id'::text, true), ''::text))::uuid AS "nullif"))));
-CREATE POLICY tenant_isolation_app ON api_metrics_rollup_5s FOR ALL TO agog_app USING ((tenant_id = ( SELECT (NULLIF(current_setting('app.tenant_id'::text, true), ''::text))::uuid AS "nullif")));
-CREATE POLICY tenant_scope_readonly ON api_metrics_rollup_5s FOR SELECT TO agog_readonly USING (((( SELECT NULLIF(current_setting('app.tenant_id'::text, true), ''::text) AS "nullif") IS NULL) OR (tenant_id = ( SELECT (NULLIF(current_setting('app.tenant_id'::text, true), ''::text))::uuid AS "nullif"))));
 CREATE POLICY tenant_isolation_app ON api_performance_log FOR ALL TO agog_app USING ((tenant_id = ( SELECT (NULLIF(current_setting('app.tenant_id'::text, true), ''::text))::uuid AS "nullif"))) WITH CHECK ((tenant_id = (NULLIF(current_setting('app.tenant_id'::text, true), ''::text))::uuid));
 CREATE POLICY tenant_scope_readonly ON api_performance_log FOR SELECT TO agog_readonly USING (((( SELECT NULLIF(current_setting('app.tenant_id'::text, true), ''::text) AS "nullif") IS NULL) OR (tenant_id = ( SELECT (NULLIF(current_setting('app.tenant_id'::text, true), ''::text))::uuid AS "nullif"))));
-CREATE POLICY tenant_isolation_app ON api_rollup_5s_pending FOR ALL TO agog_app USING ((tenant_id = ( SELECT (NULLIF(current_setting('app.tenant_id'::text, true), ''::text))::uuid AS "nullif")));
-CREATE POLICY tenant_scope_readonly ON api_rollup_5s_pending FOR SELECT TO agog_readonly USING (((( SELECT NULLIF(current_setting('app.tenant_id'::text, true), ''::text) AS "nullif") IS NULL) OR (tenant_id = ( SELECT (NULLIF(current_setting('app.tenant_id'::text, true), ''::text))::uuid AS "nullif"))));
 CREATE POLICY tenant_isolation_app ON collected_query_stats FOR ALL TO agog_app USING ((tenant_id = ( SELECT (NULLIF(current_setting('app.tenant_id'::text, true), ''::text))::uuid AS "nullif")));
 CREATE POLICY tenant_scope_readonly ON collected_query_stats FOR SELECT TO agog_readonly USING (((( SELECT NULLIF(current_setting('app.tenant_id'::text, true), ''::text) AS "nullif") IS NULL) OR (tenant_id = ( SELECT (NULLIF(current_setting('app.tenant_id'::text, true), ''::text))::uuid AS "nullif"))));
 CREATE POLICY tenant_isolation_app ON collector_snapshots FOR ALL TO agog_app USING ((tenant_id = ( SELECT (NULLIF(current_setting('app.tenant_id'::text, true), ''::text))::uuid AS "nullif")));
@@ -1810,10 +1156,6 @@ CREATE POLICY tenant_isolation_app ON query_endpoints FOR ALL TO agog_app USING 
 CREATE POLICY tenant_scope_readonly ON query_endpoints FOR SELECT TO agog_readonly USING (((( SELECT NULLIF(current_setting('app.tenant_id'::text, true), ''::text) AS "nullif") IS NULL) OR (tenant_id = ( SELECT (NULLIF(current_setting('app.tenant_id'::text, true), ''::text))::uuid AS "nullif"))));
 CREATE POLICY tenant_isolation_app ON query_fingerprints FOR ALL TO agog_app USING ((tenant_id = ( SELECT (NULLIF(current_setting('app.tenant_id'::text, true), ''::text))::uuid AS "nullif")));
 CREATE POLICY tenant_scope_readonly ON query_fingerprints FOR SELECT TO agog_readonly USING (((( SELECT NULLIF(current_setting('app.tenant_id'::text, true), ''::text) AS "nullif") IS NULL) OR (tenant_id = ( SELECT (NULLIF(current_setting('app.tenant_id'::text, true), ''::text))::uuid AS "nullif"))));
-CREATE POLICY tenant_isolation_app ON query_metrics_cumulative FOR ALL TO agog_app USING ((tenant_id = ( SELECT (NULLIF(current_setting('app.tenant_id'::text, true), ''::text))::uuid AS "nullif")));
-CREATE POLICY tenant_scope_readonly ON query_metrics_cumulative FOR SELECT TO agog_readonly USING (((( SELECT NULLIF(current_setting('app.tenant_id'::text, true), ''::text) AS "nullif") IS NULL) OR (tenant_id = ( SELECT (NULLIF(current_setting('app.tenant_id'::text, true), ''::text))::uuid AS "nullif"))));
-CREATE POLICY tenant_isolation_app ON query_metrics_prefix FOR ALL TO agog_app USING ((tenant_id = ( SELECT (NULLIF(current_setting('app.tenant_id'::text, true), ''::text))::uuid AS "nullif")));
-CREATE POLICY tenant_scope_readonly ON query_metrics_prefix FOR SELECT TO agog_readonly USING (((( SELECT NULLIF(current_setting('app.tenant_id'::text, true), ''::text) AS "nullif") IS NULL) OR (tenant_id = ( SELECT (NULLIF(current_setting('app.tenant_id'::text, true), ''::text))::uuid AS "nullif"))));
 CREATE POLICY alerting_all_tenants ON query_metrics_rollup FOR SELECT TO agog_alerting USING (true);
 CREATE POLICY tenant_isolation_app ON query_metrics_rollup FOR ALL TO agog_app USING ((tenant_id = ( SELECT (NULLIF(current_setting('app.tenant_id'::text, true), ''::text))::uuid AS "nullif")));
 CREATE POLICY tenant_scope_readonly ON query_metrics_rollup FOR SELECT TO agog_readonly USING (((( SELECT NULLIF(current_setting('app.tenant_id'::text, true), ''::text) AS "nullif") IS NULL) OR (tenant_id = ( SELECT (NULLIF(current_setting('app.tenant_id'::text, true), ''::text))::uuid AS "nullif"))));
@@ -1823,26 +1165,14 @@ CREATE POLICY tenant_scope_readonly ON query_performance_log FOR SELECT TO agog_
 CREATE POLICY alerting_all_tenants ON resource_metrics_rollup FOR SELECT TO agog_alerting USING (true);
 CREATE POLICY tenant_isolation_app ON resource_metrics_rollup FOR ALL TO agog_app USING ((tenant_id = ( SELECT (NULLIF(current_setting('app.tenant_id'::text, true), ''::text))::uuid AS "nullif")));
 CREATE POLICY tenant_scope_readonly ON resource_metrics_rollup FOR SELECT TO agog_readonly USING (((( SELECT NULLIF(current_setting('app.tenant_id'::text, true), ''::text) AS "nullif") IS NULL) OR (tenant_id = ( SELECT (NULLIF(current_setting('app.tenant_id'::text, true), ''::text))::uuid AS "nullif"))));
-CREATE POLICY tenant_isolation_app ON rollup_cumulative_state FOR ALL TO agog_app USING ((tenant_id = ( SELECT (NULLIF(current_setting('app.tenant_id'::text, true), ''::text))::uuid AS "nullif")));
-CREATE POLICY tenant_scope_readonly ON rollup_cumulative_state FOR SELECT TO agog_readonly USING (((( SELECT NULLIF(current_setting('app.tenant_id'::text, true), ''::text) AS "nullif") IS NULL) OR (tenant_id = ( SELECT (NULLIF(current_setting('app.tenant_id'::text, true), ''::text))::uuid AS "nullif"))));
 CREATE POLICY tenant_isolation_app ON system_resource_metrics FOR ALL TO agog_app USING ((tenant_id = ( SELECT (NULLIF(current_setting('app.tenant_id'::text, true), ''::text))::uuid AS "nullif"))) WITH CHECK ((tenant_id = (NULLIF(current_setting('app.tenant_id'::text, true), ''::text))::uuid));
 CREATE POLICY tenant_scope_readonly ON system_resource_metrics FOR SELECT TO agog_readonly USING (((( SELECT NULLIF(current_setting('app.tenant_id'::text, true), ''::text) AS "nullif") IS NULL) OR (tenant_id = ( SELECT (NULLIF(current_setting('app.tenant_id'::text, true), ''::text))::uuid AS "nullif"))));
 
 -- table privileges
-GRANT SELECT ON api_metrics_cumulative TO agog_app;
-GRANT SELECT ON api_metrics_cumulative TO agog_readonly;
-GRANT SELECT ON api_metrics_prefix TO agog_app;
-GRANT SELECT ON api_metrics_prefix TO agog_readonly;
 GRANT SELECT ON api_metrics_rollup TO agog_app;
 GRANT SELECT ON api_metrics_rollup TO agog_readonly;
-GRANT SELECT ON api_metrics_rollup_5s TO agog_app;
-GRANT SELECT ON api_metrics_rollup_5s TO agog_readonly;
 GRANT DELETE, INSERT, SELECT, UPDATE ON api_performance_log TO agog_app;
 GRANT SELECT ON api_performance_log TO agog_readonly;
-GRANT SELECT ON api_rollup_5s_pending TO agog_app;
-GRANT SELECT ON api_rollup_5s_pending TO agog_readonly;
-GRANT SELECT ON api_rollup_5s_state TO agog_app;
-GRANT SELECT ON api_rollup_5s_state TO agog_readonly;
 GRANT DELETE, INSERT, SELECT ON collected_query_stats TO agog_app;
 GRANT SELECT ON collected_query_stats TO agog_readonly;
 GRANT DELETE, INSERT, SELECT, UPDATE ON collector_snapshots TO agog_app;
@@ -1856,18 +1186,12 @@ GRANT SELECT ON query_endpoints TO agog_app;
 GRANT SELECT ON query_endpoints TO agog_readonly;
 GRANT SELECT ON query_fingerprints TO agog_app;
 GRANT SELECT ON query_fingerprints TO agog_readonly;
-GRANT SELECT ON query_metrics_cumulative TO agog_app;
-GRANT SELECT ON query_metrics_cumulative TO agog_readonly;
-GRANT SELECT ON query_metrics_prefix TO agog_app;
-GRANT SELECT ON query_metrics_prefix TO agog_readonly;
 GRANT SELECT ON query_metrics_rollup TO agog_app;
 GRANT SELECT ON query_metrics_rollup TO agog_readonly;
 GRANT DELETE, INSERT, SELECT, UPDATE ON query_performance_log TO agog_app;
 GRANT SELECT ON query_performance_log TO agog_readonly;
 GRANT SELECT ON resource_metrics_rollup TO agog_app;
 GRANT SELECT ON resource_metrics_rollup TO agog_readonly;
-GRANT SELECT ON rollup_cumulative_state TO agog_app;
-GRANT SELECT ON rollup_cumulative_state TO agog_readonly;
 GRANT SELECT ON rollup_refresh_state TO agog_app;
 GRANT SELECT ON rollup_refresh_state TO agog_readonly;
 GRANT SELECT ON storage_snapshots TO agog_app;

@@ -246,7 +246,9 @@ export function loadConfig(env: Env = process.env): Config {
     nPlusOneMinTotalMs: number(env, 'N_PLUS_ONE_MIN_TOTAL_MS', 50, { min: 0, max: 600_000, integer: false }),
     // The optimization engine (src/optimizer/engine.ts); interval 0 turns it off.
     optimizerIntervalMs: int('OPTIMIZER_INTERVAL_MS', 5 * 60_000, 0, 24 * 3_600_000),
-    optimizerWindowMinutes: int('OPTIMIZER_WINDOW_MINUTES', 60, 5, 7 * 24 * 60),
+    // At most a day: the detectors read 5-minute rows per endpoint and fingerprint, which
+    // are kept from the start of the previous UTC day on (fine_rollup_start, migrations/V0.0.41__baseline.sql).
+    optimizerWindowMinutes: int('OPTIMIZER_WINDOW_MINUTES', 60, 5, 24 * 60),
     optimizerMaxRawRows: int('OPTIMIZER_MAX_RAW_ROWS', 200_000, 1_000, 10_000_000),
     monitoredSchema,
     missingIndexMinRows: int('MISSING_INDEX_MIN_ROWS', 10_000, 1, 1_000_000_000),

@@ -8,7 +8,7 @@ import { applySettings } from './db/health';
 import { expireIdempotencyKeys } from './db/idempotencyKeys';
 import { maintainPartitions } from './db/partitions';
 import { createPool, type Pool } from './db/pool';
-import { CUMULATE_INTERVAL_MS, cumulateHistograms, refreshRollups } from './db/rollups';
+import { refreshRollups } from './db/rollups';
 import { Authenticator } from './http/auth';
 import { registerIngestRoutes } from './http/ingestRoutes';
 import { registerQueryRoutes } from './http/queryRoutes';
@@ -81,6 +81,7 @@ export async function startService(config: Config, databaseUrl: string, options:
     queueMaxRecords: config.queueMaxRecords,
     queueMaxBytes: config.queueMaxBytes,
     maxConcurrentFlushes: config.maxConcurrentFlushes,
+    deltas: { apdexTargetMs: config.latencyTargetMs, slowQueryThresholdMs: config.slowQueryThresholdMs },
   });
   const metrics = new ServiceMetrics();
   const auth = new Authenticator(pool);
@@ -105,11 +106,6 @@ export async function startService(config: Config, databaseUrl: string, options:
         }
         return result;
       },
-    },
-    {
-      name: 'cumulate',
-      intervalMs: CUMULATE_INTERVAL_MS,
-      run: () => cumulateHistograms(pool),
     },
     {
       name: 'maintain',

@@ -5,7 +5,7 @@
 // 5-minute and hourly buckets without counting a round twice, and the service has no
 // collect job unless a monitored database is configured.
 import { collectedTotals, insertCollectedStats, mergeCollectedIntoCache } from '../src/db/collectedStats';
-import { rangeSegments } from '../src/query/timeRange';
+
 import { startTestService } from './support/service';
 import { refreshRollups } from '../src/db/rollups';
 import { createTestDatabase, type TestDatabase } from './support/db';
@@ -88,7 +88,7 @@ describe('collected calls in the hourly cache', () => {
       }]);
     }
     const calls = async (from: number, to: number) =>
-      (await collectedTotals(db.pool, tenant, rangeSegments({ from: at(from), to: at(to) }))).get('9')?.calls ?? 0;
+      (await collectedTotals(db.pool, tenant, { from: at(from), to: at(to) })).get('9')?.calls ?? 0;
     expect(await calls(5, 174)).toBe(111); // 5-minute edges at both ends, one whole hour between
     expect(await calls(15, 180)).toBe(1110);
     expect(await calls(0, 3 * 60)).toBe(1111); // three whole hours

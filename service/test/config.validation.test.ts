@@ -19,6 +19,8 @@ describe('configuration', () => {
     ['DATABASE_URL', 'mysql://x', /DATABASE_URL: expected a postgres:\/\/ or postgresql:\/\/ connection URL/],
     ['PORT', '70000', /PORT: expected an integer from 0 to 65535/],
     ['AGOG_SERVICE_TENANT_ID', 'tenant-1', /AGOG_SERVICE_TENANT_ID: expected a UUID/],
+    // The detectors read 5-minute rows per endpoint, kept only from the previous UTC day on.
+    ['OPTIMIZER_WINDOW_MINUTES', '1441', /OPTIMIZER_WINDOW_MINUTES: expected an integer from 5 to 1440/],
   ])('stops with a message naming %s and what it accepts', (name, value, message) => {
     expect(() => loadConfig({ [name]: value })).toThrow(ConfigError);
     expect(() => loadConfig({ [name]: value })).toThrow(message);

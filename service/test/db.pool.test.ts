@@ -1,7 +1,6 @@
-// createPool (src/db/pool.ts): every new connection runs SETTLE_ALLOCATOR_SQL first, and
-// the connection is then the caller's as usual. The query API's read session
-// (src/db/tenantSession.ts) plans without JIT and without parallel workers.
-import { createPool, SETTLE_ALLOCATOR_BYTES, SETTLE_ALLOCATOR_SQL, type Pool } from '../src/db/pool';
+// The query API's read session (src/db/tenantSession.ts): agog_readonly for one tenant,
+// without JIT and without parallel workers, on a connection of createPool (src/db/pool.ts).
+import { createPool, type Pool } from '../src/db/pool';
 import { withTenantReadSession } from '../src/db/tenantSession';
 import { createTestDatabase, type TestDatabase } from './support/db';
 
@@ -16,52 +15,6 @@ beforeAll(async () => {
 afterAll(async () => {
   await pool?.end();
   await db?.drop();
-});
-
-/** The last statement of a backend once it is idle, as another connection sees it. */
-async function lastStatement(pid: number): Promise<string> {
-  for (let attempt = 0; attempt < 200; attempt++) {
-    const { rows } = await db.pool.query<{ state: string | null; query: string }>(
-      'SELECT state, query FROM pg_stat_activity WHERE pid = $1', [pid],
-    );
-    if (rows[0]?.state === 'idle') return rows[0].query;
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
-  throw new Error(`backend ${pid} never became idle`);
-}
-
-describe('createPool', () => {
-  let pid = 0;
-
-  it('has a new connection allocate and free the settling block before the caller uses it', async () => {
-    const client = await pool.connect();
-    try {
-      pid = (client as unknown as { processID: number }).processID;
-      expect(await lastStatement(pid)).toBe(SETTLE_ALLOCATOR_SQL);
-      const { rows } = await client.query<{ pid: number }>('SELECT pg_backend_pid() AS pid');
-      expect(rows[0]!.pid).toBe(pid);
-      expect(await lastStatement(pid)).toBe('SELECT pg_backend_pid() AS pid');
-    } finally {
-      client.release();
-    }
-  });
-
-  it('settles a connection once: taken again from the pool, it runs only the caller\'s statements', async () => {
-    const client = await pool.connect();
-    try {
-      expect((client as unknown as { processID: number }).processID).toBe(pid);
-      expect(await lastStatement(pid)).toBe('SELECT pg_backend_pid() AS pid');
-      await client.query('SELECT 2 AS two');
-      expect(await lastStatement(pid)).toBe('SELECT 2 AS two');
-    } finally {
-      client.release();
-    }
-  });
-
-  it('allocates the block it names', async () => {
-    const { rows } = await pool.query<{ length: number }>(SETTLE_ALLOCATOR_SQL);
-    expect(rows[0]!.length).toBe(SETTLE_ALLOCATOR_BYTES);
-  });
 });
 
 describe('withTenantReadSession', () => {

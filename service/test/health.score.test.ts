@@ -1,5 +1,6 @@
 import { refreshRollups } from '../src/db/rollups';
 import { createTestDatabase, type TestDatabase } from './support/db';
+import { insertRows } from './support/queryData';
 
 const TENANT = 'efefefef-efef-4fef-8fef-efefefefefef';
 
@@ -15,18 +16,18 @@ describe('the health score (model v2)', () => {
     // (tolerating, <= 4T), 10 at 900 ms (frustrated); 5 of them answered 503.
     // 50 queries, 5 of them slow (>= 1000 ms). CPU peaked at 90 %, memory 50 %, pool 10/30.
     const hour = `date_trunc('hour', now()) - interval '2 hours'`;
-    await db.pool.query(
-      `INSERT INTO api_performance_log ("timestamp", tenant_id, endpoint, method, status_code, response_time_ms)
+    await insertRows(db.pool,
+`INSERT INTO api_performance_log ("timestamp", tenant_id, endpoint, method, status_code, response_time_ms)
        SELECT ${hour} + make_interval(secs => i), $1, '/h', 'GET',
               CASE WHEN i <= 5 THEN 503 ELSE 200 END,
               CASE WHEN i <= 80 THEN 50 WHEN i <= 90 THEN 300 ELSE 900 END
          FROM generate_series(1, 100) i`, [TENANT]);
-    await db.pool.query(
-      `INSERT INTO query_performance_log ("timestamp", tenant_id, query_hash, query_preview, execution_time_ms)
+    await insertRows(db.pool,
+`INSERT INTO query_performance_log ("timestamp", tenant_id, query_hash, query_preview, execution_time_ms)
        SELECT ${hour} + make_interval(secs => i), $1, 7, 'SELECT $1', CASE WHEN i <= 5 THEN 1500 ELSE 3 END
          FROM generate_series(1, 50) i`, [TENANT]);
-    await db.pool.query(
-      `INSERT INTO system_resource_metrics ("timestamp", tenant_id, cpu_usage_percent, memory_used_mb, memory_total_mb, active_connections, pool_max)
+    await insertRows(db.pool,
+`INSERT INTO system_resource_metrics ("timestamp", tenant_id, cpu_usage_percent, memory_used_mb, memory_total_mb, active_connections, pool_max)
        VALUES (${hour} + interval '1 minute', $1, 90, 2048, 4096, 10, 30), (${hour} + interval '2 minutes', $1, 40, 1024, 4096, 5, 30)`, [TENANT]);
     await refreshRollups(db.pool);
 

@@ -60,7 +60,7 @@ describe('a group the database refuses is split in halves until the refused batc
   }
 
   it('commits every other batch of the group, refuses the poisoned one, in far fewer transactions than one per batch', async () => {
-    const queue = new GroupCommitQueue(db.pool, { flushIntervalMs: 200, flushMaxRecords: 1_000_000, queueMaxRecords: 1_000_000 });
+    const queue = new GroupCommitQueue(db.pool, { deltas: { apdexTargetMs: 100, slowQueryThresholdMs: 1000 }, flushIntervalMs: 200, flushMaxRecords: 1_000_000, queueMaxRecords: 1_000_000 });
     const batches = 32;
     const poisoned = 19;
     const outcomes = await Promise.allSettled(
@@ -100,7 +100,7 @@ describe('the queue is bounded by bytes as well as records', () => {
   }
 
   it('refuses with 429 a batch that would take the bytes waiting past queueMaxBytes, though few records wait, and takes batches again once written', async () => {
-    const queue = new GroupCommitQueue(db.pool, { flushIntervalMs: 60_000, flushMaxRecords: 1_000_000, queueMaxRecords: 1_000_000, queueMaxBytes: 1024 * 1024 });
+    const queue = new GroupCommitQueue(db.pool, { deltas: { apdexTargetMs: 100, slowQueryThresholdMs: 1000 }, flushIntervalMs: 60_000, flushMaxRecords: 1_000_000, queueMaxRecords: 1_000_000, queueMaxBytes: 1024 * 1024 });
     const first = queue.enqueue(longEndpointBatch(1000, 490), 1000); // about 560 KB
     expect(queue.depthBytes).toBeGreaterThan(500 * 1024);
     const refused = queue.enqueue(longEndpointBatch(1000, 490), 1000);
@@ -109,7 +109,7 @@ describe('the queue is bounded by bytes as well as records', () => {
     await expect(first).resolves.toEqual({});
     expect(queue.depthBytes).toBe(0);
     // An empty queue accepts one batch larger than the bound.
-    const queue2 = new GroupCommitQueue(db.pool, { flushIntervalMs: 5, flushMaxRecords: 1_000_000, queueMaxRecords: 1_000_000, queueMaxBytes: 1024 * 1024 });
+    const queue2 = new GroupCommitQueue(db.pool, { deltas: { apdexTargetMs: 100, slowQueryThresholdMs: 1000 }, flushIntervalMs: 5, flushMaxRecords: 1_000_000, queueMaxRecords: 1_000_000, queueMaxBytes: 1024 * 1024 });
     await expect(queue2.enqueue(longEndpointBatch(2000, 490), 2000)).resolves.toEqual({});
     await queue2.drain();
     const stored = await db.pool.query(`SELECT count(*)::int AS n FROM api_performance_log WHERE endpoint LIKE '/long/%'`);

@@ -1,7 +1,8 @@
 import { cpSync, mkdtempSync, readFileSync, writeFileSync, readdirSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { migrate, MIGRATIONS_DIR, listMigrations, verifyRoleFlags } from '../src/db/migrate';
+import { embeddedResetHint } from '../src/cli/database';
+import { migrate, MIGRATIONS_DIR, listMigrations, SupersededSchemaError, verifyRoleFlags } from '../src/db/migrate';
 import { dumpSchema } from '../src/db/schemaDump';
 import { createTestDatabase, type TestDatabase } from './support/db';
 
@@ -53,6 +54,16 @@ describe('the migration runner', () => {
     );
   });
 
+  it('refuses an edited baseline as any edited file, not as an earlier build', async () => {
+    db = await createTestDatabase('migrate_changed_baseline', { migrated: false });
+    const dir = copyOfMigrations();
+    await migrate(db.url, { dir });
+    const baseline = listMigrations(dir).find((m) => m.version === '0.0.41')!;
+    const file = path.join(dir, baseline.script);
+    writeFileSync(file, readFileSync(file, 'utf8') + '\n-- an edit after release\n');
+    await expect(migrate(db.url, { dir })).rejects.toThrow('V0.0.41__baseline.sql has changed since it was applied');
+  });
+
   it('lists pending files on a dry run and applies nothing', async () => {
     db = await createTestDatabase('migrate_dry', { migrated: false });
     const result = await migrate(db.url, { dryRun: true });
@@ -86,18 +97,6 @@ describe('the migration runner', () => {
     await migrate(db.url);
     const rows = await db.pool.query('SELECT endpoint, response_time_ms FROM api_performance_log');
     expect(rows.rows).toEqual([{ endpoint: '/api/orders', response_time_ms: 12.5 }]);
-    // The 5-second totals (V0.0.50) hold only requests inserted after them: on a database
-    // that had requests, they answer from a day later on (ingest takes timestamps up to a
-    // day ahead); a new database's answer from the start.
-    const state = await db.pool.query(`SELECT complete_from > now() + interval '23 hours' AS later FROM api_rollup_5s_state`);
-    expect(state.rows).toEqual([{ later: true }]);
-    const fresh = await createTestDatabase('migrate_fresh', { migrated: true });
-    try {
-      const empty = await fresh.pool.query(`SELECT complete_from = '-infinity' AS from_start FROM api_rollup_5s_state`);
-      expect(empty.rows).toEqual([{ from_start: true }]);
-    } finally {
-      await fresh.drop();
-    }
   });
 
   it('undoes everything with the rollback scripts, and migrates again afterwards', async () => {
@@ -139,5 +138,119 @@ describe('the migration runner', () => {
       await db.pool.query(`DROP ROLE ${superuser}`);
     }
     expect((await migrate(db.url)).applied).toEqual([]);
+  });
+});
+
+describe('the baseline', () => {
+  it('defines each function once, replacing only what V0.0.40 defined', () => {
+    const [seed, baseline] = listMigrations();
+    expect(baseline!.script).toBe('V0.0.41__baseline.sql');
+    const defined = (sql: string) =>
+      [...sql.matchAll(/^CREATE (OR REPLACE )?(?:FUNCTION|AGGREGATE) (\w+)\(/gm)].map((m) => ({ replace: Boolean(m[1]), name: m[2]! }));
+    const seedFunctions = new Set(defined(seed!.sql).map((f) => f.name));
+    const own = defined(baseline!.sql);
+    expect(own.length).toBeGreaterThan(10);
+    expect(new Set(own.map((f) => f.name)).size).toBe(own.length);
+    expect(own.filter((f) => f.replace).map((f) => f.name).filter((name) => !seedFunctions.has(name))).toEqual([]);
+    // Names the removed derived forms used are gone.
+    for (const removed of ['hist_percentiles', 'hist_p95_bounds', 'hist_coarsen', 'cumulate_rollup_histograms',
+      'cumulate_rollup_prefixes', 'refresh_rollups_from_pending', 'maintain_partitions_and_rollups']) {
+      expect(own.map((f) => f.name)).not.toContain(removed);
+    }
+  });
+});
+
+// Development builds before the baseline applied V0.0.41 to V0.0.57 as separate files
+// (script names and SHA-256 of those files below). The baseline replaced them; a
+// database that recorded them must get a message saying how to reset it, and be left
+// as it is.
+const EARLIER_BUILD_HISTORY: Array<[string, string]> = [
+  ['V0.0.41__rollups_histograms_tokens.sql', '23913f023d293bf84f8d6ffd04742ed87909b1dd0f250039dcb78dae004b0791'],
+  ['V0.0.42__optimization_recommendations.sql', 'fce64c604bd7f80e504d925984399ed1c8c27032eed3c564a20d5b6c4c88cec7'],
+  ['V0.0.43__rollup_percentiles.sql', '1c9a649322b1cd63cea85ebe09dec07cde33b0137bc987fff4058516dde6f663'],
+  ['V0.0.44__rollup_covering_indexes.sql', 'ab3edf3ef8cd81847e05b88286e9a37f0bebde37b0d8bf95eee3997221d0ac16'],
+  ['V0.0.45__retention_everywhere.sql', 'cc6b9c3ac883ad6f3276b9a1e7cb5f63296ec728adf8ef674750d9c6c0849abe'],
+  ['V0.0.46__query_text_once_per_fingerprint.sql', 'baacd5d7fda7899bdaf499ddfe507c875f29be04480bf60514422aadd37a03e4'],
+  ['V0.0.47__p95_bounds.sql', '467efacf2a46b4b81e872ba473799f109870ab50a5778ea58a23c2d008597a3a'],
+  ['V0.0.48__cumulative_histograms.sql', '17c3c376e3ddfb211f9b25d294b8b6e629f8ed17c5b4104ddee1695bea8cf0de'],
+  ['V0.0.49__hist_percentiles_fix.sql', 'b15d4a645f197af398de324b64fa627579922a755a38951b977c2681fac76f23'],
+  ['V0.0.50__request_rollup_5s.sql', '8ebcdf51d8a2f1aff56c7ad17237f6737977e4a28f47237fc7f98427976705ca'],
+  ['V0.0.51__query_rollup_key_order.sql', 'fdf9dc1460cd12ea8a98f757cb99ff9d27acdf2474f7f4aeb74efa01cc5f3d30'],
+  ['V0.0.52__stored_percentiles_for_series.sql', '890c8e065b90f4d797762ddce74b93f992ecc212029926e646169f07b18f239a'],
+  ['V0.0.53__edge_prefixes.sql', '91e60ad32c2a378e405981ccb695912f162c7f8203c00f3caf752ef18855c006'],
+  ['V0.0.54__alerting_reader.sql', '4b4a366d91d4d01b04f23166ae9fe9e3426f2a6657e70076106f5532789ebc6f'],
+  ['V0.0.55__ingest_idempotency_keys.sql', '97fc7867351921f095f92bd6f374010ebebf599031e1dbd29ac32527cb04455e'],
+  ['V0.0.56__collected_query_stats.sql', '2fd1a8a57606b7cc552f085e03e5304e0cce16c8fc7394e2c250d7d089e44612'],
+  ['V0.0.57__alerting_collected_counts.sql', '3622184ebb7d0054c5953eaab5a3e96342ae587d70c0cebe7074721419f1f486'],
+];
+
+describe('a database migrated by an earlier development build', () => {
+  let db: TestDatabase;
+  afterEach(async () => db?.drop());
+
+  /** V0.0.40 applied by the runner, then the history rows the earlier build's files left. */
+  async function earlierBuildDatabase(label: string, rows = EARLIER_BUILD_HISTORY): Promise<TestDatabase> {
+    const database = await createTestDatabase(label, { migrated: false });
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'agog-migrations-seed-'));
+    const [seed] = listMigrations();
+    cpSync(path.join(MIGRATIONS_DIR, seed!.script), path.join(dir, seed!.script));
+    await migrate(database.url, { dir });
+    for (const [script, checksum] of rows) {
+      const [, version, description] = /^V([0-9.]+)__(.+)\.sql$/.exec(script)!;
+      await database.pool.query(
+        `INSERT INTO agog_schema_history (version, description, script, checksum, execution_time_ms)
+         VALUES ($1::text, $2::text, $3::text, $4::text, 1)`,
+        [version, description!.replace(/_/g, ' '), script, checksum],
+      );
+    }
+    await database.pool.query(
+      `INSERT INTO api_performance_log ("timestamp", tenant_id, endpoint, method, status_code, response_time_ms)
+       VALUES (now(), '11111111-1111-1111-1111-111111111111', '/api/orders', 'GET', 200, 12.5)`,
+    );
+    return database;
+  }
+
+  it('is refused with a message naming the old versions and how to reset it, and nothing is changed', async () => {
+    db = await earlierBuildDatabase('migrate_earlier');
+    const schemaBefore = await dumpSchema(db.pool);
+    const historyBefore = (await db.pool.query('SELECT * FROM agog_schema_history ORDER BY version')).rows;
+
+    const failure = await migrate(db.url).then(() => undefined, (err: unknown) => err);
+    expect(failure).toBeInstanceOf(SupersededSchemaError);
+    const message = (failure as Error).message;
+    expect(message).toContain('migrated by an earlier development build');
+    expect(message).toContain('16 versions from 0.0.42 to 0.0.57, which no file in migrations/ has');
+    expect(message).toContain('a V0.0.41 applied from V0.0.41__rollups_histograms_tokens.sql, not V0.0.41__baseline.sql');
+    expect(message).toContain('Nothing was changed');
+    expect(message).toContain('drop and recreate the database');
+    expect(message).not.toMatch(/has changed since it was applied/);
+
+    expect(await dumpSchema(db.pool)).toBe(schemaBefore);
+    expect((await db.pool.query('SELECT * FROM agog_schema_history ORDER BY version')).rows).toEqual(historyBefore);
+    expect((await db.pool.query(`SELECT to_regclass('api_metrics_rollup')::text AS t`)).rows).toEqual([{ t: null }]);
+    expect((await db.pool.query('SELECT count(*)::int AS n FROM api_performance_log')).rows).toEqual([{ n: 1 }]);
+  });
+
+  it('names the embedded data directory to delete when the caller says it is the embedded database', async () => {
+    db = await earlierBuildDatabase('migrate_earlier_embedded');
+    const dataDir = '/home/someone/agog/.data/postgres';
+    await expect(migrate(db.url, { resetHint: embeddedResetHint(dataDir) })).rejects.toThrow(
+      `delete that directory (rm -rf ${dataDir}) and run \`npm start\` again`,
+    );
+  });
+
+  it('is recognised by a single old version without a file, even when V0.0.41 was never recorded', async () => {
+    db = await earlierBuildDatabase('migrate_earlier_one', [EARLIER_BUILD_HISTORY[12]!]);
+    await expect(migrate(db.url)).rejects.toThrow(/records version 0\.0\.53, which no file in migrations\/ has/);
+  });
+
+  it('leaves alone versions newer than this build\'s files (a newer replica migrated first)', async () => {
+    db = await createTestDatabase('migrate_newer', { migrated: true });
+    await db.pool.query(
+      `INSERT INTO agog_schema_history (version, description, script, checksum, execution_time_ms)
+       VALUES ('99.0.0', 'from a newer build', 'V99.0.0__from_a_newer_build.sql', 'x', 1)`,
+    );
+    const result = await migrate(db.url);
+    expect(result.applied).toEqual([]);
   });
 });

@@ -3,6 +3,7 @@ import { maintainPartitions } from '../src/db/partitions';
 import { refreshRollups } from '../src/db/rollups';
 import { evaluate } from '../src/ops/doctor';
 import { createTestDatabase, type TestDatabase } from './support/db';
+import { insertRows } from './support/queryData';
 
 const TENANT = '13131313-1313-4313-8313-131313131313';
 
@@ -18,7 +19,7 @@ describe('doctor and verify', () => {
   }
 
   it('passes a fresh, healthy installation', async () => {
-    await db.pool.query(
+    await insertRows(db.pool,
       `INSERT INTO api_performance_log ("timestamp", tenant_id, endpoint, method, status_code, response_time_ms)
        SELECT now() - make_interval(secs => i), $1, '/ok', 'GET', 200, 20 FROM generate_series(1, 50) i`, [TENANT]);
     await refreshRollups(db.pool);
@@ -46,7 +47,7 @@ describe('doctor and verify', () => {
 
   it('warns when retention was not applied and rows sit in the DEFAULT partition', async () => {
     await maintainPartitions(db.pool, { monthsAhead: 0, retentionDays: 30, now: new Date(Date.now() - 120 * 86_400_000) });
-    await db.pool.query(
+    await insertRows(db.pool,
       `INSERT INTO query_performance_log ("timestamp", tenant_id, query_hash, query_preview, execution_time_ms)
        VALUES ('2001-01-01', $1, 1, 'SELECT 1', 1)`, [TENANT]);
     const checks = evaluate(await doctorFacts(db.pool), { retentionDays: 30 });

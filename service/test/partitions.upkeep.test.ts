@@ -1,5 +1,6 @@
 import { listPartitions, maintainPartitions } from '../src/db/partitions';
 import { createTestDatabase, type TestDatabase } from './support/db';
+import { insertRows } from './support/queryData';
 
 const TENANT = '22222222-2222-2222-2222-222222222222';
 const PARENTS = ['api_performance_log', 'query_performance_log', 'system_resource_metrics'];
@@ -49,7 +50,7 @@ describe('partition upkeep', () => {
   });
 
   it('moves rows already in the DEFAULT partition into a partition it creates for their month', async () => {
-    await db.pool.query(
+    await insertRows(db.pool,
       `INSERT INTO api_performance_log ("timestamp", tenant_id, endpoint, method, status_code, response_time_ms)
        VALUES ('2032-08-03T10:00:00Z', $1, '/api/a', 'GET', 200, 5), ('2032-08-30T23:59:59Z', $1, '/api/b', 'POST', 201, 7),
               ('2033-01-01T00:00:00Z', $1, '/api/c', 'GET', 200, 9)`,
@@ -69,7 +70,7 @@ describe('partition upkeep', () => {
   });
 
   it('keeps and returns a row whose time is far outside every monthly partition', async () => {
-    await db.pool.query(
+    await insertRows(db.pool,
       `INSERT INTO query_performance_log ("timestamp", tenant_id, query_hash, query_preview, execution_time_ms)
        VALUES ('1999-12-31T23:00:00Z', $1, 42, 'SELECT $1', 3), ('2150-06-01T00:00:00Z', $1, 43, 'SELECT $1, $2', 4)`,
       [TENANT],
@@ -88,7 +89,7 @@ describe('partition upkeep', () => {
   });
 
   it('holds the DEFAULT partition and the derived rollups to the retention', async () => {
-    await db.pool.query(
+    await insertRows(db.pool,
       `INSERT INTO api_performance_log ("timestamp", tenant_id, endpoint, method, status_code, response_time_ms)
        VALUES ('2001-03-01T00:00:00Z', $1, '/ancient', 'GET', 200, 5), (now(), $1, '/recent', 'GET', 200, 5)`,
       [TENANT],

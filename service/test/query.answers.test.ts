@@ -6,7 +6,7 @@ import { refreshRollups } from '../src/db/rollups';
 import type { RunningService } from '../src/service';
 import { createTestDatabase, type TestDatabase } from './support/db';
 import {
-  column, HOUR, hourStart, insertQueries, insertRequests, insertResources, MINUTE, queryOne, times, type Frame,
+  column, HOUR, hourStart, insertQueries, insertRequests, insertResources, insertRows, MINUTE, queryOne, times, type Frame,
 } from './support/queryData';
 import { post, startTestService, tokenFor } from './support/service';
 
@@ -145,7 +145,7 @@ describe('series', () => {
     }
   });
 
-  it('merges the histograms of the rows a step spans, and reads the stored percentiles when a step is one row', async () => {
+  it('merges the histograms of the rows a step spans, the same as one row\'s when a step is one row', async () => {
     // Steps of two hours over hourly rollups: each point merges two rows' histograms.
     const from = base.getTime() - 2 * HOUR;
     const { frames } = await ask({ queryType: 'latencyPercentiles' }, { from, to: base.getTime() + 2 * HOUR, intervalMs: 2 * HOUR });
@@ -156,7 +156,7 @@ describe('series', () => {
          FROM api_performance_log WHERE tenant_id = $1 GROUP BY 1`, [A]);
     expect(steps.rows.length).toBeGreaterThan(0);
     for (const row of steps.rows) expectWithin((column(frames[0], 'p95') as number[])[t.indexOf(row.step.getTime())], row.p, 0.01);
-    // The same hour through the stored percentiles and through its histogram agree.
+    // The same hour asked with other percentiles beside it agrees.
     const stored = await ask({ queryType: 'latencyPercentiles', percentiles: [95] }, { intervalMs: HOUR });
     const merged = await ask({ queryType: 'latencyPercentiles', percentiles: [95, 99.9] }, { intervalMs: HOUR });
     const at = (f: Frame[]) => (column(f[0], 'p95') as number[])[(column(f[0], 'time') as number[]).indexOf(base.getTime())]!;
@@ -169,9 +169,7 @@ describe('series', () => {
     expect(frames[0]!.schema.fields.map((f) => f.name)).toEqual(['time', 'p90', 'p99.9']);
   });
 
-  it('draws stored percentiles per endpoint, step by step the same as from the histograms, empty steps null', async () => {
-    // [50, 95] are stored on each hourly row (read column by column); 99.9 is not, so
-    // asking for it too merges every row's histogram instead.
+  it('draws percentiles per endpoint, the same whichever others are asked, empty steps null', async () => {
     const stored = await post(`${url}/v1/query`, tokenA, {
       range: range(), intervalMs: HOUR, queries: [{ refId: 'A', queryType: 'latencyPercentiles', byEndpoint: true, percentiles: [95, 50] }],
     });
@@ -201,26 +199,24 @@ describe('series', () => {
     expect((column(orders, 'p95') as number[])[t.indexOf(base.getTime())]).not.toBeNull();
   });
 
-  it('reads a short window of the total from the 5-second totals, one endpoint or a step under 5 s from raw rows, longer ones from the rollups', async () => {
+  it('reads a window of up to an hour with a step under 5 minutes from raw rows, longer ones from the rollups', async () => {
     const window = { from: base.getTime(), to: base.getTime() + 30 * MINUTE };
     const total = await ask({ queryType: 'throughput' }, { ...window, intervalMs: MINUTE });
-    expect(total.frames[0]!.schema.meta?.custom).toEqual({ stepMs: MINUTE, source: '5s' });
+    expect(total.frames[0]!.schema.meta?.custom).toEqual({ stepMs: MINUTE, source: 'raw' });
     expect((column(total.frames[0], 'requestsPerSecond') as number[]).reduce((a, b) => a + b, 0) * 60).toBeCloseTo(60, 6);
-    const rounded = await ask({ queryType: 'throughput' }, { ...window, intervalMs: 7_000 });
-    expect(rounded.frames[0]!.schema.meta?.custom).toEqual({ stepMs: 10_000, source: '5s' });
+    const seconds = await ask({ queryType: 'throughput' }, { ...window, intervalMs: 7_000 });
+    expect(seconds.frames[0]!.schema.meta?.custom).toEqual({ stepMs: 7_000, source: 'raw' });
     const oneEndpoint = await ask({ queryType: 'throughput', endpoint: '/api/orders' }, { ...window, intervalMs: MINUTE });
     expect(oneEndpoint.frames[0]!.schema.meta?.custom).toEqual({ stepMs: MINUTE, source: 'raw' });
     expect((column(oneEndpoint.frames[0], 'requestsPerSecond') as number[]).reduce((a, b) => a + b, 0) * 60).toBeCloseTo(60, 6);
-    const fine = await ask({ queryType: 'throughput' }, { ...window, intervalMs: 2_000 });
-    expect(fine.frames[0]!.schema.meta?.custom).toEqual({ stepMs: 2_000, source: 'raw' });
     const long = await ask({ queryType: 'throughput' }, { from: base.getTime(), to: base.getTime() + 30 * MINUTE + 2 * HOUR, intervalMs: MINUTE });
     expect(long.frames[0]!.schema.meta?.custom).toEqual({ stepMs: 5 * MINUTE, source: '5m' });
   });
 
-  it('gives percentiles from the 5-second histograms within 1 % of the exact ones of the raw rows', async () => {
+  it('gives the exact percentiles of the raw rows in a short window', async () => {
     const window = { from: base.getTime(), to: base.getTime() + 30 * MINUTE };
     const { frames } = await ask({ queryType: 'latencyPercentiles', percentiles: [50, 95, 99] }, { ...window, intervalMs: 2 * MINUTE });
-    expect(frames[0]!.schema.meta?.custom).toEqual({ stepMs: 2 * MINUTE, source: '5s' });
+    expect(frames[0]!.schema.meta?.custom).toEqual({ stepMs: 2 * MINUTE, source: 'raw' });
     const t = column(frames[0], 'time') as number[];
     expect(t).toHaveLength(15);
     for (const [name, fraction] of [['p50', 0.5], ['p95', 0.95], ['p99', 0.99]] as const) {
@@ -229,71 +225,35 @@ describe('series', () => {
           `SELECT percentile_cont($4::float8) WITHIN GROUP (ORDER BY response_time_ms) AS p FROM api_performance_log
             WHERE tenant_id = $1 AND "timestamp" >= $2 AND "timestamp" < $3`,
           [A, new Date(t[k]!), new Date(t[k]! + 2 * MINUTE), fraction]);
-        expectWithin((column(frames[0], name) as number[])[k], exact, 0.01);
+        expectWithin((column(frames[0], name) as number[])[k], exact, 1e-9);
       }
     }
   });
 
-  it('counts requests not yet refreshed in a 5-second series, the same before and after the refresh', async () => {
+  it('shows requests not yet refreshed in a short window and in a range\'s edges, the same before and after the refresh', async () => {
     const E = 'e5e5e5e5-0000-4000-8000-000000000005';
     const tokenE = await tokenFor(db, E, ['read']);
     await insertRequests(db.pool, E, times(base, 30, 10_000).map((at, i) => ({ at, endpoint: '/late', ms: 10 + i, status: i < 3 ? 503 : 200 })));
     const window = { from: base.getTime(), to: base.getTime() + 10 * MINUTE, intervalMs: MINUTE };
     const before = await queryOne(url, tokenE, { queryType: 'throughput' }, window);
-    expect(before.frames[0]!.schema.meta?.custom).toEqual({ stepMs: MINUTE, source: '5s' });
+    expect(before.frames[0]!.schema.meta?.custom).toEqual({ stepMs: MINUTE, source: 'raw' });
     expect((column(before.frames[0], 'requestsPerSecond') as number[]).reduce((a, b) => a + b, 0) * 60).toBeCloseTo(30, 6);
     expect((column(before.frames[0], 'errorsPerSecond') as number[]).reduce((a, b) => a + b, 0) * 60).toBeCloseTo(3, 6);
-    expect((await db.pool.query('SELECT count(*)::int AS n FROM api_rollup_5s_pending WHERE tenant_id = $1', [E])).rows[0].n).toBeGreaterThan(0);
+    // A range from within an hour: its partial hours are raw rows.
+    const edges = { from: base.getTime() + 10_000, to: base.getTime() + 3 * HOUR + 10_000 };
+    const totalsBefore = await queryOne(url, tokenE, { queryType: 'overview' }, edges);
+    expect(column(totalsBefore.frames[0], 'totalRequests')).toEqual([29]);
     await refreshRollups(db.pool);
-    expect((await db.pool.query('SELECT count(*)::int AS n FROM api_rollup_5s_pending WHERE tenant_id = $1', [E])).rows[0].n).toBe(0);
     const after = await queryOne(url, tokenE, { queryType: 'throughput' }, window);
     expect(after.frames).toEqual(before.frames);
-
-    // 5-second steps read the percentiles stored on each bucket; a bucket that deltas not
-    // yet refreshed also reach merges its histogram with theirs.
-    const latency = () => queryOne(url, tokenE, { queryType: 'latencyPercentiles', percentiles: [50, 95, 99] }, { ...window, intervalMs: 5_000 });
-    await insertRequests(db.pool, E, times(base, 6, 10_000).map((at, i) => ({ at, endpoint: '/late', ms: 1000 + i })));
-    const pending = await latency();
-    expect(pending.frames[0]!.schema.meta?.custom).toEqual({ stepMs: 5_000, source: '5s' });
-    await refreshRollups(db.pool);
-    const stored = await latency();
-    const p95 = (frames: Frame[]) => column(frames[0], 'p95') as Array<number | null>;
-    expect(p95(stored.frames).filter((v) => v !== null)).toHaveLength(30);
-    p95(stored.frames).forEach((value, k) => {
-      const merged = p95(pending.frames)[k];
-      if (value === null) expect(merged).toBeNull();
-      else expect(Math.abs(value - merged!) / merged!).toBeLessThan(1e-6);
-    });
-    // The first six buckets now hold two requests (10 + i and 1000 + i ms), the others one.
-    for (let k = 0; k < 30; k++) {
-      const exact = await exactPercentile(
-        `SELECT percentile_cont(0.95) WITHIN GROUP (ORDER BY response_time_ms) AS p FROM api_performance_log
-          WHERE tenant_id = $1 AND "timestamp" >= $2 AND "timestamp" < $3`,
-        [E, new Date(base.getTime() + k * 10_000), new Date(base.getTime() + k * 10_000 + 5_000)]);
-      const at = (column(stored.frames[0], 'time') as number[]).indexOf(base.getTime() + k * 10_000);
-      expectWithin(p95(stored.frames)[at], exact, 0.01);
-    }
+    const totalsAfter = await queryOne(url, tokenE, { queryType: 'overview' }, edges);
+    expect(column(totalsAfter.frames[0], 'totalRequests')).toEqual([29]);
+    expect(column(totalsAfter.frames[0], 'p95ResponseTimeMs')).toEqual(column(totalsBefore.frames[0], 'p95ResponseTimeMs'));
   });
 
-  it('reads raw rows for a window older than the 5-second totals reach back to', async () => {
-    const window = { from: base.getTime(), to: base.getTime() + 30 * MINUTE, intervalMs: MINUTE };
-    await db.pool.query('UPDATE api_rollup_5s_state SET complete_from = $1', [new Date(base.getTime() + MINUTE)]);
-    try {
-      const { frames } = await ask({ queryType: 'throughput' }, window);
-      expect(frames[0]!.schema.meta?.custom).toEqual({ stepMs: MINUTE, source: 'raw' });
-      expect((column(frames[0], 'requestsPerSecond') as number[]).reduce((a, b) => a + b, 0) * 60).toBeCloseTo(60, 6);
-      const empty = await ask({ queryType: 'throughput' }, { ...window, from: base.getTime() - 30 * MINUTE, to: base.getTime() });
-      expect(empty.frames[0]!.schema.meta?.custom).toEqual({ stepMs: MINUTE, source: 'raw' });
-    } finally {
-      await db.pool.query(`UPDATE api_rollup_5s_state SET complete_from = '-infinity'`);
-    }
-    const { frames } = await ask({ queryType: 'throughput' }, window);
-    expect(frames[0]!.schema.meta?.custom).toEqual({ stepMs: MINUTE, source: '5s' });
-  });
-
-  it('answers from the 5-second totals, or the 5-minute rollups for one endpoint, with a notice, when a short window holds more raw rows than it may read', async () => {
+  it('answers from the 5-minute rollups, with a notice, when a short window holds more raw rows than it may read', async () => {
     const D = 'd4d4d4d4-0000-4000-8000-000000000004';
-    await db.pool.query(
+    await insertRows(db.pool,
       `INSERT INTO api_performance_log ("timestamp", tenant_id, response_time_ms, status_code, method, endpoint)
        SELECT $2::timestamptz + (i % 1800) * interval '1 second', $1, 5, 200, 'GET', '/bulk' FROM generate_series(1, 50001) i`,
       [D, base]);
@@ -302,20 +262,12 @@ describe('series', () => {
     const window = { from: base.getTime(), to: base.getTime() + 30 * MINUTE };
     const sumOf = (frames: Frame[], stepMs: number) => (column(frames[0], 'requestsPerSecond') as number[]).reduce((a, b) => a + b, 0) * stepMs / 1000;
 
-    const perSecond = await queryOne(url, tokenD, { queryType: 'throughput' }, { ...window, intervalMs: 1_000 });
-    expect(perSecond.frames[0]!.schema.meta?.custom).toEqual({ stepMs: 5_000, source: '5s' });
-    expect(perSecond.frames[0]!.schema.meta?.notices?.[0]?.text).toBe('More than 50000 requests in this window: shown in 5-second steps from the 5-second totals.');
-    expect(sumOf(perSecond.frames, 5_000)).toBeCloseTo(50001, 3);
-
-    const perMinute = await queryOne(url, tokenD, { queryType: 'throughput' }, { ...window, intervalMs: MINUTE });
-    expect(perMinute.frames[0]!.schema.meta?.custom).toEqual({ stepMs: MINUTE, source: '5s' });
-    expect(perMinute.frames[0]!.schema.meta?.notices ?? []).toEqual([]);
-    expect(sumOf(perMinute.frames, MINUTE)).toBeCloseTo(50001, 3);
-
-    const oneEndpoint = await queryOne(url, tokenD, { queryType: 'throughput', endpoint: '/bulk' }, { ...window, intervalMs: MINUTE });
-    expect(oneEndpoint.frames[0]!.schema.meta?.custom).toEqual({ stepMs: 5 * MINUTE, source: '5m' });
-    expect(oneEndpoint.frames[0]!.schema.meta?.notices?.[0]?.text).toMatch(/More than 50000 requests/);
-    expect(sumOf(oneEndpoint.frames, 5 * MINUTE)).toBeCloseTo(50001, 3);
+    for (const endpoint of [undefined, '/bulk']) {
+      const perSecond = await queryOne(url, tokenD, { queryType: 'throughput', ...(endpoint ? { endpoint } : {}) }, { ...window, intervalMs: 1_000 });
+      expect(perSecond.frames[0]!.schema.meta?.custom).toEqual({ stepMs: 5 * MINUTE, source: '5m' });
+      expect(perSecond.frames[0]!.schema.meta?.notices?.[0]?.text).toBe('More than 50000 requests in this window: shown in 5-minute steps from the rollups.');
+      expect(sumOf(perSecond.frames, 5 * MINUTE)).toBeCloseTo(50001, 3);
+    }
   });
 
   it('gives requests and errors per second and the error rates per step, zero where there was no traffic', async () => {

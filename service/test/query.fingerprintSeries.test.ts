@@ -1,10 +1,8 @@
-// One fingerprint over time (query type queryDetail): a step of one rollup row reads the
-// percentiles stored on the row (V0.0.52) and takes the range's p95 from the range's
-// histogram (src/db/rangeHistograms.ts); a longer step merges the rows' histograms. Both
-// on rollups that the refresh built from raw rows, over the last day and a half, so the
-// range's edges are read as complements where that is cheaper.
+// One fingerprint over time (query type queryDetail): each step's percentiles from its
+// rows' histograms, and the shown steps' p95 and totals from all of them merged, on
+// rollups that the refresh built from raw rows over the last day and a half.
 import { refreshRollups } from '../src/db/rollups';
-import { histogramFromText } from '../src/query/histogram';
+import { histogramFromText } from '../src/rollups/histogram';
 import { runQueries, validateQueryRequest } from '../src/query/runQueries';
 import { createTestDatabase, type TestDatabase } from './support/db';
 import { HOUR, insertQueries, MINUTE, times, type Frame, column } from './support/queryData';
@@ -14,7 +12,7 @@ const HASH = '113';
 const HEX = (113).toString(16).padStart(16, '0');
 const SETTINGS = { latencyTargetMs: 200, slowQueryThresholdMs: 1000 };
 
-describe('queryDetail from stored percentiles and from histograms', () => {
+describe('queryDetail from the rollups\' histograms', () => {
   let db: TestDatabase;
   const end = Math.floor(Date.now() / (10 * MINUTE)) * 10 * MINUTE;
 
@@ -47,7 +45,7 @@ describe('queryDetail from stored percentiles and from histograms', () => {
   ];
 
   for (const c of cases) {
-    it(`${c.name}: each step's stored percentiles are its row's, and the range's p95 and totals are the merged steps'`, async () => {
+    it(`${c.name}: each step's percentiles are its row histogram's, and the range's p95 and totals are the merged steps'`, async () => {
       // Ranges whose ends are whole steps of both, so both show the same buckets.
       const from = Math.floor(c.from / c.mergedMs) * c.mergedMs;
       const to = Math.floor(c.to / c.mergedMs) * c.mergedMs;
@@ -85,35 +83,4 @@ describe('queryDetail from stored percentiles and from histograms', () => {
       expect(Math.abs(p95 - exact.p)).toBeLessThanOrEqual(exact.p * 0.01);
     });
   }
-
-  it('answers the same from rows written before their percentiles were stored, from their histograms', async () => {
-    const from = Math.floor((end - 24 * HOUR) / (10 * MINUTE)) * 10 * MINUTE;
-    const to = end - 20 * MINUTE;
-    const before = await detail(from, to, 5 * MINUTE);
-    // Rows last written before V0.0.52 have no stored percentiles (an update that leaves
-    // the histogram alone does not fire the trigger that keeps them).
-    const cleared = await db.pool.query(
-      `UPDATE query_metrics_rollup SET p50_ms = NULL, p90_ms = NULL, p95_ms = NULL, p99_ms = NULL
-        WHERE tenant_id = $1 AND query_hash = $2 AND resolution = '5m' AND bucket < $3`,
-      [T, HASH, new Date(from + 12 * HOUR)],
-    );
-    expect(cleared.rowCount).toBeGreaterThan(100);
-    const after = await detail(from, to, 5 * MINUTE);
-    // The same frames; the percentiles of the cleared rows as float8 rather than real.
-    const percentiles = ['p50Ms', 'p95Ms', 'p99Ms'];
-    const rest = (frames: Frame[]) => frames.map((f) => f.data.values.filter((_, i) => f !== frames[0] || !percentiles.includes(f.schema.fields[i]!.name)));
-    expect(rest(after)).toEqual(rest(before));
-    let rowsRead = 0;
-    for (const name of percentiles) {
-      const was = column(before[0], name) as number[];
-      const is = column(after[0], name) as number[];
-      expect(is.length).toBe(was.length);
-      is.forEach((value, i) => {
-        expect(Math.abs(value - was[i]!)).toBeLessThanOrEqual(was[i]! * 1e-6);
-        if (value !== was[i]) rowsRead++;
-      });
-    }
-    // The cleared rows' percentiles came from their histograms.
-    expect(rowsRead).toBeGreaterThan(100);
-  });
 });

@@ -110,7 +110,7 @@ describe('shared resources of the service', () => {
 
   it('answers 503 database_busy, not database_unavailable, when the ingest pool stays busy, and keeps accepting', async () => {
     const pool = createPool(db.url, { max: 1, connectionTimeoutMs: 200 });
-    const queue = new GroupCommitQueue(pool, { flushIntervalMs: 1, flushMaxRecords: 1000, queueMaxRecords: 1000 });
+    const queue = new GroupCommitQueue(pool, { deltas: { apdexTargetMs: 100, slowQueryThresholdMs: 1000 }, flushIntervalMs: 1, flushMaxRecords: 1000, queueMaxRecords: 1000 });
     const line = `${new Date().toISOString()}\t${TENANT_C}\t5\t\\N\t\\N\t200\tGET\t/busy\t\\N\t\\N\n`;
     const held = await pool.connect();
     try {

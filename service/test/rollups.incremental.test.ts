@@ -1,12 +1,13 @@
 import { refreshRollups } from '../src/db/rollups';
 import { createTestDatabase, type TestDatabase } from './support/db';
+import { insertRows } from './support/queryData';
 
 const TENANT = 'abababab-abab-4bab-8bab-abababababab';
 const OTHER = 'cdcdcdcd-cdcd-4dcd-8dcd-cdcdcdcdcdcd';
 
 async function insertRequests(db: TestDatabase, tenant: string, hourOffset: number, count: number, ms: number) {
-  await db.pool.query(
-    `INSERT INTO api_performance_log ("timestamp", tenant_id, endpoint, method, status_code, response_time_ms)
+  await insertRows(db.pool,
+`INSERT INTO api_performance_log ("timestamp", tenant_id, endpoint, method, status_code, response_time_ms)
      SELECT date_trunc('hour', now()) - make_interval(hours => $2::int) + make_interval(secs => i), $1, '/inc', 'GET', 200, $4::real
        FROM generate_series(1, $3::int) i`,
     [tenant, hourOffset, count, ms],

@@ -1,4 +1,5 @@
 import { asRole, createTestDatabase, type TestDatabase } from './support/db';
+import { insertRows } from './support/queryData';
 
 const TENANT_A = 'aaaaaaaa-aaaa-4aaa-8aaa-aaaaaaaaaaaa';
 const TENANT_B = 'bbbbbbbb-bbbb-4bbb-8bbb-bbbbbbbbbbbb';
@@ -9,13 +10,13 @@ describe('row-level security and roles', () => {
   beforeAll(async () => {
     db = await createTestDatabase('rls');
     for (const tenant of [TENANT_A, TENANT_B]) {
-      await db.pool.query(
+      await insertRows(db.pool,
         `INSERT INTO api_performance_log ("timestamp", tenant_id, endpoint, method, status_code, response_time_ms)
          VALUES (now(), $1, '/api/x', 'GET', 200, 10)`, [tenant]);
-      await db.pool.query(
+      await insertRows(db.pool,
         `INSERT INTO query_performance_log ("timestamp", tenant_id, query_hash, query_preview, execution_time_ms)
          VALUES (now(), $1, 1, 'SELECT $1', 2)`, [tenant]);
-      await db.pool.query(
+      await insertRows(db.pool,
         `INSERT INTO system_resource_metrics ("timestamp", tenant_id, cpu_usage_percent, memory_used_mb, active_connections)
          VALUES (now(), $1, 10, 100, 3)`, [tenant]);
       await db.pool.query(
@@ -66,7 +67,7 @@ describe('row-level security and roles', () => {
       expect({ table, tenants }).toEqual({ table, tenants: seeded.includes(table) ? [TENANT_A] : tenants.filter((t) => t === TENANT_A) });
     }
     // The seed reaches the raw logs, the cache and the rollups, so the checks above bite.
-    expect(seeded).toEqual(expect.arrayContaining([...TABLES, 'api_metrics_rollup', 'api_metrics_rollup_5s', 'query_metrics_rollup', 'query_fingerprints', 'resource_metrics_rollup', 'optimization_recommendations']));
+    expect(seeded).toEqual(expect.arrayContaining([...TABLES, 'api_metrics_rollup', 'query_metrics_rollup', 'query_fingerprints', 'resource_metrics_rollup', 'optimization_recommendations']));
   });
 
   it('refuses an agog_app session with an empty or malformed tenant, and its writes without one', async () => {

@@ -36,6 +36,19 @@ export function embeddedUrl(config: Config): string {
   return `postgresql://postgres:${password}@127.0.0.1:${config.embeddedPort}/${EMBEDDED_DATABASE}`;
 }
 
+/**
+ * What migrate says about resetting a database an earlier development build migrated
+ * (SupersededSchemaError): for the embedded database, which directory to delete; for
+ * DATABASE_URL, undefined (migrate's own advice: nothing is reset automatically).
+ */
+export function embeddedResetHint(dataDir: string): string {
+  return (
+    `Nothing was changed. The embedded database in ${dataDir} holds only what earlier \`npm start\` runs stored ` +
+    `(the demo's traffic and anything sent to it). To start afresh: once agog-perf has stopped, delete that directory ` +
+    `(rm -rf ${dataDir}) and run \`npm start\` again, which creates a new one with new tokens.`
+  );
+}
+
 /** The database a one-shot command talks to. */
 export function commandDatabaseUrl(config: Config): string {
   if (config.databaseUrl) return config.databaseUrl;

@@ -1,12 +1,12 @@
-// collected_query_stats and collector_snapshots (V0.0.56): the collector's writes, and
+// collected_query_stats and collector_snapshots (migrations/V0.0.41__baseline.sql): the collector's writes, and
 // the query API's reads of collected statistics. A round's deltas, its fingerprints'
 // texts and its snapshot are written in one transaction under an advisory lock per
 // tenant and monitored database, so a round counts once or not at all, and two rounds
 // of one database (the scheduler and `agog-perf collect --once`) never interleave.
 import type { PoolClient } from 'pg';
 import type { FingerprintDelta, Snapshot, SnapshotEntry } from '../collector/deltas';
-import type { Segment } from '../query/timeRange';
-import { STEP_ORIGIN } from './requestRollups';
+import { FIVE_MINUTES_MS, type TimeRange } from '../rollups/time';
+import { rangePieces, STEP_ORIGIN } from '../rollups/plan';
 import type { Queryable } from './tenantSession';
 
 /** Takes the round's lock for one tenant and monitored database (released at commit). */
@@ -130,13 +130,18 @@ function totalsOf(row: TotalsRow): CollectedTotals {
 }
 
 /**
- * Every fingerprint's collected totals over a range, read as the query rollups are: the
- * range's 5-minute edges (rangeSegments' first and last pieces) from 5-minute buckets,
- * the hours and days between from hourly ones. A round counts in the bucket holding
- * its time (the end of its period).
+ * Every fingerprint's collected totals over a range, cut as the rollups' totals are
+ * (src/rollups/plan.ts rangePieces): the partial hours at the edges from 5-minute
+ * buckets (every bucket the range overlaps), the whole hours and days between from
+ * hourly ones. A round counts in the bucket holding its time (the end of its period).
  */
-export async function collectedTotals(db: Queryable, tenantId: string, segments: Segment[]): Promise<Map<string, CollectedTotals>> {
-  const [head, hoursFrom, , hoursTo, tail] = segments as [Segment, Segment, Segment, Segment, Segment];
+export async function collectedTotals(db: Queryable, tenantId: string, range: TimeRange): Promise<Map<string, CollectedTotals>> {
+  const pieces = rangePieces(range);
+  const five = (ms: number, round: (x: number) => number) => new Date(round(ms / FIVE_MINUTES_MS) * FIVE_MINUTES_MS);
+  const head = { from: five(pieces.rawHead.from, Math.floor), to: new Date(pieces.rawHead.to) };
+  const tail = { from: new Date(pieces.rawTail.from), to: five(pieces.rawTail.to, Math.ceil) };
+  const hoursFrom = { from: new Date(pieces.hoursHead.from) };
+  const hoursTo = { to: new Date(pieces.hoursTail.to) };
   const result = await db.query<TotalsRow>(
     `SELECT c.query_hash::text AS query_hash, ${TOTALS_COLUMNS}
        FROM collected_query_stats c
@@ -171,7 +176,7 @@ export async function collectedSeries(
 
 /**
  * Rewrites the tenant's cache hours that have collected rows in [hour of from, to) with
- * collected and reported calls merged (merge_collected_into_cache, V0.0.56).
+ * collected and reported calls merged (merge_collected_into_cache).
  */
 export async function mergeCollectedIntoCache(db: Queryable, tenantId: string, from: Date, to: Date): Promise<number> {
   const result = await db.query<{ written: number }>(

@@ -2,7 +2,7 @@
 // health score series and totals, recomputed with health_score_components (model v2,
 // V0.0.41) from the summed counts of the hours in each step, exactly as
 // get_performance_summary does for its period; and the hourly scores for annotations.
-import { STEP_ORIGIN } from './requestRollups';
+import { STEP_ORIGIN } from '../rollups/plan';
 import type { Queryable } from './tenantSession';
 
 export interface HealthPoint {

@@ -1,4 +1,4 @@
-// Idempotency keys of ingest batches (migrations/V0.0.55__ingest_idempotency_keys.sql).
+// Idempotency keys of ingest batches (migrations/V0.0.41__baseline.sql, "Ingest idempotency keys").
 // The group commit claims the keys of its batches inside the transaction that writes
 // their rows, so a stored key means the rows are stored.
 import type { Pool, PoolClient } from 'pg';

@@ -1,10 +1,12 @@
-// COPY of encoded ingest records into the raw logs. The column lists must match the
-// encoders in src/ingest/records.ts.
+// COPY of encoded ingest records into the raw logs, with their rollup deltas
+// (src/ingest/rollupDeltas.ts). The column lists must match the encoders in
+// src/ingest/records.ts.
 import type { PoolClient } from 'pg';
 import { from as copyFrom } from 'pg-copy-streams';
 import { pipeline } from 'node:stream/promises';
 import { Readable } from 'node:stream';
 import type { RecordKind } from '../ingest/records';
+import { type DeltaSettings, RollupDeltas } from '../ingest/rollupDeltas';
 
 export const COPY_STATEMENTS: Record<RecordKind, string> = {
   api: `COPY api_performance_log ("timestamp", tenant_id, response_time_ms, request_size_bytes, response_size_bytes, status_code, method, endpoint, request_id, user_id) FROM STDIN`,
@@ -40,4 +42,21 @@ export async function copyLines(client: PoolClient, kind: RecordKind, lines: Arr
     if (buffer) yield buffer;
   }
   await pipeline(Readable.from(chunks()), stream);
+}
+
+/** COPY text per table: each element holds one or more whole lines (text or UTF-8 bytes). */
+export type Lines = Record<RecordKind, Array<string | Uint8Array>>;
+
+/**
+ * Writes lines into the raw logs and their rollup deltas into the pending tables, on the
+ * client's open transaction: the only way rows enter the logs, so the rollups see every
+ * row the logs hold.
+ */
+export async function writeRecords(client: PoolClient, lines: Lines, settings: DeltaSettings): Promise<void> {
+  const deltas = new RollupDeltas(settings);
+  for (const kind of ['api', 'query', 'resource'] as const) {
+    await copyLines(client, kind, lines[kind]);
+    deltas.addLines(kind, lines[kind]);
+  }
+  await deltas.write(client);
 }

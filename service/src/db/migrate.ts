@@ -31,6 +31,66 @@ export class MigrationError extends Error {
   override name = 'MigrationError';
 }
 
+/**
+ * The database recorded migrations this build does not have: versions without a file,
+ * or a V0.0.41 recorded under another file name. Development builds before the baseline
+ * (V0.0.41__baseline.sql) applied V0.0.41 to V0.0.57 as separate files, which the
+ * baseline replaced; such a database cannot be upgraded in place and is left untouched.
+ */
+export class SupersededSchemaError extends MigrationError {
+  override name = 'SupersededSchemaError';
+}
+
+/** The version of the baseline that replaced the development files V0.0.41 to V0.0.57. */
+export const BASELINE_VERSION = '0.0.41';
+const LAST_SUPERSEDED_VERSION = '0.0.57';
+
+/** Said after a SupersededSchemaError when the caller gives no reset hint of its own. */
+export const DEFAULT_RESET_HINT =
+  'Nothing was changed. It cannot be upgraded in place: keep what you need from it ' +
+  '(pg_dump), then drop and recreate the database (or run DROP SCHEMA public CASCADE; CREATE SCHEMA public; in it) ' +
+  'and migrate again.';
+
+/**
+ * Throws SupersededSchemaError when the recorded history holds a version between the
+ * baseline and V0.0.57 that has no file here, or a V0.0.41 recorded under another file
+ * name with another checksum (the earlier builds' V0.0.41__rollups_histograms_tokens.sql).
+ * A baseline recorded under its own name with another checksum is an edited file, which
+ * migrate refuses as it refuses any other. Versions newer than this build's files are
+ * left alone as before (an older replica may start against a database a newer one
+ * migrated). Exported for tests.
+ */
+export function checkHistoryMatchesFiles(
+  history: ReadonlyArray<{ version: string; checksum: string; script: string }>,
+  migrations: readonly MigrationFile[],
+  resetHint: string = DEFAULT_RESET_HINT,
+): void {
+  const files = new Map(migrations.map((m) => [m.version, m]));
+  const superseded = history
+    .map((row) => row.version)
+    .filter((v) => !files.has(v) && compareVersions(v, BASELINE_VERSION) >= 0 && compareVersions(v, LAST_SUPERSEDED_VERSION) <= 0)
+    .sort(compareVersions);
+  const baseline = files.get(BASELINE_VERSION);
+  const baselineRow = history.find((row) => row.version === BASELINE_VERSION);
+  const baselineChanged = Boolean(
+    baseline && baselineRow && baselineRow.checksum !== baseline.checksum && baselineRow.script !== baseline.script,
+  );
+  if (superseded.length === 0 && !baselineChanged) return;
+  const recorded = [
+    superseded.length > 3
+      ? `${superseded.length} versions from ${superseded[0]} to ${superseded[superseded.length - 1]}, which no file in migrations/ has`
+      : superseded.length
+        ? `version${superseded.length > 1 ? 's' : ''} ${superseded.join(', ')}, which no file in migrations/ has`
+        : '',
+    baselineChanged ? `a V${BASELINE_VERSION} applied from ${baselineRow!.script}, not ${baseline!.script}` : '',
+  ].filter(Boolean).join(' and ');
+  throw new SupersededSchemaError(
+    `This database was migrated by an earlier development build: its agog_schema_history records ${recorded}. ` +
+      `Those files (V${BASELINE_VERSION} to V${LAST_SUPERSEDED_VERSION}) were replaced by one baseline, ` +
+      `V${BASELINE_VERSION}__baseline.sql, with a smaller rollup schema. ${resetHint}`,
+  );
+}
+
 function compareVersions(a: string, b: string): number {
   const pa = a.split('.').map(Number);
   const pb = b.split('.').map(Number);
@@ -82,6 +142,8 @@ export interface MigrateOptions {
   dir?: string;
   dryRun?: boolean;
   log?: (line: string) => void;
+  /** How to reset this database, said when its history belongs to other files (SupersededSchemaError). */
+  resetHint?: string;
 }
 
 export async function migrate(connectionString: string, options: MigrateOptions = {}): Promise<MigrateResult> {
@@ -96,6 +158,7 @@ export async function migrate(connectionString: string, options: MigrateOptions 
     const history = await client.query<{ version: string; checksum: string; script: string }>(
       'SELECT version, checksum, script FROM agog_schema_history',
     );
+    checkHistoryMatchesFiles(history.rows, migrations, options.resetHint);
     const applied = new Map(history.rows.map((row) => [row.version, row]));
     const flyway = await flywayVersions(client);
 

@@ -140,7 +140,7 @@ export async function nPlusOneGroups(
         HAVING count(*) >= $3::integer AND sum(execution_time_ms) > $4::float8
      )
      SELECT tenant_id::text AS tenant_id, endpoint, query_hash::text AS query_hash,
-            -- Fast rows leave query_preview NULL (V0.0.46); the fingerprint has the text.
+            -- Fast rows leave query_preview NULL; the fingerprint has the text.
             coalesce(min(preview), (SELECT f.query_preview FROM query_fingerprints f
                                      WHERE f.tenant_id = per_request.tenant_id AND f.query_hash = per_request.query_hash), '') AS preview,
             count(*)::float8 AS requests, avg(n)::float8 AS avg_queries, max(n)::float8 AS max_queries,
@@ -188,7 +188,7 @@ export interface SlowFingerprint {
 /** Per tenant, the perTenant fingerprints with slow calls in the window that took the most time. */
 export async function slowFingerprints(pool: Pool, window: Window, perTenant: number): Promise<SlowFingerprint[]> {
   // A fingerprint collected from pg_stat_statements in the window counts its collected
-  // calls instead of its reported ones (the rule of slowQueries, V0.0.56).
+  // calls instead of its reported ones (the rule of slowQueries).
   const result = await pool.query<{
     tenant_id: string; query_hash: string; query_preview: string; calls: number; slow_calls: number; total_ms: number; max_ms: number | null;
     collected: boolean;

@@ -1,9 +1,11 @@
 // Partition upkeep and inspection. The work is done by the SQL function
-// maintain_performance_partitions (migrations/V0.0.40__add_performance_monitoring_olap.sql).
+// maintain_performance_partitions (migrations/V0.0.40__add_performance_monitoring_olap.sql,
+// with retention of every table since migrations/V0.0.41__baseline.sql).
 import type { Pool } from 'pg';
 
 export interface PartitionAction {
-  action: 'created' | 'dropped';
+  /** purged: rows deleted past their retention (DEFAULT partitions, rollups, cache, fingerprints). */
+  action: 'created' | 'dropped' | 'purged';
   tableName: string;
   detail: string;
 }

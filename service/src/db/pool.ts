@@ -28,9 +28,6 @@ export function createPool(connectionString: string, options: PoolOptions = {}):
     idleTimeoutMillis: options.idleTimeoutMs ?? 30_000,
     connectionTimeoutMillis: options.connectionTimeoutMs ?? 5_000,
     application_name: options.applicationName ?? 'agog-perf',
-    // Before the pool hands a new connection out. A failure only leaves the backend as
-    // it was.
-    onConnect: (client) => client.query(SETTLE_ALLOCATOR_SQL).then(() => undefined, () => undefined),
   };
   const pool = new Pool(config);
   // An idle client losing its connection (server restart) must not crash the process;
@@ -44,28 +41,6 @@ export function createPool(connectionString: string, options: PoolOptions = {}):
   });
   return pool;
 }
-
-/** Bytes a new connection's backend allocates and frees once (SETTLE_ALLOCATOR_SQL). */
-export const SETTLE_ALLOCATOR_BYTES = 2 ** 20;
-
-/**
- * The first statement of every pooled connection: one allocation of 1 MB in the server
- * backend (a string of 1024 copies of 1 KB), freed when the statement ends. On a server
- * built with glibc (the usual Linux builds and images), freeing a block that malloc had
- * mapped on its own raises malloc's mapping threshold to that size and its trim
- * threshold to twice that, for the life of the backend. Before that, a backend can give
- * the top of its heap back to the system after each statement and fault it in again on
- * the next.
- *
- * The query API's rankings plan large statements, and a backend that had never freed
- * such a block spent much of their planning faulting in pages (a profile showed page
- * faults under AllocSetAlloc and palloc0, and sysmalloc and brk), none once warm with
- * this statement first. Which backend had run what first decided it, so one service
- * process could answer its rankings markedly slower than another for a whole run (the
- * query benchmark's "endpoints by p95, 24 h"). Smaller and larger blocks did as well;
- * this size leaves room for larger statements, at a cost paid once per connection.
- */
-export const SETTLE_ALLOCATOR_SQL = `SELECT length(repeat(repeat('x', 1024), ${SETTLE_ALLOCATOR_BYTES / 1024}))`;
 
 /**
  * A client whose query() calls pg's callback form and returns a promise of its own. With

@@ -1,4 +1,4 @@
-// optimization_recommendations (V0.0.42): the engine's upserts and resolutions, and the
+// optimization_recommendations (migrations/V0.0.41__baseline.sql): the engine's upserts and resolutions, and the
 // query API's reads.
 import type { Pool } from 'pg';
 import type { Finding, RecommendationKind, Severity, StoredRecommendation } from '../optimizer/recommendation';

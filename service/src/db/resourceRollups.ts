@@ -1,7 +1,7 @@
 // Resource series (CPU, memory, connections against the pool maximum) per source,
 // from resource_metrics_rollup (5-minute buckets) or, for short windows, from the raw
 // samples in system_resource_metrics (its (tenant_id, "timestamp") index; LIMIT-capped).
-import { STEP_ORIGIN } from './requestRollups';
+import { STEP_ORIGIN } from '../rollups/plan';
 import type { Queryable } from './tenantSession';
 
 export interface ResourcePoint {

@@ -1,4 +1,4 @@
-// storage_snapshots (V0.0.42): one row per raw log and day with its size, row estimate
+// storage_snapshots (migrations/V0.0.41__baseline.sql): one row per raw log and day with its size, row estimate
 // and partition count, written by the optimization engine's run (the latest run of the
 // day wins). Read for growth per day, the storage series, and "partition count growing".
 import type { Pool } from 'pg';

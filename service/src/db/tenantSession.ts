@@ -2,7 +2,7 @@
 // and row-level security as a second line of defence. Every query of the API also
 // filters by the token's tenant itself; here the session additionally takes the role
 // agog_readonly with app.tenant_id set, so a query that forgot its tenant filter still
-// sees only that tenant's rows (policies in migrations V0.0.40, V0.0.41, V0.0.42).
+// sees only that tenant's rows (policies in migrations V0.0.40 and V0.0.41).
 // The service's database user must be allowed to SET ROLE agog_readonly (a superuser,
 // the tables' owner created by the migrations, or GRANT agog_readonly TO <user>).
 import type { Pool, PoolClient } from 'pg';
@@ -30,12 +30,10 @@ export async function withTenantReadSession<T>(pool: Pool, tenantId: string | nu
     return fn(db);
   }, async (client) => {
     try {
-      // One snapshot for every statement of the request (a ranking reads running totals and
-      // rollups in separate statements), begun with the session's settings in one round
-      // trip. JIT compilation costs more than these small, index-driven reads ever take,
-      // and so does starting parallel workers, which the planner chose for the maxima of
-      // the top fingerprints over 30 days (exactMaxima; bench/reports/query.md, case
-      // "slowQueries top 10 by p95, 30 days").
+      // One snapshot for every statement of the request (a ranking reads its totals and
+      // then its winners' histograms), begun with the session's settings in one round
+      // trip. JIT compilation and parallel workers cost more than these small,
+      // index-driven reads ever take.
       await client.query(`BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY; SET LOCAL ROLE agog_readonly; SET LOCAL jit = off; SET LOCAL max_parallel_workers_per_gather = 0; SET LOCAL statement_timeout = ${READ_TIMEOUT_MS}`);
     } catch (err) {
       if ((err as { code?: string }).code === '42501') {

@@ -6,11 +6,10 @@
 import type { Pool, PoolClient } from 'pg';
 import { isPoolExhausted } from '../db/pool';
 import { claimIdempotencyKeys, idempotencyClaimId, type IdempotencyClaim } from '../db/idempotencyKeys';
-import { copyLines } from '../db/ingestCopy';
-import type { RecordKind } from './records';
+import { type Lines, writeRecords } from '../db/ingestCopy';
+import type { DeltaSettings } from './rollupDeltas';
 
-/** COPY text per table: each element holds one or more whole lines (text or UTF-8 bytes). */
-export type Lines = Record<RecordKind, Array<string | Uint8Array>>;
+export type { Lines };
 
 export class IngestRejected extends Error {
   constructor(
@@ -62,6 +61,8 @@ export interface GroupCommitOptions {
    * writes one group, the service parses and validates the next.
    */
   maxConcurrentFlushes?: number;
+  /** How the rows' rollup deltas classify them (LATENCY_TARGET_MS, SLOW_QUERY_THRESHOLD_MS). */
+  deltas: DeltaSettings;
 }
 
 export interface GroupCommitStats {
@@ -246,9 +247,7 @@ export class GroupCommitQueue {
           if (lines.length) merged[kind] = merged[kind].length ? merged[kind].concat(lines) : lines;
         }
       }
-      await copyLines(client, 'api', merged.api);
-      await copyLines(client, 'query', merged.query);
-      await copyLines(client, 'resource', merged.resource);
+      await writeRecords(client, merged, this.options.deltas);
       committing = true;
       await client.query('COMMIT');
       return replayed;

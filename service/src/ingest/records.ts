@@ -52,9 +52,9 @@ export interface EncodedRecord {
 export const RUNBOOK_SLOW_QUERY_MS = 1000;
 
 /**
- * Where the normalized query text goes (V0.0.46): on slow rows, and on the first kept
+ * Where the normalized query text goes (migrations/V0.0.41__baseline.sql): on slow rows, and on the first kept
  * row of each fingerprint of one batch; other rows leave query_preview NULL, and the
- * rollup trigger hands the text to query_fingerprints. One instance per batch (one
+ * rows' rollup deltas hand the text to query_fingerprints (src/ingest/rollupDeltas.ts). One instance per batch (one
  * COPY's worth of one tenant's records); every batch then carries the text of every
  * fingerprint it contains.
  */

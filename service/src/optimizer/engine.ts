@@ -9,7 +9,7 @@ import type { Pool } from 'pg';
 import { tenantsWithData } from '../db/healthCache';
 import { resolveUnseenRecommendations, upsertRecommendations } from '../db/recommendations';
 import { currentStorage, recordStorageSnapshot } from '../db/storageSnapshots';
-import { DAY_MS, HOUR_MS, MINUTE_MS } from '../query/timeRange';
+import { DAY_MS, HOUR_MS, MINUTE_MS } from '../rollups/time';
 import type { Detector, DetectorContext, OptimizerSettings } from './detector';
 import { duplicateIndexesDetector } from './detectors/duplicateIndexes';
 import { highErrorRateDetector } from './detectors/highErrorRate';

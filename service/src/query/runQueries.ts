@@ -4,7 +4,6 @@
 import { z } from 'zod';
 import type { Pool } from 'pg';
 import { query as querySchema, queryRequest, QUERY_TYPES, type Query, type QueryResponse, type QueryType } from '../contract/query';
-import { runningTotalsCacheFor } from '../db/runningTotalsCache';
 import { READ_TIMEOUT_MS, withTenantReadSession } from '../db/tenantSession';
 import { ApiError } from '../http/errors';
 import type { QueryContext, QueryHandler, QuerySettings } from './context';
@@ -20,7 +19,7 @@ import { slowQueries } from './handlers/slowQueries';
 import { storage } from './handlers/storage';
 import { throughput } from './handlers/throughput';
 import { variable } from './handlers/variable';
-import { resolveRange } from './timeRange';
+import { resolveRange } from '../rollups/time';
 
 const HANDLERS: { [T in QueryType]: QueryHandler<T> } = {
   overview,
@@ -109,7 +108,6 @@ export async function runQueries(
       db,
       settings,
       now,
-      totalsCache: runningTotalsCacheFor(pool),
     };
     const results: QueryResponse['results'] = {};
     let statementTimeoutMs = READ_TIMEOUT_MS;

@@ -3,7 +3,7 @@
 // partitions, so with retention working it settles near zero. Used by the storage query
 // and by the partitions detector.
 import type { StorageSnapshot, TableStorage } from '../db/storageSnapshots';
-import { DAY_MS } from './timeRange';
+import { DAY_MS } from '../rollups/time';
 
 export const GROWTH_WINDOW_DAYS = 7;
 

@@ -7,6 +7,7 @@ import { evaluateRule, type Evaluation } from '../support/alertEvaluation';
 import { allAlertRules, type AlertRule } from '../support/bundle';
 import { createTestDatabase, type TestDatabase } from '../support/db';
 import { expandPostgresMacros } from '../support/grafanaMacros';
+import { insertRows } from '../support/queryData';
 
 const TENANT_A = 'aaaaaaaa-0000-4000-8000-00000000000a';
 const TENANT_B = 'bbbbbbbb-0000-4000-8000-00000000000b';
@@ -19,7 +20,8 @@ function rule(uid: string): AlertRule {
   return found;
 }
 
-type Sql = (text: string, params?: unknown[]) => Promise<Record<string, any>[]>;
+/** Statements on a scenario's transaction; `client` is that transaction's connection. */
+type Sql = ((text: string, params?: unknown[]) => Promise<Record<string, any>[]>) & { client: PoolClient };
 
 let db: TestDatabase;
 beforeAll(async () => {
@@ -34,7 +36,7 @@ async function scenario<T>(fn: (sql: Sql, client: PoolClient) => Promise<T>): Pr
   const client = await db.pool.connect();
   try {
     await client.query('BEGIN');
-    return await fn(async (text, params) => (await client.query(text, params)).rows, client);
+    return await fn(Object.assign(async (text: string, params?: unknown[]) => (await client.query(text, params)).rows, { client }), client);
   } finally {
     await client.query('ROLLBACK').catch(() => undefined);
     client.release();
@@ -65,7 +67,7 @@ function firingLabels(result: Evaluation, label = 'tenant'): string[] {
 
 /** count requests for a tenant at now() - ago, with the given latency and status. */
 async function requests(sql: Sql, tenant: string, count: number, ms: number, status = 200, ago = '10 minutes', endpoint = '/api/orders') {
-  await sql(
+  await insertRows(sql.client,
     `INSERT INTO api_performance_log ("timestamp", tenant_id, response_time_ms, status_code, method, endpoint)
      SELECT now() - $5::interval - make_interval(secs => g % 60), $1::uuid, $2::real, $3::smallint, 'GET', $4::text
        FROM generate_series(1, $6::int) g`,
@@ -74,7 +76,7 @@ async function requests(sql: Sql, tenant: string, count: number, ms: number, sta
 }
 
 async function queries(sql: Sql, tenant: string, count: number, ms: number, ago = '10 minutes') {
-  await sql(
+  await insertRows(sql.client,
     `INSERT INTO query_performance_log ("timestamp", query_hash, tenant_id, execution_time_ms, endpoint, query_preview)
      SELECT now() - $4::interval - make_interval(secs => g % 60), 42, $1::uuid, $2::real, '/api/orders', 'SELECT * FROM orders WHERE id = $1'
        FROM generate_series(1, $3::int) g`,
@@ -103,7 +105,7 @@ async function resources(
   sample: { cpu: number; memoryMb: number; memoryTotalMb: number | null; connections: number; poolMax: number | null },
   ago = '2 minutes',
 ) {
-  await sql(
+  await insertRows(sql.client,
     `INSERT INTO system_resource_metrics ("timestamp", tenant_id, cpu_usage_percent, memory_used_mb, memory_total_mb, active_connections, pool_max, source)
      SELECT now() - $8::interval - make_interval(secs => g), $1::uuid, $2::real, $3::real, $4::real, $5::int, $6::int, $7::text
        FROM generate_series(1, 10) g`,

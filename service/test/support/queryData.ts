@@ -1,7 +1,10 @@
-// Constructed measurements for the query API and optimizer tests, written straight into
-// the raw logs (the statement triggers record the rollup deltas, as with ingest), then
-// merged by refreshRollups. Exact timestamps and values make the expected answers exact.
+// Constructed measurements for the query API and optimizer tests, written into the raw
+// logs with their rollup deltas as ingest writes them (writeLines), then merged by
+// refreshRollups. Exact timestamps and values make the expected answers exact.
+import { type Lines, writeRecords } from '../../src/db/ingestCopy';
+import type { PoolClient } from 'pg';
 import type { Pool } from '../../src/db/pool';
+import { copyText } from '../../src/ingest/records';
 import { post } from './service';
 
 export interface RequestRow {
@@ -14,24 +17,70 @@ export interface RequestRow {
   userId?: string | null;
 }
 
+const N = '\\N';
+const text = (value: string | null | undefined) => (value === null || value === undefined ? N : copyText(value));
+const number = (value: number | null | undefined) => (value === null || value === undefined ? N : String(value));
+
+/**
+ * Writes lines of the raw logs as ingest does (src/db/ingestCopy.ts writeRecords: COPY
+ * and the rollup deltas, in one transaction), classified by the database's
+ * performance_settings.
+ */
+export async function writeLines(target: Pool | PoolClient, lines: Partial<Lines>): Promise<void> {
+  // A client is written on as it is (in the caller's transaction); a pool in one of its own.
+  const own = !('release' in target);
+  const client = own ? await (target as Pool).connect() : (target as PoolClient);
+  try {
+    const settings = (await client.query<{ apdex_target_ms: number; slow_query_threshold_ms: number }>(
+      'SELECT apdex_target_ms, slow_query_threshold_ms FROM performance_settings')).rows[0]!;
+    if (own) await client.query('BEGIN');
+    await writeRecords(client, { api: [], query: [], resource: [], ...lines }, {
+      apdexTargetMs: settings.apdex_target_ms, slowQueryThresholdMs: settings.slow_query_threshold_ms,
+    });
+    if (own) await client.query('COMMIT');
+  } catch (err) {
+    if (own) await client.query('ROLLBACK').catch(() => undefined);
+    throw err;
+  } finally {
+    if (own) client.release();
+  }
+}
+
+const COPY_COLUMNS: Record<keyof Lines, string[]> = {
+  api: ['timestamp', 'tenant_id', 'response_time_ms', 'request_size_bytes', 'response_size_bytes', 'status_code', 'method', 'endpoint', 'request_id', 'user_id'],
+  query: ['timestamp', 'query_hash', 'tenant_id', 'execution_time_ms', 'rows_returned', 'endpoint', 'request_id', 'query_preview'],
+  resource: ['timestamp', 'tenant_id', 'cpu_usage_percent', 'memory_used_mb', 'memory_total_mb', 'active_connections', 'pool_max', 'source'],
+};
+const KIND_OF_TABLE: Record<string, keyof Lines> = { api_performance_log: 'api', query_performance_log: 'query', system_resource_metrics: 'resource' };
+
+/**
+ * The rows of an `INSERT INTO <raw log> (columns) SELECT ... | VALUES ...` statement,
+ * written as ingest writes them (writeLines) rather than by the INSERT, which would leave
+ * them out of the rollups. Columns the statement does not name are NULL, except source
+ * ('app', its default).
+ */
+export async function insertRows(target: Pool | PoolClient, statement: string, params: unknown[] = []): Promise<number> {
+  const match = /^\s*INSERT INTO (\w+) \(([^)]*)\)\s*((?:SELECT|VALUES)[\s\S]*)$/i.exec(statement);
+  const kind = match ? KIND_OF_TABLE[match[1]!] : undefined;
+  if (!match || !kind) throw new Error(`insertRows: not an INSERT ... SELECT/VALUES into a raw log: ${statement.slice(0, 80)}`);
+  const named = match[2]!.split(',').map((c) => c.trim().replace(/"/g, ''));
+  const { rows } = await target.query<unknown[]>({ text: match[3]!, values: params, rowMode: 'array' });
+  const at = COPY_COLUMNS[kind].map((column) => named.indexOf(column));
+  const format = (value: unknown, column: string): string => {
+    if (value === null || value === undefined) return column === 'source' ? 'app' : N;
+    if (value instanceof Date) return value.toISOString();
+    return typeof value === 'string' ? copyText(value) : String(value);
+  };
+  const lines = rows.map((row) => COPY_COLUMNS[kind].map((column, i) => format(at[i]! < 0 ? null : row[at[i]!], column)).join('\t') + '\n');
+  await writeLines(target, { [kind]: [lines.join('')] });
+  return rows.length;
+}
+
 export async function insertRequests(pool: Pool, tenantId: string, rows: RequestRow[]): Promise<void> {
   if (rows.length === 0) return;
-  await pool.query(
-    `INSERT INTO api_performance_log ("timestamp", tenant_id, response_time_ms, status_code, method, endpoint, request_id, user_id)
-     SELECT t, $1::uuid, ms, status, method, endpoint, request_id, user_id
-       FROM unnest($2::timestamptz[], $3::real[], $4::smallint[], $5::text[], $6::text[], $7::text[], $8::text[])
-            AS r(t, ms, status, method, endpoint, request_id, user_id)`,
-    [
-      tenantId,
-      rows.map((r) => r.at),
-      rows.map((r) => r.ms),
-      rows.map((r) => r.status ?? 200),
-      rows.map((r) => r.method ?? 'GET'),
-      rows.map((r) => r.endpoint),
-      rows.map((r) => r.requestId ?? null),
-      rows.map((r) => r.userId ?? null),
-    ],
-  );
+  await writeLines(pool, {
+    api: [rows.map((r) => `${r.at.toISOString()}\t${tenantId}\t${r.ms}\t${N}\t${N}\t${r.status ?? 200}\t${text(r.method ?? 'GET')}\t${text(r.endpoint)}\t${text(r.requestId)}\t${text(r.userId)}\n`).join('')],
+  });
 }
 
 export interface QueryRow {
@@ -47,22 +96,9 @@ export interface QueryRow {
 
 export async function insertQueries(pool: Pool, tenantId: string, rows: QueryRow[]): Promise<void> {
   if (rows.length === 0) return;
-  await pool.query(
-    `INSERT INTO query_performance_log ("timestamp", query_hash, tenant_id, execution_time_ms, rows_returned, endpoint, request_id, query_preview)
-     SELECT t, hash, $1::uuid, ms, rows_returned, endpoint, request_id, preview
-       FROM unnest($2::timestamptz[], $3::bigint[], $4::real[], $5::integer[], $6::text[], $7::text[], $8::text[])
-            AS q(t, hash, ms, rows_returned, endpoint, request_id, preview)`,
-    [
-      tenantId,
-      rows.map((r) => r.at),
-      rows.map((r) => r.hash),
-      rows.map((r) => r.ms),
-      rows.map((r) => r.rows ?? 1),
-      rows.map((r) => r.endpoint ?? null),
-      rows.map((r) => r.requestId ?? null),
-      rows.map((r) => r.preview),
-    ],
-  );
+  await writeLines(pool, {
+    query: [rows.map((r) => `${r.at.toISOString()}\t${r.hash}\t${tenantId}\t${r.ms}\t${r.rows ?? 1}\t${text(r.endpoint)}\t${text(r.requestId)}\t${text(r.preview)}\n`).join('')],
+  });
 }
 
 export interface ResourceRow {
@@ -77,22 +113,9 @@ export interface ResourceRow {
 
 export async function insertResources(pool: Pool, tenantId: string, rows: ResourceRow[]): Promise<void> {
   if (rows.length === 0) return;
-  await pool.query(
-    `INSERT INTO system_resource_metrics ("timestamp", tenant_id, cpu_usage_percent, memory_used_mb, memory_total_mb, active_connections, pool_max, source)
-     SELECT t, $1::uuid, cpu, memory, total, connections, pool_max, source
-       FROM unnest($2::timestamptz[], $3::real[], $4::real[], $5::real[], $6::integer[], $7::integer[], $8::text[])
-            AS s(t, cpu, memory, total, connections, pool_max, source)`,
-    [
-      tenantId,
-      rows.map((r) => r.at),
-      rows.map((r) => r.cpu),
-      rows.map((r) => r.memoryMb),
-      rows.map((r) => r.memoryTotalMb ?? null),
-      rows.map((r) => r.connections),
-      rows.map((r) => r.poolMax ?? null),
-      rows.map((r) => r.source ?? 'app'),
-    ],
-  );
+  await writeLines(pool, {
+    resource: [rows.map((r) => `${r.at.toISOString()}\t${tenantId}\t${r.cpu}\t${r.memoryMb}\t${number(r.memoryTotalMb)}\t${r.connections}\t${number(r.poolMax)}\t${text(r.source ?? 'app')}\n`).join('')],
+  });
 }
 
 /** n timestamps from `start`, `stepMs` apart. */

@@ -2,7 +2,7 @@ import { loadConfig } from '../../config';
 import { migrate } from '../../db/migrate';
 import { redactUrl } from '../../db/pool';
 import { parseArgs } from '../args';
-import { commandDatabaseUrl } from '../database';
+import { commandDatabaseUrl, embeddedDataDir, embeddedResetHint } from '../database';
 import type { Command } from './types';
 
 export const migrateCommand: Command = {
@@ -12,15 +12,19 @@ export const migrateCommand: Command = {
     '',
     'Applies the pending V*.sql files of migrations/ in version order, each in its own',
     'transaction, and records them in agog_schema_history. Refuses to run when an applied',
-    'file has changed. Safe to run from several places at once (advisory lock).',
+    'file has changed, and a database an earlier development build migrated (versions',
+    '0.0.42 to 0.0.57 recorded), saying how to reset it. Safe to run from several places',
+    'at once (advisory lock).',
     '',
     '  --dry-run   list the files that would be applied, change nothing',
   ].join('\n'),
   async run(argv) {
     const { options } = parseArgs(argv, { 'dry-run': 'boolean' });
-    const url = commandDatabaseUrl(loadConfig());
+    const config = loadConfig();
+    const url = commandDatabaseUrl(config);
     const result = await migrate(url, {
       dryRun: Boolean(options['dry-run']),
+      resetHint: config.databaseUrl ? undefined : embeddedResetHint(embeddedDataDir(config)),
       log: (line) => process.stdout.write(line + '\n'),
     });
     if (options['dry-run']) {

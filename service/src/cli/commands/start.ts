@@ -8,7 +8,7 @@ import { backfill, live } from '../../demo/run';
 import { fetchReport, renderReport } from '../../report/terminal';
 import { startService } from '../../service';
 import { parseArgs } from '../args';
-import { DEFAULT_TENANT, openDatabase } from '../database';
+import { DEFAULT_TENANT, embeddedResetHint, openDatabase } from '../database';
 import { listenForShutdown } from '../signals';
 import type { Command } from './types';
 
@@ -38,7 +38,7 @@ export const startCommand: Command = {
     const demo = options['no-demo'] ? false : options.demo ? true : config.demo ?? Boolean(embedded);
     try {
       if (shutdown.signal) return 0;
-      const result = await migrate(url, { log: say });
+      const result = await migrate(url, { log: say, resetHint: embedded ? embeddedResetHint(embedded.dataDir) : undefined });
       say(`schema up to date (${result.applied.length} applied now, ${result.alreadyApplied} before)`);
       say(`database: ${redactUrl(url)}`);
       const pool = createPool(url, { max: 2 });

@@ -5,7 +5,7 @@
 import { listPartitions } from '../../db/partitions';
 import { currentStorage, storageSnapshots } from '../../db/storageSnapshots';
 import { PARTITION_ALERT_THRESHOLD } from '../../query/handlers/storage';
-import { DAY_MS } from '../../query/timeRange';
+import { DAY_MS } from '../../rollups/time';
 import type { Detector } from '../detector';
 import { forEveryTenant } from '../detector';
 import type { Finding } from '../recommendation';

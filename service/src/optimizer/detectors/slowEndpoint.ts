@@ -2,7 +2,7 @@
 // Apdex T); critical above four times the target, where Apdex counts a request as
 // frustrated. Endpoints with fewer than MIN_REQUESTS requests in the window are left out.
 import { endpointWindowStats } from '../../db/optimizerWindow';
-import { histogramFromText } from '../../query/histogram';
+import { histogramFromText } from '../../rollups/histogram';
 import type { Detector } from '../detector';
 import { windowEvidence } from '../detector';
 import { round } from '../recommendation';

@@ -9,7 +9,7 @@ import type { QueryHandler } from '../context';
 import { tenantOf } from '../context';
 import { frame, otherColumn, stringColumn, timeColumn } from '../frames';
 import { HEALTH_CRITICAL, HEALTH_GOOD } from '../frames';
-import { HOUR_MS } from '../timeRange';
+import { HOUR_MS } from '../../rollups/time';
 
 const ANNOTATIONS_SHOWN = 1000;
 

@@ -2,11 +2,11 @@
 // average / p95 / p99, and the share of its time spent in the database (time of the
 // queries tagged with the endpoint over the requests' total time).
 import { DEFAULT_LIMIT } from '../../contract/query';
-import { endpointTotals, type EndpointOrderKey } from '../../db/requestRollups';
+import { endpointTotals, type EndpointOrderKey } from '../../rollups/requests';
 import type { QueryHandler } from '../context';
-import { rangeRead, tenantOf } from '../context';
+import { tenantOf } from '../context';
 import { frame, ms, numberColumn, ratio, stringColumn } from '../frames';
-import { elapsedSeconds, rangeSegments } from '../timeRange';
+import { elapsedSeconds } from '../../rollups/time';
 
 const SQL_ORDER: Record<'p95' | 'rps' | 'errorRate' | 'dbShare', EndpointOrderKey> = { p95: 'p95', rps: 'requests', errorRate: 'errorRate', dbShare: 'dbShare' };
 
@@ -14,9 +14,7 @@ export const endpoints: QueryHandler<'endpoints'> = async (query, ctx) => {
   const tenantId = tenantOf(ctx, 'endpoints');
   const orderBy = query.orderBy ?? 'p95';
   const limit = query.limit ?? DEFAULT_LIMIT;
-  const rows = await endpointTotals(ctx.db, tenantId, rangeSegments(ctx.range), {
-    orderBy: SQL_ORDER[orderBy], limit, read: rangeRead(ctx), maxima: false, // the table shows no maximum
-  });
+  const rows = await endpointTotals(ctx.db, tenantId, ctx.range, ctx.settings, { orderBy: SQL_ORDER[orderBy], limit });
   const seconds = elapsedSeconds(ctx.range, ctx.now);
   const table = rows.map((row) => {
     const [p95, p99] = row.histogram.percentiles([95, 99]);

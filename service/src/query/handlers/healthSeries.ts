@@ -3,16 +3,16 @@
 // hours sums their counts and scores the sum, as get_performance_summary does. The
 // components are the four deductions (apdex, on another scale, is in the overview).
 import { healthSeries as readHealthSeries } from '../../db/healthCache';
-import { STEP_ORIGIN_MS } from '../../db/requestRollups';
 import type { QueryHandler } from '../context';
-import { stepOf, stepStart, stepTimes, tenantOf } from '../context';
+import { tenantOf } from '../context';
+import { chooseStep, rollupStep, stepStart, stepTimes } from '../../rollups/plan';
 import { frame, healthConfig, numberColumn, stepTimeColumn } from '../frames';
-import { HOUR_MS, rollupStep } from '../timeRange';
+import { HOUR_MS } from '../../rollups/time';
 
 export const healthSeries: QueryHandler<'healthSeries'> = async (query, ctx) => {
   const tenantId = tenantOf(ctx, 'healthSeries');
-  const { stepMs } = rollupStep(Math.max(stepOf(ctx).stepMs, HOUR_MS));
-  const start = stepStart(ctx.range.from.getTime(), stepMs, STEP_ORIGIN_MS);
+  const { stepMs } = rollupStep(Math.max(chooseStep(ctx.range, { intervalMs: ctx.intervalMs, maxDataPoints: ctx.maxDataPoints, key: 'total', nowMs: ctx.now }).stepMs, HOUR_MS));
+  const start = stepStart(ctx.range.from.getTime(), stepMs);
   const points = await readHealthSeries(ctx.db, tenantId, { start, to: ctx.range.to, stepMs });
   const byTime = new Map(points.map((p) => [p.time.getTime(), p]));
   const times = stepTimes(start, ctx.range.to, stepMs);

@@ -2,12 +2,11 @@
 // one endpoint, or one frame per endpoint (the busiest BY_ENDPOINT_LIMIT). Percentiles
 // come from merged histograms, never from averaged percentiles (DESIGN.md decision 5).
 import { DEFAULT_PERCENTILES } from '../../contract/query';
-import { busiestEndpoints } from '../../db/requestRollups';
+import { busiestEndpoints } from '../../rollups/requests';
 import type { QueryHandler } from '../context';
 import { tenantOf } from '../context';
 import { frame, numberColumn, stepTimeColumn, timeColumn } from '../frames';
-import { loadRequestSeries } from '../requestSeries';
-import { rangeSegments } from '../timeRange';
+import { loadRequestSeries } from '../../rollups/series';
 
 /** Most endpoints drawn by one byEndpoint query. */
 export const BY_ENDPOINT_LIMIT = 20;
@@ -22,7 +21,7 @@ export const latencyPercentiles: QueryHandler<'latencyPercentiles'> = async (que
   const percents = [...new Set(query.percentiles ?? DEFAULT_PERCENTILES)].sort((a, b) => a - b);
   let endpoints = [query.endpoint ?? ''];
   if (query.byEndpoint && !query.endpoint) {
-    endpoints = await busiestEndpoints(ctx.db, tenantId, rangeSegments(ctx.range), BY_ENDPOINT_LIMIT);
+    endpoints = await busiestEndpoints(ctx.db, tenantId, ctx.range, ctx.settings, BY_ENDPOINT_LIMIT);
   }
   const loaded = await loadRequestSeries(ctx, tenantId, { endpoints, percents, withCounts: false });
   const frames = loaded.series.map(({ endpoint, percentiles }) => {

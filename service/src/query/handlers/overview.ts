@@ -4,12 +4,12 @@
 // cache over the hours the range touches (the health model scores whole hours).
 import { cacheFreshness } from '../../db/health';
 import { healthTotals } from '../../db/healthCache';
-import { requestTotals } from '../../db/requestRollups';
+import { requestTotals } from '../../rollups/requests';
 import { CACHE_STALE_SECONDS } from '../../http/statusRoutes';
 import type { QueryHandler } from '../context';
-import { rangeRead, tenantOf } from '../context';
+import { tenantOf } from '../context';
 import { booleanColumn, frame, HEALTH_CRITICAL, HEALTH_GOOD, healthConfig, ms, numberColumn, ratio, stringColumn, timeColumn } from '../frames';
-import { elapsedSeconds, rangeSegments } from '../timeRange';
+import { elapsedSeconds } from '../../rollups/time';
 
 export type HealthStatus = 'healthy' | 'degraded' | 'critical' | 'unknown';
 
@@ -23,7 +23,7 @@ export function healthStatus(score: number | null): HealthStatus {
 
 export const overview: QueryHandler<'overview'> = async (query, ctx) => {
   const tenantId = tenantOf(ctx, 'overview');
-  const totals = await requestTotals(ctx.db, tenantId, rangeSegments(ctx.range), rangeRead(ctx));
+  const totals = await requestTotals(ctx.db, tenantId, ctx.range, ctx.settings);
   const health = await healthTotals(ctx.db, tenantId, ctx.range);
   const freshness = await cacheFreshness(ctx.db, tenantId);
   const seconds = elapsedSeconds(ctx.range, ctx.now);

@@ -6,36 +6,27 @@
 // time and rows from the collected statistics (the rule of slowQueries: never added to
 // reported ones), and its percentiles from the reported calls, when there are any.
 import { collectedSeries } from '../../db/collectedStats';
-import { fingerprintEndpoints, fingerprintInfo, fingerprintRangeHistogram, fingerprintSeries, SERIES_STORED_PERCENTS } from '../../db/queryRollups';
-import { STEP_ORIGIN_MS } from '../../db/requestRollups';
+import { fingerprintEndpoints, fingerprintInfo, fingerprintSeries } from '../../rollups/fingerprints';
 import { hexToDecimal } from '../../ingest/fingerprint';
 import type { QueryHandler } from '../context';
-import { stepOf, stepStart, stepTimes, tenantOf } from '../context';
+import { tenantOf } from '../context';
 import { frame, ms, numberColumn, stepTimeColumn, stringColumn, timeColumn } from '../frames';
-import { Histogram, sendPercentiles } from '../histogram';
+import { Histogram, stepPercentiles } from '../../rollups/histogram';
+import { chooseStep, stepStart, stepTimes } from '../../rollups/plan';
 import { COLLECTED_PERCENTILES_NOTICE, type FigureSource } from './slowQueries';
-import { FIVE_MINUTES_MS, RESOLUTION_MS, rangeSegments, rollupStep } from '../timeRange';
 
 const ENDPOINTS_SHOWN = 100;
-const PERCENTS = [...SERIES_STORED_PERCENTS];
 
-/** A Histogram of one step's histograms (when they are several, or not in bucket order). */
-function stepHistogram(send: Buffer): Histogram {
-  const histogram = new Histogram();
-  histogram.addSend(send);
-  return histogram;
-}
+const PERCENTS = [50, 95, 99];
 
 export const queryDetail: QueryHandler<'queryDetail'> = async (query, ctx) => {
   const tenantId = tenantOf(ctx, 'queryDetail');
   const queryHash = hexToDecimal(query.queryHash);
-  const step = rollupStep(Math.max(stepOf(ctx).stepMs, FIVE_MINUTES_MS));
-  const start = stepStart(ctx.range.from.getTime(), step.stepMs, STEP_ORIGIN_MS);
-  // A step of one rollup row reads the row's stored percentiles (V0.0.52), and the
-  // range's p95 comes from the range's histogram; a longer step merges its rows'
-  // histograms, and the range's p95 merges the steps'.
-  const stored = step.stepMs === RESOLUTION_MS[step.source];
-  const points = await fingerprintSeries(ctx.db, tenantId, { queryHash, resolution: step.source, start, to: ctx.range.to, stepMs: step.stepMs, stored });
+  // Rollup steps only (5 minutes at least): one fingerprint's raw rows are not indexed.
+  const step = chooseStep(ctx.range, { intervalMs: ctx.intervalMs, maxDataPoints: ctx.maxDataPoints, key: 'key', nowMs: ctx.now, raw: false });
+  if (step.source === 'raw') throw new Error('queryDetail: a rollup step was expected');
+  const start = stepStart(ctx.range.from.getTime(), step.stepMs);
+  const points = await fingerprintSeries(ctx.db, tenantId, { queryHash, resolution: step.source, start, to: ctx.range.to, stepMs: step.stepMs });
   const info = (await fingerprintInfo(ctx.db, tenantId, [queryHash])).get(queryHash);
   const endpoints = await fingerprintEndpoints(ctx.db, tenantId, queryHash, ENDPOINTS_SHOWN);
 
@@ -44,24 +35,13 @@ export const queryDetail: QueryHandler<'queryDetail'> = async (query, ctx) => {
     queryHash, start, to: times.length > 0 ? new Date(times[times.length - 1]! + step.stepMs) : ctx.range.to, stepMs: step.stepMs,
   });
   const collectedAt = new Map(collected.map((c) => [c.time.getTime(), c]));
-  let all: Histogram;
-  if (stored) {
-    // The buckets of the shown steps: from the first step's start to the last one's end.
-    const shown = { from: start, to: new Date(times[times.length - 1]! + step.stepMs) };
-    all = await fingerprintRangeHistogram(ctx.db, tenantId, queryHash, rangeSegments(shown), ctx.now);
-  } else {
-    all = new Histogram();
-  }
-  // A step's histograms (all steps' when the step is longer than a row; a row without
-  // stored percentiles otherwise) are decoded once: read for the step's percentiles
-  // (without a Histogram of its own when they are one sorted histogram) and, when the
-  // range's histogram was not read, merged into it.
+  // The shown steps' histograms: each step's percentiles, and merged, the p95 of them all.
+  const all = new Histogram();
   const byTime = new Map(points.map((p) => {
-    let percentiles: Array<number | null> = p.stored ?? [null, null, null];
-    const send = p.histPacked ? Buffer.from(p.histPacked, 'base64') : null;
-    if (send) {
-      if (!stored) all.addSend(send);
-      percentiles = sendPercentiles(send, PERCENTS) ?? stepHistogram(send).percentiles(PERCENTS);
+    let percentiles: Array<number | null> = [null, null, null];
+    if (p.hist) {
+      all.addSend(p.hist);
+      percentiles = stepPercentiles(p.hist, PERCENTS);
     }
     return [p.time.getTime(), { ...p, percentiles }];
   }));

@@ -2,11 +2,11 @@
 // per source (label `source`), from the 5-minute resource rollups, or from the raw
 // samples for a short window with a fine step.
 import { rawResourceSeries, resourceSeries, type ResourcePoint } from '../../db/resourceRollups';
-import { STEP_ORIGIN_MS } from '../../db/requestRollups';
 import type { QueryHandler } from '../context';
-import { stepOf, stepStart, stepTimes, tenantOf } from '../context';
+import { tenantOf } from '../context';
+import { chooseStep, RAW_ROW_LIMIT, rollupStep, stepStart, stepTimes } from '../../rollups/plan';
 import { frame, numberColumn, stepTimeColumn } from '../frames';
-import { FIVE_MINUTES_MS, RAW_ROW_LIMIT, rollupStep } from '../timeRange';
+import { FIVE_MINUTES_MS } from '../../rollups/time';
 
 /** The seed's alert thresholds, drawn on the fields. */
 const CPU_ALERT_PERCENT = 80;
@@ -20,16 +20,16 @@ const percent = (displayName: string, alertAt: number) => ({
 
 export const resources: QueryHandler<'resources'> = async (query, ctx) => {
   const tenantId = tenantOf(ctx, 'resources');
-  let step = stepOf(ctx);
+  let step = chooseStep(ctx.range, { intervalMs: ctx.intervalMs, maxDataPoints: ctx.maxDataPoints, key: 'total', nowMs: ctx.now });
   const source = query.source ?? null;
   let points: ResourcePoint[];
   if (step.source === 'raw') {
-    const start = stepStart(ctx.range.from.getTime(), step.stepMs, STEP_ORIGIN_MS);
+    const start = stepStart(ctx.range.from.getTime(), step.stepMs);
     points = await rawResourceSeries(ctx.db, tenantId, { start: ctx.range.from, to: ctx.range.to, stepMs: step.stepMs, source, limit: RAW_ROW_LIMIT });
     return { frames: framesOf(query.refId, points, stepTimes(start, ctx.range.to, step.stepMs), step.stepMs) };
   }
   step = rollupStep(Math.max(step.stepMs, FIVE_MINUTES_MS));
-  const start = stepStart(ctx.range.from.getTime(), step.stepMs, STEP_ORIGIN_MS);
+  const start = stepStart(ctx.range.from.getTime(), step.stepMs);
   points = await resourceSeries(ctx.db, tenantId, { start, to: ctx.range.to, stepMs: step.stepMs, source });
   return { frames: framesOf(query.refId, points, stepTimes(start, ctx.range.to, step.stepMs), step.stepMs) };
 };

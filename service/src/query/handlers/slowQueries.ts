@@ -1,9 +1,8 @@
 // slowQueries: the top N fingerprints of a range by total time, average, p95 or count,
 // each with its preview, endpoints, first and last seen, and where its figures came
 // from. Ordering by total, average or count is done in SQL, so only the N winners'
-// histograms are read; ordering by p95 reads the histograms of the fingerprints whose
-// stored p95 bounds let them be among the top N (src/db/p95Bounds.ts) and ranks those by
-// their merged histograms.
+// histograms are read; ordering by p95 merges every fingerprint's histogram over the
+// range and ranks by those (src/rollups/ranking.ts).
 //
 // Collected statistics (pg_stat_statements, src/collector/) merge per fingerprint: one
 // collected in the range shows its collected calls, time and rows (every execution on
@@ -12,12 +11,11 @@
 // merged_query_counts (V0.0.56) applies the same rule for the alert rules.
 import { DEFAULT_LIMIT } from '../../contract/query';
 import { collectedTotals, type CollectedTotals } from '../../db/collectedStats';
-import { fingerprintInfo, fingerprintTotals, type FingerprintTotals } from '../../db/queryRollups';
+import { fingerprintInfo, fingerprintTotals, type FingerprintTotals } from '../../rollups/fingerprints';
 import { hashToHex } from '../../ingest/fingerprint';
 import type { QueryHandler } from '../context';
-import { rangeRead, tenantOf } from '../context';
+import { tenantOf } from '../context';
 import { frame, ms, numberColumn, stringColumn, timeColumn } from '../frames';
-import { rangeSegments } from '../timeRange';
 
 export type FigureSource = 'reported' | 'collected' | 'both';
 
@@ -60,14 +58,13 @@ export const slowQueries: QueryHandler<'slowQueries'> = async (query, ctx) => {
   const tenantId = tenantOf(ctx, 'slowQueries');
   const orderBy = query.orderBy ?? 'total';
   const limit = query.limit ?? DEFAULT_LIMIT;
-  const segments = rangeSegments(ctx.range);
   // Collected statistics know no endpoints: a ranking of one endpoint's fingerprints is
   // of reported calls only.
   const collected = query.endpoint
     ? new Map<string, CollectedTotals>()
-    : await collectedTotals(ctx.db, tenantId, segments);
-  const reportedTop = (n: number) => fingerprintTotals(ctx.db, tenantId, segments, {
-    orderBy, limit: n, endpoint: query.endpoint ?? null, read: rangeRead(ctx),
+    : await collectedTotals(ctx.db, tenantId, ctx.range);
+  const reportedTop = (n: number) => fingerprintTotals(ctx.db, tenantId, ctx.range, ctx.settings, {
+    orderBy, limit: n, endpoint: query.endpoint ?? null,
   });
   // The top N of the merge is among every collected fingerprint and the top N of the
   // reported-only ones. A reported fingerprint that was also collected ranks by its

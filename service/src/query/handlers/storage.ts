@@ -9,7 +9,7 @@ import { currentStorage, storageSnapshots } from '../../db/storageSnapshots';
 import type { QueryHandler } from '../context';
 import { booleanColumn, frame, numberColumn, stringColumn, timeColumn } from '../frames';
 import { GROWTH_WINDOW_DAYS, growthOf } from '../storageGrowth';
-import { DAY_MS } from '../timeRange';
+import { DAY_MS } from '../../rollups/time';
 
 /** The seed's rule: more than 35 partitions of a log means old ones are not dropped. */
 export const PARTITION_ALERT_THRESHOLD = 35;

@@ -3,7 +3,7 @@
 import type { QueryHandler } from '../context';
 import { tenantOf } from '../context';
 import { frame, numberColumn, ratio, stepTimeColumn } from '../frames';
-import { loadRequestSeries } from '../requestSeries';
+import { loadRequestSeries } from '../../rollups/series';
 
 const NO_REQUESTS = { requests: 0, errors: 0, clientErrors: 0 };
 

@@ -3,13 +3,12 @@
 // Tenants: an admin token lists every tenant with data in the range; a tenant token
 // only ever sees its own.
 import { tenantsWithData } from '../../db/healthCache';
-import { fingerprintsSeen } from '../../db/queryRollups';
-import { busiestEndpoints } from '../../db/requestRollups';
+import { fingerprintsSeen } from '../../rollups/fingerprints';
+import { busiestEndpoints } from '../../rollups/requests';
 import { hashToHex } from '../../ingest/fingerprint';
 import type { QueryHandler } from '../context';
 import { tenantOf } from '../context';
 import { frame, stringColumn } from '../frames';
-import { rangeSegments } from '../timeRange';
 
 /** Most values one variable offers. */
 export const VARIABLE_VALUES_SHOWN = 1000;
@@ -22,7 +21,7 @@ export const variable: QueryHandler<'variable'> = async (query, ctx) => {
     if (ctx.admin && ctx.tenantId && !tenants.includes(ctx.tenantId)) tenants.unshift(ctx.tenantId);
     pairs = tenants.map((t) => [t, t]);
   } else if (query.variable === 'endpoints') {
-    const endpoints = await busiestEndpoints(ctx.db, tenantOf(ctx, 'variable'), rangeSegments(ctx.range), VARIABLE_VALUES_SHOWN);
+    const endpoints = await busiestEndpoints(ctx.db, tenantOf(ctx, 'variable'), ctx.range, ctx.settings, VARIABLE_VALUES_SHOWN);
     pairs = endpoints.map((e) => [e, e]);
   } else {
     const seen = await fingerprintsSeen(ctx.db, tenantOf(ctx, 'variable'), { ...ctx.range, limit: VARIABLE_VALUES_SHOWN });

@@ -1,7 +1,7 @@
 // Latency histograms of the rollups, merged and read in the service.
 //
 // The format and the percentile definition are those of the SQL helpers in
-// migrations/V0.0.41__rollups_histograms_tokens.sql (latency_bucket_value,
+// migrations/V0.0.41__baseline.sql (latency_bucket_value,
 // hist_percentile): element = bucket * 2^40 + count, bucket i >= 1 covers
 // [0.01 * 1.02^(i-1), 0.01 * 1.02^i) ms. A change there must be reflected here;
 // test/histogram.percentiles.test.ts compares the two on the same histograms.
@@ -112,15 +112,21 @@ export class Histogram {
   }
 
   /**
-   * Adds (sign 1) or subtracts (sign -1) one or more bigint[] histograms in array_send's
-   * form, which is also a bigint[] column's binary wire format: dimensions, a has-nulls
-   * flag, the element type, then per dimension its length and lower bound, then per
-   * element its byte length (-1 for NULL) and 8 bytes big-endian. Subtracting takes a
-   * histogram out of one it is part of (running totals, src/db/rangeHistograms.ts).
+   * Adds one or more bigint[] histograms in array_send's form, which is also a bigint[]
+   * column's binary wire format: dimensions, a has-nulls flag, the element type, then per
+   * dimension its length and lower bound, then per element its byte length (-1 for NULL)
+   * and 8 bytes big-endian.
    */
-  addSend(buf: Buffer, sign: 1 | -1 = 1): void {
-    if (sign === 1) forEachSendElement(buf, (bucket, count) => this.add(bucket, count));
-    else forEachSendElement(buf, (bucket, count) => this.remove(bucket, count));
+  addSend(buf: Buffer): void {
+    forEachSendElement(buf, (bucket, count) => this.add(bucket, count));
+  }
+
+  /** Empties the histogram, keeping its storage: one instance can serve many steps. */
+  reset(): void {
+    if (this.high >= this.low) this.counts.fill(0, this.low, this.high + 1);
+    this.low = MAX_BUCKET + 1;
+    this.high = -1;
+    this.total = 0;
   }
 
   /** Room for every bucket, once one beyond the initial size is used. */
@@ -128,17 +134,6 @@ export class Histogram {
     const counts = new Float64Array(MAX_BUCKET + 1);
     counts.set(this.counts);
     this.counts = counts;
-  }
-
-  /** Takes `count` values out of a bucket (the inverse of add). */
-  private remove(bucket: number, count: number): void {
-    if (count <= 0) return;
-    const b = bucket > MAX_BUCKET ? MAX_BUCKET : bucket < 0 ? 0 : bucket;
-    if (b >= this.counts.length) this.grow();
-    this.counts[b]! -= count;
-    this.total -= count;
-    if (b < this.low) this.low = b;
-    if (b > this.high) this.high = b;
   }
 
   /**
@@ -211,6 +206,21 @@ export function sendPercentiles(buf: Buffer, percents: readonly number[]): Array
   return percents.map((p) => scratchPercentile(n, total, p / 100));
 }
 
+const stepScratch = new Histogram();
+
+/**
+ * Histogram.percentiles of one or more bigint[] histograms in array_send's form (a step
+ * of several rows): sendPercentiles when they are one sorted histogram, else merged in a
+ * reused Histogram, so that a series of thousands of steps allocates none.
+ */
+export function stepPercentiles(buf: Buffer, percents: readonly number[]): Array<number | null> {
+  const single = sendPercentiles(buf, percents);
+  if (single) return single;
+  stepScratch.reset();
+  stepScratch.addSend(buf);
+  return stepScratch.percentiles(percents);
+}
+
 /**
  * Calls fn(bucket, count) for every element of one or more bigint[] histograms in
  * array_send's form (see Histogram.addSend).
@@ -245,6 +255,14 @@ export function forEachSendElement(buf: Buffer, fn: (bucket: number, count: numb
  */
 export function packedHistograms(column: string): string {
   return `encode(string_agg(array_send(${column}), ''::bytea), 'base64')`;
+}
+
+/**
+ * SQL of a group of rows' histograms as one bytea: their array_send forms concatenated,
+ * read with Histogram.addSend (or sendPercentiles when the group is one row).
+ */
+export function concatenatedHistograms(column: string): string {
+  return `string_agg(array_send(${column}), ''::bytea)`;
 }
 
 /** One histogram from text, for the common case of a single read. */

@@ -1,0 +1,151 @@
+// Which stored rows answer a request: pure functions of the range, the request's
+// intervalMs and maxDataPoints, and the clock. No database here; test/rollups.plan.test.ts
+// checks them alone. The names are those of docs/design/rollups.md's glossary.
+//
+// What is stored (migrations/V0.0.41__baseline.sql):
+//   - rollup rows at 5 minutes, 1 hour and 1 day, per key (endpoint, fingerprint) and for
+//     the tenant's total (endpoint '');
+//   - 5-minute rows per key only from fineRollupStart(now) on (the current and the
+//     previous UTC day); the tenant's total keeps them as long as the others;
+//   - the raw logs, which answer the edges of a range and short windows.
+import { DAY_MS, FIVE_MINUTES_MS, HOUR_MS, type Resolution, RESOLUTION_MS, type TimeRange } from './time';
+
+/** Time origin of every step and bucket, as the rollups' date_bin uses it. */
+export const STEP_ORIGIN = '2000-01-01 00:00:00+00';
+export const STEP_ORIGIN_MS = Date.parse('2000-01-01T00:00:00Z');
+
+/** Longest window a series reads from raw rows, and only with a step under 5 minutes. */
+export const RAW_WINDOW_MS = HOUR_MS;
+/** Most raw rows one series reads; beyond it the 5-minute rollups answer instead. */
+export const RAW_ROW_LIMIT = 50_000;
+/** Most points in one series, whatever maxDataPoints asks for. */
+export const MAX_POINTS = 5_000;
+const DEFAULT_POINTS = 1_000;
+
+/** Whose rows a series reads: the tenant's total, or one key (endpoint, fingerprint). */
+export type SeriesKey = 'total' | 'key';
+
+export interface Step {
+  stepMs: number;
+  source: 'raw' | Resolution;
+}
+
+/**
+ * First bucket of the 5-minute rows kept per key: the start of the previous UTC day.
+ * The same rule as fine_rollup_start() in the baseline migration.
+ */
+export function fineRollupStart(nowMs: number): number {
+  return Math.floor(nowMs / DAY_MS) * DAY_MS - DAY_MS;
+}
+
+/**
+ * Steps made of whole rows of one resolution that also nest in the next coarser one: 5,
+ * 10, 15, 20 and 30 minutes of 5-minute rows; 1, 2, 3, 4, 6, 8 and 12 hours of hourly
+ * rows; then whole days of daily rows. A step that does not nest (45 minutes, 5 hours)
+ * would not line up with hours or days.
+ */
+export const ROLLUP_STEPS: ReadonlyArray<{ stepMs: number; source: Resolution }> = [
+  ...[1, 2, 3, 4, 6].map((n) => ({ stepMs: n * FIVE_MINUTES_MS, source: '5m' as const })),
+  ...[1, 2, 3, 4, 6, 8, 12].map((n) => ({ stepMs: n * HOUR_MS, source: '1h' as const })),
+];
+
+/**
+ * The smallest rollup step at least wantedMs long, else whole days; `coarsest5m` false
+ * skips the 5-minute steps (rows not stored over the range).
+ */
+export function rollupStep(wantedMs: number, with5m = true): Step & { source: Resolution } {
+  const step = ROLLUP_STEPS.find((s) => s.stepMs >= wantedMs && (with5m || s.source !== '5m'));
+  if (step) return { ...step };
+  return { stepMs: Math.max(1, Math.ceil(wantedMs / DAY_MS)) * DAY_MS, source: '1d' };
+}
+
+/** Whether 5-minute rows of `key` cover the whole range at `nowMs`. */
+export function fineRowsCover(range: TimeRange, key: SeriesKey, nowMs: number): boolean {
+  return key === 'total' || range.from.getTime() >= fineRollupStart(nowMs);
+}
+
+/**
+ * The step of a series: the smallest stored step at least intervalMs long that gives at
+ * most maxDataPoints points (capped at MAX_POINTS), among the resolutions stored over the
+ * whole range for that key (DESIGN.md decision 11). A window of at most RAW_WINDOW_MS with
+ * a step under 5 minutes reads raw rows, in whole seconds.
+ */
+export function chooseStep(
+  range: TimeRange,
+  { intervalMs, maxDataPoints, key, nowMs, raw = true }: { intervalMs?: number; maxDataPoints?: number; key: SeriesKey; nowMs: number; raw?: boolean },
+): Step {
+  const rangeMs = range.to.getTime() - range.from.getTime();
+  const points = Math.min(maxDataPoints ?? DEFAULT_POINTS, MAX_POINTS);
+  const wanted = Math.max(intervalMs ?? 0, Math.ceil(rangeMs / points), 1000);
+  if (raw && rangeMs <= RAW_WINDOW_MS && wanted < FIVE_MINUTES_MS) {
+    return { stepMs: Math.ceil(wanted / 1000) * 1000, source: 'raw' };
+  }
+  return rollupStep(wanted, fineRowsCover(range, key, nowMs));
+}
+
+/** Start of the step that contains `ms`, on the grid all series share (STEP_ORIGIN). */
+export function stepStart(ms: number, stepMs: number): Date {
+  return new Date(STEP_ORIGIN_MS + Math.floor((ms - STEP_ORIGIN_MS) / stepMs) * stepMs);
+}
+
+/** Every step start from `start` up to (not including) `to`: series show empty steps too. */
+export function stepTimes(start: Date, to: Date, stepMs: number): number[] {
+  const times: number[] = [];
+  for (let t = start.getTime(); t < to.getTime(); t += stepMs) times.push(t);
+  return times;
+}
+
+/** Position of a step's time (ms) among stepTimes(start, ..., stepMs). */
+export function stepIndex(timeMs: number, start: Date, stepMs: number): number {
+  return Math.round((timeMs - start.getTime()) / stepMs);
+}
+
+/** Half-open interval [from, to) in ms; empty when from = to. */
+export interface Span {
+  from: number;
+  to: number;
+}
+
+/**
+ * A range cut into what answers its totals exactly: raw rows up to the first whole
+ * hour, hourly rows up to the first whole day, daily rows, hourly rows, raw rows to the
+ * end. Always these five spans in this order; absent ones are empty, so the SQL that
+ * reads them has one shape. A 30-day range reads about 30 daily and 46 hourly rows per
+ * key and at most two partial hours of raw rows.
+ */
+export interface RangePieces {
+  rawHead: Span;
+  hoursHead: Span;
+  days: Span;
+  hoursTail: Span;
+  rawTail: Span;
+}
+
+function floorTo(ms: number, unit: number): number {
+  return Math.floor(ms / unit) * unit;
+}
+
+function ceilTo(ms: number, unit: number): number {
+  return Math.ceil(ms / unit) * unit;
+}
+
+export function rangePieces(range: TimeRange): RangePieces {
+  const start = range.from.getTime();
+  const end = range.to.getTime();
+  const hourStart = Math.min(ceilTo(start, HOUR_MS), end);
+  const hourEnd = Math.max(floorTo(end, HOUR_MS), hourStart);
+  const dayStart = Math.min(ceilTo(hourStart, DAY_MS), hourEnd);
+  const dayEnd = Math.max(floorTo(hourEnd, DAY_MS), dayStart);
+  return {
+    rawHead: { from: start, to: hourStart },
+    hoursHead: { from: hourStart, to: dayStart },
+    days: { from: dayStart, to: dayEnd },
+    hoursTail: { from: dayEnd, to: hourEnd },
+    rawTail: { from: hourEnd, to: end },
+  };
+}
+
+/** The resolution of a step's rows, as the rollup tables name it. */
+export function resolutionMs(resolution: Resolution): number {
+  return RESOLUTION_MS[resolution];
+}

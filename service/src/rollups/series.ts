@@ -1,0 +1,237 @@
+// Request series shared by latencyPercentiles and throughput: per endpoint ('' = the
+// tenant's total) and step, the counts and the percentiles asked for, from the source
+// src/rollups/plan.ts chooses: raw rows for a short window with a fine step, else the
+// rollup resolution of the step.
+import type { Queryable } from '../db/tenantSession';
+import type { QueryContext } from '../query/context';
+import { stepPercentiles } from './histogram';
+import {
+  chooseStep, fineRowsCover, RAW_ROW_LIMIT, rollupStep, STEP_ORIGIN, type Step, stepIndex, stepStart, stepTimes,
+} from './plan';
+import { sql } from './sql';
+import { FIVE_MINUTES_MS, type Resolution } from './time';
+
+export interface RequestStep {
+  requests: number;
+  errors: number;
+  clientErrors: number;
+  sumMs: number;
+}
+
+export interface SeriesOfEndpoint {
+  endpoint: string;
+  steps: Array<RequestStep | undefined>;
+  percentiles: Array<Array<number | null>>;
+}
+
+export interface LoadedSeries {
+  stepMs: number;
+  source: Step['source'];
+  times: number[];
+  /**
+   * Per endpoint: `steps`, the counts at each of `times` (same index; undefined where
+   * there was none, and always when counts were not asked for); `percentiles`, per
+   * requested percentile its value at each of `times` (null where the step had no requests).
+   */
+  series: SeriesOfEndpoint[];
+  notices: Array<{ severity: 'info' | 'warning'; text: string }>;
+}
+
+/**
+ * endpoints: '' is the tenant's total. withCounts: the request counts are needed
+ * (throughput); else they are left undefined and only percentiles are read.
+ *
+ * One series over a window of up to an hour with a step under 5 minutes is read from
+ * the raw rows, with exact percentiles, unless the window holds more than RAW_ROW_LIMIT
+ * requests; then, and for every other series, from the rollup resolution of the step.
+ */
+export async function loadRequestSeries(
+  ctx: QueryContext,
+  tenantId: string,
+  { endpoints, percents, withCounts }: { endpoints: string[]; percents: number[]; withCounts: boolean },
+): Promise<LoadedSeries> {
+  const notices: LoadedSeries['notices'] = [];
+  const key = endpoints.length === 1 && endpoints[0] === '' ? 'total' : 'key';
+  const step = chooseStep(ctx.range, { intervalMs: ctx.intervalMs, maxDataPoints: ctx.maxDataPoints, key, nowMs: ctx.now, raw: endpoints.length === 1 });
+  if (step.source === 'raw') {
+    const raw = await loadRaw(ctx, tenantId, endpoints[0]!, step.stepMs, percents, notices);
+    if (raw) return raw;
+  }
+  const rollup = step.source === 'raw' ? rollupStep(FIVE_MINUTES_MS, fineRowsCover(ctx.range, key, ctx.now)) : { stepMs: step.stepMs, source: step.source };
+  if (step.source === 'raw') {
+    notices.push({ severity: 'info', text: `More than ${RAW_ROW_LIMIT} requests in this window: shown in ${rollup.stepMs / 60_000}-minute steps from the rollups.` });
+  }
+  const start = stepStart(ctx.range.from.getTime(), rollup.stepMs);
+  const rows = await requestSeries(ctx.db, tenantId, {
+    endpoints, resolution: rollup.source, start, to: ctx.range.to, withCounts, withHistograms: percents.length > 0,
+  });
+  const times = stepTimes(start, ctx.range.to, rollup.stepMs);
+  const series = new Map(endpoints.map((endpoint) => [endpoint, {
+    endpoint, steps: new Array<RequestStep | undefined>(times.length), percentiles: percentileColumns(percents.length, times.length),
+  }]));
+  // Rows arrive by endpoint and bucket, so a step's rows are consecutive: its histograms
+  // are gathered and read when the next step begins.
+  let open: { of: SeriesOfEndpoint; index: number; hists: Buffer[] } | undefined;
+  const close = () => {
+    if (open && open.hists.length > 0) {
+      setPercentiles(open.of.percentiles, open.index, stepPercentiles(open.hists.length === 1 ? open.hists[0]! : Buffer.concat(open.hists), percents));
+    }
+    open = undefined;
+  };
+  for (const row of rows) {
+    const of = series.get(row.endpoint);
+    const index = Math.floor((row.time - start.getTime()) / rollup.stepMs);
+    if (!of || index < 0 || index >= times.length) continue;
+    if (!open || open.of !== of || open.index !== index) {
+      close();
+      open = { of, index, hists: [] };
+    }
+    if (withCounts) {
+      const step = of.steps[index];
+      if (step) {
+        step.requests += row.requests;
+        step.errors += row.errors;
+        step.clientErrors += row.clientErrors;
+        step.sumMs += row.sumMs;
+      } else {
+        of.steps[index] = { requests: row.requests, errors: row.errors, clientErrors: row.clientErrors, sumMs: row.sumMs };
+      }
+    }
+    if (percents.length > 0 && row.hist) open.hists.push(row.hist);
+  }
+  close();
+  return { stepMs: rollup.stepMs, source: rollup.source, times, series: endpoints.map((endpoint) => series.get(endpoint)!), notices };
+}
+
+/** The raw rows' series, or null when the window holds more than RAW_ROW_LIMIT of them. */
+async function loadRaw(
+  ctx: QueryContext, tenantId: string, endpoint: string, stepMs: number, percents: number[], notices: LoadedSeries['notices'],
+): Promise<LoadedSeries | null> {
+  const rows = await rawRequestSeries(ctx.db, tenantId, {
+    from: ctx.range.from, to: ctx.range.to, endpoint: endpoint || null, limit: RAW_ROW_LIMIT, stepMs, fractions: percents.map((p) => p / 100),
+  });
+  if (rows.reduce((n, row) => n + row.requests, 0) > RAW_ROW_LIMIT) return null;
+  const start = stepStart(ctx.range.from.getTime(), stepMs);
+  const times = stepTimes(start, ctx.range.to, stepMs);
+  const steps = new Array<RequestStep | undefined>(times.length);
+  const percentiles = percentileColumns(percents.length, times.length);
+  for (const row of rows) {
+    const index = stepIndex(row.time.getTime(), start, stepMs);
+    if (index < 0 || index >= times.length) continue;
+    steps[index] = { requests: row.requests, errors: row.errors, clientErrors: row.clientErrors, sumMs: row.sumMs };
+    setPercentiles(percentiles, index, row.percentiles);
+  }
+  return { stepMs, source: 'raw', times, series: [{ endpoint, steps, percentiles }], notices };
+}
+
+/** One column per percentile, each `length` nulls. */
+function percentileColumns(count: number, length: number): Array<Array<number | null>> {
+  return Array.from({ length: count }, () => new Array<number | null>(length).fill(null));
+}
+
+/** Sets one step's percentiles, one per column. */
+function setPercentiles(columns: Array<Array<number | null>>, index: number, values: ReadonlyArray<number | null>): void {
+  for (let i = 0; i < columns.length; i++) columns[i]![index] = values[i] ?? null;
+}
+
+/** Counts of requests in a step. */
+export interface RequestCounts {
+  requests: number;
+  errors: number;
+  clientErrors: number;
+  sumMs: number;
+  maxMs: number | null;
+}
+
+export interface RequestPoint extends RequestCounts {
+  endpoint: string;
+  /** Bucket start, ms. */
+  time: number;
+  /** The row's histogram in array_send's form. */
+  hist: Buffer | null;
+}
+
+/**
+ * The rows of one rollup resolution per endpoint ('' = all) with buckets in [start, to),
+ * by endpoint and bucket (the table's key order: no sort). Only what is asked for is read:
+ * counts (else 0), histograms (else null). The caller sums them into steps.
+ */
+export async function requestSeries(
+  db: Queryable,
+  tenantId: string,
+  { endpoints, resolution, start, to, withCounts, withHistograms }: {
+    endpoints: string[]; resolution: Resolution; start: Date; to: Date; withCounts: boolean; withHistograms: boolean;
+  },
+): Promise<RequestPoint[]> {
+  const columns = [
+    ...(withCounts ? ['r.requests::float8', 'r.errors::float8', 'r.client_errors::float8', 'r.sum_ms::float8', 'r.max_ms::float8'] : []),
+    ...(withHistograms ? ['array_send(r.hist)'] : []),
+  ];
+  const statement = sql(
+    `SELECT r.endpoint, extract(epoch FROM r.bucket)::float8 * 1000 AS time_ms${columns.map((c) => `, ${c}`).join('')}
+       FROM api_metrics_rollup r
+      WHERE r.tenant_id = :tenant::uuid AND r.resolution = :resolution AND r.endpoint = ANY (:endpoints::text[])
+        AND r.bucket >= :start::timestamptz AND r.bucket < :to::timestamptz
+      ORDER BY r.endpoint, r.bucket`,
+    { tenant: tenantId, resolution, start, to, endpoints },
+  );
+  const result = await db.query<unknown[]>({ ...statement, rowMode: 'array' });
+  return result.rows.map((row) => {
+    let i = 2;
+    const next = () => row[i++] as never;
+    return {
+      endpoint: row[0] as string,
+      time: row[1] as number,
+      requests: withCounts ? next() : 0,
+      errors: withCounts ? next() : 0,
+      clientErrors: withCounts ? next() : 0,
+      sumMs: withCounts ? next() : 0,
+      maxMs: withCounts ? next() : null,
+      hist: withHistograms ? next() : null,
+    };
+  });
+}
+
+export interface RawRequestPoint extends RequestCounts {
+  time: Date;
+  /** percentile_cont of the response times, one per requested fraction. */
+  percentiles: number[];
+}
+
+/**
+ * A series of requests from raw rows, with exact percentiles (fractions 0..1). At most
+ * limit + 1 rows are read: a series whose requests add up to more was cut, and the
+ * caller answers from the rollups instead. user_id is never selected.
+ */
+export async function rawRequestSeries(
+  db: Queryable,
+  tenantId: string,
+  { from, to, stepMs, endpoint, fractions, limit }: { from: Date; to: Date; stepMs: number; endpoint: string | null; fractions: number[]; limit: number },
+): Promise<RawRequestPoint[]> {
+  const result = await db.query<{
+    time: Date; requests: number; errors: number; client_errors: number; sum_ms: number; max_ms: number | null; percentiles: number[];
+  }>(sql(
+    `SELECT date_bin(make_interval(secs => :step_ms::float8 / 1000), "timestamp", timestamptz '${STEP_ORIGIN}') AS time,
+            count(*)::float8 AS requests,
+            count(*) FILTER (WHERE status_code >= 500)::float8 AS errors,
+            count(*) FILTER (WHERE status_code BETWEEN 400 AND 499)::float8 AS client_errors,
+            sum(response_time_ms)::float8 AS sum_ms, max(response_time_ms)::float8 AS max_ms,
+            percentile_cont(:fractions::float8[]) WITHIN GROUP (ORDER BY response_time_ms) AS percentiles
+       FROM (SELECT "timestamp", response_time_ms, status_code
+               FROM api_performance_log
+              WHERE tenant_id = :tenant::uuid AND "timestamp" >= :from::timestamptz AND "timestamp" < :to::timestamptz
+                AND (:endpoint::text IS NULL OR coalesce(nullif(endpoint, ''), '(none)') = :endpoint::text)
+              LIMIT :limit::integer + 1) capped
+      GROUP BY 1 ORDER BY 1`,
+    { tenant: tenantId, from, to, step_ms: stepMs, endpoint, fractions, limit },
+  ));
+  return result.rows.map((row) => ({
+    time: row.time,
+    requests: row.requests,
+    errors: row.errors,
+    clientErrors: row.client_errors,
+    sumMs: row.sum_ms,
+    maxMs: row.max_ms,
+    percentiles: (row.percentiles ?? []).map(Number),
+  }));
+}

@@ -7,12 +7,8 @@
 -- already Citus tables are skipped. docs/scaling.md explains the plan.
 --
 -- Distributed by tenant_id, co-located with api_performance_log:
---   api_metrics_cumulative: per-tenant running totals of daily request histograms
---   api_metrics_prefix: per-tenant running totals within a day or an hour
 --   api_metrics_rollup: per-tenant request rollups; read per tenant, written by the refresh per tenant
---   api_metrics_rollup_5s: per-tenant 5-second request totals
 --   api_performance_log: raw request log, the largest table; every read and write is for one tenant
---   api_rollup_5s_pending: 5-second rollup deltas, as api_rollup_pending
 --   api_rollup_pending: rollup deltas of one ingest batch, always of one tenant; co-located so the refresh merges them shard by shard
 --   collected_query_stats: pg_stat_statements deltas of a tenant's monitored databases
 --   collector_snapshots: last counters of a tenant's monitored databases
@@ -21,17 +17,13 @@
 --   performance_metrics_cache: hourly cache per tenant, read by dashboards and the runbook per tenant
 --   query_endpoints: which endpoints run a fingerprint, per tenant
 --   query_fingerprints: query text once per tenant and fingerprint; joined with the statement rollups on (tenant_id, query_hash)
---   query_metrics_cumulative: per-tenant running totals of daily statement histograms
---   query_metrics_prefix: per-tenant running totals within a day or an hour
 --   query_metrics_rollup: per-tenant statement rollups
 --   query_performance_log: raw statement log; every read and write is for one tenant
 --   query_rollup_pending: statement rollup deltas, as api_rollup_pending
 --   resource_metrics_rollup: per-tenant resource rollups
 --   resource_rollup_pending: resource rollup deltas, as api_rollup_pending
---   rollup_cumulative_state: progress of the running totals, per tenant
 --   system_resource_metrics: raw resource samples; every read and write is for one tenant
 -- Reference tables (a copy on every node):
---   api_rollup_5s_state: one row (from when the 5-second totals are complete), read in the same statement as a tenant's 5-second rollups
 --   api_tokens: looked up by token hash alone, before the tenant is known; admin tokens have no tenant; small and rarely written
 --   performance_settings: one row of thresholds read by the refresh and the health score on every node
 --   rollup_refresh_state: one row of refresh progress, read and written by the refresh next to distributed tables
@@ -47,18 +39,11 @@ CREATE TEMPORARY TABLE citus_distribution_plan (table_name, plan) AS VALUES
   ('system_resource_metrics', 'distributed'),
   ('performance_metrics_cache', 'distributed'),
   ('api_metrics_rollup', 'distributed'),
-  ('api_metrics_rollup_5s', 'distributed'),
-  ('api_metrics_cumulative', 'distributed'),
-  ('api_metrics_prefix', 'distributed'),
   ('query_metrics_rollup', 'distributed'),
-  ('query_metrics_cumulative', 'distributed'),
-  ('query_metrics_prefix', 'distributed'),
   ('resource_metrics_rollup', 'distributed'),
   ('api_rollup_pending', 'distributed'),
-  ('api_rollup_5s_pending', 'distributed'),
   ('query_rollup_pending', 'distributed'),
   ('resource_rollup_pending', 'distributed'),
-  ('rollup_cumulative_state', 'distributed'),
   ('query_fingerprints', 'distributed'),
   ('query_endpoints', 'distributed'),
   ('optimization_recommendations', 'distributed'),
@@ -67,7 +52,6 @@ CREATE TEMPORARY TABLE citus_distribution_plan (table_name, plan) AS VALUES
   ('ingest_idempotency_keys', 'distributed'),
   ('api_tokens', 'reference'),
   ('performance_settings', 'reference'),
-  ('api_rollup_5s_state', 'reference'),
   ('rollup_refresh_state', 'reference'),
   ('agog_schema_history', 'local'),
   ('scheduler_job_runs', 'local'),
@@ -141,10 +125,8 @@ BEGIN
 END
 $check$;
 
--- 3. Distribute. Row triggers that only read and write their own row (the stored
---    percentiles) run on the shards; Citus asks for this setting to allow them.
+-- 3. Distribute: reference tables first, then every distributed table co-located.
 CREATE EXTENSION IF NOT EXISTS citus;
-SET citus.enable_unsafe_triggers = on;
 
 DO $distribute$
 DECLARE

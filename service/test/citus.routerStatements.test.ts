@@ -30,7 +30,6 @@ const SIX_HOURS = 6 * 3_600_000;
  */
 const MULTI_SHARD: Record<string, string> = {
   'job refresh': 'merges every tenant\'s pending rollup deltas in one pass on a timer; on Citus each shard group\'s part runs on its own node in parallel, and no request waits on it',
-  'job cumulate': 'builds running totals for every tenant with settled days, on a timer, off the request path',
   'job maintain': 'creates and drops monthly partitions and expires old rows of every tenant: DDL and retention are cluster-wide by nature, once a day',
   'job optimize': 'the detectors compare every tenant\'s rollups against thresholds, on a timer; each finding is then written for its own tenant',
   'health and metrics': '/health reads the newest cache row of all tenants (the service\'s own state, for probes): on Citus one small index read per shard',
@@ -220,7 +219,7 @@ describe('statements the service sends, as Citus would route them', () => {
   it('recorded the run: ingest, every scheduled job and both dashboard passes, touching distributed tables', () => {
     const phases = [...phaseStatements.keys()];
     expect(phases).toEqual(expect.arrayContaining(['ingest', 'health and metrics', 'dashboards as tenant', 'dashboards as admin', 'tenant list for an admin']));
-    expect(Object.keys(service.scheduler.status())).toEqual(expect.arrayContaining(['refresh', 'cumulate', 'maintain', 'optimize', 'sample-resources', 'collect']));
+    expect(Object.keys(service.scheduler.status())).toEqual(expect.arrayContaining(['refresh', 'maintain', 'optimize', 'sample-resources', 'collect']));
     for (const job of Object.keys(service.scheduler.status())) expect(phases).toContain(`job ${job}`);
     const touching = [...phaseStatements.values()].flatMap((s) => [...s]).filter(touchesDistributed);
     expect(touching.length).toBeGreaterThan(20);
@@ -267,11 +266,11 @@ describe('the tenant filter check', () => {
     expect(check('DELETE FROM api_performance_log_default WHERE "timestamp" < $1')).toEqual(['DELETE reads api_performance_log (as api_performance_log_default) without tenant_id = <value>']);
     expect(check('INSERT INTO query_fingerprints (query_hash) VALUES (1)')).toEqual(['INSERT into query_fingerprints without a tenant_id column']);
     expect(check('WITH x AS (SELECT * FROM query_endpoints) SELECT * FROM x')).toHaveLength(1);
-    expect(check('SELECT refresh_rollups_from_pending(NULL)')).toEqual(['calls refresh_rollups_from_pending(), whose body reads or writes distributed tables']);
+    expect(check('SELECT refresh_performance_metrics_incremental(NULL)')).toEqual(['calls refresh_performance_metrics_incremental(), whose body reads or writes distributed tables']);
   });
 
   it('tells the statements that reach tenant data from the others', () => {
-    expect(touchesDistributed('SELECT public.refresh_rollups_from_pending(NULL)')).toBe(true);
+    expect(touchesDistributed('SELECT public.refresh_performance_metrics_incremental(NULL)')).toBe(true);
     expect(touchesDistributed('INSERT INTO query_endpoints (tenant_id) VALUES ($1)')).toBe(true);
     expect(touchesDistributed('SELECT hist_percentile($1::bigint[], 0.95)')).toBe(false);
     expect(touchesDistributed('SELECT id FROM api_tokens WHERE token_hash = $1')).toBe(false);

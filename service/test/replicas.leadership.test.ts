@@ -14,7 +14,7 @@ import { startServeProcess, untilRecordsQueued, type ServeProcess } from './supp
 
 const TENANT = '43434343-4343-4343-8343-434343434343';
 const REPLICAS = 3;
-const JOBS = ['refresh', 'cumulate', 'maintain', 'optimize'];
+const JOBS = ['refresh', 'maintain', 'optimize'];
 
 interface Run { replica: number; from: number; to: number }
 

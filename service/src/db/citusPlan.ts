@@ -175,10 +175,8 @@ export function renderDistributeScript(plan: DistributionPlan): string {
   lines.push('  END IF;');
   lines.push('END');
   lines.push('$check$;', '');
-  comment('3. Distribute. Row triggers that only read and write their own row (the stored');
-  comment('   percentiles) run on the shards; Citus asks for this setting to allow them.');
-  lines.push('CREATE EXTENSION IF NOT EXISTS citus;');
-  lines.push('SET citus.enable_unsafe_triggers = on;', '');
+  comment('3. Distribute: reference tables first, then every distributed table co-located.');
+  lines.push('CREATE EXTENSION IF NOT EXISTS citus;', '');
   lines.push('DO $distribute$');
   lines.push('DECLARE');
   lines.push('  t record;');

@@ -1,12 +1,9 @@
-import { spawn } from 'node:child_process';
-import path from 'node:path';
-import { freePort } from '../src/localResources';
 import { createTestDatabase, type TestDatabase } from './support/db';
 import { countsOf, storedOf, SustainedIngest } from './support/load';
+import { startServeProcess, untilRecordsQueued } from './support/serveProcess';
 import { tokenFor } from './support/service';
 
 const TENANT = '88888888-8888-4888-8888-888888888888';
-const CLI = path.resolve(__dirname, '../bin/agog-perf.js');
 
 describe('SIGTERM under sustained ingest', () => {
   let db: TestDatabase;
@@ -17,18 +14,9 @@ describe('SIGTERM under sustained ingest', () => {
 
   it('finishes the batches in flight, exits 0, and every acknowledged record is stored', async () => {
     const token = await tokenFor(db, TENANT, ['ingest']);
-    const port = await freePort();
-    const child = spawn(process.execPath, [CLI, 'serve'], {
-      env: { ...process.env, DATABASE_URL: db.url, PORT: String(port), SCHEDULER_ENABLED: 'false', RESOURCE_SAMPLE_INTERVAL_MS: '0', METRICS_FLUSH_INTERVAL_MS: '200' },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let output = '';
-    child.stdout.on('data', (c: Buffer) => (output += c.toString()));
-    child.stderr.on('data', (c: Buffer) => (output += c.toString()));
-    const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
-    const deadline = Date.now() + 30_000;
-    while (!output.includes('listening on') && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
-    expect(output).toContain('listening on');
+    const serve = await startServeProcess(db.url, { SCHEDULER_ENABLED: 'false', METRICS_FLUSH_INTERVAL_MS: '200' });
+    const { child, port } = serve;
+    const exited = serve.exited.then(({ code }) => code);
 
     // Three senders per record kind, 50 records a batch; a sender stops at its first
     // refused connection (the server has closed its socket).
@@ -40,19 +28,13 @@ describe('SIGTERM under sustained ingest', () => {
     // after a flush every sender is between requests, so wait until /metrics shows a
     // queue. Answers counted from here on.
     const signalled = load.answers.length;
-    let queued = false;
-    for (let i = 0; i < 200 && !queued; i++) {
-      const metrics = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
-      queued = Number(/^agog_ingest_queue_depth (\d+)$/m.exec(metrics)?.[1] ?? 0) > 0;
-      if (!queued) await new Promise((r) => setTimeout(r, 5));
-    }
-    expect(queued).toBe(true);
+    expect(await untilRecordsQueued(serve.url, 200)).toBe(true);
     child.kill('SIGTERM');
     const code = await exited;
     await load.stop();
 
     expect(code).toBe(0);
-    expect(output).toContain('SIGTERM: shutting down');
+    expect(serve.output()).toContain('SIGTERM: shutting down');
     // Batches waiting at the signal were committed and answered 200; later requests got
     // 503 shutting_down or found the socket closed. Nothing failed otherwise.
     expect(load.count(200, signalled)).toBeGreaterThan(0);

@@ -7,11 +7,15 @@ export interface CacheFreshness {
 }
 
 // Takes a pool or a client (the query API reads it inside its read session).
+// One tenant's freshness filters by tenant_id = $1 alone, so that a distributed database
+// routes it to that tenant's shard (docs/scaling.md); null reads every tenant.
 export async function cacheFreshness(pool: Pick<Pool, 'query'>, tenantId: string | null): Promise<CacheFreshness> {
+  const columns = 'max(last_updated) AS last_updated, extract(epoch FROM now() - max(last_updated))::float8 AS staleness';
   const result = await pool.query<{ last_updated: Date | null; staleness: number | null }>(
-    `SELECT max(last_updated) AS last_updated, extract(epoch FROM now() - max(last_updated))::float8 AS staleness
-       FROM performance_metrics_cache WHERE $1::uuid IS NULL OR tenant_id = $1::uuid`,
-    [tenantId],
+    tenantId === null
+      ? `SELECT ${columns} FROM performance_metrics_cache`
+      : `SELECT ${columns} FROM performance_metrics_cache WHERE tenant_id = $1::uuid`,
+    tenantId === null ? [] : [tenantId],
   );
   const row = result.rows[0];
   return { lastUpdated: row?.last_updated ?? null, stalenessSeconds: row?.staleness ?? null };

@@ -25,6 +25,12 @@ export interface JobStatus {
   lastErrorAt: Date | null;
   lastDurationMs: number | null;
   skippedNotLeader: number;
+  /**
+   * This replica's last run under the job's lock: from taking the lock to the job's end,
+   * before the lock is released. Two replicas' intervals of one job never overlap
+   * (test/replicas.leadership.test.ts reads them from /health).
+   */
+  lastLockedRun: { from: Date; to: Date } | null;
 }
 
 /** A failed run is retried after this long (or the job's interval, when shorter). */
@@ -46,7 +52,7 @@ export class Scheduler {
     for (const job of jobs) {
       this.state.set(job.name, {
         intervalMs: job.intervalMs, runs: 0, failures: 0, lastStartedAt: null, lastSuccessAt: null,
-        lastError: null, lastErrorAt: null, lastDurationMs: null, skippedNotLeader: 0,
+        lastError: null, lastErrorAt: null, lastDurationMs: null, skippedNotLeader: 0, lastLockedRun: null,
       });
     }
   }
@@ -73,7 +79,14 @@ export class Scheduler {
     const started = Date.now();
     status.lastStartedAt = new Date(started);
     try {
-      const outcome = job.everyReplica ? { ran: true } : await withJobLock(this.pool, name, job.run);
+      const outcome = job.everyReplica ? { ran: true } : await withJobLock(this.pool, name, async () => {
+        const from = new Date();
+        try {
+          return await job.run();
+        } finally {
+          status.lastLockedRun = { from, to: new Date() };
+        }
+      });
       if (job.everyReplica) await job.run();
       if (!outcome.ran) {
         status.skippedNotLeader++;

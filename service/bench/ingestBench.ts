@@ -201,7 +201,7 @@ export async function main(argv: string[] = []): Promise<number> {
     const apiSize = await tableBytes(pool, 'api_performance_log');
     const querySize = await tableBytes(pool, 'query_performance_log');
     await refreshRollups(pool);
-    // Side by side: the same rows with the text on every row (the layout before V0.0.46).
+    // Side by side: the same rows with the text on every row (the layout of the seed schema).
     await pool.query(`CREATE TABLE bench_query_log_text_on_every_row (LIKE query_performance_log INCLUDING CONSTRAINTS)`);
     await pool.query(
       `INSERT INTO bench_query_log_text_on_every_row
@@ -331,7 +331,7 @@ export async function main(argv: string[] = []): Promise<number> {
       'Target ≤ 150 bytes per record. The original row shapes took 293 (API) and 448 (query) bytes.',
       '',
       `Query records: ${batchSize} per batch, ${Number(textStats.slow)} of ${querySize.rows} slow (≥ 1000 ms); normalized text ` +
-        `${Number(textStats.avg_chars).toFixed(0)} characters on average. Since V0.0.46 a row carries the text only when slow or the first of ` +
+        `${Number(textStats.avg_chars).toFixed(0)} characters on average. A row carries the text only when slow or the first of ` +
         `its fingerprint in its batch: ${Number(textStats.with_text)} rows here. The same rows with the text on every row ` +
         `(a plain table with the same columns and BRIN index, measured in this run) take **${everyRowBytes.toFixed(1)}** bytes per record.`,
       '',

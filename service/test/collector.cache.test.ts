@@ -1,4 +1,4 @@
-// merge_collected_into_cache (V0.0.56): an hour's cache row counts a fingerprint both
+// merge_collected_into_cache (baseline migration): an hour's cache row counts a fingerprint both
 // reported and collected once, by its collected calls, and its health score's slow-query
 // component follows; a refresh that rewrites the hour from reported rows alone is undone
 // by running it again; an hour with collected calls only gets a row. Also: a range reads

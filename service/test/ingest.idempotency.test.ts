@@ -1,4 +1,4 @@
-// Idempotency keys (Idempotency-Key header, migrations/V0.0.55): a COMMIT whose answer
+// Idempotency keys (Idempotency-Key header, ingest_idempotency_keys in the baseline migration): a COMMIT whose answer
 // is lost after the server committed, the client's retry with the same key, and exactly
 // one copy stored.
 import { randomUUID } from 'node:crypto';

@@ -1,4 +1,4 @@
-// Where the normalized query text is stored (V0.0.46): once per fingerprint in
+// Where the normalized query text is stored (baseline migration): once per fingerprint in
 // query_fingerprints, on slow raw rows (the runbook's top-10 slow queries reads them) and
 // on the first row of each fingerprint of each ingest request; NULL on the other rows.
 import { readFileSync } from 'node:fs';

@@ -8,7 +8,7 @@
 // collected in the range shows its collected calls, time and rows (every execution on
 // the monitored database, never added to the reported ones, which count the same
 // executions), and its p95 from the reported calls when it has any; source says which.
-// merged_query_counts (V0.0.56) applies the same rule for the alert rules.
+// merged_query_counts (the baseline migration) applies the same rule for the alert rules.
 import { DEFAULT_LIMIT } from '../../contract/query';
 import { collectedTotals, type CollectedTotals } from '../../db/collectedStats';
 import { fingerprintInfo, fingerprintTotals, type FingerprintTotals } from '../../rollups/fingerprints';

@@ -219,21 +219,33 @@ async function pickRadio(page: Page, label: string): Promise<void> {
     .click({ force: true });
 }
 
-/** Grafana's Combobox: open it, type to filter, click the option. */
+/**
+ * Grafana's Combobox: open it, type to filter, click the option. A filter typed while the
+ * menu was still opening can leave it empty on a loaded machine: then close it and try
+ * again, up to three times.
+ */
 async function pickCombobox(page: Page, id: string, label: string): Promise<void> {
   const input = page.locator(`#${id}`);
-  // A menu still closing from the last pick would swallow the click that opens it again.
-  await page.getByRole('listbox').waitFor({ state: 'hidden' });
-  await input.click();
-  await input.press('ControlOrMeta+a');
-  await input.pressSequentially(label);
   const option = page.getByRole('option', { name: new RegExp(`^${escapeRegExp(label)}`) }).first();
-  try {
-    await option.waitFor({ timeout: 2_000 });
-  } catch {
-    await input.press('ArrowDown');
+  for (let attempt = 1; ; attempt++) {
+    // A menu still closing from the last pick would swallow the click that opens it again.
+    await page.getByRole('listbox').waitFor({ state: 'hidden' });
+    await input.click();
+    await input.press('ControlOrMeta+a');
+    await input.pressSequentially(label);
+    try {
+      await option.waitFor({ timeout: 2_000 });
+    } catch {
+      await input.press('ArrowDown');
+    }
+    try {
+      await option.click({ timeout: attempt < 3 ? 4_000 : 8_000 });
+      return;
+    } catch (err) {
+      if (attempt >= 3) throw err;
+      await input.press('Escape');
+    }
   }
-  await option.click();
 }
 
 async function waitFor<T>(what: string, probe: () => Promise<T | undefined | false>, timeoutMs = 15_000): Promise<T> {

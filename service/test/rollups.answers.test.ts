@@ -20,9 +20,13 @@ const DAY = 24 * HOUR;
 const SETTINGS: QuerySettings = { latencyTargetMs: 40, slowQueryThresholdMs: 100 };
 const ENDPOINTS = Array.from({ length: 12 }, (_, i) => `/api/e${i}`);
 const HASHES = Array.from({ length: 30 }, (_, i) => String(500 + i));
-/** Three days of traffic ending at a UTC midnight two days ago. */
-const START = Math.floor(Date.now() / DAY) * DAY - 5 * DAY;
-const END = START + 3 * DAY;
+/**
+ * Traffic from the UTC midnight two days ago to a few minutes ago: its last day and more
+ * lie in the fine window (5-minute rows per key), the day before does not.
+ */
+const NOW = Date.now();
+const START = Math.floor(NOW / DAY) * DAY - 2 * DAY;
+const END = Math.floor(NOW / (5 * MINUTE)) * 5 * MINUTE - 5 * MINUTE;
 
 let db: TestDatabase;
 
@@ -58,6 +62,7 @@ const RANGES: Array<[string, TimeRange]> = [
   ['whole days', { from: new Date(START), to: new Date(START + 2 * DAY) }],
   ['days with partial edges, to the end', { from: new Date(START + 7 * HOUR + 31 * MINUTE), to: new Date(END) }],
   ['wider than the data', { from: new Date(START - 2 * DAY), to: new Date(END + DAY) }],
+  ['in the fine window, partial edges', { from: new Date(START + DAY + 3 * HOUR + 17 * MINUTE + 3), to: new Date(END - 37 * MINUTE - 11) }],
 ];
 
 interface NaiveEndpoint {
@@ -114,7 +119,7 @@ describe.each(RANGES)('totals over a range: %s', (name, range) => {
   it('per endpoint and for the tenant: the raw rows\' counts, sums, maxima and histograms', async () => {
     const naive = await naiveEndpoints(range);
     expect(naive.size).toBeGreaterThan(0);
-    const rows = await endpointTotals(db.pool, T, range, SETTINGS, { orderBy: 'p95', limit: 100 });
+    const rows = await endpointTotals(db.pool, T, range, SETTINGS, NOW, { orderBy: 'p95', limit: 100 });
     expect(rows.map((r) => r.endpoint).sort()).toEqual([...naive.keys()].sort());
     for (const row of rows) {
       const n = naive.get(row.endpoint)!;
@@ -126,7 +131,7 @@ describe.each(RANGES)('totals over a range: %s', (name, range) => {
       expectClose(`${label} db_ms`, row.dbMs, n.db_ms);
       expectSameHistogram(label, row.histogram, n);
     }
-    const total = await requestTotals(db.pool, T, range, SETTINGS);
+    const total = await requestTotals(db.pool, T, range, SETTINGS, NOW);
     const all = [...naive.values()];
     expect(total.requests).toBe(all.reduce((s, r) => s + r.requests, 0));
     expect(total.maxMs).toBe(Math.max(...all.map((r) => r.max_ms ?? -1)));
@@ -136,7 +141,7 @@ describe.each(RANGES)('totals over a range: %s', (name, range) => {
 
   it('per fingerprint, and only those an endpoint issued', async () => {
     const naive = await naiveFingerprints(range);
-    const rows = await fingerprintTotals(db.pool, T, range, SETTINGS, { orderBy: 'p95', limit: 100, endpoint: null });
+    const rows = await fingerprintTotals(db.pool, T, range, SETTINGS, NOW, { orderBy: 'p95', limit: 100, endpoint: null });
     expect(rows.map((r) => r.queryHash).sort()).toEqual([...naive.keys()].sort());
     for (const row of rows) {
       const n = naive.get(row.queryHash)!;
@@ -146,7 +151,7 @@ describe.each(RANGES)('totals over a range: %s', (name, range) => {
       expectSameHistogram(label, row.histogram, n);
     }
     const issued = await db.pool.query<{ h: string }>(`SELECT query_hash::text AS h FROM query_endpoints WHERE tenant_id = $1 AND endpoint = '/api/e2'`, [T]);
-    const ofEndpoint = await fingerprintTotals(db.pool, T, range, SETTINGS, { orderBy: 'total', limit: 100, endpoint: '/api/e2' });
+    const ofEndpoint = await fingerprintTotals(db.pool, T, range, SETTINGS, NOW, { orderBy: 'total', limit: 100, endpoint: '/api/e2' });
     const allowed = new Set(issued.rows.map((r) => r.h));
     expect(ofEndpoint.map((r) => r.queryHash).sort()).toEqual([...naive.keys()].filter((k) => allowed.has(k)).sort());
   });
@@ -161,7 +166,7 @@ describe.each(RANGES)('totals over a range: %s', (name, range) => {
     };
     for (const [order, key] of Object.entries(endpointOrder)) {
       const expected = [...endpoints].sort((a, b) => key(b) - key(a) || (a.key < b.key ? -1 : 1)).slice(0, 3).map((r) => r.key);
-      const got = await endpointTotals(db.pool, T, range, SETTINGS, { orderBy: order as EndpointOrderKey, limit: 3 });
+      const got = await endpointTotals(db.pool, T, range, SETTINGS, NOW, { orderBy: order as EndpointOrderKey, limit: 3 });
       expect([order, got.map((r) => r.endpoint)]).toEqual([order, expected]);
       // The winners' histograms are read too.
       for (const row of got) expect(row.histogram.total).toBe(row.requests);
@@ -173,10 +178,10 @@ describe.each(RANGES)('totals over a range: %s', (name, range) => {
     };
     for (const [order, key] of Object.entries(fingerprintOrder)) {
       const expected = [...fingerprints].sort((a, b) => key(b) - key(a) || (a.key < b.key ? -1 : 1)).slice(0, 5).map((r) => r.key);
-      const got = await fingerprintTotals(db.pool, T, range, SETTINGS, { orderBy: order as FingerprintOrderKey, limit: 5, endpoint: null });
+      const got = await fingerprintTotals(db.pool, T, range, SETTINGS, NOW, { orderBy: order as FingerprintOrderKey, limit: 5, endpoint: null });
       expect([order, got.map((r) => r.queryHash)]).toEqual([order, expected]);
     }
-    const busiest = await busiestEndpoints(db.pool, T, range, SETTINGS, 4);
+    const busiest = await busiestEndpoints(db.pool, T, range, SETTINGS, NOW, 4);
     expect(busiest).toEqual([...endpoints].sort((a, b) => b.requests - a.requests || (a.key < b.key ? -1 : 1)).slice(0, 4).map((r) => r.key));
   });
 });
@@ -188,22 +193,29 @@ function mergedNaive(rows: Array<{ buckets: number[]; counts: number[] }>): Hist
 }
 
 describe('rows not yet refreshed', () => {
-  it('count at once in a range\'s partial hours, and in its whole hours from the next refresh on', async () => {
-    const partial = { from: new Date(END - 45 * MINUTE), to: new Date(END + 10 * MINUTE) };
-    const whole = { from: new Date(END - 2 * HOUR), to: new Date(END) };
-    const requests = async (range: TimeRange) => (await requestTotals(db.pool, T, range, SETTINGS)).requests;
-    const calls = async (range: TimeRange) => (await fingerprintTotals(db.pool, T, range, SETTINGS, { orderBy: 'count', limit: 100, endpoint: null }))
+  it('count at once in a range\'s partial 5 minutes, and in its 5-minute rows from the next refresh on', async () => {
+    const sliver = { from: new Date(END + 5 * MINUTE), to: new Date(END + 7 * MINUTE) };
+    const fives = { from: new Date(END - 30 * MINUTE), to: new Date(END) };
+    const requests = async (range: TimeRange) => (await requestTotals(db.pool, T, range, SETTINGS, NOW)).requests;
+    const calls = async (range: TimeRange) => (await fingerprintTotals(db.pool, T, range, SETTINGS, NOW, { orderBy: 'count', limit: 100, endpoint: null }))
       .reduce((n, r) => n + r.calls, 0);
-    const before = [await requests(partial), await requests(whole), await calls(partial), await calls(whole)];
-    await insertRequests(db.pool, T, [{ at: new Date(END - 30 * MINUTE), endpoint: '/api/e1', ms: 9999, status: 500 }]);
-    await insertQueries(db.pool, T, [{ at: new Date(END - 29 * MINUTE), hash: HASHES[2]!, preview: 'SELECT 2', ms: 7777, endpoint: '/api/e2' }]);
-    expect([await requests(partial), await requests(whole), await calls(partial), await calls(whole)])
-      .toEqual([before[0]! + 1, before[1], before[2]! + 1, before[3]]);
+    const before = [await requests(sliver), await requests(fives), await calls(sliver), await calls(fives)];
+    expect(before.slice(0, 1).concat(before.slice(2, 3))).toEqual([0, 0]);
+    await insertRequests(db.pool, T, [
+      { at: new Date(END + 6 * MINUTE), endpoint: '/api/e1', ms: 9999, status: 500 },
+      { at: new Date(END - 12 * MINUTE), endpoint: '/api/e1', ms: 8888, status: 500 },
+    ]);
+    await insertQueries(db.pool, T, [
+      { at: new Date(END + 6 * MINUTE), hash: HASHES[2]!, preview: 'SELECT 2', ms: 7777, endpoint: '/api/e2' },
+      { at: new Date(END - 12 * MINUTE), hash: HASHES[2]!, preview: 'SELECT 2', ms: 6666, endpoint: '/api/e2' },
+    ]);
+    expect([await requests(sliver), await requests(fives), await calls(sliver), await calls(fives)])
+      .toEqual([1, before[1], 1, before[3]]);
     await refreshRollups(db.pool);
-    expect([await requests(partial), await requests(whole), await calls(partial), await calls(whole)])
-      .toEqual([before[0]! + 1, before[1]! + 1, before[2]! + 1, before[3]! + 1]);
-    const naive = await naiveEndpoints(whole);
-    const e1 = (await endpointTotals(db.pool, T, whole, SETTINGS, { orderBy: 'p95', limit: 100 })).find((r) => r.endpoint === '/api/e1')!;
+    expect([await requests(sliver), await requests(fives), await calls(sliver), await calls(fives)])
+      .toEqual([1, before[1]! + 1, 1, before[3]! + 1]);
+    const naive = await naiveEndpoints(fives);
+    const e1 = (await endpointTotals(db.pool, T, fives, SETTINGS, NOW, { orderBy: 'p95', limit: 100 })).find((r) => r.endpoint === '/api/e1')!;
     expectSameHistogram('after the refresh', e1.histogram, naive.get('/api/e1')!);
   });
 });
@@ -222,7 +234,7 @@ describe('the comparison can fail', () => {
 
   it('sees another tenant\'s rows as a difference', async () => {
     const range = RANGES[4]![1];
-    const mine = await endpointTotals(db.pool, T, range, SETTINGS, { orderBy: 'requests', limit: 100 });
+    const mine = await endpointTotals(db.pool, T, range, SETTINGS, NOW, { orderBy: 'requests', limit: 100 });
     const theirs = await naiveEndpoints(range, OTHER);
     const differs = mine.some((row) => theirs.get(row.endpoint)?.requests !== row.requests);
     expect(differs).toBe(true);

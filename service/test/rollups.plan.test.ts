@@ -7,34 +7,53 @@ import { DAY_MS, FIVE_MINUTES_MS, HOUR_MS, resolveRange, RESOLUTION_MS } from '.
 const at = (iso: string) => new Date(iso);
 
 describe('range pieces', () => {
-  it.each([
+  const CASES = [
     ['2031-03-01T10:07:00Z', '2031-03-31T16:52:00Z'],
     ['2031-03-01T00:00:00Z', '2031-03-02T00:00:00Z'],
     ['2031-03-01T10:07:00Z', '2031-03-01T10:49:00Z'],
+    ['2031-03-01T10:07:13Z', '2031-03-01T10:09:00Z'],
     ['2031-03-01T23:58:00Z', '2031-03-02T00:03:00Z'],
     ['2031-03-01T10:00:00Z', '2031-03-03T11:00:00Z'],
     ['2031-03-01T10:00:00.001Z', '2031-03-01T11:00:00Z'],
-  ])('cover %s – %s exactly once, rollup pieces on whole rows', (from, to) => {
-    const pieces = rangePieces({ from: at(from), to: at(to) });
-    const order: Span[] = [pieces.rawHead, pieces.hoursHead, pieces.days, pieces.hoursTail, pieces.rawTail];
-    // Contiguous, in order, from `from` to `to`.
-    expect(order[0]!.from).toBe(at(from).getTime());
-    expect(order[4]!.to).toBe(at(to).getTime());
-    for (let i = 1; i < order.length; i++) expect(order[i]!.from).toBe(order[i - 1]!.to);
-    for (const span of order) expect(span.to).toBeGreaterThanOrEqual(span.from);
-    // Rollup pieces start and end on their rows; raw pieces stay within an hour.
-    for (const [span, width] of [[pieces.hoursHead, HOUR_MS], [pieces.days, DAY_MS], [pieces.hoursTail, HOUR_MS]] as const) {
-      if (span.to > span.from) expect([span.from % width, span.to % width]).toEqual([0, 0]);
-    }
-    expect(pieces.rawHead.to - pieces.rawHead.from).toBeLessThan(HOUR_MS);
-    expect(pieces.rawTail.to - pieces.rawTail.from).toBeLessThan(HOUR_MS);
-  });
+    ['2031-03-01T10:02:00Z', '2031-03-01T11:58:00Z'],
+  ];
+  const WIDTH = { fiveHead: FIVE_MINUTES_MS, hoursHead: HOUR_MS, days: DAY_MS, hoursTail: HOUR_MS, fiveTail: FIVE_MINUTES_MS } as const;
+  for (const fine of ['with 5-minute rows', 'without 5-minute rows'] as const) {
+    it.each(CASES)(`cover %s – %s exactly once, rollup pieces on whole rows, ${fine}`, (from, to) => {
+      const pieces = rangePieces({ from: at(from), to: at(to) }, fine === 'with 5-minute rows' ? Number.NEGATIVE_INFINITY : Number.POSITIVE_INFINITY);
+      const order: Span[] = [pieces.rawHead, pieces.fiveHead, pieces.hoursHead, pieces.days, pieces.hoursTail, pieces.fiveTail, pieces.rawTail];
+      // Contiguous, in order, from `from` to `to`.
+      expect(order[0]!.from).toBe(at(from).getTime());
+      expect(order[6]!.to).toBe(at(to).getTime());
+      for (let i = 1; i < order.length; i++) expect(order[i]!.from).toBe(order[i - 1]!.to);
+      for (const span of order) expect(span.to).toBeGreaterThanOrEqual(span.from);
+      // Rollup pieces start and end on their rows; raw pieces are shorter than 5 minutes
+      // with 5-minute rows, than an hour without.
+      for (const [name, width] of Object.entries(WIDTH)) {
+        const span = pieces[name as keyof typeof WIDTH];
+        if (span.to > span.from) expect([name, span.from % width, span.to % width]).toEqual([name, 0, 0]);
+      }
+      if (fine === 'without 5-minute rows') expect([pieces.fiveHead.to - pieces.fiveHead.from, pieces.fiveTail.to - pieces.fiveTail.from]).toEqual([0, 0]);
+      const rawLimit = fine === 'with 5-minute rows' ? FIVE_MINUTES_MS : HOUR_MS;
+      expect(pieces.rawHead.to - pieces.rawHead.from).toBeLessThan(rawLimit);
+      expect(pieces.rawTail.to - pieces.rawTail.from).toBeLessThan(rawLimit);
+    });
+  }
 
-  it('read whole days in the middle of a long range, whole hours beside them', () => {
+  it('read whole days in the middle of a long range, whole hours and 5 minutes beside them', () => {
     const p = rangePieces({ from: at('2031-03-01T10:07:00Z'), to: at('2031-03-31T16:52:00Z') });
     const iso = (ms: number) => new Date(ms).toISOString();
     expect([iso(p.days.from), iso(p.days.to)]).toEqual(['2031-03-02T00:00:00.000Z', '2031-03-31T00:00:00.000Z']);
     expect([iso(p.hoursHead.from), iso(p.hoursTail.to)]).toEqual(['2031-03-01T11:00:00.000Z', '2031-03-31T16:00:00.000Z']);
+    expect([iso(p.fiveHead.from), iso(p.fiveTail.to)]).toEqual(['2031-03-01T10:10:00.000Z', '2031-03-31T16:50:00.000Z']);
+  });
+
+  it('read the partial hours as raw rows before the fine window, 5-minute rows within it', () => {
+    const fineFrom = Date.parse('2031-03-31T00:00:00Z');
+    const p = rangePieces({ from: at('2031-03-01T10:07:00Z'), to: at('2031-03-31T16:52:00Z') }, fineFrom);
+    const iso = (ms: number) => new Date(ms).toISOString();
+    expect([iso(p.rawHead.to), p.fiveHead.to - p.fiveHead.from]).toEqual(['2031-03-01T11:00:00.000Z', 0]);
+    expect([iso(p.fiveTail.from), iso(p.rawTail.from)]).toEqual(['2031-03-31T16:00:00.000Z', '2031-03-31T16:50:00.000Z']);
   });
 });
 

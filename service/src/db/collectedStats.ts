@@ -138,8 +138,8 @@ function totalsOf(row: TotalsRow): CollectedTotals {
 export async function collectedTotals(db: Queryable, tenantId: string, range: TimeRange): Promise<Map<string, CollectedTotals>> {
   const pieces = rangePieces(range);
   const five = (ms: number, round: (x: number) => number) => new Date(round(ms / FIVE_MINUTES_MS) * FIVE_MINUTES_MS);
-  const head = { from: five(pieces.rawHead.from, Math.floor), to: new Date(pieces.rawHead.to) };
-  const tail = { from: new Date(pieces.rawTail.from), to: five(pieces.rawTail.to, Math.ceil) };
+  const head = { from: five(pieces.rawHead.from, Math.floor), to: new Date(pieces.fiveHead.to) };
+  const tail = { from: new Date(pieces.fiveTail.from), to: five(pieces.rawTail.to, Math.ceil) };
   const hoursFrom = { from: new Date(pieces.hoursHead.from) };
   const hoursTo = { to: new Date(pieces.hoursTail.to) };
   const result = await db.query<TotalsRow>(

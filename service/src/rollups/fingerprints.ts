@@ -40,12 +40,13 @@ export async function fingerprintTotals(
   tenantId: string,
   range: TimeRange,
   settings: QuerySettings,
+  nowMs: number,
   { orderBy, limit, endpoint }: { orderBy: FingerprintOrderKey; limit: number; endpoint: string | null },
 ): Promise<FingerprintTotals[]> {
   const filter: KeyFilter = endpoint ? { kind: 'issuedBy', endpoint } : { kind: 'each' };
   const rows = await rankKeys(db, QUERIES, tenantId, range, settings, orderBy === 'p95'
-    ? { filter, histograms: 'all' }
-    : { filter, orderBy: ORDER_SQL[orderBy], limit, histograms: 'returned' });
+    ? { filter, nowMs, histograms: 'all' }
+    : { filter, nowMs, orderBy: ORDER_SQL[orderBy], limit, histograms: 'returned' });
   return rows.map((row) => ({
     queryHash: row.key,
     calls: row.sums.calls!,

@@ -8,7 +8,7 @@
 //   - 5-minute rows per key only from fineRollupStart(now) on (the current and the
 //     previous UTC day); the tenant's total keeps them as long as the others;
 //   - the raw logs, which answer the edges of a range and short windows.
-import { DAY_MS, FIVE_MINUTES_MS, HOUR_MS, type Resolution, RESOLUTION_MS, type TimeRange } from './time';
+import { DAY_MS, FIVE_MINUTES_MS, HOUR_MS, type Resolution, type TimeRange } from './time';
 
 /** Time origin of every step and bucket, as the rollups' date_bin uses it. */
 export const STEP_ORIGIN = '2000-01-01 00:00:00+00';
@@ -107,17 +107,23 @@ export interface Span {
 }
 
 /**
- * A range cut into what answers its totals exactly: raw rows up to the first whole
- * hour, hourly rows up to the first whole day, daily rows, hourly rows, raw rows to the
- * end. Always these five spans in this order; absent ones are empty, so the SQL that
+ * A range cut into what answers its totals exactly: raw rows up to the first whole 5
+ * minutes, 5-minute rows up to the first whole hour, hourly rows up to the first whole
+ * day, daily rows, then hourly rows, 5-minute rows and raw rows to the end. 5-minute
+ * pieces are used only from `fineFromMs` on (where the rows read have them: always for
+ * the tenant's total, within the fine window for keys); before it a partial hour is raw
+ * rows. Always these seven spans in this order; absent ones are empty, so the SQL that
  * reads them has one shape. A 30-day range reads about 30 daily and 46 hourly rows per
- * key and at most two partial hours of raw rows.
+ * key, up to 22 five-minute rows, and at most two partial 5 minutes of raw rows (a
+ * partial hour where 5-minute rows are not kept).
  */
 export interface RangePieces {
   rawHead: Span;
+  fiveHead: Span;
   hoursHead: Span;
   days: Span;
   hoursTail: Span;
+  fiveTail: Span;
   rawTail: Span;
 }
 
@@ -129,23 +135,41 @@ function ceilTo(ms: number, unit: number): number {
   return Math.ceil(ms / unit) * unit;
 }
 
-export function rangePieces(range: TimeRange): RangePieces {
+export function rangePieces(range: TimeRange, fineFromMs = Number.NEGATIVE_INFINITY): RangePieces {
   const start = range.from.getTime();
   const end = range.to.getTime();
+  if (ceilTo(start, HOUR_MS) >= end) {
+    // Within one hour: raw rows, whole 5 minutes, raw rows.
+    const fiveFrom = ceilTo(start, FIVE_MINUTES_MS);
+    const fiveTo = floorTo(end, FIVE_MINUTES_MS);
+    const five = start >= fineFromMs && fiveFrom < fiveTo;
+    const none = (at: number): Span => ({ from: at, to: at });
+    const to = five ? fiveTo : end;
+    return {
+      rawHead: { from: start, to: five ? fiveFrom : end },
+      fiveHead: five ? { from: fiveFrom, to: fiveTo } : none(to),
+      hoursHead: none(to),
+      days: none(to),
+      hoursTail: none(to),
+      fiveTail: none(to),
+      rawTail: { from: to, to: end },
+    };
+  }
   const hourStart = Math.min(ceilTo(start, HOUR_MS), end);
   const hourEnd = Math.max(floorTo(end, HOUR_MS), hourStart);
   const dayStart = Math.min(ceilTo(hourStart, DAY_MS), hourEnd);
   const dayEnd = Math.max(floorTo(hourEnd, DAY_MS), dayStart);
+  // The head's partial hour [start, hourStart): raw up to whole 5 minutes, then 5-minute rows.
+  const fiveHeadFrom = start >= fineFromMs ? Math.min(ceilTo(start, FIVE_MINUTES_MS), hourStart) : hourStart;
+  // The tail's partial hour [hourEnd, end): 5-minute rows, then raw.
+  const fiveTailTo = hourEnd >= fineFromMs ? Math.max(floorTo(end, FIVE_MINUTES_MS), hourEnd) : hourEnd;
   return {
-    rawHead: { from: start, to: hourStart },
+    rawHead: { from: start, to: fiveHeadFrom },
+    fiveHead: { from: fiveHeadFrom, to: hourStart },
     hoursHead: { from: hourStart, to: dayStart },
     days: { from: dayStart, to: dayEnd },
     hoursTail: { from: dayEnd, to: hourEnd },
-    rawTail: { from: hourEnd, to: end },
+    fiveTail: { from: hourEnd, to: fiveTailTo },
+    rawTail: { from: fiveTailTo, to: end },
   };
-}
-
-/** The resolution of a step's rows, as the rollup tables name it. */
-export function resolutionMs(resolution: Resolution): number {
-  return RESOLUTION_MS[resolution];
 }

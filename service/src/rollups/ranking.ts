@@ -9,9 +9,14 @@
 import type { QuerySettings } from '../query/context';
 import type { Queryable } from '../db/tenantSession';
 import { Histogram, packedHistograms } from './histogram';
-import { rangePieces } from './plan';
+import { fineRollupStart, rangePieces } from './plan';
 import { type KeyFilter, rangeRowsParams, rangeRowsSql, type RollupKind, sql } from './sql';
 import type { TimeRange } from './time';
+
+/** Where 5-minute rows begin for what a filter reads: always for the tenant's total, the fine window for keys. */
+function fineFrom(filter: KeyFilter, nowMs: number): number {
+  return filter.kind === 'total' ? Number.NEGATIVE_INFINITY : fineRollupStart(nowMs);
+}
 
 export interface KeyTotals {
   key: string;
@@ -24,6 +29,8 @@ export interface KeyTotals {
 
 export interface RankOptions {
   filter: KeyFilter;
+  /** The request's clock: which 5-minute rows exist (src/rollups/plan.ts fineRollupStart). */
+  nowMs: number;
   /** SQL over the sums (aliased t) to order by, descending; none: every key, by key. */
   orderBy?: string;
   limit?: number;
@@ -38,7 +45,7 @@ export interface RankOptions {
 export async function rankKeys(
   db: Queryable, kind: RollupKind, tenantId: string, range: TimeRange, settings: QuerySettings, options: RankOptions,
 ): Promise<KeyTotals[]> {
-  const pieces = rangePieces(range);
+  const pieces = rangePieces(range, fineFrom(options.filter, options.nowMs));
   const sums = kind.sums.map((c) => `coalesce(sum(p.${c}), 0)::float8 AS ${c}`).join(', ');
   const withHistograms = options.histograms === 'all';
   const order = options.orderBy
@@ -65,7 +72,7 @@ export async function rankKeys(
     };
   });
   if (options.histograms === 'returned' && rows.length > 0) {
-    const histograms = await rangeHistograms(db, kind, tenantId, range, settings, { kind: 'some', keys: rows.map((r) => r.key) });
+    const histograms = await rangeHistograms(db, kind, tenantId, range, settings, { kind: 'some', keys: rows.map((r) => r.key) }, options.nowMs);
     for (const row of rows) {
       const histogram = histograms.get(row.key);
       if (histogram) row.histogram = histogram;
@@ -76,11 +83,11 @@ export async function rankKeys(
 
 /** The merged histogram over a range of each key the filter selects. */
 export async function rangeHistograms(
-  db: Queryable, kind: RollupKind, tenantId: string, range: TimeRange, settings: QuerySettings, filter: KeyFilter,
+  db: Queryable, kind: RollupKind, tenantId: string, range: TimeRange, settings: QuerySettings, filter: KeyFilter, nowMs: number,
 ): Promise<Map<string, Histogram>> {
   const result = await db.query<{ key: string; packed: string | null }>(sql(
     `SELECT p.key, ${packedHistograms('p.hist')} AS packed FROM ${rangeRowsSql(kind, filter)} p GROUP BY p.key`,
-    rangeRowsParams(kind, tenantId, rangePieces(range), filter, settings),
+    rangeRowsParams(kind, tenantId, rangePieces(range, fineFrom(filter, nowMs)), filter, settings),
   ));
   return new Map(result.rows.map((row) => {
     const histogram = new Histogram();

@@ -46,10 +46,10 @@ function toTotals(row: KeyTotals | undefined): RequestTotals {
 
 /** Totals and merged histogram over a range for one endpoint, or the tenant's total (''). */
 export async function requestTotals(
-  db: Queryable, tenantId: string, range: TimeRange, settings: QuerySettings, endpoint = '',
+  db: Queryable, tenantId: string, range: TimeRange, settings: QuerySettings, nowMs: number, endpoint = '',
 ): Promise<RequestTotalsWithHistogram> {
   const rows = await rankKeys(db, REQUESTS, tenantId, range, settings, {
-    filter: endpoint ? { kind: 'one', key: endpoint } : { kind: 'total' }, histograms: 'all',
+    filter: endpoint ? { kind: 'one', key: endpoint } : { kind: 'total' }, nowMs, histograms: 'all',
   });
   const row = rows[0];
   return { ...toTotals(row), histogram: row?.histogram ?? new Histogram() };
@@ -68,18 +68,21 @@ const ORDER_SQL: Record<Exclude<EndpointOrderKey, 'p95'>, string> = {
  * order; by p95, every endpoint, for the caller to rank by its merged histogram.
  */
 export async function endpointTotals(
-  db: Queryable, tenantId: string, range: TimeRange, settings: QuerySettings, { orderBy, limit }: { orderBy: EndpointOrderKey; limit: number },
+  db: Queryable, tenantId: string, range: TimeRange, settings: QuerySettings, nowMs: number,
+  { orderBy, limit }: { orderBy: EndpointOrderKey; limit: number },
 ): Promise<EndpointTotals[]> {
   const rows = await rankKeys(db, REQUESTS, tenantId, range, settings, orderBy === 'p95'
-    ? { filter: { kind: 'each' }, histograms: 'all' }
-    : { filter: { kind: 'each' }, orderBy: ORDER_SQL[orderBy], limit, histograms: 'returned' });
+    ? { filter: { kind: 'each' }, nowMs, histograms: 'all' }
+    : { filter: { kind: 'each' }, nowMs, orderBy: ORDER_SQL[orderBy], limit, histograms: 'returned' });
   return rows.map((row) => ({ endpoint: row.key, ...toTotals(row), histogram: row.histogram }));
 }
 
 /** Endpoints with requests in a range, busiest first (template variables, per-endpoint series). */
-export async function busiestEndpoints(db: Queryable, tenantId: string, range: TimeRange, settings: QuerySettings, limit: number): Promise<string[]> {
+export async function busiestEndpoints(
+  db: Queryable, tenantId: string, range: TimeRange, settings: QuerySettings, nowMs: number, limit: number,
+): Promise<string[]> {
   const rows = await rankKeys(db, REQUESTS, tenantId, range, settings, {
-    filter: { kind: 'each' }, orderBy: 't.requests', limit, histograms: 'none',
+    filter: { kind: 'each' }, nowMs, orderBy: 't.requests', limit, histograms: 'none',
   });
   return rows.map((row) => row.key);
 }

@@ -134,14 +134,16 @@ function rollupCondition(kind: RollupKind, filter: KeyFilter): string {
   return kind === REQUESTS ? endpointCondition(filter, 'r.endpoint') : fingerprintCondition(filter, 'r.query_hash');
 }
 
-const ROLLUP_SPANS: ReadonlyArray<[keyof RangePieces, '1h' | '1d']> = [['hoursHead', '1h'], ['days', '1d'], ['hoursTail', '1h']];
+const ROLLUP_SPANS: ReadonlyArray<[keyof RangePieces, '5m' | '1h' | '1d']> = [
+  ['fiveHead', '5m'], ['hoursHead', '1h'], ['days', '1d'], ['hoursTail', '1h'], ['fiveTail', '5m'],
+];
 const RAW_SPANS: ReadonlyArray<keyof RangePieces> = ['rawHead', 'rawTail'];
 
 /**
  * SQL of every row that answers a range's totals, as a parenthesised FROM item with
- * columns key, the kind's sums, max_ms and hist: the hourly and daily rollup rows of
- * the whole hours and days (one index range each), and the raw rows of the partial
- * hours at the edges grouped by key. Its parameters: rangeRowsParams.
+ * columns key, the kind's sums, max_ms and hist: the rollup rows of the range's pieces
+ * (src/rollups/plan.ts rangePieces; one index range each), and the raw rows of its
+ * partial 5 minutes (or partial hours) grouped by key. Its parameters: rangeRowsParams.
  */
 export function rangeRowsSql(kind: RollupKind, filter: KeyFilter): string {
   const columns = [...kind.sums, 'max_ms', 'hist'].map((c) => `r.${c}`).join(', ');

@@ -14,7 +14,7 @@ export const endpoints: QueryHandler<'endpoints'> = async (query, ctx) => {
   const tenantId = tenantOf(ctx, 'endpoints');
   const orderBy = query.orderBy ?? 'p95';
   const limit = query.limit ?? DEFAULT_LIMIT;
-  const rows = await endpointTotals(ctx.db, tenantId, ctx.range, ctx.settings, { orderBy: SQL_ORDER[orderBy], limit });
+  const rows = await endpointTotals(ctx.db, tenantId, ctx.range, ctx.settings, ctx.now, { orderBy: SQL_ORDER[orderBy], limit });
   const seconds = elapsedSeconds(ctx.range, ctx.now);
   const table = rows.map((row) => {
     const [p95, p99] = row.histogram.percentiles([95, 99]);

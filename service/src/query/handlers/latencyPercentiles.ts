@@ -21,7 +21,7 @@ export const latencyPercentiles: QueryHandler<'latencyPercentiles'> = async (que
   const percents = [...new Set(query.percentiles ?? DEFAULT_PERCENTILES)].sort((a, b) => a - b);
   let endpoints = [query.endpoint ?? ''];
   if (query.byEndpoint && !query.endpoint) {
-    endpoints = await busiestEndpoints(ctx.db, tenantId, ctx.range, ctx.settings, BY_ENDPOINT_LIMIT);
+    endpoints = await busiestEndpoints(ctx.db, tenantId, ctx.range, ctx.settings, ctx.now, BY_ENDPOINT_LIMIT);
   }
   const loaded = await loadRequestSeries(ctx, tenantId, { endpoints, percents, withCounts: false });
   const frames = loaded.series.map(({ endpoint, percentiles }) => {

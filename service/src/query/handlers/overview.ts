@@ -23,7 +23,7 @@ export function healthStatus(score: number | null): HealthStatus {
 
 export const overview: QueryHandler<'overview'> = async (query, ctx) => {
   const tenantId = tenantOf(ctx, 'overview');
-  const totals = await requestTotals(ctx.db, tenantId, ctx.range, ctx.settings);
+  const totals = await requestTotals(ctx.db, tenantId, ctx.range, ctx.settings, ctx.now);
   const health = await healthTotals(ctx.db, tenantId, ctx.range);
   const freshness = await cacheFreshness(ctx.db, tenantId);
   const seconds = elapsedSeconds(ctx.range, ctx.now);

@@ -63,7 +63,7 @@ export const slowQueries: QueryHandler<'slowQueries'> = async (query, ctx) => {
   const collected = query.endpoint
     ? new Map<string, CollectedTotals>()
     : await collectedTotals(ctx.db, tenantId, ctx.range);
-  const reportedTop = (n: number) => fingerprintTotals(ctx.db, tenantId, ctx.range, ctx.settings, {
+  const reportedTop = (n: number) => fingerprintTotals(ctx.db, tenantId, ctx.range, ctx.settings, ctx.now, {
     orderBy, limit: n, endpoint: query.endpoint ?? null,
   });
   // The top N of the merge is among every collected fingerprint and the top N of the

@@ -21,7 +21,7 @@ export const variable: QueryHandler<'variable'> = async (query, ctx) => {
     if (ctx.admin && ctx.tenantId && !tenants.includes(ctx.tenantId)) tenants.unshift(ctx.tenantId);
     pairs = tenants.map((t) => [t, t]);
   } else if (query.variable === 'endpoints') {
-    const endpoints = await busiestEndpoints(ctx.db, tenantOf(ctx, 'variable'), ctx.range, ctx.settings, VARIABLE_VALUES_SHOWN);
+    const endpoints = await busiestEndpoints(ctx.db, tenantOf(ctx, 'variable'), ctx.range, ctx.settings, ctx.now, VARIABLE_VALUES_SHOWN);
     pairs = endpoints.map((e) => [e, e]);
   } else {
     const seen = await fingerprintsSeen(ctx.db, tenantOf(ctx, 'variable'), { ...ctx.range, limit: VARIABLE_VALUES_SHOWN });

@@ -71,7 +71,9 @@ export async function loadBenchData(pool: Pool, rowsPerTable: number, progress: 
                        'req-' || ${daysBack} || '-' || i AS request_id, 'user-' || (i % 997) AS user_id
                   FROM (SELECT i, floor(40 * power(random(), 2))::int AS e FROM generate_series(0, ${perDay - 1}) i) g) r`);
       // The text of a fingerprint on its first row of the day and on slow rows, as
-      // ingest stores it (src/ingest/records.ts BatchTexts).
+      // ingest stores it (src/ingest/records.ts BatchTexts); rows in time order, as they
+      // arrive (the window function would leave them by fingerprint, and the log's BRIN
+      // index on time would then find a few minutes' rows all over the day).
       lines.query = await copyOut(client, `
         SELECT ${ISO('ts')}, query_hash, tenant_id, execution_time_ms, rows_returned, endpoint, request_id,
                CASE WHEN execution_time_ms >= 1000 OR row_number() OVER (PARTITION BY tenant_id, query_hash ORDER BY ts) = 1 THEN preview END
@@ -82,7 +84,8 @@ export async function loadBenchData(pool: Pool, rowsPerTable: number, progress: 
                        (f % 17) + 1 AS rows_returned, '/api/endpoint-' || lpad((f % 40)::text, 2, '0') AS endpoint,
                        'req-' || ${daysBack} || '-' || i AS request_id,
                        'SELECT id, status FROM table_' || (f % 25) || ' WHERE column_' || f || ' = $1' AS preview
-                  FROM (SELECT i, floor(200 * power(random(), 3))::int AS f FROM generate_series(0, ${perDay - 1}) i) g) q`);
+                  FROM (SELECT i, floor(200 * power(random(), 3))::int AS f FROM generate_series(0, ${perDay - 1}) i) g) q
+         ORDER BY ts`);
       lines.resource = await copyOut(client, `
         SELECT ${ISO(`${dayStart} + s * interval '30 seconds'`)}, t,
                least(100, 35 + 25 * sin(s / 300.0) + 10 * random())::real, (2000 + 500 * random())::real, 8192, (5 + 10 * random())::int, 30, 'app'

@@ -27,11 +27,12 @@ CREATE TABLE api_metrics_rollup (
   max_ms real,
   db_ms double precision NOT NULL DEFAULT 0,
   db_calls bigint NOT NULL DEFAULT 0,
-  hist bigint[],
+  hist bytea,
   last_seen timestamp with time zone
 );
 -- row level security: enabled
 -- comment: Request rollups per tenant, resolution (5m, 1h, 1d), bucket and endpoint ('' = all), with a latency histogram. 5-minute rows of an endpoint are kept from fine_rollup_start(now()) on; the tenant's total ('') at every resolution for the whole retention.
+-- comment on api_metrics_rollup.hist: Latency histogram, packed: 4-byte big-endian elements bucket * 2^20 + count in bucket order (V0.0.58__compact_histograms.sql). NULL on rows with database time only.
 
 -- partitioned table api_performance_log
 CREATE TABLE api_performance_log (
@@ -238,10 +239,11 @@ CREATE TABLE query_metrics_rollup (
   total_ms double precision NOT NULL DEFAULT 0,
   max_ms real,
   rows_sum bigint NOT NULL DEFAULT 0,
-  hist bigint[]
+  hist bytea
 );
 -- row level security: enabled
 -- comment: Query rollups per tenant, resolution (5m, 1h, 1d), fingerprint and bucket, with a latency histogram. 5-minute rows are kept from fine_rollup_start(now()) on.
+-- comment on query_metrics_rollup.hist: Latency histogram, packed: 4-byte big-endian elements bucket * 2^20 + count in bucket order (V0.0.58__compact_histograms.sql).
 
 -- partitioned table query_performance_log
 CREATE TABLE query_performance_log (
@@ -606,6 +608,24 @@ $function$;
 -- comment: Health score model v2 and its components for one hour (see README "Health score").
 -- execute granted to: PUBLIC=EXECUTE, agog_alerting=EXECUTE
 
+-- function hist_element(bigint,bigint)
+CREATE OR REPLACE FUNCTION public.hist_element(p_bucket bigint, p_count bigint)
+ RETURNS bytea
+ LANGUAGE sql
+ IMMUTABLE PARALLEL SAFE
+AS $function$
+  SELECT CASE
+    WHEN p_count < 1048576
+      THEN int4send(((p_bucket << 20) + p_count - CASE WHEN p_bucket >= 2048 THEN 4294967296 ELSE 0 END)::integer)
+    ELSE (SELECT string_agg(int4send(((p_bucket << 20) + least(p_count - k * 1048575, 1048575)
+                                      - CASE WHEN p_bucket >= 2048 THEN 4294967296 ELSE 0 END)::integer),
+                            ''::bytea ORDER BY k)
+            FROM generate_series(0, (p_count - 1) / 1048575) k)
+  END
+$function$;
+-- comment: The packed bytes of one bucket's count (count > 0): one element, or several when the count needs more than 20 bits.
+-- execute granted to: PUBLIC=EXECUTE, agog_app=EXECUTE, agog_readonly=EXECUTE, agog_alerting=EXECUTE
+
 -- function hist_from_buckets(integer[])
 CREATE OR REPLACE FUNCTION public.hist_from_buckets(p_buckets integer[])
  RETURNS bigint[]
@@ -633,6 +653,37 @@ AS $function$
   END
 $function$;
 -- comment: Sum of two latency histograms.
+-- execute granted to: PUBLIC=EXECUTE, agog_app=EXECUTE, agog_readonly=EXECUTE
+
+-- function hist_merge(bytea,bytea)
+CREATE OR REPLACE FUNCTION public.hist_merge(a bytea, b bytea)
+ RETURNS bytea
+ LANGUAGE sql
+ IMMUTABLE PARALLEL SAFE
+AS $function$
+  SELECT CASE
+    WHEN a IS NULL THEN b
+    WHEN b IS NULL THEN a
+    ELSE (SELECT coalesce(string_agg(hist_element(bucket, n), ''::bytea ORDER BY bucket), ''::bytea)
+            FROM (SELECT v >> 20 AS bucket, sum(v & 1048575)::bigint AS n
+                    FROM (SELECT v FROM hist_values(a) v UNION ALL SELECT v FROM hist_values(b) v) u
+                   GROUP BY 1) s)
+  END
+$function$;
+-- comment: Sum of two packed latency histograms.
+-- execute granted to: PUBLIC=EXECUTE, agog_app=EXECUTE, agog_readonly=EXECUTE, agog_alerting=EXECUTE
+
+-- function hist_pack(bigint[])
+CREATE OR REPLACE FUNCTION public.hist_pack(p_hist bigint[])
+ RETURNS bytea
+ LANGUAGE sql
+ IMMUTABLE PARALLEL SAFE STRICT
+AS $function$
+  SELECT coalesce(string_agg(hist_element(b, n), ''::bytea ORDER BY b), ''::bytea)
+    FROM (SELECT e >> 40 AS b, sum(e & 1099511627775)::bigint AS n FROM unnest(p_hist) e GROUP BY 1) s
+   WHERE n > 0
+$function$;
+-- comment: A latency histogram in the bigint[] form (bucket * 2^40 + count) packed as the rollups store it.
 -- execute granted to: PUBLIC=EXECUTE, agog_app=EXECUTE, agog_readonly=EXECUTE
 
 -- function hist_percentile(bigint[],double precision)
@@ -674,10 +725,51 @@ $function$;
 -- comment: Percentile (0..1) of a latency histogram, defined like percentile_cont; within 1 % of the exact value.
 -- execute granted to: PUBLIC=EXECUTE, agog_app=EXECUTE, agog_readonly=EXECUTE, agog_alerting=EXECUTE
 
+-- function hist_percentile(bytea,double precision)
+CREATE OR REPLACE FUNCTION public.hist_percentile(p_hist bytea, p_q double precision)
+ RETURNS double precision
+ LANGUAGE sql
+ IMMUTABLE PARALLEL SAFE
+AS $function$
+  SELECT hist_percentile(hist_unpack(p_hist), p_q)
+$function$;
+-- comment: Percentile (0..1) of a packed latency histogram, as hist_percentile(bigint[], double precision).
+-- execute granted to: PUBLIC=EXECUTE, agog_app=EXECUTE, agog_readonly=EXECUTE, agog_alerting=EXECUTE
+
 -- function hist_union(bigint[])
-CREATE AGGREGATE hist_union(bigint[]) (SFUNC = hist_merge, STYPE = bigint[]);
+CREATE AGGREGATE hist_union(bigint[]) (SFUNC = public.hist_merge, STYPE = bigint[]);
 -- comment: Sum of the latency histograms of a group of rows (for small groups; large ranges unnest and sum per bucket).
 -- execute granted to: PUBLIC=EXECUTE, agog_alerting=EXECUTE
+
+-- function hist_union(bytea)
+CREATE AGGREGATE hist_union(bytea) (SFUNC = public.hist_merge, STYPE = bytea);
+-- comment: Sum of the packed latency histograms of a group of rows.
+-- execute granted to: PUBLIC=EXECUTE, agog_alerting=EXECUTE
+
+-- function hist_unpack(bytea)
+CREATE OR REPLACE FUNCTION public.hist_unpack(p_hist bytea)
+ RETURNS bigint[]
+ LANGUAGE sql
+ IMMUTABLE PARALLEL SAFE STRICT
+AS $function$
+  SELECT coalesce(array_agg((b << 40) + n ORDER BY b), '{}'::bigint[])
+    FROM (SELECT v >> 20 AS b, sum(v & 1048575)::bigint AS n FROM hist_values(p_hist) v GROUP BY 1) s
+$function$;
+-- comment: A packed latency histogram in the bigint[] form (bucket * 2^40 + count), one element per bucket.
+-- execute granted to: PUBLIC=EXECUTE, agog_app=EXECUTE, agog_readonly=EXECUTE, agog_alerting=EXECUTE
+
+-- function hist_values(bytea)
+CREATE OR REPLACE FUNCTION public.hist_values(p_hist bytea)
+ RETURNS SETOF bigint
+ LANGUAGE sql
+ IMMUTABLE PARALLEL SAFE
+AS $function$
+  SELECT (get_byte(p_hist, i)::bigint << 24) + (get_byte(p_hist, i + 1) << 16)
+         + (get_byte(p_hist, i + 2) << 8) + get_byte(p_hist, i + 3)
+    FROM generate_series(0, length(p_hist) - 4, 4) i
+$function$;
+-- comment: The elements (bucket * 2^20 + count) of a packed latency histogram, in order.
+-- execute granted to: PUBLIC=EXECUTE, agog_app=EXECUTE, agog_readonly=EXECUTE, agog_alerting=EXECUTE
 
 -- function latency_bucket(double precision)
 CREATE OR REPLACE FUNCTION public.latency_bucket(p_ms double precision)
@@ -961,17 +1053,34 @@ BEGIN
   INSERT INTO refresh_resource SELECT * FROM moved;
   GET DIAGNOSTICS v_count = ROW_COUNT; v_deltas := v_deltas + v_count;
 
-  -- Requests, at three resolutions; an endpoint's 5-minute rows only from v_fine on.
+  -- Requests and the database time of queries tagged with an endpoint, at three
+  -- resolutions, in one upsert per row (an endpoint's 5-minute rows only from v_fine on).
   INSERT INTO api_metrics_rollup AS r (tenant_id, resolution, bucket, endpoint, requests, errors, client_errors,
-                                       satisfied, tolerating, sum_ms, max_ms, hist, last_seen)
-  SELECT tenant_id, res.resolution,
-         CASE res.resolution WHEN '5m' THEN bucket WHEN '1h' THEN date_trunc('hour', bucket, 'UTC')
-                             ELSE date_trunc('day', bucket, 'UTC') END,
-         endpoint, sum(requests), sum(errors), sum(client_errors), sum(satisfied), sum(tolerating),
-         sum(sum_ms), max(max_ms), hist_union(hist), max(last_seen)
-    FROM refresh_api CROSS JOIN (VALUES ('5m'), ('1h'), ('1d')) AS res(resolution)
-   WHERE res.resolution <> '5m' OR endpoint = '' OR bucket >= v_fine
-   GROUP BY 1, 2, 3, 4
+                                       satisfied, tolerating, sum_ms, max_ms, hist, last_seen, db_ms, db_calls)
+  SELECT coalesce(a.tenant_id, d.tenant_id), coalesce(a.resolution, d.resolution), coalesce(a.rbucket, d.rbucket),
+         coalesce(a.endpoint, d.endpoint), coalesce(a.requests, 0), coalesce(a.errors, 0), coalesce(a.client_errors, 0),
+         coalesce(a.satisfied, 0), coalesce(a.tolerating, 0), coalesce(a.sum_ms, 0), a.max_ms, a.hist, a.last_seen,
+         coalesce(d.db_ms, 0), coalesce(d.db_calls, 0)
+    FROM (SELECT tenant_id, res.resolution,
+                 CASE res.resolution WHEN '5m' THEN bucket WHEN '1h' THEN date_trunc('hour', bucket, 'UTC')
+                                     ELSE date_trunc('day', bucket, 'UTC') END AS rbucket,
+                 endpoint, sum(requests) AS requests, sum(errors) AS errors, sum(client_errors) AS client_errors,
+                 sum(satisfied) AS satisfied, sum(tolerating) AS tolerating, sum(sum_ms) AS sum_ms,
+                 max(max_ms) AS max_ms, hist_pack(hist_union(hist)) AS hist, max(last_seen) AS last_seen
+            FROM refresh_api CROSS JOIN (VALUES ('5m'), ('1h'), ('1d')) AS res(resolution)
+           WHERE res.resolution <> '5m' OR endpoint = '' OR bucket >= v_fine
+           GROUP BY 1, 2, 3, 4) a
+    FULL JOIN
+         (SELECT tenant_id, resolution, rbucket, CASE WHEN grouping(endpoint) = 1 THEN '' ELSE endpoint END AS endpoint,
+                 sum(total_ms) AS db_ms, sum(calls) AS db_calls
+            FROM (SELECT tenant_id, res.resolution,
+                         CASE res.resolution WHEN '5m' THEN bucket WHEN '1h' THEN date_trunc('hour', bucket, 'UTC')
+                                             ELSE date_trunc('day', bucket, 'UTC') END AS rbucket,
+                         coalesce(nullif(endpoint, ''), '(none)') AS endpoint, total_ms, calls
+                    FROM refresh_query CROSS JOIN (VALUES ('5m'), ('1h'), ('1d')) AS res(resolution)) q
+           GROUP BY GROUPING SETS ((tenant_id, resolution, rbucket, endpoint), (tenant_id, resolution, rbucket))
+          HAVING resolution <> '5m' OR grouping(endpoint) = 1 OR rbucket >= v_fine) d
+      ON d.tenant_id = a.tenant_id AND d.resolution = a.resolution AND d.rbucket = a.rbucket AND d.endpoint = a.endpoint
   ON CONFLICT (tenant_id, resolution, endpoint, bucket) DO UPDATE SET
     requests = r.requests + EXCLUDED.requests,
     errors = r.errors + EXCLUDED.errors,
@@ -981,20 +1090,7 @@ BEGIN
     sum_ms = r.sum_ms + EXCLUDED.sum_ms,
     max_ms = greatest(r.max_ms, EXCLUDED.max_ms),
     hist = hist_merge(r.hist, EXCLUDED.hist),
-    last_seen = greatest(r.last_seen, EXCLUDED.last_seen);
-
-  -- Database time per endpoint (and '' for all), for "share of time in the database".
-  INSERT INTO api_metrics_rollup AS r (tenant_id, resolution, bucket, endpoint, db_ms, db_calls)
-  SELECT tenant_id, resolution, rbucket, CASE WHEN grouping(endpoint) = 1 THEN '' ELSE endpoint END,
-         sum(total_ms), sum(calls)
-    FROM (SELECT tenant_id, res.resolution,
-                 CASE res.resolution WHEN '5m' THEN bucket WHEN '1h' THEN date_trunc('hour', bucket, 'UTC')
-                                     ELSE date_trunc('day', bucket, 'UTC') END AS rbucket,
-                 coalesce(nullif(endpoint, ''), '(none)') AS endpoint, total_ms, calls
-            FROM refresh_query CROSS JOIN (VALUES ('5m'), ('1h'), ('1d')) AS res(resolution)) q
-   GROUP BY GROUPING SETS ((tenant_id, resolution, rbucket, endpoint), (tenant_id, resolution, rbucket))
-  HAVING resolution <> '5m' OR grouping(endpoint) = 1 OR rbucket >= v_fine
-  ON CONFLICT (tenant_id, resolution, endpoint, bucket) DO UPDATE SET
+    last_seen = greatest(r.last_seen, EXCLUDED.last_seen),
     db_ms = r.db_ms + EXCLUDED.db_ms,
     db_calls = r.db_calls + EXCLUDED.db_calls;
 
@@ -1004,7 +1100,7 @@ BEGIN
   SELECT tenant_id, res.resolution,
          CASE res.resolution WHEN '5m' THEN bucket WHEN '1h' THEN date_trunc('hour', bucket, 'UTC')
                              ELSE date_trunc('day', bucket, 'UTC') END,
-         query_hash, sum(calls), sum(slow_calls), sum(total_ms), max(max_ms), sum(rows_sum), hist_union(hist)
+         query_hash, sum(calls), sum(slow_calls), sum(total_ms), max(max_ms), sum(rows_sum), hist_pack(hist_union(hist))
     FROM refresh_query CROSS JOIN (VALUES ('5m'), ('1h'), ('1d')) AS res(resolution)
    WHERE res.resolution <> '5m' OR bucket >= v_fine
    GROUP BY 1, 2, 3, 4
@@ -1068,7 +1164,8 @@ BEGIN
          coalesce(a.requests, 0), coalesce(a.errors, 0), coalesce(a.client_errors, 0),
          coalesce(a.satisfied, 0), coalesce(a.tolerating, 0),
          a.sum_ms / nullif(a.requests, 0),
-         hist_percentile(a.hist, 0.50), hist_percentile(a.hist, 0.95), hist_percentile(a.hist, 0.99), a.hist,
+         hist_percentile(a.hist, 0.50), hist_percentile(a.hist, 0.95), hist_percentile(a.hist, 0.99),
+         hist_unpack(a.hist),
          coalesce(q.calls, 0), coalesce(q.slow_calls, 0), q.total_ms / nullif(q.calls, 0),
          rs.avg_cpu, rs.max_cpu, rs.max_memory, rs.memory_total, rs.max_connections, rs.pool_max,
          hc.apdex, hc.latency_deduction, hc.error_deduction, hc.slow_query_deduction, hc.resource_deduction,

@@ -1,6 +1,6 @@
 // The service computes percentiles from rollup histograms itself (src/rollups/histogram.ts)
 // for speed; they must be the SQL helpers' percentiles (hist_percentile, hist_merge in
-// the baseline migration) on the same histograms.
+// the migrations) on the same histograms, in both forms (bigint[] and packed).
 import { Histogram, histogramFromPacked, histogramFromText, packedHistograms } from '../src/rollups/histogram';
 import { createTestDatabase, type TestDatabase } from './support/db';
 
@@ -42,19 +42,37 @@ describe('percentiles from histograms', () => {
     expect(added.percentile(0.95)).toBeCloseTo(sql.rows[0].p, 9);
   });
 
-  it('read packed (array_send, base64) are the same histograms as read from text', async () => {
+  it('read packed (as the rollups store them) are the same histograms as read from text', async () => {
+    // The last one holds 2^39 values in bucket 4000: hist_pack splits it over elements of 2^20 - 1.
     const texts = [randomHistogram(11, 300), '{}', randomHistogram(12, 1), randomHistogram(13, 40), `{${2n ** 40n * 4000n + 2n ** 39n}}`];
-    const { rows } = await db.pool.query<{ packed: string; text: string }>(
-      `SELECT ${packedHistograms('h')} AS packed, string_agg(h::text, '') AS text
+    const { rows } = await db.pool.query<{ packed: Buffer; text: string; big: number }>(
+      `SELECT ${packedHistograms('hist_pack(h)')} AS packed, string_agg(h::text, '') AS text,
+              max(length(hist_pack(h))) AS big
          FROM unnest($1::text[]) WITH ORDINALITY AS u(t, ord), LATERAL (SELECT t::bigint[] AS h) x`,
       [texts]);
-    expect(rows[0]!.packed).toMatch(/\n/);
+    expect(rows[0]!.big).toBe(4 * Math.ceil(2 ** 39 / (2 ** 20 - 1)));
     const packed = histogramFromPacked(rows[0]!.packed);
     const text = histogramFromText(rows[0]!.text);
     expect(packed.total).toBe(text.total);
     expect(packed.total).toBeGreaterThan(2 ** 39);
     expect(packed.percentiles([0, 1, 50, 95, 99.9, 100])).toEqual(text.percentiles([0, 1, 50, 95, 99.9, 100]));
     expect(histogramFromPacked(null).total).toBe(0);
+  });
+
+  it('packed: hist_merge, hist_union and hist_percentile equal the bigint[] helpers', async () => {
+    const texts = [randomHistogram(21, 30), randomHistogram(22, 50), randomHistogram(23, 5), `{${2n ** 40n * 600n + 3n * 2n ** 20n}}`];
+    const { rows } = await db.pool.query(
+      `SELECT hist_unpack(hist_merge(hist_merge(hist_pack($1::bigint[]), hist_pack($2::bigint[])),
+                                     hist_merge(hist_pack($3::bigint[]), hist_pack($4::bigint[]))))::text AS merged,
+              hist_merge(hist_merge(hist_merge($1::bigint[], $2::bigint[]), $3::bigint[]), $4::bigint[])::text AS expected,
+              (SELECT hist_unpack(hist_union(hist_pack(t)))::text FROM (VALUES ($1::bigint[]), ($2), (NULL), ($3), ($4)) v(t)) AS unioned,
+              hist_percentile(hist_merge(hist_pack($1::bigint[]), hist_pack($4::bigint[])), 0.95) AS packed_p95,
+              hist_percentile(hist_merge($1::bigint[], $4::bigint[]), 0.95) AS p95`,
+      texts);
+    expect(rows[0].merged).toBe(rows[0].expected);
+    expect(rows[0].unioned).toBe(rows[0].expected);
+    expect(rows[0].packed_p95).toBeCloseTo(rows[0].p95, 9);
+    expect(histogramFromText(rows[0].merged).percentiles([50, 95, 99])).toEqual(histogramFromText(texts.join('')).percentiles([50, 95, 99]));
   });
 
   it('are within 1 % of percentile_cont over the raw durations', async () => {

@@ -56,7 +56,7 @@ describe('queryDetail from the rollups\' histograms', () => {
 
       // Every step with calls has the percentiles of its row's histogram.
       const { rows } = await db.pool.query<{ t: number; hist: string }>(
-        `SELECT extract(epoch FROM bucket)::float8 * 1000 AS t, hist::text AS hist FROM query_metrics_rollup
+        `SELECT extract(epoch FROM bucket)::float8 * 1000 AS t, hist_unpack(hist)::text AS hist FROM query_metrics_rollup
           WHERE tenant_id = $1 AND resolution = $2 AND query_hash = $3 AND bucket >= $4 AND bucket < $5`,
         [T, c.resolution, HASH, new Date(from), new Date(to)],
       );

@@ -16,14 +16,15 @@ export interface EndpointWindow {
   errors: number;
   sumMs: number;
   dbMs: number;
-  histText: string | null;
+  /** The window's histograms, packed and concatenated (src/rollups/histogram.ts). */
+  hist: Buffer | null;
 }
 
 /** Requests per tenant and endpoint in the window, from the 5-minute rollups. */
 export async function endpointWindowStats(pool: Pool, window: Window): Promise<EndpointWindow[]> {
-  const result = await pool.query<{ tenant_id: string; endpoint: string; requests: number; errors: number; sum_ms: number; db_ms: number; hist_text: string | null }>(
+  const result = await pool.query<{ tenant_id: string; endpoint: string; requests: number; errors: number; sum_ms: number; db_ms: number; hist: Buffer | null }>(
     `SELECT tenant_id::text AS tenant_id, endpoint, sum(requests)::float8 AS requests, sum(errors)::float8 AS errors,
-            sum(sum_ms)::float8 AS sum_ms, sum(db_ms)::float8 AS db_ms, string_agg(hist::text, '') AS hist_text
+            sum(sum_ms)::float8 AS sum_ms, sum(db_ms)::float8 AS db_ms, string_agg(hist, ''::bytea) AS hist
        FROM api_metrics_rollup
       WHERE resolution = '5m' AND bucket >= $1::timestamptz AND bucket < $2::timestamptz AND endpoint <> ''
       GROUP BY tenant_id, endpoint
@@ -32,7 +33,7 @@ export async function endpointWindowStats(pool: Pool, window: Window): Promise<E
   );
   return result.rows.map((row) => ({
     tenantId: row.tenant_id, endpoint: row.endpoint, requests: row.requests, errors: row.errors,
-    sumMs: row.sum_ms, dbMs: row.db_ms, histText: row.hist_text,
+    sumMs: row.sum_ms, dbMs: row.db_ms, hist: row.hist,
   }));
 }
 

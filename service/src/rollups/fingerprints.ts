@@ -4,7 +4,7 @@
 // src/ingest/fingerprint.ts converts it to and from the 16 hex digits the API shows.
 import type { Queryable } from '../db/tenantSession';
 import type { QuerySettings } from '../query/context';
-import { concatenatedHistograms, type Histogram } from './histogram';
+import { packedHistograms, type Histogram } from './histogram';
 import { STEP_ORIGIN } from './plan';
 import { rankKeys } from './ranking';
 import { type KeyFilter, QUERIES, sql } from './sql';
@@ -99,7 +99,7 @@ export interface FingerprintPoint {
   totalMs: number;
   maxMs: number | null;
   rowsSum: number;
-  /** The step's histograms in array_send's form (several concatenated when the step is several rows). */
+  /** The step's histograms, packed (several concatenated when the step is several rows). */
   hist: Buffer | null;
 }
 
@@ -118,7 +118,7 @@ export async function fingerprintSeries(
   }>(sql(
     `SELECT extract(epoch FROM ${time})::float8 * 1000 AS time,
             sum(r.calls)::float8 AS calls, sum(r.slow_calls)::float8 AS slow_calls, sum(r.total_ms)::float8 AS total_ms,
-            max(r.max_ms)::float8 AS max_ms, sum(r.rows_sum)::float8 AS rows_sum, ${concatenatedHistograms('r.hist')} AS hist
+            max(r.max_ms)::float8 AS max_ms, sum(r.rows_sum)::float8 AS rows_sum, ${packedHistograms('r.hist')} AS hist
        FROM query_metrics_rollup r
       WHERE r.tenant_id = :tenant::uuid AND r.resolution = :resolution AND r.query_hash = :query_hash::bigint
         AND r.bucket >= :start::timestamptz AND r.bucket < :to::timestamptz

@@ -1,19 +1,21 @@
 // Latency histograms of the rollups, merged and read in the service.
 //
-// The format and the percentile definition are those of the SQL helpers in
-// migrations/V0.0.41__baseline.sql (latency_bucket_value,
-// hist_percentile): element = bucket * 2^40 + count, bucket i >= 1 covers
-// [0.01 * 1.02^(i-1), 0.01 * 1.02^i) ms. A change there must be reflected here;
+// The bucket and the percentile definition are those of the SQL helpers in
+// migrations/V0.0.41__baseline.sql (latency_bucket_value, hist_percentile): bucket i >= 1
+// covers [0.01 * 1.02^(i-1), 0.01 * 1.02^i) ms. A change there must be reflected here;
 // test/histogram.percentiles.test.ts compares the two on the same histograms.
 //
-// Why not in SQL: merging thousands of histograms with unnest + GROUP BY, and the
-// plpgsql percentile, cost orders of magnitude more per element than adding counts here,
-// and a 30-day table of endpoints reads about 10^5 elements.
+// Two forms travel:
+// - packed, as the rollups store them (V0.0.58__compact_histograms.sql): 4-byte
+//   big-endian elements bucket * 2^20 + count, in bucket order, a count above 2^20 - 1
+//   split over several elements of its bucket. Several histograms are read as one bytea,
+//   their bytes concatenated in SQL (packedHistograms), which costs PostgreSQL no
+//   function per element;
+// - text of the bigint[] form (bucket * 2^40 + count), which the pending deltas and the
+//   hourly cache keep (addText).
 //
-// How they travel: packed (PACKED_HISTOGRAMS below), the arrays' binary send form
-// (array_send) concatenated and base64-encoded, which PostgreSQL writes and Node decodes
-// natively; the decimal text form (hist::text) costs several times more on both sides,
-// in writing every element as digits and reading them back. addText still reads it.
+// Why not merge in SQL: merging thousands of histograms with unnest + GROUP BY, and the
+// plpgsql percentile, cost orders of magnitude more per element than adding counts here.
 
 const COUNT_MASK = 2 ** 40;
 /** Highest bucket latency_bucket() produces. */
@@ -102,23 +104,9 @@ export class Histogram {
     }
   }
 
-  /**
-   * Adds the histograms of packedHistograms(): one or more bigint[] in array_send's form,
-   * base64-encoded (see addSend).
-   */
-  addPacked(packed: string | null | undefined): void {
-    if (!packed) return;
-    this.addSend(Buffer.from(packed, 'base64'));
-  }
-
-  /**
-   * Adds one or more bigint[] histograms in array_send's form, which is also a bigint[]
-   * column's binary wire format: dimensions, a has-nulls flag, the element type, then per
-   * dimension its length and lower bound, then per element its byte length (-1 for NULL)
-   * and 8 bytes big-endian.
-   */
-  addSend(buf: Buffer): void {
-    forEachSendElement(buf, (bucket, count) => this.add(bucket, count));
+  /** Adds one or more packed histograms, concatenated (packedHistograms). */
+  addPacked(packed: Buffer | null | undefined): void {
+    if (packed) forEachElement(packed, (bucket, count) => this.add(bucket, count));
   }
 
   /** Empties the histogram, keeping its storage: one instance can serve many steps. */
@@ -181,20 +169,20 @@ export class Histogram {
 }
 
 /**
- * Histogram.percentiles of one bigint[] histogram in array_send's form,
- * without building a Histogram (whose counts array costs more than a small histogram):
- * for series of many small ones. Needs the elements in ascending bucket order, as the
- * rollups keep them; undefined when they are not, and the caller uses a Histogram.
+ * Histogram.percentiles of one packed histogram, without building a Histogram (whose
+ * counts array costs more than a small histogram): for series of many small ones. Needs
+ * the elements in ascending bucket order, as one stored histogram has them; undefined
+ * when they are not (several concatenated), and the caller uses a Histogram.
  */
-export function sendPercentiles(buf: Buffer, percents: readonly number[]): Array<number | null> | undefined {
+export function packedPercentiles(packed: Buffer, percents: readonly number[]): Array<number | null> | undefined {
   let n = 0;
   let total = 0;
   let sorted = true;
-  forEachSendElement(buf, (bucket, count) => {
+  forEachElement(packed, (bucket, count) => {
     if (count <= 0 || !sorted) return;
-    const b = bucket > MAX_BUCKET ? MAX_BUCKET : bucket < 0 ? 0 : bucket;
+    const b = bucket > MAX_BUCKET ? MAX_BUCKET : bucket;
     if (n > 0 && b < scratchBuckets[n - 1]!) sorted = false;
-    else if (n > MAX_BUCKET) sorted = false;
+    else if (n >= scratchBuckets.length) sorted = false;
     else {
       scratchBuckets[n] = b;
       scratchCounts[n] = count;
@@ -209,71 +197,44 @@ export function sendPercentiles(buf: Buffer, percents: readonly number[]): Array
 const stepScratch = new Histogram();
 
 /**
- * Histogram.percentiles of one or more bigint[] histograms in array_send's form (a step
- * of several rows): sendPercentiles when they are one sorted histogram, else merged in a
- * reused Histogram, so that a series of thousands of steps allocates none.
+ * Histogram.percentiles of one or more packed histograms (a step of several rows):
+ * packedPercentiles when they are one sorted histogram, else merged in a reused
+ * Histogram, so that a series of thousands of steps allocates none.
  */
-export function stepPercentiles(buf: Buffer, percents: readonly number[]): Array<number | null> {
-  const single = sendPercentiles(buf, percents);
+export function stepPercentiles(packed: Buffer, percents: readonly number[]): Array<number | null> {
+  const single = packedPercentiles(packed, percents);
   if (single) return single;
   stepScratch.reset();
-  stepScratch.addSend(buf);
+  stepScratch.addPacked(packed);
   return stepScratch.percentiles(percents);
 }
 
-/**
- * Calls fn(bucket, count) for every element of one or more bigint[] histograms in
- * array_send's form (see Histogram.addSend).
- */
-export function forEachSendElement(buf: Buffer, fn: (bucket: number, count: number) => void): void {
-  let at = 0;
-  while (at + 12 <= buf.length) {
-    const dimensions = buf.readInt32BE(at);
-    at += 12;
-    let elements = dimensions > 0 ? 1 : 0;
-    for (let d = 0; d < dimensions; d++) {
-      elements *= buf.readInt32BE(at);
-      at += 8;
-    }
-    for (let i = 0; i < elements; i++) {
-      const length = buf.readInt32BE(at);
-      at += 4;
-      if (length < 0) continue;
-      // element = bucket * 2^40 + count: the high word is bucket * 2^8 + count's top 8 bits.
-      const high = buf.readUInt32BE(at);
-      const low = buf.readUInt32BE(at + 4);
-      at += length;
-      fn(Math.floor(high / 256), (high % 256) * 4294967296 + low);
-    }
+/** Calls fn(bucket, count) for every element of one or more packed histograms. */
+export function forEachElement(packed: Buffer, fn: (bucket: number, count: number) => void): void {
+  const end = packed.length - (packed.length % 4);
+  for (let at = 0; at < end; at += 4) {
+    const element = packed.readUInt32BE(at);
+    fn(element >>> 20, element & 0xfffff);
   }
 }
 
 /**
- * SQL of the packed histograms of a group of rows: their hist arrays in binary send form,
- * concatenated, as base64 text (PostgreSQL breaks it into lines, which decoding skips).
- * Read with Histogram.addPacked.
+ * SQL of the packed histograms of a group of rows as one bytea, their bytes concatenated.
+ * Read with Histogram.addPacked (or stepPercentiles).
  */
 export function packedHistograms(column: string): string {
-  return `encode(string_agg(array_send(${column}), ''::bytea), 'base64')`;
+  return `string_agg(${column}, ''::bytea)`;
 }
 
-/**
- * SQL of a group of rows' histograms as one bytea: their array_send forms concatenated,
- * read with Histogram.addSend (or sendPercentiles when the group is one row).
- */
-export function concatenatedHistograms(column: string): string {
-  return `string_agg(array_send(${column}), ''::bytea)`;
-}
-
-/** One histogram from text, for the common case of a single read. */
+/** One histogram from text of the bigint[] form, for the common case of a single read. */
 export function histogramFromText(...texts: Array<string | null | undefined>): Histogram {
   const histogram = new Histogram();
   for (const text of texts) histogram.addText(text);
   return histogram;
 }
 
-/** One histogram from packedHistograms() values. */
-export function histogramFromPacked(...packed: Array<string | null | undefined>): Histogram {
+/** One histogram from packed ones. */
+export function histogramFromPacked(...packed: Array<Buffer | null | undefined>): Histogram {
   const histogram = new Histogram();
   for (const p of packed) histogram.addPacked(p);
   return histogram;

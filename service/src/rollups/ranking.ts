@@ -63,7 +63,7 @@ export async function rankKeys(
   ));
   const rows: KeyTotals[] = result.rows.map((row) => {
     const histogram = new Histogram();
-    if (withHistograms) histogram.addPacked(row.packed as string | null);
+    if (withHistograms) histogram.addPacked(row.packed as Buffer | null);
     return {
       key: row.key as string,
       sums: Object.fromEntries(kind.sums.map((c) => [c, row[c] as number])),
@@ -85,7 +85,7 @@ export async function rankKeys(
 export async function rangeHistograms(
   db: Queryable, kind: RollupKind, tenantId: string, range: TimeRange, settings: QuerySettings, filter: KeyFilter, nowMs: number,
 ): Promise<Map<string, Histogram>> {
-  const result = await db.query<{ key: string; packed: string | null }>(sql(
+  const result = await db.query<{ key: string; packed: Buffer | null }>(sql(
     `SELECT p.key, ${packedHistograms('p.hist')} AS packed FROM ${rangeRowsSql(kind, filter)} p GROUP BY p.key`,
     rangeRowsParams(kind, tenantId, rangePieces(range, fineFrom(filter, nowMs)), filter, settings),
   ));

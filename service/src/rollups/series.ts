@@ -147,7 +147,7 @@ export interface RequestPoint extends RequestCounts {
   endpoint: string;
   /** Bucket start, ms. */
   time: number;
-  /** The row's histogram in array_send's form. */
+  /** The row's histogram, packed (src/rollups/histogram.ts). */
   hist: Buffer | null;
 }
 
@@ -165,7 +165,7 @@ export async function requestSeries(
 ): Promise<RequestPoint[]> {
   const columns = [
     ...(withCounts ? ['r.requests::float8', 'r.errors::float8', 'r.client_errors::float8', 'r.sum_ms::float8', 'r.max_ms::float8'] : []),
-    ...(withHistograms ? ['array_send(r.hist)'] : []),
+    ...(withHistograms ? ['r.hist'] : []),
   ];
   const statement = sql(
     `SELECT r.endpoint, extract(epoch FROM r.bucket)::float8 * 1000 AS time_ms${columns.map((c) => `, ${c}`).join('')}

@@ -103,7 +103,7 @@ export const REQUESTS: RollupKind = {
                    count(*) FILTER (WHERE response_time_ms <= :apdex_t) AS satisfied,
                    count(*) FILTER (WHERE response_time_ms > :apdex_t AND response_time_ms <= 4 * :apdex_t) AS tolerating,
                    sum(response_time_ms::float8) AS sum_ms, 0 AS db_ms, 0 AS db_calls, max(response_time_ms) AS max_ms,
-                   hist_from_buckets(array_agg(latency_bucket(response_time_ms))) AS hist
+                   hist_pack(hist_from_buckets(array_agg(latency_bucket(response_time_ms)))) AS hist
               FROM api_performance_log
              WHERE tenant_id = :tenant::uuid AND ${SPAN(span)} AND ${rawEndpointCondition(filter)}
              GROUP BY 1
@@ -122,7 +122,7 @@ export const QUERIES: RollupKind = {
   sums: ['calls', 'slow_calls', 'total_ms', 'rows_sum'],
   raw: (span, filter) => `SELECT query_hash::text AS key, count(*) AS calls, count(*) FILTER (WHERE execution_time_ms >= :slow_ms) AS slow_calls,
                    sum(execution_time_ms::float8) AS total_ms, coalesce(sum(rows_returned), 0) AS rows_sum, max(execution_time_ms) AS max_ms,
-                   hist_from_buckets(array_agg(latency_bucket(execution_time_ms))) AS hist
+                   hist_pack(hist_from_buckets(array_agg(latency_bucket(execution_time_ms)))) AS hist
               FROM query_performance_log
              WHERE tenant_id = :tenant::uuid AND ${SPAN(span)} AND ${fingerprintCondition(filter, 'query_hash')}
              GROUP BY query_hash`,

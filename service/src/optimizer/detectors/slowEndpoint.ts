@@ -2,7 +2,7 @@
 // Apdex T); critical above four times the target, where Apdex counts a request as
 // frustrated. Endpoints with fewer than MIN_REQUESTS requests in the window are left out.
 import { endpointWindowStats } from '../../db/optimizerWindow';
-import { histogramFromText } from '../../rollups/histogram';
+import { histogramFromPacked } from '../../rollups/histogram';
 import type { Detector } from '../detector';
 import { windowEvidence } from '../detector';
 import { round } from '../recommendation';
@@ -17,7 +17,7 @@ export const slowEndpointDetector: Detector = {
     const findings = [];
     for (const e of await endpointWindowStats(ctx.pool, ctx.window)) {
       if (e.requests < MIN_REQUESTS) continue;
-      const [p50, p95, p99] = histogramFromText(e.histText).percentiles([50, 95, 99]);
+      const [p50, p95, p99] = histogramFromPacked(e.hist).percentiles([50, 95, 99]);
       if (p95 === null || p95 === undefined || p95 <= target) continue;
       const dbShare = e.sumMs > 0 ? Math.min(1, e.dbMs / e.sumMs) : 0;
       const where = dbShare >= 0.5

@@ -40,7 +40,7 @@ export const queryDetail: QueryHandler<'queryDetail'> = async (query, ctx) => {
   const byTime = new Map(points.map((p) => {
     let percentiles: Array<number | null> = [null, null, null];
     if (p.hist) {
-      all.addSend(p.hist);
+      all.addPacked(p.hist);
       percentiles = stepPercentiles(p.hist, PERCENTS);
     }
     return [p.time.getTime(), { ...p, percentiles }];

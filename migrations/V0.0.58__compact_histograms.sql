@@ -26,16 +26,25 @@ $fn$;
 COMMENT ON FUNCTION hist_values(bytea) IS
   'The elements (bucket * 2^20 + count) of a packed latency histogram, in order.';
 
+CREATE FUNCTION hist_split_element(p_bucket bigint, p_count bigint) RETURNS bytea
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+AS $fn$
+  SELECT string_agg(int4send(((p_bucket << 20) + least(p_count - k * 1048575, 1048575)
+                              - CASE WHEN p_bucket >= 2048 THEN 4294967296 ELSE 0 END)::integer),
+                    ''::bytea ORDER BY k)
+    FROM generate_series(0, (p_count - 1) / 1048575) k
+$fn$;
+COMMENT ON FUNCTION hist_split_element(bigint, bigint) IS
+  'The packed bytes of one bucket''s count of 2^20 or more: elements of 2^20 - 1 and the rest.';
+
+-- A plain expression, so that PostgreSQL inlines it into the statements that pack.
 CREATE FUNCTION hist_element(p_bucket bigint, p_count bigint) RETURNS bytea
 LANGUAGE sql IMMUTABLE PARALLEL SAFE
 AS $fn$
   SELECT CASE
     WHEN p_count < 1048576
       THEN int4send(((p_bucket << 20) + p_count - CASE WHEN p_bucket >= 2048 THEN 4294967296 ELSE 0 END)::integer)
-    ELSE (SELECT string_agg(int4send(((p_bucket << 20) + least(p_count - k * 1048575, 1048575)
-                                      - CASE WHEN p_bucket >= 2048 THEN 4294967296 ELSE 0 END)::integer),
-                            ''::bytea ORDER BY k)
-            FROM generate_series(0, (p_count - 1) / 1048575) k)
+    ELSE hist_split_element(p_bucket, p_count)
   END
 $fn$;
 COMMENT ON FUNCTION hist_element(bigint, bigint) IS
@@ -124,31 +133,46 @@ BEGIN
 
   -- Requests and the database time of queries tagged with an endpoint, at three
   -- resolutions, in one upsert per row (an endpoint's 5-minute rows only from v_fine on).
+  WITH deltas AS MATERIALIZED (
+    SELECT tenant_id, res.resolution,
+           CASE res.resolution WHEN '5m' THEN bucket WHEN '1h' THEN date_trunc('hour', bucket, 'UTC')
+                               ELSE date_trunc('day', bucket, 'UTC') END AS rbucket,
+           endpoint, requests, errors, client_errors, satisfied, tolerating, sum_ms, max_ms, hist, last_seen
+      FROM refresh_api CROSS JOIN (VALUES ('5m'), ('1h'), ('1d')) AS res(resolution)
+     WHERE res.resolution <> '5m' OR endpoint = '' OR bucket >= v_fine
+  ), hists AS (
+    -- Every delta's histogram elements summed per row and bucket in one pass, however
+    -- many deltas a row has (an aggregate merging them one by one costs a merge each).
+    SELECT tenant_id, resolution, rbucket, endpoint, string_agg(hist_element(b, n), ''::bytea ORDER BY b) AS hist
+      FROM (SELECT tenant_id, resolution, rbucket, endpoint, e >> 40 AS b, sum(e & 1099511627775)::bigint AS n
+              FROM deltas, unnest(hist) e GROUP BY 1, 2, 3, 4, 5) s
+     WHERE n > 0
+     GROUP BY 1, 2, 3, 4
+  ), a AS (
+    SELECT t.*, h.hist
+      FROM (SELECT tenant_id, resolution, rbucket, endpoint, sum(requests) AS requests, sum(errors) AS errors,
+                   sum(client_errors) AS client_errors, sum(satisfied) AS satisfied, sum(tolerating) AS tolerating,
+                   sum(sum_ms) AS sum_ms, max(max_ms) AS max_ms, max(last_seen) AS last_seen
+              FROM deltas GROUP BY 1, 2, 3, 4) t
+      LEFT JOIN hists h USING (tenant_id, resolution, rbucket, endpoint)
+  ), d AS (
+    SELECT tenant_id, resolution, rbucket, CASE WHEN grouping(endpoint) = 1 THEN '' ELSE endpoint END AS endpoint,
+           sum(total_ms) AS db_ms, sum(calls) AS db_calls
+      FROM (SELECT tenant_id, res.resolution,
+                   CASE res.resolution WHEN '5m' THEN bucket WHEN '1h' THEN date_trunc('hour', bucket, 'UTC')
+                                       ELSE date_trunc('day', bucket, 'UTC') END AS rbucket,
+                   coalesce(nullif(endpoint, ''), '(none)') AS endpoint, total_ms, calls
+              FROM refresh_query CROSS JOIN (VALUES ('5m'), ('1h'), ('1d')) AS res(resolution)) q
+     GROUP BY GROUPING SETS ((tenant_id, resolution, rbucket, endpoint), (tenant_id, resolution, rbucket))
+    HAVING resolution <> '5m' OR grouping(endpoint) = 1 OR rbucket >= v_fine
+  )
   INSERT INTO api_metrics_rollup AS r (tenant_id, resolution, bucket, endpoint, requests, errors, client_errors,
                                        satisfied, tolerating, sum_ms, max_ms, hist, last_seen, db_ms, db_calls)
   SELECT coalesce(a.tenant_id, d.tenant_id), coalesce(a.resolution, d.resolution), coalesce(a.rbucket, d.rbucket),
          coalesce(a.endpoint, d.endpoint), coalesce(a.requests, 0), coalesce(a.errors, 0), coalesce(a.client_errors, 0),
          coalesce(a.satisfied, 0), coalesce(a.tolerating, 0), coalesce(a.sum_ms, 0), a.max_ms, a.hist, a.last_seen,
          coalesce(d.db_ms, 0), coalesce(d.db_calls, 0)
-    FROM (SELECT tenant_id, res.resolution,
-                 CASE res.resolution WHEN '5m' THEN bucket WHEN '1h' THEN date_trunc('hour', bucket, 'UTC')
-                                     ELSE date_trunc('day', bucket, 'UTC') END AS rbucket,
-                 endpoint, sum(requests) AS requests, sum(errors) AS errors, sum(client_errors) AS client_errors,
-                 sum(satisfied) AS satisfied, sum(tolerating) AS tolerating, sum(sum_ms) AS sum_ms,
-                 max(max_ms) AS max_ms, hist_pack(hist_union(hist)) AS hist, max(last_seen) AS last_seen
-            FROM refresh_api CROSS JOIN (VALUES ('5m'), ('1h'), ('1d')) AS res(resolution)
-           WHERE res.resolution <> '5m' OR endpoint = '' OR bucket >= v_fine
-           GROUP BY 1, 2, 3, 4) a
-    FULL JOIN
-         (SELECT tenant_id, resolution, rbucket, CASE WHEN grouping(endpoint) = 1 THEN '' ELSE endpoint END AS endpoint,
-                 sum(total_ms) AS db_ms, sum(calls) AS db_calls
-            FROM (SELECT tenant_id, res.resolution,
-                         CASE res.resolution WHEN '5m' THEN bucket WHEN '1h' THEN date_trunc('hour', bucket, 'UTC')
-                                             ELSE date_trunc('day', bucket, 'UTC') END AS rbucket,
-                         coalesce(nullif(endpoint, ''), '(none)') AS endpoint, total_ms, calls
-                    FROM refresh_query CROSS JOIN (VALUES ('5m'), ('1h'), ('1d')) AS res(resolution)) q
-           GROUP BY GROUPING SETS ((tenant_id, resolution, rbucket, endpoint), (tenant_id, resolution, rbucket))
-          HAVING resolution <> '5m' OR grouping(endpoint) = 1 OR rbucket >= v_fine) d
+    FROM a FULL JOIN d
       ON d.tenant_id = a.tenant_id AND d.resolution = a.resolution AND d.rbucket = a.rbucket AND d.endpoint = a.endpoint
   ON CONFLICT (tenant_id, resolution, endpoint, bucket) DO UPDATE SET
     requests = r.requests + EXCLUDED.requests,
@@ -164,15 +188,27 @@ BEGIN
     db_calls = r.db_calls + EXCLUDED.db_calls;
 
   -- Queries per fingerprint, at three resolutions; 5-minute rows only from v_fine on.
+  WITH deltas AS MATERIALIZED (
+    SELECT tenant_id, res.resolution,
+           CASE res.resolution WHEN '5m' THEN bucket WHEN '1h' THEN date_trunc('hour', bucket, 'UTC')
+                               ELSE date_trunc('day', bucket, 'UTC') END AS rbucket,
+           query_hash, calls, slow_calls, total_ms, max_ms, rows_sum, hist
+      FROM refresh_query CROSS JOIN (VALUES ('5m'), ('1h'), ('1d')) AS res(resolution)
+     WHERE res.resolution <> '5m' OR bucket >= v_fine
+  ), hists AS (
+    SELECT tenant_id, resolution, rbucket, query_hash, string_agg(hist_element(b, n), ''::bytea ORDER BY b) AS hist
+      FROM (SELECT tenant_id, resolution, rbucket, query_hash, e >> 40 AS b, sum(e & 1099511627775)::bigint AS n
+              FROM deltas, unnest(hist) e GROUP BY 1, 2, 3, 4, 5) s
+     WHERE n > 0
+     GROUP BY 1, 2, 3, 4
+  )
   INSERT INTO query_metrics_rollup AS r (tenant_id, resolution, bucket, query_hash, calls, slow_calls,
                                          total_ms, max_ms, rows_sum, hist)
-  SELECT tenant_id, res.resolution,
-         CASE res.resolution WHEN '5m' THEN bucket WHEN '1h' THEN date_trunc('hour', bucket, 'UTC')
-                             ELSE date_trunc('day', bucket, 'UTC') END,
-         query_hash, sum(calls), sum(slow_calls), sum(total_ms), max(max_ms), sum(rows_sum), hist_pack(hist_union(hist))
-    FROM refresh_query CROSS JOIN (VALUES ('5m'), ('1h'), ('1d')) AS res(resolution)
-   WHERE res.resolution <> '5m' OR bucket >= v_fine
-   GROUP BY 1, 2, 3, 4
+  SELECT t.*, h.hist
+    FROM (SELECT tenant_id, resolution, rbucket, query_hash, sum(calls), sum(slow_calls), sum(total_ms), max(max_ms),
+                 sum(rows_sum)
+            FROM deltas GROUP BY 1, 2, 3, 4) t
+    LEFT JOIN hists h USING (tenant_id, resolution, rbucket, query_hash)
   ON CONFLICT (tenant_id, resolution, bucket, query_hash) DO UPDATE SET
     calls = r.calls + EXCLUDED.calls,
     slow_calls = r.slow_calls + EXCLUDED.slow_calls,
@@ -304,8 +340,10 @@ $fn$;
 
 
 GRANT EXECUTE ON FUNCTION hist_percentile(bytea, double precision), hist_merge(bytea, bytea),
-  hist_pack(bigint[]), hist_unpack(bytea), hist_values(bytea), hist_element(bigint, bigint)
+  hist_pack(bigint[]), hist_unpack(bytea), hist_values(bytea), hist_element(bigint, bigint),
+  hist_split_element(bigint, bigint)
   TO agog_app, agog_readonly;
 GRANT EXECUTE ON FUNCTION hist_percentile(bytea, double precision), hist_union(bytea),
-  hist_merge(bytea, bytea), hist_unpack(bytea), hist_values(bytea), hist_element(bigint, bigint)
+  hist_merge(bytea, bytea), hist_unpack(bytea), hist_values(bytea), hist_element(bigint, bigint),
+  hist_split_element(bigint, bigint)
   TO agog_alerting;

@@ -220,6 +220,7 @@ DROP FUNCTION hist_merge(bytea, bytea);
 DROP FUNCTION hist_unpack(bytea);
 DROP FUNCTION hist_pack(bigint[]);
 DROP FUNCTION hist_element(bigint, bigint);
+DROP FUNCTION hist_split_element(bigint, bigint);
 DROP FUNCTION hist_values(bytea);
 
 DO $history$

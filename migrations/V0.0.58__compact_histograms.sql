@@ -15,6 +15,12 @@
 -- The refresh also writes each request rollup row once: the database time of the
 -- queries tagged with an endpoint goes into the same upsert as its requests, not into a
 -- second one that updated every row again.
+--
+-- And the resource log is indexed like the other two raw logs, by a BRIN index on time,
+-- in place of V0.0.40's b-tree on (tenant_id, "timestamp"). Samples arrive in time
+-- order, the panels read them from resource_metrics_rollup except for windows of an
+-- hour or less, and the b-tree was nearly as large as the samples themselves, on a
+-- budget of bytes per record ingested (service/bench/reports/grafana-panels.md).
 
 CREATE FUNCTION hist_values(p_hist bytea) RETURNS SETOF bigint
 LANGUAGE sql IMMUTABLE PARALLEL SAFE
@@ -93,6 +99,12 @@ AS $fn$
 $fn$;
 COMMENT ON FUNCTION hist_percentile(bytea, double precision) IS
   'Percentile (0..1) of a packed latency histogram, as hist_percentile(bigint[], double precision).';
+
+DROP INDEX system_resource_metrics_tenant_time;
+CREATE INDEX system_resource_metrics_timestamp_brin
+  ON system_resource_metrics USING brin ("timestamp") WITH (pages_per_range = 32);
+COMMENT ON INDEX system_resource_metrics_timestamp_brin IS
+  'Time-window scans: rollup refresh and short-window raw resource series (a few minutes of every tenant''s samples).';
 
 ALTER TABLE api_metrics_rollup ALTER COLUMN hist TYPE bytea USING hist_pack(hist);
 ALTER TABLE query_metrics_rollup ALTER COLUMN hist TYPE bytea USING hist_pack(hist);

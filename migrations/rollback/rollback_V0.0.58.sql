@@ -1,5 +1,5 @@
 -- Rollback of V0.0.58__compact_histograms.sql: the rollups' histograms back to bigint[]
--- (a rewrite of both rollup tables), V0.0.41's refresh back (copied from that file), the
+-- (a rewrite of both rollup tables), the resource log's b-tree back, V0.0.41's refresh back (copied from that file), the
 -- packed-histogram functions dropped. Run before rollback_V0.0.41.sql.
 BEGIN;
 
@@ -7,6 +7,12 @@ ALTER TABLE api_metrics_rollup ALTER COLUMN hist TYPE bigint[] USING hist_unpack
 ALTER TABLE query_metrics_rollup ALTER COLUMN hist TYPE bigint[] USING hist_unpack(hist);
 COMMENT ON COLUMN api_metrics_rollup.hist IS NULL;
 COMMENT ON COLUMN query_metrics_rollup.hist IS NULL;
+
+DROP INDEX system_resource_metrics_timestamp_brin;
+CREATE INDEX system_resource_metrics_tenant_time
+  ON system_resource_metrics (tenant_id, "timestamp");
+COMMENT ON INDEX system_resource_metrics_tenant_time IS
+  'Resource series per tenant and time range (resources panels, pool saturation detector).';
 
 CREATE OR REPLACE FUNCTION refresh_performance_metrics_incremental(p_tenant_id uuid DEFAULT NULL)
 RETURNS integer

@@ -484,9 +484,9 @@ CREATE UNIQUE INDEX resource_metrics_rollup_pkey ON public.resource_metrics_roll
 CREATE UNIQUE INDEX rollup_refresh_state_pkey ON public.rollup_refresh_state USING btree (id);
 CREATE UNIQUE INDEX scheduler_job_runs_pkey ON public.scheduler_job_runs USING btree (job);
 CREATE UNIQUE INDEX storage_snapshots_pkey ON public.storage_snapshots USING btree (taken_on, table_name);
-CREATE INDEX system_resource_metrics_default_tenant_id_timestamp_idx ON public.system_resource_metrics_default USING btree (tenant_id, "timestamp");
-CREATE INDEX system_resource_metrics_tenant_time ON ONLY public.system_resource_metrics USING btree (tenant_id, "timestamp");
--- comment: Resource series per tenant and time range (resources panels, pool saturation detector).
+CREATE INDEX system_resource_metrics_default_timestamp_idx ON public.system_resource_metrics_default USING brin ("timestamp") WITH (pages_per_range='32');
+CREATE INDEX system_resource_metrics_timestamp_brin ON ONLY public.system_resource_metrics USING brin ("timestamp") WITH (pages_per_range='32');
+-- comment: Time-window scans: rollup refresh and short-window raw resource series (a few minutes of every tenant's samples).
 
 -- function alert_collected_slow_calls(timestamp with time zone,timestamp with time zone)
 CREATE OR REPLACE FUNCTION public.alert_collected_slow_calls(p_from timestamp with time zone, p_to timestamp with time zone)

@@ -14,7 +14,7 @@ export async function missingObjects(pool: Pool): Promise<{ tables: string[]; fu
   // Every index the migrations define on the partitioned parents and the cache.
   const indexes = await pool.query<{ name: string }>(
     `SELECT i AS name FROM unnest($1::text[]) i WHERE to_regclass('public.' || quote_ident(i)) IS NULL`,
-    [['query_performance_log_timestamp_brin', 'api_performance_log_timestamp_brin', 'system_resource_metrics_tenant_time',
+    [['query_performance_log_timestamp_brin', 'api_performance_log_timestamp_brin', 'system_resource_metrics_timestamp_brin',
       'performance_metrics_cache_pkey', 'performance_metrics_cache_last_updated']]);
   return { tables: tables.rows.map((r) => r.name), functions: functions.rows.map((r) => r.name), indexes: indexes.rows.map((r) => r.name) };
 }

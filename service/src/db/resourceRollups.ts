@@ -1,6 +1,6 @@
 // Resource series (CPU, memory, connections against the pool maximum) per source,
 // from resource_metrics_rollup (5-minute buckets) or, for short windows, from the raw
-// samples in system_resource_metrics (its (tenant_id, "timestamp") index; LIMIT-capped).
+// samples in system_resource_metrics (its BRIN index on time; LIMIT-capped).
 import { STEP_ORIGIN } from '../rollups/plan';
 import type { Queryable } from './tenantSession';
 

@@ -69,23 +69,12 @@ export async function loadRequestSeries(
   const series = new Map(endpoints.map((endpoint) => [endpoint, {
     endpoint, steps: new Array<RequestStep | undefined>(times.length), percentiles: percentileColumns(percents.length, times.length),
   }]));
-  // Rows arrive by endpoint and bucket, so a step's rows are consecutive: its histograms
-  // are gathered and read when the next step begins.
-  let open: { of: SeriesOfEndpoint; index: number; hists: Buffer[] } | undefined;
-  const close = () => {
-    if (open && open.hists.length > 0) {
-      setPercentiles(open.of.percentiles, open.index, stepPercentiles(open.hists.length === 1 ? open.hists[0]! : Buffer.concat(open.hists), percents));
-    }
-    open = undefined;
-  };
+  // A step's histograms are gathered (rows come in no particular order) and read at the end.
+  const hists = new Map<SeriesOfEndpoint, Array<Buffer | Buffer[] | undefined>>();
   for (const row of rows) {
     const of = series.get(row.endpoint);
     const index = Math.floor((row.time - start.getTime()) / rollup.stepMs);
     if (!of || index < 0 || index >= times.length) continue;
-    if (!open || open.of !== of || open.index !== index) {
-      close();
-      open = { of, index, hists: [] };
-    }
     if (withCounts) {
       const step = of.steps[index];
       if (step) {
@@ -97,9 +86,22 @@ export async function loadRequestSeries(
         of.steps[index] = { requests: row.requests, errors: row.errors, clientErrors: row.clientErrors, sumMs: row.sumMs };
       }
     }
-    if (percents.length > 0 && row.hist) open.hists.push(row.hist);
+    if (percents.length > 0 && row.hist) {
+      let steps = hists.get(of);
+      if (!steps) hists.set(of, (steps = new Array<Buffer | Buffer[] | undefined>(times.length)));
+      const gathered = steps[index];
+      if (gathered === undefined) steps[index] = row.hist;
+      else if (Array.isArray(gathered)) gathered.push(row.hist);
+      else steps[index] = [gathered, row.hist];
+    }
   }
-  close();
+  for (const [of, steps] of hists) {
+    for (let index = 0; index < steps.length; index++) {
+      const gathered = steps[index];
+      if (gathered === undefined) continue;
+      setPercentiles(of.percentiles, index, stepPercentiles(Array.isArray(gathered) ? Buffer.concat(gathered) : gathered, percents));
+    }
+  }
   return { stepMs: rollup.stepMs, source: rollup.source, times, series: endpoints.map((endpoint) => series.get(endpoint)!), notices };
 }
 
@@ -153,8 +155,9 @@ export interface RequestPoint extends RequestCounts {
 
 /**
  * The rows of one rollup resolution per endpoint ('' = all) with buckets in [start, to),
- * by endpoint and bucket (the table's key order: no sort). Only what is asked for is read:
- * counts (else 0), histograms (else null). The caller sums them into steps.
+ * in no particular order (a sort of tens of thousands of rows with their histograms cost
+ * more than placing them by time). Only what is asked for is read: counts (else 0),
+ * histograms (else null). The caller sums them into steps.
  */
 export async function requestSeries(
   db: Queryable,
@@ -171,8 +174,7 @@ export async function requestSeries(
     `SELECT r.endpoint, extract(epoch FROM r.bucket)::float8 * 1000 AS time_ms${columns.map((c) => `, ${c}`).join('')}
        FROM api_metrics_rollup r
       WHERE r.tenant_id = :tenant::uuid AND r.resolution = :resolution AND r.endpoint = ANY (:endpoints::text[])
-        AND r.bucket >= :start::timestamptz AND r.bucket < :to::timestamptz
-      ORDER BY r.endpoint, r.bucket`,
+        AND r.bucket >= :start::timestamptz AND r.bucket < :to::timestamptz`,
     { tenant: tenantId, resolution, start, to, endpoints },
   );
   const result = await db.query<unknown[]>({ ...statement, rowMode: 'array' });

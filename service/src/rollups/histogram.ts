@@ -21,38 +21,6 @@ const COUNT_MASK = 2 ** 40;
 /** Highest bucket latency_bucket() produces. */
 export const MAX_BUCKET = 4000;
 
-// Scratch space of the percentile readers: one histogram's non-empty buckets, ascending,
-// and their counts (at most MAX_BUCKET + 1 distinct buckets).
-const scratchBuckets = new Float64Array(MAX_BUCKET + 1);
-const scratchCounts = new Float64Array(MAX_BUCKET + 1);
-
-/**
- * Percentile q in [0, 1] of the n buckets in the scratch arrays holding `total` values:
- * percentile_cont's rank q * (total - 1), each of the two order statistics around it
- * estimated by its bucket's representative value, interpolated. Null when empty.
- */
-function scratchPercentile(n: number, total: number, q: number): number | null {
-  if (total === 0) return null;
-  if (!(q >= 0 && q <= 1)) throw new RangeError(`percentile must be between 0 and 1, got ${q}`);
-  const rank = q * (total - 1);
-  const lo = Math.floor(rank);
-  const hi = Math.ceil(rank);
-  let seen = 0;
-  let loValue: number | null = null;
-  let hiValue: number | null = null;
-  for (let i = 0; i < n; i++) {
-    const count = scratchCounts[i]!;
-    if (loValue === null && seen + count > lo) loValue = bucketValue(scratchBuckets[i]!);
-    if (seen + count > hi) {
-      hiValue = bucketValue(scratchBuckets[i]!);
-      break;
-    }
-    seen += count;
-  }
-  if (loValue === null) return null;
-  return loValue + (rank - lo) * ((hiValue ?? loValue) - loValue);
-}
-
 /** Representative duration (ms) of a bucket, as latency_bucket_value(). */
 export function bucketValue(bucket: number): number {
   return bucket <= 0 ? 0 : (2 * 0.01 * Math.pow(1.02, bucket)) / 2.02;
@@ -106,7 +74,12 @@ export class Histogram {
 
   /** Adds one or more packed histograms, concatenated (packedHistograms). */
   addPacked(packed: Buffer | null | undefined): void {
-    if (packed) forEachElement(packed, (bucket, count) => this.add(bucket, count));
+    if (!packed) return;
+    const end = packed.length - (packed.length % 4);
+    for (let at = 0; at < end; at += 4) {
+      const element = ((packed[at]! << 24) | (packed[at + 1]! << 16) | (packed[at + 2]! << 8) | packed[at + 3]!) >>> 0;
+      this.add(element >>> 20, element & 0xfffff);
+    }
   }
 
   /** Empties the histogram, keeping its storage: one instance can serve many steps. */
@@ -130,21 +103,27 @@ export class Histogram {
    * estimated by its bucket's representative value. Null when empty.
    */
   percentile(q: number): number | null {
-    return scratchPercentile(this.total === 0 ? 0 : this.toScratch(), this.total, q);
-  }
-
-  /** Copies the non-empty buckets, ascending, into the scratch arrays; their number. */
-  private toScratch(): number {
-    let n = 0;
+    if (this.total === 0) return null;
+    if (!(q >= 0 && q <= 1)) throw new RangeError(`percentile must be between 0 and 1, got ${q}`);
+    const rank = q * (this.total - 1);
+    const lo = Math.floor(rank);
+    const hi = Math.ceil(rank);
+    const counts = this.counts;
+    let seen = 0;
+    let loValue: number | null = null;
+    let hiValue: number | null = null;
     for (let b = this.low; b <= this.high; b++) {
-      const count = this.counts[b]!;
-      if (count > 0) {
-        scratchBuckets[n] = b;
-        scratchCounts[n] = count;
-        n++;
+      const count = counts[b]!;
+      if (count === 0) continue;
+      if (loValue === null && seen + count > lo) loValue = bucketValue(b);
+      if (seen + count > hi) {
+        hiValue = bucketValue(b);
+        break;
       }
+      seen += count;
     }
-    return n;
+    if (loValue === null) return null;
+    return loValue + (rank - lo) * ((hiValue ?? loValue) - loValue);
   }
 
   /** The buckets holding values, ascending, with their counts. */
@@ -163,59 +142,21 @@ export class Histogram {
 
   /** Several percentiles (each 0..100) at once. */
   percentiles(percents: readonly number[]): Array<number | null> {
-    const n = this.total === 0 ? 0 : this.toScratch();
-    return percents.map((p) => scratchPercentile(n, this.total, p / 100));
+    return percents.map((p) => this.percentile(p / 100));
   }
-}
-
-/**
- * Histogram.percentiles of one packed histogram, without building a Histogram (whose
- * counts array costs more than a small histogram): for series of many small ones. Needs
- * the elements in ascending bucket order, as one stored histogram has them; undefined
- * when they are not (several concatenated), and the caller uses a Histogram.
- */
-export function packedPercentiles(packed: Buffer, percents: readonly number[]): Array<number | null> | undefined {
-  let n = 0;
-  let total = 0;
-  let sorted = true;
-  forEachElement(packed, (bucket, count) => {
-    if (count <= 0 || !sorted) return;
-    const b = bucket > MAX_BUCKET ? MAX_BUCKET : bucket;
-    if (n > 0 && b < scratchBuckets[n - 1]!) sorted = false;
-    else if (n >= scratchBuckets.length) sorted = false;
-    else {
-      scratchBuckets[n] = b;
-      scratchCounts[n] = count;
-      n++;
-      total += count;
-    }
-  });
-  if (!sorted) return undefined;
-  return percents.map((p) => scratchPercentile(n, total, p / 100));
 }
 
 const stepScratch = new Histogram();
 
 /**
- * Histogram.percentiles of one or more packed histograms (a step of several rows):
- * packedPercentiles when they are one sorted histogram, else merged in a reused
- * Histogram, so that a series of thousands of steps allocates none.
+ * Histogram.percentiles of the packed histograms of a step (one row's, or several rows'),
+ * summed in one reused Histogram, so that a series of thousands of steps allocates none.
  */
-export function stepPercentiles(packed: Buffer, percents: readonly number[]): Array<number | null> {
-  const single = packedPercentiles(packed, percents);
-  if (single) return single;
+export function stepPercentiles(packed: Buffer | readonly Buffer[], percents: readonly number[]): Array<number | null> {
   stepScratch.reset();
-  stepScratch.addPacked(packed);
+  if (Buffer.isBuffer(packed)) stepScratch.addPacked(packed);
+  else for (const part of packed) stepScratch.addPacked(part);
   return stepScratch.percentiles(percents);
-}
-
-/** Calls fn(bucket, count) for every element of one or more packed histograms. */
-export function forEachElement(packed: Buffer, fn: (bucket: number, count: number) => void): void {
-  const end = packed.length - (packed.length % 4);
-  for (let at = 0; at < end; at += 4) {
-    const element = packed.readUInt32BE(at);
-    fn(element >>> 20, element & 0xfffff);
-  }
 }
 
 /**

@@ -99,7 +99,7 @@ export async function loadRequestSeries(
     for (let index = 0; index < steps.length; index++) {
       const gathered = steps[index];
       if (gathered === undefined) continue;
-      setPercentiles(of.percentiles, index, stepPercentiles(Array.isArray(gathered) ? Buffer.concat(gathered) : gathered, percents));
+      setPercentiles(of.percentiles, index, stepPercentiles(gathered, percents));
     }
   }
   return { stepMs: rollup.stepMs, source: rollup.source, times, series: endpoints.map((endpoint) => series.get(endpoint)!), notices };

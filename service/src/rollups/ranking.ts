@@ -56,7 +56,7 @@ export async function rankKeys(
   const result = await db.query<Record<string, number | string | null>>(sql(
     `SELECT t.* FROM (
        SELECT p.key, ${sums}, max(p.max_ms)::float8 AS max_ms${withHistograms ? `, ${packedHistograms('p.hist')} AS packed` : ''}
-         FROM ${rangeRowsSql(kind, options.filter)} p
+         FROM ${rangeRowsSql(kind, options.filter, pieces)} p
         GROUP BY p.key HAVING sum(p.${kind.sums[0]}) > 0) t
      ${order}`,
     params,
@@ -85,9 +85,10 @@ export async function rankKeys(
 export async function rangeHistograms(
   db: Queryable, kind: RollupKind, tenantId: string, range: TimeRange, settings: QuerySettings, filter: KeyFilter, nowMs: number,
 ): Promise<Map<string, Histogram>> {
+  const pieces = rangePieces(range, fineFrom(filter, nowMs));
   const result = await db.query<{ key: string; packed: Buffer | null }>(sql(
-    `SELECT p.key, ${packedHistograms('p.hist')} AS packed FROM ${rangeRowsSql(kind, filter)} p GROUP BY p.key`,
-    rangeRowsParams(kind, tenantId, rangePieces(range, fineFrom(filter, nowMs)), filter, settings),
+    `SELECT p.key, ${packedHistograms('p.hist')} AS packed FROM ${rangeRowsSql(kind, filter, pieces)} p GROUP BY p.key`,
+    rangeRowsParams(kind, tenantId, pieces, filter, settings),
   ));
   return new Map(result.rows.map((row) => {
     const histogram = new Histogram();

@@ -1,6 +1,6 @@
 // SQL of the read path: named parameters, and the rows of a range (rangeRowsSql) that
 // every total and ranking sums.
-import type { RangePieces, Span } from './plan';
+import type { RangePieces } from './plan';
 
 export interface Statement {
   text: string;
@@ -140,23 +140,34 @@ const ROLLUP_SPANS: ReadonlyArray<[keyof RangePieces, '5m' | '1h' | '1d']> = [
 const RAW_SPANS: ReadonlyArray<keyof RangePieces> = ['rawHead', 'rawTail'];
 
 /**
+ * The pieces of a range that hold time (an empty piece would still cost an index search
+ * per key); the daily piece when none does, so that the statement keeps its columns.
+ */
+function usedSpans(pieces: RangePieces): Array<keyof RangePieces> {
+  const used = (Object.keys(pieces) as Array<keyof RangePieces>).filter((name) => pieces[name].to > pieces[name].from);
+  return used.length > 0 ? used : ['days'];
+}
+
+/**
  * SQL of every row that answers a range's totals, as a parenthesised FROM item with
  * columns key, the kind's sums, max_ms and hist: the rollup rows of the range's pieces
  * (src/rollups/plan.ts rangePieces; one index range each), and the raw rows of its
- * partial 5 minutes (or partial hours) grouped by key. Its parameters: rangeRowsParams.
+ * partial 5 minutes (or partial hours) grouped by key; pieces that hold no time are left
+ * out. Its parameters: rangeRowsParams.
  */
-export function rangeRowsSql(kind: RollupKind, filter: KeyFilter): string {
+export function rangeRowsSql(kind: RollupKind, filter: KeyFilter, pieces: RangePieces): string {
+  const used = new Set(usedSpans(pieces));
   const columns = [...kind.sums, 'max_ms', 'hist'].map((c) => `r.${c}`).join(', ');
-  const rollups = ROLLUP_SPANS.map(([span, resolution]) =>
+  const rollups = ROLLUP_SPANS.filter(([span]) => used.has(span)).map(([span, resolution]) =>
     `SELECT r.${kind.key}::text AS key, ${columns}
        FROM ${kind.table} r
       WHERE r.tenant_id = :tenant::uuid AND r.resolution = '${resolution}'
         AND r.bucket >= :${span}_from::timestamptz AND r.bucket < :${span}_to::timestamptz AND ${rollupCondition(kind, filter)}`);
-  const raws = RAW_SPANS.map((span) => kind.raw(span, filter));
+  const raws = RAW_SPANS.filter((span) => used.has(span)).map((span) => kind.raw(span, filter));
   return `(${[...rollups, ...raws].join('\n UNION ALL\n')})`;
 }
 
-/** Parameters of rangeRowsSql: the tenant, each piece's span, the filter's keys and the kind's settings. */
+/** Parameters of rangeRowsSql: the tenant, each used piece's span, the filter's keys and the kind's settings. */
 export function rangeRowsParams(
   kind: RollupKind,
   tenantId: string,
@@ -164,10 +175,12 @@ export function rangeRowsParams(
   filter: KeyFilter,
   settings: { latencyTargetMs: number; slowQueryThresholdMs: number },
 ): Record<string, unknown> {
-  const params: Record<string, unknown> = { tenant: tenantId, ...kind.rawParams(settings) };
-  for (const [name, span] of Object.entries(pieces) as Array<[string, Span]>) {
-    params[`${name}_from`] = new Date(span.from);
-    params[`${name}_to`] = new Date(span.to);
+  const used = usedSpans(pieces);
+  const params: Record<string, unknown> = { tenant: tenantId };
+  if (used.some((name) => (RAW_SPANS as readonly string[]).includes(name))) Object.assign(params, kind.rawParams(settings));
+  for (const name of used) {
+    params[`${name}_from`] = new Date(pieces[name].from);
+    params[`${name}_to`] = new Date(pieces[name].to);
   }
   if (filter.kind === 'one') params.key = filter.key;
   if (filter.kind === 'some') params.keys = filter.keys;

@@ -5,7 +5,7 @@ import type { Queryable } from '../db/tenantSession';
 import type { QuerySettings } from '../query/context';
 import { Histogram } from './histogram';
 import { type KeyTotals, rankKeys } from './ranking';
-import { REQUESTS } from './sql';
+import { REQUEST_COUNTS, REQUESTS } from './sql';
 import type { TimeRange } from './time';
 
 export interface RequestTotals {
@@ -81,7 +81,7 @@ export async function endpointTotals(
 export async function busiestEndpoints(
   db: Queryable, tenantId: string, range: TimeRange, settings: QuerySettings, nowMs: number, limit: number,
 ): Promise<string[]> {
-  const rows = await rankKeys(db, REQUESTS, tenantId, range, settings, {
+  const rows = await rankKeys(db, REQUEST_COUNTS, tenantId, range, settings, {
     filter: { kind: 'each' }, nowMs, orderBy: 't.requests', limit, histograms: 'none',
   });
   return rows.map((row) => row.key);

@@ -1,0 +1,82 @@
+// V0.0.58 converts the rollups' bigint[] histograms of a database migrated to V0.0.41
+// into the packed form, and its rollback converts them back: neither may change a count.
+import { cpSync, mkdtempSync, readdirSync, readFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { migrate, MIGRATIONS_DIR } from '../src/db/migrate';
+import { createTestDatabase, type TestDatabase } from './support/db';
+
+const T = 'c5c5c5c5-0000-4000-8000-000000000005';
+
+/** The migration files up to (not including) V0.0.58, in a directory of their own. */
+function migrationsBefore58(): string {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'agog-migrations-41-'));
+  for (const name of readdirSync(MIGRATIONS_DIR)) {
+    if (name.endsWith('.sql') && !name.startsWith('V0.0.58')) cpSync(path.join(MIGRATIONS_DIR, name), path.join(dir, name));
+  }
+  return dir;
+}
+
+describe('V0.0.58 on a database with rollups', () => {
+  let db: TestDatabase;
+  beforeAll(async () => {
+    db = await createTestDatabase('migrate_compact_hist', { migrated: false });
+    await migrate(db.url, { dir: migrationsBefore58() });
+    // Histograms of every size, counts above 2^20 (several packed elements), bucket 4000,
+    // and a row with database time only (no histogram).
+    await db.pool.query(
+      `INSERT INTO api_metrics_rollup (tenant_id, resolution, bucket, endpoint, requests, hist)
+       SELECT $1::uuid, r, timestamptz '2026-01-01' + g * interval '1 hour', 'e' || (g % 7), 1,
+              (SELECT array_agg((b::bigint << 40) + 1 + (b * g) % 3000000 ORDER BY b)
+                 FROM generate_series(1 + g % 50, 1 + g % 50 + g % 300) b)
+         FROM generate_series(1, 400) g, unnest(ARRAY['1h', '1d']) r`,
+      [T]);
+    await db.pool.query(
+      `INSERT INTO api_metrics_rollup (tenant_id, resolution, bucket, endpoint, requests, hist, db_ms)
+       VALUES ($1::uuid, '5m', '2026-01-01', '', 3, ARRAY[(4000::bigint << 40) + 3], 0),
+              ($1::uuid, '5m', '2026-01-01', '(none)', 0, NULL, 12.5)`,
+      [T]);
+    await db.pool.query(
+      `INSERT INTO query_metrics_rollup (tenant_id, resolution, bucket, query_hash, calls, hist)
+       SELECT $1::uuid, '1h', timestamptz '2026-01-01' + g * interval '1 hour', g % 5, 1,
+              ARRAY[(7::bigint << 40) + g, ((20 + g % 9)::bigint << 40) + 5 * 1048576 + g]
+         FROM generate_series(1, 200) g`,
+      [T]);
+    await db.pool.query(
+      `CREATE TABLE before_58 AS
+         SELECT 'api' AS t, resolution, bucket, endpoint AS key, hist::text AS hist, hist_percentile(hist, 0.95) AS p95 FROM api_metrics_rollup
+         UNION ALL
+         SELECT 'query', resolution, bucket, query_hash::text, hist::text, hist_percentile(hist, 0.95) FROM query_metrics_rollup`);
+  });
+  afterAll(async () => db.drop());
+
+  const compare = (hist: string) => `
+    SELECT count(*)::int AS rows,
+           count(*) FILTER (WHERE b.hist IS DISTINCT FROM a.hist)::int AS histograms_differ,
+           count(*) FILTER (WHERE b.p95 IS DISTINCT FROM a.p95)::int AS p95_differ
+      FROM before_58 b
+      JOIN (SELECT 'api' AS t, resolution, bucket, endpoint AS key, (${hist})::text AS hist, hist_percentile(hist, 0.95) AS p95 FROM api_metrics_rollup
+            UNION ALL
+            SELECT 'query', resolution, bucket, query_hash::text, (${hist})::text, hist_percentile(hist, 0.95) FROM query_metrics_rollup) a
+        USING (t, resolution, bucket, key)`;
+
+  it('packs every histogram without changing a count, and its rollback restores them', async () => {
+    const applied = await migrate(db.url);
+    expect(applied.applied).toEqual(['V0.0.58__compact_histograms.sql']);
+    const types = await db.pool.query(
+      `SELECT table_name, data_type FROM information_schema.columns
+        WHERE column_name = 'hist' AND table_name IN ('api_metrics_rollup', 'query_metrics_rollup') ORDER BY 1`);
+    expect(types.rows.map((r) => r.data_type)).toEqual(['bytea', 'bytea']);
+    const packed = (await db.pool.query(compare('hist_unpack(hist)'))).rows[0];
+    expect(packed).toEqual({ rows: 1002, histograms_differ: 0, p95_differ: 0 });
+    // A count above 2^20 - 1 took more than one element.
+    const split = await db.pool.query(`SELECT max(length(hist))::int AS n FROM query_metrics_rollup`);
+    expect(split.rows[0].n).toBe(4 * (1 + 6));
+
+    await db.pool.query(readFileSync(path.join(MIGRATIONS_DIR, 'rollback', 'rollback_V0.0.58.sql'), 'utf8'));
+    const back = (await db.pool.query(compare('hist'))).rows[0];
+    expect(back).toEqual({ rows: 1002, histograms_differ: 0, p95_differ: 0 });
+    const history = await db.pool.query(`SELECT version FROM agog_schema_history ORDER BY version`);
+    expect(history.rows.map((r) => r.version)).toEqual(['0.0.40', '0.0.41']);
+  });
+});

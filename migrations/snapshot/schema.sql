@@ -31,7 +31,7 @@ CREATE TABLE api_metrics_rollup (
   last_seen timestamp with time zone
 );
 -- row level security: enabled
--- comment: Request rollups per tenant, resolution (5m, 1h, 1d), bucket and endpoint ('' = all), with a latency histogram. 5-minute rows of an endpoint are kept from fine_rollup_start(now()) on; the tenant's total ('') at every resolution for the whole retention.
+-- comment: Request rollups per tenant, resolution (5m, 30m, 1h, 1d), bucket and endpoint ( = all), with a latency histogram. 5-minute rows of an endpoint are kept from fine_rollup_start(now()) on; 30-minute rows exist for the tenants total () only; the total at every resolution for the whole retention.
 -- comment on api_metrics_rollup.hist: Latency histogram, packed: 4-byte big-endian elements bucket * 2^20 + count in bucket order (V0.0.58__compact_histograms.sql). NULL on rows with database time only.
 
 -- partitioned table api_performance_log
@@ -385,7 +385,7 @@ CREATE TABLE system_resource_metrics_default (
 -- constraints
 ALTER TABLE agog_schema_history ADD CONSTRAINT agog_schema_history_pkey PRIMARY KEY (version);
 ALTER TABLE api_metrics_rollup ADD CONSTRAINT api_metrics_rollup_pkey PRIMARY KEY (tenant_id, resolution, endpoint, bucket);
-ALTER TABLE api_metrics_rollup ADD CONSTRAINT api_metrics_rollup_resolution_check CHECK (resolution = ANY (ARRAY['5m'::text, '1h'::text, '1d'::text]));
+ALTER TABLE api_metrics_rollup ADD CONSTRAINT api_metrics_rollup_resolution_check CHECK ((resolution = ANY (ARRAY['5m'::text, '30m'::text, '1h'::text, '1d'::text])) AND (resolution <> '30m'::text OR endpoint = ''::text));
 ALTER TABLE api_performance_log ADD CONSTRAINT api_performance_log_endpoint_check CHECK (length(endpoint) <= 500);
 ALTER TABLE api_performance_log ADD CONSTRAINT api_performance_log_method_check CHECK (length(method) <= 16);
 ALTER TABLE api_performance_log ADD CONSTRAINT api_performance_log_request_id_check CHECK (length(request_id) <= 128);
@@ -893,7 +893,7 @@ BEGIN
   END LOOP;
 
   -- Derived data. 5-minute rows per endpoint and per fingerprint are kept for the current
-  -- and the previous UTC day (fine_rollup_start). The tenants' 5-minute totals and the
+  -- and the previous UTC day (fine_rollup_start). The tenants' 5- and 30-minute totals and the
   -- resource rollups follow the raw retention (a week of slack, so a month being dropped
   -- still has them); hourly and daily rollups, the cache, fingerprints and
   -- recommendations are kept for the longest range the query API answers (400 days).
@@ -901,7 +901,7 @@ BEGIN
     SELECT * FROM (VALUES
       ('api_metrics_rollup',      'resolution = ''5m'' AND endpoint <> '''' AND bucket < $1', fine_rollup_start(p_now)),
       ('query_metrics_rollup',    'resolution = ''5m'' AND bucket < $1',            fine_rollup_start(p_now)),
-      ('api_metrics_rollup',      'resolution = ''5m'' AND bucket < $1',            p_now - p_retention - interval '7 days'),
+      ('api_metrics_rollup',      'resolution IN (''5m'', ''30m'') AND bucket < $1', p_now - p_retention - interval '7 days'),
       ('resource_metrics_rollup', 'bucket < $1',                                     p_now - p_retention - interval '7 days'),
       ('api_metrics_rollup',      'resolution IN (''1h'', ''1d'') AND bucket < $1', p_now - interval '400 days'),
       ('query_metrics_rollup',    'resolution IN (''1h'', ''1d'') AND bucket < $1', p_now - interval '400 days'),
@@ -923,7 +923,7 @@ BEGIN
   RETURN;
 END
 $function$;
--- comment: Creates monthly partitions for the current month and p_months_ahead more, moving matching rows out of the DEFAULT partition; drops monthly partitions older than p_retention and deletes older DEFAULT rows; expires derived rollups (5-minute rows per endpoint and per fingerprint: before fine_rollup_start(p_now); 5-minute totals and resource rollups: retention + 7 days; hourly, daily, cache, fingerprints, recommendations: 400 days); never drops DEFAULT partitions. Idempotent; serialized by an advisory lock.
+-- comment: Creates monthly partitions for the current month and p_months_ahead more, moving matching rows out of the DEFAULT partition; drops monthly partitions older than p_retention and deletes older DEFAULT rows; expires derived rollups (5-minute rows per endpoint and per fingerprint: before fine_rollup_start(p_now); 5- and 30-minute totals and resource rollups: retention + 7 days; hourly, daily, cache, fingerprints, recommendations: 400 days); never drops DEFAULT partitions. Idempotent; serialized by an advisory lock.
 -- execute granted to: (owner only)
 
 -- function merge_collected_into_cache(uuid,timestamp with time zone,timestamp with time zone)
@@ -1068,11 +1068,14 @@ BEGIN
   -- resolutions, in one upsert per row (an endpoint's 5-minute rows only from v_fine on).
   WITH deltas AS MATERIALIZED (
     SELECT tenant_id, res.resolution,
-           CASE res.resolution WHEN '5m' THEN bucket WHEN '1h' THEN date_trunc('hour', bucket, 'UTC')
+           CASE res.resolution WHEN '5m' THEN bucket
+                               WHEN '30m' THEN date_bin('30 minutes', bucket, timestamptz '2000-01-01 00:00:00+00')
+                               WHEN '1h' THEN date_trunc('hour', bucket, 'UTC')
                                ELSE date_trunc('day', bucket, 'UTC') END AS rbucket,
            endpoint, requests, errors, client_errors, satisfied, tolerating, sum_ms, max_ms, hist, last_seen
-      FROM refresh_api CROSS JOIN (VALUES ('5m'), ('1h'), ('1d')) AS res(resolution)
-     WHERE res.resolution <> '5m' OR endpoint = '' OR bucket >= v_fine
+      FROM refresh_api CROSS JOIN (VALUES ('5m'), ('30m'), ('1h'), ('1d')) AS res(resolution)
+     WHERE (res.resolution <> '5m' OR endpoint = '' OR bucket >= v_fine)
+       AND (res.resolution <> '30m' OR endpoint = '')
   ), hists AS (
     -- Every delta's histogram elements summed per row and bucket in one pass, however
     -- many deltas a row has (an aggregate merging them one by one costs a merge each).
@@ -1092,12 +1095,15 @@ BEGIN
     SELECT tenant_id, resolution, rbucket, CASE WHEN grouping(endpoint) = 1 THEN '' ELSE endpoint END AS endpoint,
            sum(total_ms) AS db_ms, sum(calls) AS db_calls
       FROM (SELECT tenant_id, res.resolution,
-                   CASE res.resolution WHEN '5m' THEN bucket WHEN '1h' THEN date_trunc('hour', bucket, 'UTC')
+                   CASE res.resolution WHEN '5m' THEN bucket
+                                       WHEN '30m' THEN date_bin('30 minutes', bucket, timestamptz '2000-01-01 00:00:00+00')
+                                       WHEN '1h' THEN date_trunc('hour', bucket, 'UTC')
                                        ELSE date_trunc('day', bucket, 'UTC') END AS rbucket,
                    coalesce(nullif(endpoint, ''), '(none)') AS endpoint, total_ms, calls
-              FROM refresh_query CROSS JOIN (VALUES ('5m'), ('1h'), ('1d')) AS res(resolution)) q
+              FROM refresh_query CROSS JOIN (VALUES ('5m'), ('30m'), ('1h'), ('1d')) AS res(resolution)) q
      GROUP BY GROUPING SETS ((tenant_id, resolution, rbucket, endpoint), (tenant_id, resolution, rbucket))
-    HAVING resolution <> '5m' OR grouping(endpoint) = 1 OR rbucket >= v_fine
+    HAVING (resolution <> '5m' OR grouping(endpoint) = 1 OR rbucket >= v_fine)
+       AND (resolution <> '30m' OR grouping(endpoint) = 1)
   )
   INSERT INTO api_metrics_rollup AS r (tenant_id, resolution, bucket, endpoint, requests, errors, client_errors,
                                        satisfied, tolerating, sum_ms, max_ms, hist, last_seen, db_ms, db_calls)

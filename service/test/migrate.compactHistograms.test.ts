@@ -1,5 +1,6 @@
 // V0.0.58 converts the rollups' bigint[] histograms of a database migrated to V0.0.41
-// into the packed form, and its rollback converts them back: neither may change a count.
+// into the packed form (and adds the 30-minute totals), and its rollback converts them
+// back: neither may change a count.
 import { cpSync, mkdtempSync, readdirSync, readFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -69,6 +70,9 @@ describe('V0.0.58 on a database with rollups', () => {
     expect(types.rows.map((r) => r.data_type)).toEqual(['bytea', 'bytea']);
     const packed = (await db.pool.query(compare('hist_unpack(hist)'))).rows[0];
     expect(packed).toEqual({ rows: 1002, histograms_differ: 0, p95_differ: 0 });
+    // The tenant's 5-minute total gained its 30-minute row.
+    const halfHour = await db.pool.query(`SELECT bucket, requests::int AS requests, hist_unpack(hist)::text AS hist FROM api_metrics_rollup WHERE resolution = '30m'`);
+    expect(halfHour.rows).toEqual([{ bucket: new Date('2026-01-01T00:00:00Z'), requests: 3, hist: `{${4000n * 2n ** 40n + 3n}}` }]);
     // A count above 2^20 - 1 took more than one element.
     const split = await db.pool.query(`SELECT max(length(hist))::int AS n FROM query_metrics_rollup`);
     expect(split.rows[0].n).toBe(4 * (1 + 6));

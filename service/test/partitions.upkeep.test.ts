@@ -96,7 +96,7 @@ describe('partition upkeep', () => {
     );
     await db.pool.query(`SELECT refresh_performance_metrics_incremental(NULL)`);
     const before = await db.pool.query(`SELECT resolution, count(*)::int AS n FROM api_metrics_rollup WHERE bucket < '2002-01-01' GROUP BY 1 ORDER BY 1`);
-    expect(before.rows.map((r) => r.resolution)).toEqual(['1d', '1h', '5m']);
+    expect(before.rows.map((r) => r.resolution)).toEqual(['1d', '1h', '30m', '5m']);
 
     const actions = await maintainPartitions(db.pool, { monthsAhead: 1, retentionDays: 30 });
     expect(actions).toContainEqual(expect.objectContaining({ action: 'purged', tableName: 'api_performance_log_default' }));

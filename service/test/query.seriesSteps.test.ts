@@ -120,9 +120,11 @@ describe('series steps at stored resolutions', () => {
 
   // One endpoint's 5-minute rows are kept for the current and previous day only
   // (src/rollups/plan.ts fineRollupStart): over these older days its 20-minute ask gets
-  // hourly steps, the tenant's total 20-minute ones.
+  // hourly steps, the tenant's total 20-minute ones (and 30-minute ones from its own
+  // 30-minute rows).
   it.each([
     ['20-minute steps of 5-minute rows', { intervalMs: 15 * MINUTE, maxDataPoints: 240 }, { stepMs: 20 * MINUTE, source: '5m' }, { stepMs: HOUR, source: '1h' }],
+    ['30-minute steps of the total\'s 30-minute rows', { intervalMs: 30 * MINUTE, maxDataPoints: 240 }, { stepMs: 30 * MINUTE, source: '30m' }, { stepMs: HOUR, source: '1h' }],
     ['2-hour steps of hourly rows', { intervalMs: 2 * HOUR, maxDataPoints: 1000 }, { stepMs: 2 * HOUR, source: '1h' }, null],
     ['6-hour steps of hourly rows for an interval of 5 hours', { intervalMs: 5 * HOUR, maxDataPoints: 1000 }, { stepMs: 6 * HOUR, source: '1h' }, null],
     ['daily steps', { intervalMs: 12 * HOUR, maxDataPoints: 4 }, { stepMs: DAY, source: '1d' }, null],

@@ -7,8 +7,10 @@
 //     the tenant's total (endpoint '');
 //   - 5-minute rows per key only from fineRollupStart(now) on (the current and the
 //     previous UTC day); the tenant's total keeps them as long as the others;
+//   - 30-minute rows of the tenant's request total (V0.0.58), which its series read at
+//     30-minute steps (resolutionOf);
 //   - the raw logs, which answer the edges of a range and short windows.
-import { DAY_MS, FIVE_MINUTES_MS, HOUR_MS, type Resolution, type TimeRange } from './time';
+import { DAY_MS, FIVE_MINUTES_MS, HOUR_MS, RESOLUTION_MS, type Resolution, type TimeRange } from './time';
 
 /** Time origin of every step and bucket, as the rollups' date_bin uses it. */
 export const STEP_ORIGIN = '2000-01-01 00:00:00+00';
@@ -57,6 +59,15 @@ export function rollupStep(wantedMs: number, with5m = true): Step & { source: Re
   const step = ROLLUP_STEPS.find((s) => s.stepMs >= wantedMs && (with5m || s.source !== '5m'));
   if (step) return { ...step };
   return { stepMs: Math.max(1, Math.ceil(wantedMs / DAY_MS)) * DAY_MS, source: '1d' };
+}
+
+/**
+ * The resolution a request series reads for a rollup step: the stored step itself, or
+ * for 30-minute steps of the tenant's total, its 30-minute rows rather than six 5-minute
+ * rows per step.
+ */
+export function resolutionOf(step: Step & { source: Resolution }, key: SeriesKey): Resolution {
+  return key === 'total' && step.source === '5m' && step.stepMs === RESOLUTION_MS['30m'] ? '30m' : step.source;
 }
 
 /** Whether 5-minute rows of `key` cover the whole range at `nowMs`. */

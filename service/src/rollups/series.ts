@@ -6,7 +6,7 @@ import type { Queryable } from '../db/tenantSession';
 import type { QueryContext } from '../query/context';
 import { stepPercentiles } from './histogram';
 import {
-  chooseStep, fineRowsCover, RAW_ROW_LIMIT, rollupStep, STEP_ORIGIN, type Step, stepIndex, stepStart, stepTimes,
+  chooseStep, fineRowsCover, RAW_ROW_LIMIT, resolutionOf, rollupStep, STEP_ORIGIN, type Step, stepIndex, stepStart, stepTimes,
 } from './plan';
 import { sql } from './sql';
 import { FIVE_MINUTES_MS, type Resolution } from './time';
@@ -61,9 +61,10 @@ export async function loadRequestSeries(
   if (step.source === 'raw') {
     notices.push({ severity: 'info', text: `More than ${RAW_ROW_LIMIT} requests in this window: shown in ${rollup.stepMs / 60_000}-minute steps from the rollups.` });
   }
+  const resolution = resolutionOf(rollup, key);
   const start = stepStart(ctx.range.from.getTime(), rollup.stepMs);
   const rows = await requestSeries(ctx.db, tenantId, {
-    endpoints, resolution: rollup.source, start, to: ctx.range.to, withCounts, withHistograms: percents.length > 0,
+    endpoints, resolution, start, to: ctx.range.to, withCounts, withHistograms: percents.length > 0,
   });
   const times = stepTimes(start, ctx.range.to, rollup.stepMs);
   const series = new Map(endpoints.map((endpoint) => [endpoint, {
@@ -102,7 +103,7 @@ export async function loadRequestSeries(
       setPercentiles(of.percentiles, index, stepPercentiles(gathered, percents));
     }
   }
-  return { stepMs: rollup.stepMs, source: rollup.source, times, series: endpoints.map((endpoint) => series.get(endpoint)!), notices };
+  return { stepMs: rollup.stepMs, source: resolution, times, series: endpoints.map((endpoint) => series.get(endpoint)!), notices };
 }
 
 /** The raw rows' series, or null when the window holds more than RAW_ROW_LIMIT of them. */

@@ -8,9 +8,9 @@ export const HOUR_MS = 60 * MINUTE_MS;
 export const DAY_MS = 24 * HOUR_MS;
 export const FIVE_MINUTES_MS = 5 * MINUTE_MS;
 
-/** Rollup resolutions, as the rollup tables name them. */
-export type Resolution = '5m' | '1h' | '1d';
-export const RESOLUTION_MS: Record<Resolution, number> = { '5m': FIVE_MINUTES_MS, '1h': HOUR_MS, '1d': DAY_MS };
+/** Rollup resolutions, as the rollup tables name them ('30m': the tenant's request total only). */
+export type Resolution = '5m' | '30m' | '1h' | '1d';
+export const RESOLUTION_MS: Record<Resolution, number> = { '5m': FIVE_MINUTES_MS, '30m': 30 * MINUTE_MS, '1h': HOUR_MS, '1d': DAY_MS };
 
 /** Newest `to` accepted: ingest accepts timestamps up to a day ahead (clock skew). */
 const MAX_FUTURE_MS = DAY_MS;

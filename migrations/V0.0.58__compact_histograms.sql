@@ -123,7 +123,7 @@ ALTER TABLE api_metrics_rollup DROP CONSTRAINT api_metrics_rollup_resolution_che
 ALTER TABLE api_metrics_rollup ADD CONSTRAINT api_metrics_rollup_resolution_check
   CHECK (resolution IN ('5m', '30m', '1h', '1d') AND (resolution <> '30m' OR endpoint = ''));
 COMMENT ON TABLE api_metrics_rollup IS
-  'Request rollups per tenant, resolution (5m, 30m, 1h, 1d), bucket and endpoint ( = all), with a latency histogram. 5-minute rows of an endpoint are kept from fine_rollup_start(now()) on; 30-minute rows exist for the tenants total () only; the total at every resolution for the whole retention.';
+  'Request rollups per tenant, resolution (5m, 30m, 1h, 1d), bucket and endpoint ('''' = all), with a latency histogram. 5-minute rows of an endpoint are kept from fine_rollup_start(now()) on; 30-minute rows exist for the tenant''s total ('''') only; the total at every resolution for the whole retention.';
 
 -- The 30-minute totals of what is already rolled up.
 INSERT INTO api_metrics_rollup (tenant_id, resolution, bucket, endpoint, requests, errors, client_errors, satisfied,

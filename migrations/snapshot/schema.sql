@@ -31,7 +31,7 @@ CREATE TABLE api_metrics_rollup (
   last_seen timestamp with time zone
 );
 -- row level security: enabled
--- comment: Request rollups per tenant, resolution (5m, 30m, 1h, 1d), bucket and endpoint ( = all), with a latency histogram. 5-minute rows of an endpoint are kept from fine_rollup_start(now()) on; 30-minute rows exist for the tenants total () only; the total at every resolution for the whole retention.
+-- comment: Request rollups per tenant, resolution (5m, 30m, 1h, 1d), bucket and endpoint ('' = all), with a latency histogram. 5-minute rows of an endpoint are kept from fine_rollup_start(now()) on; 30-minute rows exist for the tenant's total ('') only; the total at every resolution for the whole retention.
 -- comment on api_metrics_rollup.hist: Latency histogram, packed: 4-byte big-endian elements bucket * 2^20 + count in bucket order (V0.0.58__compact_histograms.sql). NULL on rows with database time only.
 
 -- partitioned table api_performance_log

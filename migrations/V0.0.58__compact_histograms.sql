@@ -16,12 +16,6 @@
 -- queries tagged with an endpoint goes into the same upsert as its requests, not into a
 -- second one that updated every row again.
 --
--- The tenant's total gains a 30-minute level (resolution '30m', endpoint '' only): a
--- 30-day latency series at 1800 points has 30-minute steps, which summed six 5-minute
--- histograms per step (8 640 rows a month) and missed the panel target at the 10 M load
--- of service/bench/reports/grafana-panels.md; it now reads 1 440 rows. It follows the
--- retention of the 5-minute totals.
---
 -- And the resource log is indexed like the other two raw logs, by a BRIN index on time,
 -- in place of V0.0.40's b-tree on (tenant_id, "timestamp"). Samples arrive in time
 -- order, the panels read them from resource_metrics_rollup except for windows of an
@@ -119,22 +113,6 @@ COMMENT ON COLUMN api_metrics_rollup.hist IS
 COMMENT ON COLUMN query_metrics_rollup.hist IS
   'Latency histogram, packed: 4-byte big-endian elements bucket * 2^20 + count in bucket order (V0.0.58__compact_histograms.sql).';
 
-ALTER TABLE api_metrics_rollup DROP CONSTRAINT api_metrics_rollup_resolution_check;
-ALTER TABLE api_metrics_rollup ADD CONSTRAINT api_metrics_rollup_resolution_check
-  CHECK (resolution IN ('5m', '30m', '1h', '1d') AND (resolution <> '30m' OR endpoint = ''));
-COMMENT ON TABLE api_metrics_rollup IS
-  'Request rollups per tenant, resolution (5m, 30m, 1h, 1d), bucket and endpoint ('''' = all), with a latency histogram. 5-minute rows of an endpoint are kept from fine_rollup_start(now()) on; 30-minute rows exist for the tenant''s total ('''') only; the total at every resolution for the whole retention.';
-
--- The 30-minute totals of what is already rolled up.
-INSERT INTO api_metrics_rollup (tenant_id, resolution, bucket, endpoint, requests, errors, client_errors, satisfied,
-                                tolerating, sum_ms, max_ms, db_ms, db_calls, hist, last_seen)
-SELECT tenant_id, '30m', date_bin('30 minutes', bucket, timestamptz '2000-01-01 00:00:00+00'), '',
-       sum(requests), sum(errors), sum(client_errors), sum(satisfied), sum(tolerating), sum(sum_ms), max(max_ms),
-       sum(db_ms), sum(db_calls), hist_union(hist), max(last_seen)
-  FROM api_metrics_rollup
- WHERE resolution = '5m' AND endpoint = ''
- GROUP BY 1, 3;
-
 CREATE OR REPLACE FUNCTION refresh_performance_metrics_incremental(p_tenant_id uuid DEFAULT NULL)
 RETURNS integer
 LANGUAGE plpgsql SECURITY DEFINER
@@ -169,14 +147,11 @@ BEGIN
   -- resolutions, in one upsert per row (an endpoint's 5-minute rows only from v_fine on).
   WITH deltas AS MATERIALIZED (
     SELECT tenant_id, res.resolution,
-           CASE res.resolution WHEN '5m' THEN bucket
-                               WHEN '30m' THEN date_bin('30 minutes', bucket, timestamptz '2000-01-01 00:00:00+00')
-                               WHEN '1h' THEN date_trunc('hour', bucket, 'UTC')
+           CASE res.resolution WHEN '5m' THEN bucket WHEN '1h' THEN date_trunc('hour', bucket, 'UTC')
                                ELSE date_trunc('day', bucket, 'UTC') END AS rbucket,
            endpoint, requests, errors, client_errors, satisfied, tolerating, sum_ms, max_ms, hist, last_seen
-      FROM refresh_api CROSS JOIN (VALUES ('5m'), ('30m'), ('1h'), ('1d')) AS res(resolution)
-     WHERE (res.resolution <> '5m' OR endpoint = '' OR bucket >= v_fine)
-       AND (res.resolution <> '30m' OR endpoint = '')
+      FROM refresh_api CROSS JOIN (VALUES ('5m'), ('1h'), ('1d')) AS res(resolution)
+     WHERE res.resolution <> '5m' OR endpoint = '' OR bucket >= v_fine
   ), hists AS (
     -- Every delta's histogram elements summed per row and bucket in one pass, however
     -- many deltas a row has (an aggregate merging them one by one costs a merge each).
@@ -196,15 +171,12 @@ BEGIN
     SELECT tenant_id, resolution, rbucket, CASE WHEN grouping(endpoint) = 1 THEN '' ELSE endpoint END AS endpoint,
            sum(total_ms) AS db_ms, sum(calls) AS db_calls
       FROM (SELECT tenant_id, res.resolution,
-                   CASE res.resolution WHEN '5m' THEN bucket
-                                       WHEN '30m' THEN date_bin('30 minutes', bucket, timestamptz '2000-01-01 00:00:00+00')
-                                       WHEN '1h' THEN date_trunc('hour', bucket, 'UTC')
+                   CASE res.resolution WHEN '5m' THEN bucket WHEN '1h' THEN date_trunc('hour', bucket, 'UTC')
                                        ELSE date_trunc('day', bucket, 'UTC') END AS rbucket,
                    coalesce(nullif(endpoint, ''), '(none)') AS endpoint, total_ms, calls
-              FROM refresh_query CROSS JOIN (VALUES ('5m'), ('30m'), ('1h'), ('1d')) AS res(resolution)) q
+              FROM refresh_query CROSS JOIN (VALUES ('5m'), ('1h'), ('1d')) AS res(resolution)) q
      GROUP BY GROUPING SETS ((tenant_id, resolution, rbucket, endpoint), (tenant_id, resolution, rbucket))
-    HAVING (resolution <> '5m' OR grouping(endpoint) = 1 OR rbucket >= v_fine)
-       AND (resolution <> '30m' OR grouping(endpoint) = 1)
+    HAVING resolution <> '5m' OR grouping(endpoint) = 1 OR rbucket >= v_fine
   )
   INSERT INTO api_metrics_rollup AS r (tenant_id, resolution, bucket, endpoint, requests, errors, client_errors,
                                        satisfied, tolerating, sum_ms, max_ms, hist, last_seen, db_ms, db_calls)
@@ -378,137 +350,6 @@ BEGIN
 END
 $fn$;
 
-
--- maintain_performance_partitions (replaces V0.0.41's): the 30-minute totals expire with the
--- 5-minute ones.
-CREATE OR REPLACE FUNCTION maintain_performance_partitions(
-  p_months_ahead integer  DEFAULT 3,
-  p_retention    interval DEFAULT interval '30 days',
-  p_now          timestamptz DEFAULT now()
-) RETURNS TABLE (action text, table_name text, detail text)
-LANGUAGE plpgsql
-SET search_path = public, pg_temp
-AS $fn$
-DECLARE
-  v_parent     text;
-  v_month      date;
-  v_next       date;
-  v_partition  text;
-  v_default    text;
-  v_moved      bigint;
-  v_cutoff     timestamptz := p_now - p_retention;
-  v_rec        record;
-BEGIN
-  IF p_months_ahead < 0 OR p_months_ahead > 24 THEN
-    RAISE EXCEPTION 'p_months_ahead must be between 0 and 24, got %', p_months_ahead;
-  END IF;
-  IF p_retention < interval '1 day' THEN
-    RAISE EXCEPTION 'p_retention must be at least 1 day, got %', p_retention;
-  END IF;
-
-  -- One upkeep at a time across all sessions and replicas.
-  PERFORM pg_advisory_xact_lock(hashtext('agog.maintain_performance_partitions'));
-
-  FOREACH v_parent IN ARRAY ARRAY['query_performance_log', 'api_performance_log', 'system_resource_metrics']
-  LOOP
-    v_default := v_parent || '_default';
-
-    -- Create the current month and the months ahead.
-    FOR i IN 0 .. p_months_ahead LOOP
-      v_month := (date_trunc('month', p_now AT TIME ZONE 'UTC') + make_interval(months => i))::date;
-      v_next := (v_month + interval '1 month')::date;
-      v_partition := v_parent || '_' || to_char(v_month, 'YYYY_MM');
-
-      CONTINUE WHEN to_regclass(format('%I', v_partition)) IS NOT NULL;
-
-      -- Build the partition standalone, move the DEFAULT partition's rows of this
-      -- range into it, then attach: attaching checks the DEFAULT partition holds no
-      -- row of the new range, which is now true.
-      EXECUTE format('CREATE TABLE %I (LIKE %I INCLUDING DEFAULTS INCLUDING CONSTRAINTS)',
-                     v_partition, v_parent);
-      EXECUTE format(
-        'WITH moved AS (DELETE FROM %I WHERE "timestamp" >= %L::timestamptz AND "timestamp" < %L::timestamptz RETURNING *)
-         INSERT INTO %I SELECT * FROM moved',
-        v_default, v_month::text || ' 00:00:00+00', v_next::text || ' 00:00:00+00', v_partition);
-      GET DIAGNOSTICS v_moved = ROW_COUNT;
-      EXECUTE format('ALTER TABLE %I ATTACH PARTITION %I FOR VALUES FROM (%L) TO (%L)',
-                     v_parent, v_partition,
-                     v_month::text || ' 00:00:00+00', v_next::text || ' 00:00:00+00');
-
-      action := 'created';
-      table_name := v_partition;
-      detail := CASE WHEN v_moved > 0
-                     THEN format('moved %s rows from %s', v_moved, v_default)
-                     ELSE 'empty' END;
-      RETURN NEXT;
-    END LOOP;
-
-    -- Drop monthly partitions whose whole range is older than the retention.
-    FOR v_rec IN
-      SELECT c.relname AS name,
-             (regexp_match(pg_get_expr(c.relpartbound, c.oid),
-                           'TO \(''([^'']+)''\)'))[1]::timestamptz AS upper_bound
-      FROM pg_inherits i
-      JOIN pg_class c ON c.oid = i.inhrelid
-      WHERE i.inhparent = format('%I', v_parent)::regclass
-        AND c.relname ~ ('^' || v_parent || '_[0-9]{4}_[0-9]{2}$')
-      ORDER BY c.relname
-    LOOP
-      IF v_rec.upper_bound IS NOT NULL AND v_rec.upper_bound <= v_cutoff THEN
-        EXECUTE format('DROP TABLE %I', v_rec.name);
-        action := 'dropped';
-        table_name := v_rec.name;
-        detail := format('range ended %s, before retention cutoff %s', v_rec.upper_bound, v_cutoff);
-        RETURN NEXT;
-      END IF;
-    END LOOP;
-
-    -- Rows in the DEFAULT partition are held to the same retention (they arrive there
-    -- when their month has no partition, e.g. late or far-past timestamps).
-    EXECUTE format('DELETE FROM %I WHERE "timestamp" < %L::timestamptz', v_default, v_cutoff);
-    GET DIAGNOSTICS v_moved = ROW_COUNT;
-    IF v_moved > 0 THEN
-      action := 'purged';
-      table_name := v_default;
-      detail := format('%s rows older than the retention cutoff %s', v_moved, v_cutoff);
-      RETURN NEXT;
-    END IF;
-  END LOOP;
-
-  -- Derived data. 5-minute rows per endpoint and per fingerprint are kept for the current
-  -- and the previous UTC day (fine_rollup_start). The tenants' 5- and 30-minute totals and the
-  -- resource rollups follow the raw retention (a week of slack, so a month being dropped
-  -- still has them); hourly and daily rollups, the cache, fingerprints and
-  -- recommendations are kept for the longest range the query API answers (400 days).
-  FOR v_rec IN
-    SELECT * FROM (VALUES
-      ('api_metrics_rollup',      'resolution = ''5m'' AND endpoint <> '''' AND bucket < $1', fine_rollup_start(p_now)),
-      ('query_metrics_rollup',    'resolution = ''5m'' AND bucket < $1',            fine_rollup_start(p_now)),
-      ('api_metrics_rollup',      'resolution IN (''5m'', ''30m'') AND bucket < $1', p_now - p_retention - interval '7 days'),
-      ('resource_metrics_rollup', 'bucket < $1',                                     p_now - p_retention - interval '7 days'),
-      ('api_metrics_rollup',      'resolution IN (''1h'', ''1d'') AND bucket < $1', p_now - interval '400 days'),
-      ('query_metrics_rollup',    'resolution IN (''1h'', ''1d'') AND bucket < $1', p_now - interval '400 days'),
-      ('performance_metrics_cache', 'hour_bucket < $1',                              p_now - interval '400 days'),
-      ('query_fingerprints',      'last_seen < $1',                                  p_now - interval '400 days'),
-      ('query_endpoints',         'last_seen < $1',                                  p_now - interval '400 days'),
-      ('optimization_recommendations', 'last_seen < $1',                             p_now - interval '400 days')
-    ) AS t(tbl, condition, cutoff)
-  LOOP
-    EXECUTE format('DELETE FROM %I WHERE ' || v_rec.condition, v_rec.tbl) USING v_rec.cutoff;
-    GET DIAGNOSTICS v_moved = ROW_COUNT;
-    IF v_moved > 0 THEN
-      action := 'purged';
-      table_name := v_rec.tbl;
-      detail := format('%s rows before %s', v_moved, v_rec.cutoff);
-      RETURN NEXT;
-    END IF;
-  END LOOP;
-  RETURN;
-END
-$fn$;
-
-COMMENT ON FUNCTION maintain_performance_partitions(integer, interval, timestamptz) IS
-  'Creates monthly partitions for the current month and p_months_ahead more, moving matching rows out of the DEFAULT partition; drops monthly partitions older than p_retention and deletes older DEFAULT rows; expires derived rollups (5-minute rows per endpoint and per fingerprint: before fine_rollup_start(p_now); 5- and 30-minute totals and resource rollups: retention + 7 days; hourly, daily, cache, fingerprints, recommendations: 400 days); never drops DEFAULT partitions. Idempotent; serialized by an advisory lock.';
 
 GRANT EXECUTE ON FUNCTION hist_percentile(bytea, double precision), hist_merge(bytea, bytea),
   hist_pack(bigint[]), hist_unpack(bytea), hist_values(bytea), hist_element(bigint, bigint),

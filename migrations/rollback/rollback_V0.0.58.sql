@@ -1,6 +1,5 @@
 -- Rollback of V0.0.58__compact_histograms.sql: the rollups' histograms back to bigint[]
--- (a rewrite of both rollup tables), the 30-minute totals deleted, the resource log's b-tree
--- back, V0.0.41's refresh and upkeep back (copied from that file), the
+-- (a rewrite of both rollup tables), the resource log's b-tree back, V0.0.41's refresh back (copied from that file), the
 -- packed-histogram functions dropped. Run before rollback_V0.0.41.sql.
 BEGIN;
 
@@ -8,13 +7,6 @@ ALTER TABLE api_metrics_rollup ALTER COLUMN hist TYPE bigint[] USING hist_unpack
 ALTER TABLE query_metrics_rollup ALTER COLUMN hist TYPE bigint[] USING hist_unpack(hist);
 COMMENT ON COLUMN api_metrics_rollup.hist IS NULL;
 COMMENT ON COLUMN query_metrics_rollup.hist IS NULL;
-
-DELETE FROM api_metrics_rollup WHERE resolution = '30m';
-ALTER TABLE api_metrics_rollup DROP CONSTRAINT api_metrics_rollup_resolution_check;
-ALTER TABLE api_metrics_rollup ADD CONSTRAINT api_metrics_rollup_resolution_check
-  CHECK (resolution IN ('5m', '1h', '1d'));
-COMMENT ON TABLE api_metrics_rollup IS
-  'Request rollups per tenant, resolution (5m, 1h, 1d), bucket and endpoint ('''' = all), with a latency histogram. 5-minute rows of an endpoint are kept from fine_rollup_start(now()) on; the tenant''s total ('''') at every resolution for the whole retention.';
 
 DROP INDEX system_resource_metrics_timestamp_brin;
 CREATE INDEX system_resource_metrics_tenant_time
@@ -227,135 +219,6 @@ BEGIN
 END
 $fn$;
 
-
-CREATE OR REPLACE FUNCTION maintain_performance_partitions(
-  p_months_ahead integer  DEFAULT 3,
-  p_retention    interval DEFAULT interval '30 days',
-  p_now          timestamptz DEFAULT now()
-) RETURNS TABLE (action text, table_name text, detail text)
-LANGUAGE plpgsql
-SET search_path = public, pg_temp
-AS $fn$
-DECLARE
-  v_parent     text;
-  v_month      date;
-  v_next       date;
-  v_partition  text;
-  v_default    text;
-  v_moved      bigint;
-  v_cutoff     timestamptz := p_now - p_retention;
-  v_rec        record;
-BEGIN
-  IF p_months_ahead < 0 OR p_months_ahead > 24 THEN
-    RAISE EXCEPTION 'p_months_ahead must be between 0 and 24, got %', p_months_ahead;
-  END IF;
-  IF p_retention < interval '1 day' THEN
-    RAISE EXCEPTION 'p_retention must be at least 1 day, got %', p_retention;
-  END IF;
-
-  -- One upkeep at a time across all sessions and replicas.
-  PERFORM pg_advisory_xact_lock(hashtext('agog.maintain_performance_partitions'));
-
-  FOREACH v_parent IN ARRAY ARRAY['query_performance_log', 'api_performance_log', 'system_resource_metrics']
-  LOOP
-    v_default := v_parent || '_default';
-
-    -- Create the current month and the months ahead.
-    FOR i IN 0 .. p_months_ahead LOOP
-      v_month := (date_trunc('month', p_now AT TIME ZONE 'UTC') + make_interval(months => i))::date;
-      v_next := (v_month + interval '1 month')::date;
-      v_partition := v_parent || '_' || to_char(v_month, 'YYYY_MM');
-
-      CONTINUE WHEN to_regclass(format('%I', v_partition)) IS NOT NULL;
-
-      -- Build the partition standalone, move the DEFAULT partition's rows of this
-      -- range into it, then attach: attaching checks the DEFAULT partition holds no
-      -- row of the new range, which is now true.
-      EXECUTE format('CREATE TABLE %I (LIKE %I INCLUDING DEFAULTS INCLUDING CONSTRAINTS)',
-                     v_partition, v_parent);
-      EXECUTE format(
-        'WITH moved AS (DELETE FROM %I WHERE "timestamp" >= %L::timestamptz AND "timestamp" < %L::timestamptz RETURNING *)
-         INSERT INTO %I SELECT * FROM moved',
-        v_default, v_month::text || ' 00:00:00+00', v_next::text || ' 00:00:00+00', v_partition);
-      GET DIAGNOSTICS v_moved = ROW_COUNT;
-      EXECUTE format('ALTER TABLE %I ATTACH PARTITION %I FOR VALUES FROM (%L) TO (%L)',
-                     v_parent, v_partition,
-                     v_month::text || ' 00:00:00+00', v_next::text || ' 00:00:00+00');
-
-      action := 'created';
-      table_name := v_partition;
-      detail := CASE WHEN v_moved > 0
-                     THEN format('moved %s rows from %s', v_moved, v_default)
-                     ELSE 'empty' END;
-      RETURN NEXT;
-    END LOOP;
-
-    -- Drop monthly partitions whose whole range is older than the retention.
-    FOR v_rec IN
-      SELECT c.relname AS name,
-             (regexp_match(pg_get_expr(c.relpartbound, c.oid),
-                           'TO \(''([^'']+)''\)'))[1]::timestamptz AS upper_bound
-      FROM pg_inherits i
-      JOIN pg_class c ON c.oid = i.inhrelid
-      WHERE i.inhparent = format('%I', v_parent)::regclass
-        AND c.relname ~ ('^' || v_parent || '_[0-9]{4}_[0-9]{2}$')
-      ORDER BY c.relname
-    LOOP
-      IF v_rec.upper_bound IS NOT NULL AND v_rec.upper_bound <= v_cutoff THEN
-        EXECUTE format('DROP TABLE %I', v_rec.name);
-        action := 'dropped';
-        table_name := v_rec.name;
-        detail := format('range ended %s, before retention cutoff %s', v_rec.upper_bound, v_cutoff);
-        RETURN NEXT;
-      END IF;
-    END LOOP;
-
-    -- Rows in the DEFAULT partition are held to the same retention (they arrive there
-    -- when their month has no partition, e.g. late or far-past timestamps).
-    EXECUTE format('DELETE FROM %I WHERE "timestamp" < %L::timestamptz', v_default, v_cutoff);
-    GET DIAGNOSTICS v_moved = ROW_COUNT;
-    IF v_moved > 0 THEN
-      action := 'purged';
-      table_name := v_default;
-      detail := format('%s rows older than the retention cutoff %s', v_moved, v_cutoff);
-      RETURN NEXT;
-    END IF;
-  END LOOP;
-
-  -- Derived data. 5-minute rows per endpoint and per fingerprint are kept for the current
-  -- and the previous UTC day (fine_rollup_start). The tenants' 5-minute totals and the
-  -- resource rollups follow the raw retention (a week of slack, so a month being dropped
-  -- still has them); hourly and daily rollups, the cache, fingerprints and
-  -- recommendations are kept for the longest range the query API answers (400 days).
-  FOR v_rec IN
-    SELECT * FROM (VALUES
-      ('api_metrics_rollup',      'resolution = ''5m'' AND endpoint <> '''' AND bucket < $1', fine_rollup_start(p_now)),
-      ('query_metrics_rollup',    'resolution = ''5m'' AND bucket < $1',            fine_rollup_start(p_now)),
-      ('api_metrics_rollup',      'resolution = ''5m'' AND bucket < $1',            p_now - p_retention - interval '7 days'),
-      ('resource_metrics_rollup', 'bucket < $1',                                     p_now - p_retention - interval '7 days'),
-      ('api_metrics_rollup',      'resolution IN (''1h'', ''1d'') AND bucket < $1', p_now - interval '400 days'),
-      ('query_metrics_rollup',    'resolution IN (''1h'', ''1d'') AND bucket < $1', p_now - interval '400 days'),
-      ('performance_metrics_cache', 'hour_bucket < $1',                              p_now - interval '400 days'),
-      ('query_fingerprints',      'last_seen < $1',                                  p_now - interval '400 days'),
-      ('query_endpoints',         'last_seen < $1',                                  p_now - interval '400 days'),
-      ('optimization_recommendations', 'last_seen < $1',                             p_now - interval '400 days')
-    ) AS t(tbl, condition, cutoff)
-  LOOP
-    EXECUTE format('DELETE FROM %I WHERE ' || v_rec.condition, v_rec.tbl) USING v_rec.cutoff;
-    GET DIAGNOSTICS v_moved = ROW_COUNT;
-    IF v_moved > 0 THEN
-      action := 'purged';
-      table_name := v_rec.tbl;
-      detail := format('%s rows before %s', v_moved, v_rec.cutoff);
-      RETURN NEXT;
-    END IF;
-  END LOOP;
-  RETURN;
-END
-$fn$;
-
-COMMENT ON FUNCTION maintain_performance_partitions(integer, interval, timestamptz) IS
-  'Creates monthly partitions for the current month and p_months_ahead more, moving matching rows out of the DEFAULT partition; drops monthly partitions older than p_retention and deletes older DEFAULT rows; expires derived rollups (5-minute rows per endpoint and per fingerprint: before fine_rollup_start(p_now); 5-minute totals and resource rollups: retention + 7 days; hourly, daily, cache, fingerprints, recommendations: 400 days); never drops DEFAULT partitions. Idempotent; serialized by an advisory lock.';
 
 DROP AGGREGATE hist_union(bytea);
 DROP FUNCTION hist_percentile(bytea, double precision);

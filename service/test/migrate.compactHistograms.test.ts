@@ -1,6 +1,6 @@
 // V0.0.58 converts the rollups' bigint[] histograms of a database migrated to V0.0.41
-// into the packed form (and adds the 30-minute totals), and its rollback converts them
-// back: neither may change a count.
+// into the packed form, V0.0.59 adds the 30-minute totals, and their rollbacks convert
+// them back: neither may change a count.
 import { cpSync, mkdtempSync, readdirSync, readFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -9,16 +9,16 @@ import { createTestDatabase, type TestDatabase } from './support/db';
 
 const T = 'c5c5c5c5-0000-4000-8000-000000000005';
 
-/** The migration files up to (not including) V0.0.58, in a directory of their own. */
+/** The migration files before V0.0.58, in a directory of their own. */
 function migrationsBefore58(): string {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'agog-migrations-41-'));
   for (const name of readdirSync(MIGRATIONS_DIR)) {
-    if (name.endsWith('.sql') && !name.startsWith('V0.0.58')) cpSync(path.join(MIGRATIONS_DIR, name), path.join(dir, name));
+    if (name.endsWith('.sql') && !name.startsWith('V0.0.58') && !name.startsWith('V0.0.59')) cpSync(path.join(MIGRATIONS_DIR, name), path.join(dir, name));
   }
   return dir;
 }
 
-describe('V0.0.58 on a database with rollups', () => {
+describe('V0.0.58 and V0.0.59 on a database with rollups', () => {
   let db: TestDatabase;
   beforeAll(async () => {
     db = await createTestDatabase('migrate_compact_hist', { migrated: false });
@@ -63,7 +63,7 @@ describe('V0.0.58 on a database with rollups', () => {
 
   it('packs every histogram without changing a count, and its rollback restores them', async () => {
     const applied = await migrate(db.url);
-    expect(applied.applied).toEqual(['V0.0.58__compact_histograms.sql']);
+    expect(applied.applied).toEqual(['V0.0.58__compact_histograms.sql', 'V0.0.59__tenant_total_30m.sql']);
     const types = await db.pool.query(
       `SELECT table_name, data_type FROM information_schema.columns
         WHERE column_name = 'hist' AND table_name IN ('api_metrics_rollup', 'query_metrics_rollup') ORDER BY 1`);
@@ -77,7 +77,9 @@ describe('V0.0.58 on a database with rollups', () => {
     const split = await db.pool.query(`SELECT max(length(hist))::int AS n FROM query_metrics_rollup`);
     expect(split.rows[0].n).toBe(4 * (1 + 6));
 
-    await db.pool.query(readFileSync(path.join(MIGRATIONS_DIR, 'rollback', 'rollback_V0.0.58.sql'), 'utf8'));
+    for (const version of ['0.0.59', '0.0.58']) {
+      await db.pool.query(readFileSync(path.join(MIGRATIONS_DIR, 'rollback', `rollback_V${version}.sql`), 'utf8'));
+    }
     const back = (await db.pool.query(compare('hist'))).rows[0];
     expect(back).toEqual({ rows: 1002, histograms_differ: 0, p95_differ: 0 });
     const history = await db.pool.query(`SELECT version FROM agog_schema_history ORDER BY version`);

@@ -7,7 +7,7 @@
 //     the tenant's total (endpoint '');
 //   - 5-minute rows per key only from fineRollupStart(now) on (the current and the
 //     previous UTC day); the tenant's total keeps them as long as the others;
-//   - 30-minute rows of the tenant's request total (V0.0.58), which its series read at
+//   - 30-minute rows of the tenant's request total (V0.0.59), which its series read at
 //     30-minute steps (resolutionOf);
 //   - the raw logs, which answer the edges of a range and short windows.
 import { DAY_MS, FIVE_MINUTES_MS, HOUR_MS, RESOLUTION_MS, type Resolution, type TimeRange } from './time';

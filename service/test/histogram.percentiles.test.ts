@@ -1,7 +1,7 @@
 // The service computes percentiles from rollup histograms itself (src/rollups/histogram.ts)
 // for speed; they must be the SQL helpers' percentiles (hist_percentile, hist_merge in
 // the migrations) on the same histograms, in both forms (bigint[] and packed).
-import { Histogram, histogramFromPacked, histogramFromText, packedHistograms } from '../src/rollups/histogram';
+import { Histogram, histogramFromPacked, histogramFromText, packedHistograms, stepPercentiles } from '../src/rollups/histogram';
 import { createTestDatabase, type TestDatabase } from './support/db';
 
 let db: TestDatabase;
@@ -89,6 +89,44 @@ describe('percentiles from histograms', () => {
     expect(histogramFromText(null).percentile(0.5)).toBeNull();
     expect(histogramFromText('{}').percentile(0.5)).toBeNull();
     expect(() => histogramFromText('{1099511627777}').percentile(1.5)).toThrow(RangeError);
+  });
+});
+
+describe('percentiles of a step, walked over its packed histograms', () => {
+  const percents = [0, 1, 25, 49.9, 50, 90, 95, 99, 99.9, 100];
+
+  it('equal those of the histograms summed, for steps of 1 to 12 rows', async () => {
+    // Rows as hist_pack writes them: a few sparse ones, some of single values (so that
+    // neighbouring order statistics lie in different buckets), one with a count split over four
+    // elements of its bucket, one above the last bucket's value (clamped), and an empty one.
+    const texts = [
+      ...Array.from({ length: 9 }, (_, i) => randomHistogram(100 + i, 1 + ((i * 13) % 60))),
+      ...[[5n, 90n, 91n], [17n, 300n], [88n]].map((buckets) => `{${buckets.map((b) => b * 2n ** 40n + 1n).join(',')}}`),
+      `{${[3n, 200n].map((b) => b * 2n ** 40n + 1n).join(',')},${2n ** 40n * 250n + 3n * 2n ** 20n}}`,
+      `{${2n ** 40n * 4090n + 2n}}`,
+      '{}',
+    ];
+    const { rows } = await db.pool.query<{ packed: Buffer }>(
+      `SELECT hist_pack(t::bigint[]) AS packed FROM unnest($1::text[]) WITH ORDINALITY AS u(t, ord) ORDER BY ord`, [texts]);
+    const packed = rows.map((r) => r.packed);
+    expect(packed[12]!.length).toBe(4 * 6);
+    for (let size = 1; size <= packed.length; size++) {
+      for (let from = 0; from + size <= packed.length; from += 3) {
+        const step = packed.slice(from, from + size);
+        const summed = histogramFromPacked(...step).percentiles(percents);
+        expect({ from, size, walked: stepPercentiles(size === 1 ? step[0]! : step, percents) }).toEqual({ from, size, walked: summed });
+      }
+    }
+  });
+
+  it('are null for a step without values and refuse a percentile outside 0..100', async () => {
+    const { rows } = await db.pool.query<{ packed: Buffer }>(`SELECT hist_pack('{}'::bigint[]) AS packed`);
+    expect(stepPercentiles([rows[0]!.packed, rows[0]!.packed], [50, 95])).toEqual([null, null]);
+    const one = histogramFromText('{1099511627777}');
+    expect(one.total).toBe(1);
+    const { rows: packed } = await db.pool.query<{ packed: Buffer }>(`SELECT hist_pack('{1099511627777}'::bigint[]) AS packed`);
+    expect(stepPercentiles(packed[0]!.packed, [50])).toEqual(one.percentiles([50]));
+    expect(() => stepPercentiles(packed[0]!.packed, [150])).toThrow(RangeError);
   });
 });
 

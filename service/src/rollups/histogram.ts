@@ -147,16 +147,87 @@ export class Histogram {
 }
 
 const stepScratch = new Histogram();
+/** Most histograms of a step walked side by side; a step of more is summed into counts. */
+const MAX_WALKED = 8;
+const cursors = new Int32Array(MAX_WALKED);
+const oneStep: Buffer[] = [];
 
 /**
  * Histogram.percentiles of the packed histograms of a step (one row's, or several rows'),
- * summed in one reused Histogram, so that a series of thousands of steps allocates none.
+ * the same values, without summing them into counts: each percentile walks the elements
+ * of the step's histograms side by side, from the top for percentiles of 50 and above
+ * (p95 passes a few of a row's elements, not all of its buckets). A step of more than
+ * MAX_WALKED histograms is summed in one reused Histogram. Allocates nothing per step
+ * but the result.
  */
 export function stepPercentiles(packed: Buffer | readonly Buffer[], percents: readonly number[]): Array<number | null> {
-  stepScratch.reset();
-  if (Buffer.isBuffer(packed)) stepScratch.addPacked(packed);
-  else for (const part of packed) stepScratch.addPacked(part);
-  return stepScratch.percentiles(percents);
+  let parts: readonly Buffer[];
+  if (Buffer.isBuffer(packed)) {
+    oneStep[0] = packed;
+    parts = oneStep;
+  } else {
+    parts = packed;
+  }
+  if (parts.length > MAX_WALKED) {
+    stepScratch.reset();
+    for (const part of parts) stepScratch.addPacked(part);
+    return stepScratch.percentiles(percents);
+  }
+  let total = 0;
+  for (const part of parts) {
+    const end = part.length - (part.length % 4);
+    for (let at = 0; at < end; at += 4) total += ((part[at + 1]! & 0x0f) << 16) | (part[at + 2]! << 8) | part[at + 3]!;
+  }
+  return percents.map((p) => (total === 0 ? null : walkedPercentile(parts, total, p / 100)));
+}
+
+/**
+ * Histogram.percentile over packed histograms, each in bucket order: the two order
+ * statistics around rank q * (total - 1) are met by merging the histograms' elements,
+ * ascending, or descending from the top when q >= 0.5.
+ */
+function walkedPercentile(parts: readonly Buffer[], total: number, q: number): number | null {
+  if (!(q >= 0 && q <= 1)) throw new RangeError(`percentile must be between 0 and 1, got ${q}`);
+  const rank = q * (total - 1);
+  const lo = Math.floor(rank);
+  const hi = Math.ceil(rank);
+  const down = q >= 0.5;
+  // The order statistics as counted from where the walk starts; `first` is met first.
+  const first = down ? total - 1 - hi : lo;
+  const second = down ? total - 1 - lo : hi;
+  for (let i = 0; i < parts.length; i++) {
+    const length = parts[i]!.length - (parts[i]!.length % 4);
+    cursors[i] = down ? length - 4 : 0;
+  }
+  let seen = 0;
+  let firstValue: number | null = null;
+  for (;;) {
+    let next = -1;
+    let bucket = -1;
+    for (let i = 0; i < parts.length; i++) {
+      const part = parts[i]!;
+      const at = cursors[i]!;
+      if (at < 0 || at + 4 > part.length) continue;
+      const b = (part[at]! << 4) | (part[at + 1]! >> 4);
+      if (next < 0 || (down ? b > bucket : b < bucket)) {
+        next = i;
+        bucket = b;
+      }
+    }
+    if (next < 0) return null;
+    const part = parts[next]!;
+    const at = cursors[next]!;
+    cursors[next] = down ? at - 4 : at + 4;
+    const count = ((part[at + 1]! & 0x0f) << 16) | (part[at + 2]! << 8) | part[at + 3]!;
+    if (firstValue === null && seen + count > first) firstValue = bucketValue(Math.min(bucket, MAX_BUCKET));
+    if (seen + count > second) {
+      const secondValue = bucketValue(Math.min(bucket, MAX_BUCKET));
+      const loValue = down ? secondValue : firstValue!;
+      const hiValue = down ? firstValue! : secondValue;
+      return loValue + (rank - lo) * (hiValue - loValue);
+    }
+    seen += count;
+  }
 }
 
 /**

@@ -179,20 +179,17 @@ export async function requestSeries(
     { tenant: tenantId, resolution, start, to, endpoints },
   );
   const result = await db.query<unknown[]>({ ...statement, rowMode: 'array' });
-  return result.rows.map((row) => {
-    let i = 2;
-    const next = () => row[i++] as never;
-    return {
-      endpoint: row[0] as string,
-      time: row[1] as number,
-      requests: withCounts ? next() : 0,
-      errors: withCounts ? next() : 0,
-      clientErrors: withCounts ? next() : 0,
-      sumMs: withCounts ? next() : 0,
-      maxMs: withCounts ? next() : null,
-      hist: withHistograms ? next() : null,
-    };
-  });
+  const histAt = withCounts ? 7 : 2;
+  return result.rows.map((row) => ({
+    endpoint: row[0] as string,
+    time: row[1] as number,
+    requests: withCounts ? (row[2] as number) : 0,
+    errors: withCounts ? (row[3] as number) : 0,
+    clientErrors: withCounts ? (row[4] as number) : 0,
+    sumMs: withCounts ? (row[5] as number) : 0,
+    maxMs: withCounts ? (row[6] as number | null) : null,
+    hist: withHistograms ? (row[histAt] as Buffer | null) : null,
+  }));
 }
 
 export interface RawRequestPoint extends RequestCounts {

@@ -152,6 +152,10 @@ const MAX_WALKED = 8;
 const cursors = new Int32Array(MAX_WALKED);
 const oneStep: Buffer[] = [];
 
+/** The bucket and the count of the packed element at byte `at`. */
+const bucketAt = (packed: Buffer, at: number): number => (packed[at]! << 4) | (packed[at + 1]! >> 4);
+const countAt = (packed: Buffer, at: number): number => ((packed[at + 1]! & 0x0f) << 16) | (packed[at + 2]! << 8) | packed[at + 3]!;
+
 /**
  * Histogram.percentiles of the packed histograms of a step (one row's, or several rows'),
  * the same values, without summing them into counts: each percentile walks the elements
@@ -176,7 +180,7 @@ export function stepPercentiles(packed: Buffer | readonly Buffer[], percents: re
   let total = 0;
   for (const part of parts) {
     const end = part.length - (part.length % 4);
-    for (let at = 0; at < end; at += 4) total += ((part[at + 1]! & 0x0f) << 16) | (part[at + 2]! << 8) | part[at + 3]!;
+    for (let at = 0; at < end; at += 4) total += countAt(part, at);
   }
   return percents.map((p) => (total === 0 ? null : walkedPercentile(parts, total, p / 100)));
 }
@@ -208,7 +212,7 @@ function walkedPercentile(parts: readonly Buffer[], total: number, q: number): n
       const part = parts[i]!;
       const at = cursors[i]!;
       if (at < 0 || at + 4 > part.length) continue;
-      const b = (part[at]! << 4) | (part[at + 1]! >> 4);
+      const b = bucketAt(part, at);
       if (next < 0 || (down ? b > bucket : b < bucket)) {
         next = i;
         bucket = b;
@@ -218,7 +222,7 @@ function walkedPercentile(parts: readonly Buffer[], total: number, q: number): n
     const part = parts[next]!;
     const at = cursors[next]!;
     cursors[next] = down ? at - 4 : at + 4;
-    const count = ((part[at + 1]! & 0x0f) << 16) | (part[at + 2]! << 8) | part[at + 3]!;
+    const count = countAt(part, at);
     if (firstValue === null && seen + count > first) firstValue = bucketValue(Math.min(bucket, MAX_BUCKET));
     if (seen + count > second) {
       const secondValue = bucketValue(Math.min(bucket, MAX_BUCKET));

@@ -50,18 +50,24 @@ export function createPool(connectionString: string, options: PoolOptions = {}):
  * those rows, and its pauses were many times those of the callback form, which copies
  * almost nothing. The promoted rows grow the old generation until a full collection. The
  * query API's reads run on such a client (src/db/tenantSession.ts), and the pauses fell
- * on its requests as a long tail (the p95s of bench/reports/query.md).
+ * on its requests as a long tail (the p95s of bench/reports/query.md). A query object
+ * that runs itself (a COPY stream, src/db/binaryRows.ts) is passed to pg as it is.
  */
 export function callbackQueries(client: PoolClient): Pick<PoolClient, 'query'> {
-  const query = (config: unknown, values?: unknown) => new Promise((resolve, reject) => {
+  const query = (config: unknown, values?: unknown) => (isSubmittable(config) ? client.query(config) : new Promise((resolve, reject) => {
     client.query(config as never, values as never, ((err: Error | null, result: unknown) => (err ? reject(err) : resolve(result))) as never);
   }).catch((err: Error) => {
     // As pg's promise form does: taken again here, the stack leads back through the
     // callers awaiting the statement rather than to the socket's read.
     Error.captureStackTrace(err);
     throw err;
-  });
+  }));
   return { query: query as PoolClient['query'] };
+}
+
+/** A query object that runs itself (a COPY stream): pg returns it rather than calling back. */
+function isSubmittable(config: unknown): config is import('pg').Submittable {
+  return typeof (config as { submit?: unknown } | null)?.submit === 'function';
 }
 
 /**

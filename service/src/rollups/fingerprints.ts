@@ -2,6 +2,7 @@
 // query log) for the query API: totals and rankings over a range, one fingerprint's
 // series, previews and endpoints. query_hash travels as a decimal string (bigint);
 // src/ingest/fingerprint.ts converts it to and from the 16 hex digits the API shows.
+import { readBinaryRows } from '../db/binaryRows';
 import type { Queryable } from '../db/tenantSession';
 import type { QuerySettings } from '../query/context';
 import { packedHistograms, type Histogram } from './histogram';
@@ -113,10 +114,8 @@ export async function fingerprintSeries(
   const time = single
     ? 'r.bucket'
     : `date_bin(make_interval(secs => :step_ms::float8 / 1000), r.bucket, timestamptz '${STEP_ORIGIN}')`;
-  const result = await db.query<{
-    time: number; calls: number; slow_calls: number; total_ms: number; max_ms: number | null; rows_sum: number; hist: Buffer | null;
-  }>(sql(
-    `SELECT extract(epoch FROM ${time})::float8 * 1000 AS time,
+  const rows = await readBinaryRows(db, sql(
+    `SELECT ${time} AS time,
             sum(r.calls)::float8 AS calls, sum(r.slow_calls)::float8 AS slow_calls, sum(r.total_ms)::float8 AS total_ms,
             max(r.max_ms)::float8 AS max_ms, sum(r.rows_sum)::float8 AS rows_sum, ${packedHistograms('r.hist')} AS hist
        FROM query_metrics_rollup r
@@ -124,15 +123,15 @@ export async function fingerprintSeries(
         AND r.bucket >= :start::timestamptz AND r.bucket < :to::timestamptz
       GROUP BY 1 ORDER BY 1`,
     { tenant: tenantId, resolution, query_hash: queryHash, start, to, ...(single ? {} : { step_ms: stepMs }) },
-  ));
-  return result.rows.map((row) => ({
-    time: new Date(row.time),
-    calls: row.calls,
-    slowCalls: row.slow_calls,
-    totalMs: row.total_ms,
-    maxMs: row.max_ms,
-    rowsSum: row.rows_sum,
-    hist: row.hist,
+  ), ['timestamptz', 'float8', 'float8', 'float8', 'float8', 'float8', 'bytea']);
+  return rows.map((row) => ({
+    time: new Date(row[0] as number),
+    calls: row[1] as number,
+    slowCalls: row[2] as number,
+    totalMs: row[3] as number,
+    maxMs: row[4] as number | null,
+    rowsSum: row[5] as number,
+    hist: row[6] as Buffer | null,
   }));
 }
 

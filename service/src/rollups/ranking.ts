@@ -7,6 +7,7 @@
 // the winners' histograms are read; ordered by a percentile, every key's histogram is
 // read and the caller ranks them.
 import type { QuerySettings } from '../query/context';
+import { readBinaryRows } from '../db/binaryRows';
 import type { Queryable } from '../db/tenantSession';
 import { Histogram, packedHistograms } from './histogram';
 import { fineRollupStart, rangePieces } from './plan';
@@ -53,21 +54,21 @@ export async function rankKeys(
     : 'ORDER BY t.key';
   const params = rangeRowsParams(kind, tenantId, pieces, options.filter, settings);
   if (options.orderBy && options.limit !== undefined) params.limit = options.limit;
-  const result = await db.query<Record<string, number | string | null>>(sql(
+  const result = await readBinaryRows(db, sql(
     `SELECT t.* FROM (
        SELECT p.key, ${sums}, max(p.max_ms)::float8 AS max_ms${withHistograms ? `, ${packedHistograms('p.hist')} AS packed` : ''}
          FROM ${rangeRowsSql(kind, options.filter, pieces)} p
         GROUP BY p.key HAVING sum(p.${kind.sums[0]}) > 0) t
      ${order}`,
     params,
-  ));
-  const rows: KeyTotals[] = result.rows.map((row) => {
+  ), ['text', ...kind.sums.map(() => 'float8' as const), 'float8', ...(withHistograms ? ['bytea' as const] : [])]);
+  const rows: KeyTotals[] = result.map((row) => {
     const histogram = new Histogram();
-    if (withHistograms) histogram.addPacked(row.packed as Buffer | null);
+    if (withHistograms) histogram.addPacked(row[kind.sums.length + 2] as Buffer | null);
     return {
-      key: row.key as string,
-      sums: Object.fromEntries(kind.sums.map((c) => [c, row[c] as number])),
-      maxMs: row.max_ms as number | null,
+      key: row[0] as string,
+      sums: Object.fromEntries(kind.sums.map((c, i) => [c, row[i + 1] as number])),
+      maxMs: row[kind.sums.length + 1] as number | null,
       histogram,
     };
   });
@@ -86,13 +87,13 @@ export async function rangeHistograms(
   db: Queryable, kind: RollupKind, tenantId: string, range: TimeRange, settings: QuerySettings, filter: KeyFilter, nowMs: number,
 ): Promise<Map<string, Histogram>> {
   const pieces = rangePieces(range, fineFrom(filter, nowMs));
-  const result = await db.query<{ key: string; packed: Buffer | null }>(sql(
+  const rows = await readBinaryRows(db, sql(
     `SELECT p.key, ${packedHistograms('p.hist')} AS packed FROM ${rangeRowsSql(kind, filter, pieces)} p GROUP BY p.key`,
     rangeRowsParams(kind, tenantId, pieces, filter, settings),
-  ));
-  return new Map(result.rows.map((row) => {
+  ), ['text', 'bytea']);
+  return new Map(rows.map((row) => {
     const histogram = new Histogram();
-    histogram.addPacked(row.packed);
-    return [row.key, histogram];
+    histogram.addPacked(row[1] as Buffer | null);
+    return [row[0] as string, histogram];
   }));
 }

@@ -2,6 +2,7 @@
 // tenant's total) and step, the counts and the percentiles asked for, from the source
 // src/rollups/plan.ts chooses: raw rows for a short window with a fine step, else the
 // rollup resolution of the step.
+import { readBinaryRows } from '../db/binaryRows';
 import type { Queryable } from '../db/tenantSession';
 import type { QueryContext } from '../query/context';
 import { stepPercentiles } from './histogram';
@@ -172,15 +173,17 @@ export async function requestSeries(
     ...(withHistograms ? ['r.hist'] : []),
   ];
   const statement = sql(
-    `SELECT r.endpoint, extract(epoch FROM r.bucket)::float8 * 1000 AS time_ms${columns.map((c) => `, ${c}`).join('')}
+    `SELECT r.endpoint, r.bucket${columns.map((c) => `, ${c}`).join('')}
        FROM api_metrics_rollup r
       WHERE r.tenant_id = :tenant::uuid AND r.resolution = :resolution AND r.endpoint = ANY (:endpoints::text[])
         AND r.bucket >= :start::timestamptz AND r.bucket < :to::timestamptz`,
     { tenant: tenantId, resolution, start, to, endpoints },
   );
-  const result = await db.query<unknown[]>({ ...statement, rowMode: 'array' });
+  const rows = await readBinaryRows(db, statement, [
+    'text', 'timestamptz', ...(withCounts ? ['float8', 'float8', 'float8', 'float8', 'float8'] as const : []), ...(withHistograms ? ['bytea'] as const : []),
+  ]);
   const histAt = withCounts ? 7 : 2;
-  return result.rows.map((row) => ({
+  return rows.map((row) => ({
     endpoint: row[0] as string,
     time: row[1] as number,
     requests: withCounts ? (row[2] as number) : 0,

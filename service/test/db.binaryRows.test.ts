@@ -1,8 +1,8 @@
-// Rows read through binary COPY (src/db/binaryRows.ts): the parameters written in as
+// Statements read through binary COPY (src/db/binaryRows.ts): the parameters written in as
 // literals mean what the same values bound as parameters mean, every column type reads
 // as the plain statement gives it, and a COPY's failure leaves the connection usable.
 import { refreshRollups } from '../src/db/rollups';
-import { inlineParameters, parseBinaryCopy, readBinaryRows } from '../src/db/binaryRows';
+import { inlineParameters, parseBinaryCopy, readBinaryColumns } from '../src/db/binaryRows';
 import { withTenantReadSession } from '../src/db/tenantSession';
 import { createTestDatabase, type TestDatabase } from './support/db';
 import { insertRequests, MINUTE } from './support/queryData';
@@ -47,7 +47,7 @@ describe('parameters written in as literals', () => {
   it.each(cases.map(([cast, value]) => [`${cast} ${JSON.stringify(value)}`, cast, value] as const))('reads %s as a bound parameter does', async (_label, cast, value) => {
     const text = `SELECT ($1::${cast})::text AS v`;
     const bound = (await db.pool.query<{ v: string | null }>(text, [value])).rows[0]!.v;
-    expect(await readBinaryRows(db.pool, { text, values: [value] }, ['text'])).toEqual([[bound]]);
+    expect(await readBinaryColumns(db.pool, { text, values: [value] }, ['text'])).toEqual([[bound]]);
   });
 
   it('tells $1 from $10 and refuses what it cannot write', () => {
@@ -67,24 +67,25 @@ describe('binary rows', () => {
         ('a'::text, 1.5::float8, timestamptz '2026-12-07T05:00:00Z', '\\x0001ff'::bytea),
         (NULL, NULL, timestamptz '1969-12-31T23:59:59.999Z', ''::bytea),
         ('ü', '-1e-310'::float8, NULL, NULL)) v(t, f, ts, b)`;
-    const rows = await readBinaryRows(db.pool, { text, values: [] }, ['text', 'float8', 'timestamptz', 'bytea']);
-    expect(rows).toEqual([
-      ['a', 1.5, Date.parse('2026-12-07T05:00:00Z'), Buffer.from([0, 1, 255])],
-      [null, null, Date.parse('1969-12-31T23:59:59.999Z'), Buffer.alloc(0)],
-      ['ü', -1e-310, null, null],
+    const columns = await readBinaryColumns(db.pool, { text, values: [] }, ['text', 'float8', 'timestamptz', 'bytea']);
+    expect(columns).toEqual([
+      ['a', null, 'ü'],
+      [1.5, null, -1e-310],
+      [Date.parse('2026-12-07T05:00:00Z'), Date.parse('1969-12-31T23:59:59.999Z'), null],
+      [Buffer.from([0, 1, 255]), Buffer.alloc(0), null],
     ]);
-    expect(await readBinaryRows(db.pool, { text: 'SELECT 1::float8 WHERE false', values: [] }, ['float8'])).toEqual([]);
+    expect(await readBinaryColumns(db.pool, { text: 'SELECT 1::float8, 2::float8 WHERE false', values: [] }, ['float8', 'float8'])).toEqual([[], []]);
   });
 
   it('refuses an answer whose shape is not the one declared', async () => {
-    await expect(readBinaryRows(db.pool, { text: 'SELECT 1::integer', values: [] }, ['float8'])).rejects.toThrow(/column 1 has 4 bytes/);
-    await expect(readBinaryRows(db.pool, { text: `SELECT 'a'::text, 'b'::text`, values: [] }, ['text'])).rejects.toThrow(/a row of 2 columns, 1 expected/);
+    await expect(readBinaryColumns(db.pool, { text: 'SELECT 1::integer', values: [] }, ['float8'])).rejects.toThrow(/column 1 has 4 bytes/);
+    await expect(readBinaryColumns(db.pool, { text: `SELECT 'a'::text, 'b'::text`, values: [] }, ['text'])).rejects.toThrow(/a row of 2 columns, 1 expected/);
     expect(() => parseBinaryCopy(Buffer.from('not a copy at all, no'), ['text'])).toThrow(/COPY signature/);
   });
 
   it('keeps row-level security: a tenant session reads its own rows only', async () => {
     const read = (tenant: string) => withTenantReadSession(db.pool, tenant, (session) =>
-      readBinaryRows(session, { text: 'SELECT DISTINCT tenant_id::text FROM api_metrics_rollup', values: [] }, ['text']));
+      readBinaryColumns(session, { text: 'SELECT DISTINCT tenant_id::text FROM api_metrics_rollup', values: [] }, ['text']));
     expect(await read(A)).toEqual([[A]]);
     expect(await read(B)).toEqual([[B]]);
   });
@@ -92,12 +93,12 @@ describe('binary rows', () => {
   it('rejects with the database error and leaves the connection usable', async () => {
     const client = await db.pool.connect();
     try {
-      const failure = await readBinaryRows(client, { text: 'SELECT 1 / $1::integer', values: [0] }, ['text']).then(() => null, (err: Error & { code?: string }) => err);
+      const failure = await readBinaryColumns(client, { text: 'SELECT 1 / $1::integer', values: [0] }, ['text']).then(() => null, (err: Error & { code?: string }) => err);
       expect(failure?.code).toBe('22012');
       expect((await client.query<{ n: number }>('SELECT 2 AS n')).rows).toEqual([{ n: 2 }]);
       const timedOut = await withTenantReadSession(db.pool, A, async (session) => {
         await session.query(`SET LOCAL statement_timeout = '50ms'`);
-        return readBinaryRows(session, { text: 'SELECT pg_sleep(5)::text', values: [] }, ['text']);
+        return readBinaryColumns(session, { text: 'SELECT pg_sleep(5)::text', values: [] }, ['text']);
       }).then(() => null, (err: Error & { code?: string }) => err);
       expect(timedOut?.code).toBe('57014');
     } finally {

@@ -1,8 +1,8 @@
-// Rows read through COPY (FORMAT binary): for the read path's statements that return
-// many histograms. A `bytea` read by a plain statement travels as hex text, twice its
-// size, which PostgreSQL writes and the service turns into a string and then back into
-// bytes; in binary COPY it travels as itself and is read in place. Side by side on the
-// panel benchmark's 10 M data, see docs/design/rollups.md ("How histograms travel").
+// Statements read through COPY (FORMAT binary), by column: for the read path's
+// statements that return many histograms. A `bytea` read by a plain statement travels
+// as hex text, twice its size, which PostgreSQL writes and the service turns into a
+// string and then back into bytes; in binary COPY it travels as itself and is read in
+// place. Why and how much: docs/design/rollups.md ("How histograms travel").
 //
 // COPY takes no bind parameters, so the statement's are written into it as literals,
 // each with the text pg would have bound and quoted by escapeLiteral; the casts the
@@ -63,18 +63,19 @@ function arrayElement(value: unknown): string {
 }
 
 /**
- * The rows of a statement (text with $n parameters, and their values), each an array of
- * its columns read as `columns` says: text as a string, float8 as a number, bytea as a
- * Buffer (a view of the answer's bytes); NULL as null. On a pool, one of its clients
- * runs it.
+ * The answer of a statement (text with $n parameters, and their values) by column: one
+ * array per column of `columns`, each holding its rows' values read as the column says
+ * (text as a string, float8 and timestamptz as numbers, bytea as a Buffer viewing the
+ * answer's bytes; NULL as null). By column, a long answer costs no object per row. On a
+ * pool, one of its clients runs it.
  */
-export async function readBinaryRows(
+export async function readBinaryColumns(
   db: Queryable, statement: { text: string; values: readonly unknown[] }, columns: readonly BinaryColumn[],
 ): Promise<unknown[][]> {
   if (db instanceof Pool) {
     const client = await db.connect();
     try {
-      return await readBinaryRows(client, statement, columns);
+      return await readBinaryColumns(client, statement, columns);
     } finally {
       client.release();
     }
@@ -90,37 +91,35 @@ export async function readBinaryRows(
   return parseBinaryCopy(Buffer.concat(chunks), columns);
 }
 
-/** The rows of COPY's binary format (header, tuples, trailer). */
+/** The columns of COPY's binary format (header, tuples, trailer), as readBinaryColumns. */
 export function parseBinaryCopy(data: Buffer, columns: readonly BinaryColumn[]): unknown[][] {
   if (data.length < SIGNATURE.length + 8 || !data.subarray(0, SIGNATURE.length).equals(SIGNATURE)) {
     throw new Error('binary COPY: the answer does not start with the COPY signature');
   }
   let at = SIGNATURE.length + 4;
   at += 4 + data.readUInt32BE(at);
-  const rows: unknown[][] = [];
+  const out: unknown[][] = columns.map(() => []);
   for (;;) {
     const fields = data.readInt16BE(at);
     at += 2;
-    if (fields === -1) return rows;
+    if (fields === -1) return out;
     if (fields !== columns.length) throw new Error(`binary COPY: a row of ${fields} columns, ${columns.length} expected`);
-    const row = new Array<unknown>(fields);
     for (let i = 0; i < fields; i++) {
       const length = data.readInt32BE(at);
       at += 4;
+      const column = columns[i];
       if (length < 0) {
-        row[i] = null;
+        out[i]!.push(null);
         continue;
       }
-      const column = columns[i];
       if ((column === 'float8' || column === 'timestamptz') && length !== 8) throw new Error(`binary COPY: column ${i + 1} has ${length} bytes, not 8`);
       switch (column) {
-        case 'float8': row[i] = data.readDoubleBE(at); break;
-        case 'timestamptz': row[i] = (data.readInt32BE(at) * 2 ** 32 + data.readUInt32BE(at + 4)) / 1000 + POSTGRES_EPOCH_MS; break;
-        case 'bytea': row[i] = data.subarray(at, at + length); break;
-        default: row[i] = data.toString('utf8', at, at + length);
+        case 'float8': out[i]!.push(data.readDoubleBE(at)); break;
+        case 'timestamptz': out[i]!.push((data.readInt32BE(at) * 2 ** 32 + data.readUInt32BE(at + 4)) / 1000 + POSTGRES_EPOCH_MS); break;
+        case 'bytea': out[i]!.push(data.subarray(at, at + length)); break;
+        default: out[i]!.push(data.toString('utf8', at, at + length));
       }
       at += length;
     }
-    rows.push(row);
   }
 }

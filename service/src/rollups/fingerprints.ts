@@ -2,7 +2,7 @@
 // query log) for the query API: totals and rankings over a range, one fingerprint's
 // series, previews and endpoints. query_hash travels as a decimal string (bigint);
 // src/ingest/fingerprint.ts converts it to and from the 16 hex digits the API shows.
-import { readBinaryRows } from '../db/binaryRows';
+import { readBinaryColumns } from '../db/binaryRows';
 import type { Queryable } from '../db/tenantSession';
 import type { QuerySettings } from '../query/context';
 import { packedHistograms, type Histogram } from './histogram';
@@ -114,7 +114,7 @@ export async function fingerprintSeries(
   const time = single
     ? 'r.bucket'
     : `date_bin(make_interval(secs => :step_ms::float8 / 1000), r.bucket, timestamptz '${STEP_ORIGIN}')`;
-  const rows = await readBinaryRows(db, sql(
+  const [times, calls, slowCalls, totalMs, maxMs, rowsSum, hist] = await readBinaryColumns(db, sql(
     `SELECT ${time} AS time,
             sum(r.calls)::float8 AS calls, sum(r.slow_calls)::float8 AS slow_calls, sum(r.total_ms)::float8 AS total_ms,
             max(r.max_ms)::float8 AS max_ms, sum(r.rows_sum)::float8 AS rows_sum, ${packedHistograms('r.hist')} AS hist
@@ -124,14 +124,14 @@ export async function fingerprintSeries(
       GROUP BY 1 ORDER BY 1`,
     { tenant: tenantId, resolution, query_hash: queryHash, start, to, ...(single ? {} : { step_ms: stepMs }) },
   ), ['timestamptz', 'float8', 'float8', 'float8', 'float8', 'float8', 'bytea']);
-  return rows.map((row) => ({
-    time: new Date(row[0] as number),
-    calls: row[1] as number,
-    slowCalls: row[2] as number,
-    totalMs: row[3] as number,
-    maxMs: row[4] as number | null,
-    rowsSum: row[5] as number,
-    hist: row[6] as Buffer | null,
+  return times!.map((t, i) => ({
+    time: new Date(t as number),
+    calls: calls![i] as number,
+    slowCalls: slowCalls![i] as number,
+    totalMs: totalMs![i] as number,
+    maxMs: maxMs![i] as number | null,
+    rowsSum: rowsSum![i] as number,
+    hist: hist![i] as Buffer | null,
   }));
 }
 

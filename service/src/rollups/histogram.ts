@@ -21,9 +21,13 @@ const COUNT_MASK = 2 ** 40;
 /** Highest bucket latency_bucket() produces. */
 export const MAX_BUCKET = 4000;
 
-/** Representative duration (ms) of a bucket, as latency_bucket_value(). */
+const representative = (bucket: number): number => (bucket <= 0 ? 0 : (2 * 0.01 * Math.pow(1.02, bucket)) / 2.02);
+/** representative() of the buckets 0..MAX_BUCKET, computed once: percentiles read it per step. */
+const BUCKET_VALUES = Float64Array.from({ length: MAX_BUCKET + 1 }, (_, bucket) => representative(bucket));
+
+/** Representative duration (ms) of a bucket (a whole number), as latency_bucket_value(). */
 export function bucketValue(bucket: number): number {
-  return bucket <= 0 ? 0 : (2 * 0.01 * Math.pow(1.02, bucket)) / 2.02;
+  return bucket >= 0 && bucket <= MAX_BUCKET ? BUCKET_VALUES[bucket]! : representative(bucket);
 }
 
 /** Counts per bucket, summed over any number of histograms. */

@@ -7,7 +7,7 @@
 // the winners' histograms are read; ordered by a percentile, every key's histogram is
 // read and the caller ranks them.
 import type { QuerySettings } from '../query/context';
-import { readBinaryRows } from '../db/binaryRows';
+import { readBinaryColumns } from '../db/binaryRows';
 import type { Queryable } from '../db/tenantSession';
 import { Histogram, packedHistograms } from './histogram';
 import { fineRollupStart, rangePieces } from './plan';
@@ -54,7 +54,7 @@ export async function rankKeys(
     : 'ORDER BY t.key';
   const params = rangeRowsParams(kind, tenantId, pieces, options.filter, settings);
   if (options.orderBy && options.limit !== undefined) params.limit = options.limit;
-  const result = await readBinaryRows(db, sql(
+  const [keys, ...columns] = await readBinaryColumns(db, sql(
     `SELECT t.* FROM (
        SELECT p.key, ${sums}, max(p.max_ms)::float8 AS max_ms${withHistograms ? `, ${packedHistograms('p.hist')} AS packed` : ''}
          FROM ${rangeRowsSql(kind, options.filter, pieces)} p
@@ -62,13 +62,13 @@ export async function rankKeys(
      ${order}`,
     params,
   ), ['text', ...kind.sums.map(() => 'float8' as const), 'float8', ...(withHistograms ? ['bytea' as const] : [])]);
-  const rows: KeyTotals[] = result.map((row) => {
+  const rows: KeyTotals[] = keys!.map((key, at) => {
     const histogram = new Histogram();
-    if (withHistograms) histogram.addPacked(row[kind.sums.length + 2] as Buffer | null);
+    if (withHistograms) histogram.addPacked(columns[kind.sums.length + 1]![at] as Buffer | null);
     return {
-      key: row[0] as string,
-      sums: Object.fromEntries(kind.sums.map((c, i) => [c, row[i + 1] as number])),
-      maxMs: row[kind.sums.length + 1] as number | null,
+      key: key as string,
+      sums: Object.fromEntries(kind.sums.map((c, i) => [c, columns[i]![at] as number])),
+      maxMs: columns[kind.sums.length]![at] as number | null,
       histogram,
     };
   });
@@ -87,13 +87,13 @@ export async function rangeHistograms(
   db: Queryable, kind: RollupKind, tenantId: string, range: TimeRange, settings: QuerySettings, filter: KeyFilter, nowMs: number,
 ): Promise<Map<string, Histogram>> {
   const pieces = rangePieces(range, fineFrom(filter, nowMs));
-  const rows = await readBinaryRows(db, sql(
+  const [keys, packed] = await readBinaryColumns(db, sql(
     `SELECT p.key, ${packedHistograms('p.hist')} AS packed FROM ${rangeRowsSql(kind, filter, pieces)} p GROUP BY p.key`,
     rangeRowsParams(kind, tenantId, pieces, filter, settings),
   ), ['text', 'bytea']);
-  return new Map(rows.map((row) => {
+  return new Map(keys!.map((key, at) => {
     const histogram = new Histogram();
-    histogram.addPacked(row[1] as Buffer | null);
-    return [row[0] as string, histogram];
+    histogram.addPacked(packed![at] as Buffer | null);
+    return [key as string, histogram];
   }));
 }

@@ -2,7 +2,7 @@
 // tenant's total) and step, the counts and the percentiles asked for, from the source
 // src/rollups/plan.ts chooses: raw rows for a short window with a fine step, else the
 // rollup resolution of the step.
-import { readBinaryRows } from '../db/binaryRows';
+import { readBinaryColumns } from '../db/binaryRows';
 import type { Queryable } from '../db/tenantSession';
 import type { QueryContext } from '../query/context';
 import { stepPercentiles } from './histogram';
@@ -73,28 +73,30 @@ export async function loadRequestSeries(
   }]));
   // A step's histograms are gathered (rows come in no particular order) and read at the end.
   const hists = new Map<SeriesOfEndpoint, Array<Buffer | Buffer[] | undefined>>();
-  for (const row of rows) {
-    const of = series.get(row.endpoint);
-    const index = Math.floor((row.time - start.getTime()) / rollup.stepMs);
+  const { counts, hist } = rows;
+  for (let i = 0; i < rows.endpoint.length; i++) {
+    const of = series.get(rows.endpoint[i]!);
+    const index = Math.floor((rows.time[i]! - start.getTime()) / rollup.stepMs);
     if (!of || index < 0 || index >= times.length) continue;
-    if (withCounts) {
+    if (counts) {
       const step = of.steps[index];
       if (step) {
-        step.requests += row.requests;
-        step.errors += row.errors;
-        step.clientErrors += row.clientErrors;
-        step.sumMs += row.sumMs;
+        step.requests += counts.requests[i]!;
+        step.errors += counts.errors[i]!;
+        step.clientErrors += counts.clientErrors[i]!;
+        step.sumMs += counts.sumMs[i]!;
       } else {
-        of.steps[index] = { requests: row.requests, errors: row.errors, clientErrors: row.clientErrors, sumMs: row.sumMs };
+        of.steps[index] = { requests: counts.requests[i]!, errors: counts.errors[i]!, clientErrors: counts.clientErrors[i]!, sumMs: counts.sumMs[i]! };
       }
     }
-    if (percents.length > 0 && row.hist) {
+    const packed = hist?.[i];
+    if (packed) {
       let steps = hists.get(of);
       if (!steps) hists.set(of, (steps = new Array<Buffer | Buffer[] | undefined>(times.length)));
       const gathered = steps[index];
-      if (gathered === undefined) steps[index] = row.hist;
-      else if (Array.isArray(gathered)) gathered.push(row.hist);
-      else steps[index] = [gathered, row.hist];
+      if (gathered === undefined) steps[index] = packed;
+      else if (Array.isArray(gathered)) gathered.push(packed);
+      else steps[index] = [gathered, packed];
     }
   }
   for (const [of, steps] of hists) {
@@ -147,19 +149,22 @@ export interface RequestCounts {
   maxMs: number | null;
 }
 
-export interface RequestPoint extends RequestCounts {
-  endpoint: string;
+/** The rows of requestSeries by column: the same index is the same row. */
+export interface RequestRows {
+  endpoint: string[];
   /** Bucket start, ms. */
-  time: number;
-  /** The row's histogram, packed (src/rollups/histogram.ts). */
-  hist: Buffer | null;
+  time: number[];
+  /** When counts were asked for. */
+  counts?: { requests: number[]; errors: number[]; clientErrors: number[]; sumMs: number[] };
+  /** The rows' histograms, packed (src/rollups/histogram.ts), when asked for. */
+  hist?: Array<Buffer | null>;
 }
 
 /**
  * The rows of one rollup resolution per endpoint ('' = all) with buckets in [start, to),
  * in no particular order (a sort of tens of thousands of rows with their histograms cost
- * more than placing them by time). Only what is asked for is read: counts (else 0),
- * histograms (else null). The caller sums them into steps.
+ * more than placing them by time). Only what is asked for is read: counts, histograms.
+ * The caller sums them into steps.
  */
 export async function requestSeries(
   db: Queryable,
@@ -167,9 +172,9 @@ export async function requestSeries(
   { endpoints, resolution, start, to, withCounts, withHistograms }: {
     endpoints: string[]; resolution: Resolution; start: Date; to: Date; withCounts: boolean; withHistograms: boolean;
   },
-): Promise<RequestPoint[]> {
+): Promise<RequestRows> {
   const columns = [
-    ...(withCounts ? ['r.requests::float8', 'r.errors::float8', 'r.client_errors::float8', 'r.sum_ms::float8', 'r.max_ms::float8'] : []),
+    ...(withCounts ? ['r.requests::float8', 'r.errors::float8', 'r.client_errors::float8', 'r.sum_ms::float8'] : []),
     ...(withHistograms ? ['r.hist'] : []),
   ];
   const statement = sql(
@@ -179,20 +184,16 @@ export async function requestSeries(
         AND r.bucket >= :start::timestamptz AND r.bucket < :to::timestamptz`,
     { tenant: tenantId, resolution, start, to, endpoints },
   );
-  const rows = await readBinaryRows(db, statement, [
-    'text', 'timestamptz', ...(withCounts ? ['float8', 'float8', 'float8', 'float8', 'float8'] as const : []), ...(withHistograms ? ['bytea'] as const : []),
+  const read = await readBinaryColumns(db, statement, [
+    'text', 'timestamptz', ...(withCounts ? ['float8', 'float8', 'float8', 'float8'] as const : []), ...(withHistograms ? ['bytea'] as const : []),
   ]);
-  const histAt = withCounts ? 7 : 2;
-  return rows.map((row) => ({
-    endpoint: row[0] as string,
-    time: row[1] as number,
-    requests: withCounts ? (row[2] as number) : 0,
-    errors: withCounts ? (row[3] as number) : 0,
-    clientErrors: withCounts ? (row[4] as number) : 0,
-    sumMs: withCounts ? (row[5] as number) : 0,
-    maxMs: withCounts ? (row[6] as number | null) : null,
-    hist: withHistograms ? (row[histAt] as Buffer | null) : null,
-  }));
+  const [endpoint, time, ...rest] = read as [string[], number[], ...unknown[][]];
+  return {
+    endpoint,
+    time,
+    counts: withCounts ? { requests: rest[0] as number[], errors: rest[1] as number[], clientErrors: rest[2] as number[], sumMs: rest[3] as number[] } : undefined,
+    hist: withHistograms ? (rest[withCounts ? 4 : 0] as Array<Buffer | null>) : undefined,
+  };
 }
 
 export interface RawRequestPoint extends RequestCounts {

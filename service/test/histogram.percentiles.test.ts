@@ -1,8 +1,9 @@
 // The service computes percentiles from rollup histograms itself (src/rollups/histogram.ts)
 // for speed; they must be the SQL helpers' percentiles (hist_percentile, hist_merge in
 // the migrations) on the same histograms, in both forms (bigint[] and packed).
-import { Histogram, histogramFromPacked, histogramFromText, packedHistograms, stepPercentiles } from '../src/rollups/histogram';
+import { histogramFromPacked, packedHistograms, stepPercentiles } from '../src/rollups/histogram';
 import { createTestDatabase, type TestDatabase } from './support/db';
+import { histogramFromText } from './support/histogramText';
 
 let db: TestDatabase;
 beforeAll(async () => {
@@ -37,9 +38,7 @@ describe('percentiles from histograms', () => {
     const sql = await db.pool.query(
       `SELECT hist_percentile(hist_merge(hist_merge($1::bigint[], $2::bigint[]), $3::bigint[]), 0.95) AS p`, texts);
     expect(histogramFromText(texts.join('')).percentile(0.95)).toBeCloseTo(sql.rows[0].p, 9);
-    const added = new Histogram();
-    for (const t of texts) added.addText(t);
-    expect(added.percentile(0.95)).toBeCloseTo(sql.rows[0].p, 9);
+    expect(histogramFromText(...texts).percentile(0.95)).toBeCloseTo(sql.rows[0].p, 9);
   });
 
   it('read packed (as the rollups store them) are the same histograms as read from text', async () => {

@@ -2,9 +2,9 @@
 // rows' histograms, and the shown steps' p95 and totals from all of them merged, on
 // rollups that the refresh built from raw rows over the last day and a half.
 import { refreshRollups } from '../src/db/rollups';
-import { histogramFromText } from '../src/rollups/histogram';
 import { runQueries, validateQueryRequest } from '../src/query/runQueries';
 import { createTestDatabase, type TestDatabase } from './support/db';
+import { histogramFromText } from './support/histogramText';
 import { HOUR, insertQueries, MINUTE, times, type Frame, column } from './support/queryData';
 
 const T = 'e9e9e9e9-0000-4000-8000-000000000009';

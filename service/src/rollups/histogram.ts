@@ -5,19 +5,16 @@
 // covers [0.01 * 1.02^(i-1), 0.01 * 1.02^i) ms. A change there must be reflected here;
 // test/histogram.percentiles.test.ts compares the two on the same histograms.
 //
-// Two forms travel:
-// - packed, as the rollups store them (V0.0.58__compact_histograms.sql): 4-byte
-//   big-endian elements bucket * 2^20 + count, in bucket order, a count above 2^20 - 1
-//   split over several elements of its bucket. Several histograms are read as one bytea,
-//   their bytes concatenated in SQL (packedHistograms), which costs PostgreSQL no
-//   function per element;
-// - text of the bigint[] form (bucket * 2^40 + count), which the pending deltas and the
-//   hourly cache keep (addText).
+// They arrive packed, as the rollups store them (V0.0.58__compact_histograms.sql): 4-byte
+// big-endian elements bucket * 2^20 + count, in bucket order, a count above 2^20 - 1
+// split over several elements of its bucket. Several histograms are read as one bytea,
+// their bytes concatenated in SQL (packedHistograms), which costs PostgreSQL no function
+// per element. (The bigint[] form, bucket * 2^40 + count, stays in SQL: the pending
+// deltas and the hourly cache; the tests read it with test/support/histogramText.ts.)
 //
 // Why not merge in SQL: merging thousands of histograms with unnest + GROUP BY, and the
 // plpgsql percentile, cost orders of magnitude more per element than adding counts here.
 
-const COUNT_MASK = 2 ** 40;
 /** Highest bucket latency_bucket() produces. */
 export const MAX_BUCKET = 4000;
 
@@ -47,33 +44,6 @@ export class Histogram {
     this.total += count;
     if (b < this.low) this.low = b;
     if (b > this.high) this.high = b;
-  }
-
-  /**
-   * Adds every histogram in PostgreSQL's text form of one or more bigint[] values,
-   * e.g. "{1099511627781,2199023255559}" or several of them concatenated
-   * (string_agg(hist::text, '')). Elements fit a double exactly: bucket <= 4000.
-   */
-  addText(text: string | null | undefined): void {
-    if (!text) return;
-    let value = 0;
-    let inNumber = false;
-    for (let i = 0; i < text.length; i++) {
-      const c = text.charCodeAt(i);
-      if (c >= 48 && c <= 57) {
-        value = value * 10 + (c - 48);
-        inNumber = true;
-      } else if (inNumber) {
-        const bucket = Math.floor(value / COUNT_MASK);
-        this.add(bucket, value - bucket * COUNT_MASK);
-        value = 0;
-        inNumber = false;
-      }
-    }
-    if (inNumber) {
-      const bucket = Math.floor(value / COUNT_MASK);
-      this.add(bucket, value - bucket * COUNT_MASK);
-    }
   }
 
   /** Adds one or more packed histograms, concatenated (packedHistograms). */
@@ -244,13 +214,6 @@ function walkedPercentile(parts: readonly Buffer[], total: number, q: number): n
  */
 export function packedHistograms(column: string): string {
   return `string_agg(${column}, ''::bytea)`;
-}
-
-/** One histogram from text of the bigint[] form, for the common case of a single read. */
-export function histogramFromText(...texts: Array<string | null | undefined>): Histogram {
-  const histogram = new Histogram();
-  for (const text of texts) histogram.addText(text);
-  return histogram;
 }
 
 /** One histogram from packed ones. */

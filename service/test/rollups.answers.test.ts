@@ -218,6 +218,24 @@ describe('rows not yet refreshed', () => {
     const e1 = (await endpointTotals(db.pool, T, fives, SETTINGS, NOW, { orderBy: 'p95', limit: 100 })).find((r) => r.endpoint === '/api/e1')!;
     expectSameHistogram('after the refresh', e1.histogram, naive.get('/api/e1')!);
   });
+
+  it('keep every bucket of raw rows, up to the highest, and repeated ones as counts', async () => {
+    // Raw rows reach a range as one packed element per row (sql.ts rawHistogram); a
+    // bucket of 2048 or more sets the element's sign bit.
+    const tenant = 'f9f9f9f9-0000-4000-8000-000000000009';
+    const at = new Date(END + 6 * MINUTE);
+    const sliver = { from: new Date(END + 5 * MINUTE), to: new Date(END + 7 * MINUTE) };
+    const durations = [5, 5, 1e30, 0.001];
+    await insertRequests(db.pool, tenant, durations.map((ms) => ({ at, endpoint: '/api/x', ms })));
+    await insertQueries(db.pool, tenant, durations.map((ms) => ({ at, hash: '77', preview: 'SELECT 77', ms, endpoint: null })));
+    const { rows } = await db.pool.query<{ b: number; n: number }>(
+      'SELECT latency_bucket(ms) AS b, count(*)::int AS n FROM unnest($1::real[]) ms GROUP BY 1 ORDER BY 1', [durations]);
+    const expected = { buckets: rows.map((r) => r.b), counts: rows.map((r) => r.n) };
+    expect(expected.buckets.at(-1)).toBeGreaterThanOrEqual(2048);
+    expect((await requestTotals(db.pool, tenant, sliver, SETTINGS, NOW)).histogram.nonEmpty()).toEqual(expected);
+    const [fingerprint] = await fingerprintTotals(db.pool, tenant, sliver, SETTINGS, NOW, { orderBy: 'p95', limit: 10, endpoint: null });
+    expect(fingerprint!.histogram.nonEmpty()).toEqual(expected);
+  });
 });
 
 describe('the comparison can fail', () => {

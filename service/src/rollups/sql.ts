@@ -90,6 +90,14 @@ function fingerprintCondition(filter: KeyFilter, column: string): string {
   }
 }
 
+/**
+ * SQL of the packed histogram of raw rows' durations: one element per row, count 1, in
+ * no bucket order, which Histogram.addPacked reads as it reads any concatenation. Packing
+ * them into one element per bucket (hist_pack) cost the database a function call per
+ * group and per bucket, more than the rows' 4 bytes each cost to send.
+ */
+const rawHistogram = (column: string) => `string_agg(int4send((latency_bucket(${column}) << 20) + 1), ''::bytea)`;
+
 const SPAN = (span: string) => `"timestamp" >= :${span}_from::timestamptz AND "timestamp" < :${span}_to::timestamptz`;
 
 /** Raw request rows grouped by key; with the database time of the queries tagged with each endpoint, or without it. */
@@ -100,7 +108,7 @@ function rawRequests(span: string, filter: KeyFilter, withDatabaseTime: boolean)
                    count(*) FILTER (WHERE response_time_ms <= :apdex_t) AS satisfied,
                    count(*) FILTER (WHERE response_time_ms > :apdex_t AND response_time_ms <= 4 * :apdex_t) AS tolerating,
                    sum(response_time_ms::float8) AS sum_ms,${withDatabaseTime ? ' 0 AS db_ms, 0 AS db_calls,' : ''} max(response_time_ms) AS max_ms,
-                   hist_pack(hist_from_buckets(array_agg(latency_bucket(response_time_ms)))) AS hist
+                   ${rawHistogram('response_time_ms')} AS hist
               FROM api_performance_log
              WHERE tenant_id = :tenant::uuid AND ${SPAN(span)} AND ${rawEndpointCondition(filter)}
              GROUP BY 1`;
@@ -137,7 +145,7 @@ export const QUERIES: RollupKind = {
   sums: ['calls', 'slow_calls', 'total_ms', 'rows_sum'],
   raw: (span, filter) => `SELECT query_hash::text AS key, count(*) AS calls, count(*) FILTER (WHERE execution_time_ms >= :slow_ms) AS slow_calls,
                    sum(execution_time_ms::float8) AS total_ms, coalesce(sum(rows_returned), 0) AS rows_sum, max(execution_time_ms) AS max_ms,
-                   hist_pack(hist_from_buckets(array_agg(latency_bucket(execution_time_ms)))) AS hist
+                   ${rawHistogram('execution_time_ms')} AS hist
               FROM query_performance_log
              WHERE tenant_id = :tenant::uuid AND ${SPAN(span)} AND ${fingerprintCondition(filter, 'query_hash')}
              GROUP BY query_hash`,

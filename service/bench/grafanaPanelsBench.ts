@@ -18,7 +18,8 @@
 // --keep-data  the embedded cluster lives in DIR and is kept; a volume loaded by an
 //              earlier run is reused (a trial run: its report goes to DIR).
 //
-// The data (bench/queryData.ts): 30 days ending at the hour the load began, 5 tenants,
+// The data (bench/queryData.ts): 30 days ending at the hour the load began, and the 2 hours
+// before them (so that a 30-day range begins inside the data), 5 tenants,
 // 40 endpoints and 200 fingerprints per tenant, skewed. Ranges end 23 minutes before the
 // end of the data, as a range ending "now" ends off any rollup boundary.
 import { execFileSync } from 'node:child_process';
@@ -37,7 +38,7 @@ import { runOptimizer } from '../src/optimizer/engine';
 import { optimizerSettings } from '../src/service';
 import { startServiceProcess, writeReport, type ServiceProcess } from './benchSupport';
 import { grafanaIntervalMs, loadDashboards, panelBodies, type Dashboard, type QueryBody, type VariableValues } from './grafanaRequests';
-import { BENCH_TENANTS, loadBenchData } from './queryData';
+import { BENCH_TENANTS, DAYS, LEAD_HOURS, loadBenchData } from './queryData';
 import { quantile } from './ratioInterval';
 
 const REPORT = path.resolve(__dirname, 'reports/grafana-panels.md');
@@ -306,10 +307,10 @@ async function prepareVolume(serverUrl: string, millions: number, keep: boolean,
   let dataEnd = loaded ? new Date(loaded.end) : new Date();
   if (!loaded) {
     const rows = Math.round(millions * 1_000_000);
-    log(`${millions} M: loading ${rows.toLocaleString('en')} rows into each log (30 days, 5 tenants), refreshing each day`);
+    log(`${millions} M: loading ${rows.toLocaleString('en')} rows into each log (${DAYS} days and ${LEAD_HOURS} hours, 5 tenants), refreshing each day`);
     const started = Date.now();
     dataEnd = await loadBenchData(pool, rows, (p) => {
-      if (p.day % 5 === 0) log(`  day ${p.day}/30, ${p.seconds.toFixed(0)} s`);
+      if (p.day % 5 === 0) log(`  day ${p.day}/${DAYS}, ${p.seconds.toFixed(0)} s`);
     });
     log(`${millions} M: VACUUM ANALYZE, the optimization engine once (job optimize)`);
     await pool.query('VACUUM ANALYZE');
@@ -410,7 +411,7 @@ function report(volumes: Volume[], built: { panels: PanelCase[]; dashboards: Das
   lines.push('For every panel of every dashboard in `dashboards/`, the bodies the plugin sends (plugin/src/request.ts, loaded from its source) for ranges of 1 h, 6 h, 24 h, 7 d and 30 d, in panels 600 and 1800 points wide (maxDataPoints). intervalMs is what Grafana computes (the range over maxDataPoints rounded to its nice intervals; no minimum interval is set); the plugin then rounds it to its own steps and sends that. Variables are filled as Grafana fills them on opening: the tenant and the fingerprint take their first option, the endpoint its default "All" (no endpoint filter). Ranges end 23 minutes before the end of the data. Panels whose request is the same as another panel\'s (the overview\'s stat panels all send the same overview query) are measured once and say so.', '');
   lines.push(`Per case: ${WARM_UP_REQUESTS} warm-up requests, then ${meta.samples} measured requests per volume, one at a time over one kept-alive connection, timed from sending to the answer's last byte; volumes alternate request by request. "Whole dashboard": all of a dashboard's panel requests sent at once over up to 6 connections (as a browser opens to one host), timed until the last answer. Work per request, from pg_stat_statements over the measured requests: statements run, rows they returned, and shared buffers hit or read (blocks of 8 kB). Unlike times, these do not move with the machine's load; a figure that grows from one volume to the next is a read that grows with the data.`, '');
   lines.push('## Data and storage', '');
-  lines.push('30 days ending at the hour the load began, 5 tenants, 40 endpoints and 200 fingerprints per tenant (skewed: a few take most of the traffic), one resource sample per tenant every 30 s (bench/queryData.ts); each day refreshed into the rollups before the next; then VACUUM ANALYZE and the job `optimize` once. Requests are for one tenant (a fifth of the rows).', '');
+  lines.push(`${DAYS} days ending at the hour the load began, and the ${LEAD_HOURS} hours before them (so that a 30-day range begins inside the data, as for an application that has run longer)` + ', 5 tenants, 40 endpoints and 200 fingerprints per tenant (skewed: a few take most of the traffic), one resource sample per tenant every 30 s (bench/queryData.ts); each day refreshed into the rollups before the next; then VACUUM ANALYZE and the job `optimize` once. Requests are for one tenant (a fifth of the rows).', '');
   lines.push('| rows per log | load + jobs | records ingested | raw logs, bytes per record | derived, bytes per record | all, bytes per record | target ≤ 200 |');
   lines.push('|---|---|---|---|---|---|---|');
   for (const v of volumes) {

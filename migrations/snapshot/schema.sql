@@ -242,7 +242,7 @@ CREATE TABLE query_metrics_rollup (
   hist bytea
 );
 -- row level security: enabled
--- comment: Query rollups per tenant, resolution (5m, 1h, 1d), fingerprint and bucket, with a latency histogram. 5-minute rows are kept from fine_rollup_start(now()) on.
+-- comment: Query rollups per tenant, resolution (5m, 1h, 1d, 1w), fingerprint and bucket, with a latency histogram. 5-minute rows are kept from fine_rollup_start(now()) on; weekly rows begin on Mondays, 00:00 UTC.
 -- comment on query_metrics_rollup.hist: Latency histogram, packed: 4-byte big-endian elements bucket * 2^20 + count in bucket order (V0.0.58__compact_histograms.sql).
 
 -- partitioned table query_performance_log
@@ -430,7 +430,7 @@ ALTER TABLE query_endpoints ADD CONSTRAINT query_endpoints_pkey PRIMARY KEY (ten
 ALTER TABLE query_fingerprints ADD CONSTRAINT query_fingerprints_pkey PRIMARY KEY (tenant_id, query_hash);
 ALTER TABLE query_fingerprints ADD CONSTRAINT query_fingerprints_query_preview_check CHECK (length(query_preview) <= 500);
 ALTER TABLE query_metrics_rollup ADD CONSTRAINT query_metrics_rollup_pkey PRIMARY KEY (tenant_id, resolution, query_hash, bucket);
-ALTER TABLE query_metrics_rollup ADD CONSTRAINT query_metrics_rollup_resolution_check CHECK (resolution = ANY (ARRAY['5m'::text, '1h'::text, '1d'::text]));
+ALTER TABLE query_metrics_rollup ADD CONSTRAINT query_metrics_rollup_resolution_check CHECK (resolution = ANY (ARRAY['5m'::text, '1h'::text, '1d'::text, '1w'::text]));
 ALTER TABLE query_performance_log ADD CONSTRAINT query_performance_log_execution_time_ms_check CHECK (execution_time_ms >= 0::double precision);
 ALTER TABLE query_performance_log ADD CONSTRAINT query_performance_log_query_preview_check CHECK (length(query_preview) <= 500);
 ALTER TABLE query_performance_log ADD CONSTRAINT query_performance_log_request_id_check CHECK (length(request_id) <= 128);
@@ -895,8 +895,8 @@ BEGIN
   -- Derived data. 5-minute rows per endpoint and per fingerprint are kept for the current
   -- and the previous UTC day (fine_rollup_start). The tenants' 5- and 30-minute totals and the
   -- resource rollups follow the raw retention (a week of slack, so a month being dropped
-  -- still has them); hourly and daily rollups, the cache, fingerprints and
-  -- recommendations are kept for the longest range the query API answers (400 days).
+  -- still has them); hourly, daily and weekly rollups, the cache, fingerprints
+  -- and recommendations are kept for the longest range the query API answers (400 days).
   FOR v_rec IN
     SELECT * FROM (VALUES
       ('api_metrics_rollup',      'resolution = ''5m'' AND endpoint <> '''' AND bucket < $1', fine_rollup_start(p_now)),
@@ -904,7 +904,7 @@ BEGIN
       ('api_metrics_rollup',      'resolution IN (''5m'', ''30m'') AND bucket < $1', p_now - p_retention - interval '7 days'),
       ('resource_metrics_rollup', 'bucket < $1',                                     p_now - p_retention - interval '7 days'),
       ('api_metrics_rollup',      'resolution IN (''1h'', ''1d'') AND bucket < $1', p_now - interval '400 days'),
-      ('query_metrics_rollup',    'resolution IN (''1h'', ''1d'') AND bucket < $1', p_now - interval '400 days'),
+      ('query_metrics_rollup',    'resolution IN (''1h'', ''1d'', ''1w'') AND bucket < $1', p_now - interval '400 days'),
       ('performance_metrics_cache', 'hour_bucket < $1',                              p_now - interval '400 days'),
       ('query_fingerprints',      'last_seen < $1',                                  p_now - interval '400 days'),
       ('query_endpoints',         'last_seen < $1',                                  p_now - interval '400 days'),
@@ -923,7 +923,7 @@ BEGIN
   RETURN;
 END
 $function$;
--- comment: Creates monthly partitions for the current month and p_months_ahead more, moving matching rows out of the DEFAULT partition; drops monthly partitions older than p_retention and deletes older DEFAULT rows; expires derived rollups (5-minute rows per endpoint and per fingerprint: before fine_rollup_start(p_now); 5- and 30-minute totals and resource rollups: retention + 7 days; hourly, daily, cache, fingerprints, recommendations: 400 days); never drops DEFAULT partitions. Idempotent; serialized by an advisory lock.
+-- comment: Creates monthly partitions for the current month and p_months_ahead more, moving matching rows out of the DEFAULT partition; drops monthly partitions older than p_retention and deletes older DEFAULT rows; expires derived rollups (5-minute rows per endpoint and per fingerprint: before fine_rollup_start(p_now); 5- and 30-minute totals and resource rollups: retention + 7 days; hourly, daily, weekly, cache, fingerprints, recommendations: 400 days); never drops DEFAULT partitions. Idempotent; serialized by an advisory lock.
 -- execute granted to: (owner only)
 
 -- function merge_collected_into_cache(uuid,timestamp with time zone,timestamp with time zone)
@@ -1126,13 +1126,14 @@ BEGIN
     db_ms = r.db_ms + EXCLUDED.db_ms,
     db_calls = r.db_calls + EXCLUDED.db_calls;
 
-  -- Queries per fingerprint, at three resolutions; 5-minute rows only from v_fine on.
+  -- Queries per fingerprint, at four resolutions; 5-minute rows only from v_fine on.
   WITH deltas AS MATERIALIZED (
     SELECT tenant_id, res.resolution,
            CASE res.resolution WHEN '5m' THEN bucket WHEN '1h' THEN date_trunc('hour', bucket, 'UTC')
-                               ELSE date_trunc('day', bucket, 'UTC') END AS rbucket,
+                               WHEN '1d' THEN date_trunc('day', bucket, 'UTC')
+                               ELSE date_trunc('week', bucket, 'UTC') END AS rbucket,
            query_hash, calls, slow_calls, total_ms, max_ms, rows_sum, hist
-      FROM refresh_query CROSS JOIN (VALUES ('5m'), ('1h'), ('1d')) AS res(resolution)
+      FROM refresh_query CROSS JOIN (VALUES ('5m'), ('1h'), ('1d'), ('1w')) AS res(resolution)
      WHERE res.resolution <> '5m' OR bucket >= v_fine
   ), hists AS (
     SELECT tenant_id, resolution, rbucket, query_hash, string_agg(hist_element(b, n), ''::bytea ORDER BY b) AS hist

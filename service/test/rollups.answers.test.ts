@@ -1,9 +1,10 @@
 // Every total and ranking over a range (src/rollups/ranking.ts) is the naive answer of
 // the raw rows in that range: counts and maxima exactly, sums to rounding, and the
 // merged histogram bucket for bucket equal to the raw rows' histogram (so percentiles
-// within the buckets' 1 %). On three days of skewed, seeded traffic refreshed into the
-// rollups, for ranges that start and end anywhere (inside hours, on hours, on days), and
-// for rows that arrived after the last refresh.
+// within the buckets' 1 %). On three days of skewed, seeded traffic, and three sparser
+// weeks before them, refreshed into the rollups, for ranges that start and end anywhere
+// (inside hours, on hours, on days, on weeks), and for rows that arrived after the last
+// refresh.
 import { refreshRollups } from '../src/db/rollups';
 import type { QuerySettings } from '../src/query/context';
 import { fingerprintTotals, type FingerprintOrderKey } from '../src/rollups/fingerprints';
@@ -27,6 +28,10 @@ const HASHES = Array.from({ length: 30 }, (_, i) => String(500 + i));
 const NOW = Date.now();
 const START = Math.floor(NOW / DAY) * DAY - 2 * DAY;
 const END = Math.floor(NOW / (5 * MINUTE)) * 5 * MINUTE - 5 * MINUTE;
+/** Sparser traffic from three weeks before START, for the fingerprints' weekly rows. */
+const EARLY = START - 21 * DAY;
+/** The first Monday (00:00 UTC; weekly rows begin there) after EARLY. */
+const MONDAY = EARLY + ((8 - new Date(EARLY).getUTCDay()) % 7 || 7) * DAY;
 
 let db: TestDatabase;
 
@@ -37,7 +42,9 @@ beforeAll(async () => {
   for (const tenant of [T, OTHER]) {
     const requests = [];
     const queries = [];
-    for (let t = START; t < END; t += 20_000 + Math.floor(random() * 60_000)) {
+    // Every 5 to 25 minutes before START, then from START itself every 20 to 80 seconds.
+    const next = (t: number) => (t < START ? Math.min(START, t + 300_000 + Math.floor(random() * 1_200_000)) : t + 20_000 + Math.floor(random() * 60_000));
+    for (let t = EARLY; t < END; t = next(t)) {
       const e = Math.floor(ENDPOINTS.length * random() ** 2);
       const ms = Math.max(0.005, (5 + e * 7) * Math.exp(1.2 * (random() - 0.5) * 2));
       requests.push({ at: new Date(t), endpoint: ENDPOINTS[e]!, ms, status: random() < 0.03 ? 500 : random() < 0.05 ? 404 : 200 });
@@ -61,8 +68,10 @@ const RANGES: Array<[string, TimeRange]> = [
   ['whole hours', { from: new Date(START + 5 * HOUR), to: new Date(START + 17 * HOUR) }],
   ['whole days', { from: new Date(START), to: new Date(START + 2 * DAY) }],
   ['days with partial edges, to the end', { from: new Date(START + 7 * HOUR + 31 * MINUTE), to: new Date(END) }],
-  ['wider than the data', { from: new Date(START - 2 * DAY), to: new Date(END + DAY) }],
+  ['wider than the data', { from: new Date(EARLY - 2 * DAY), to: new Date(END + DAY) }],
   ['in the fine window, partial edges', { from: new Date(START + DAY + 3 * HOUR + 17 * MINUTE + 3), to: new Date(END - 37 * MINUTE - 11) }],
+  ['whole weeks', { from: new Date(MONDAY), to: new Date(MONDAY + 14 * DAY) }],
+  ['weeks with days and partial edges', { from: new Date(MONDAY + 3 * DAY + 5 * HOUR + 7 * MINUTE + 3), to: new Date(END - 37 * MINUTE) }],
 ];
 
 interface NaiveEndpoint {

@@ -17,22 +17,29 @@ describe('range pieces', () => {
     ['2031-03-01T10:00:00.001Z', '2031-03-01T11:00:00Z'],
     ['2031-03-01T10:02:00Z', '2031-03-01T11:58:00Z'],
   ];
-  const WIDTH = { fiveHead: FIVE_MINUTES_MS, hoursHead: HOUR_MS, days: DAY_MS, hoursTail: HOUR_MS, fiveTail: FIVE_MINUTES_MS } as const;
-  for (const fine of ['with 5-minute rows', 'without 5-minute rows'] as const) {
-    it.each(CASES)(`cover %s – %s exactly once, rollup pieces on whole rows, ${fine}`, (from, to) => {
-      const pieces = rangePieces({ from: at(from), to: at(to) }, fine === 'with 5-minute rows' ? Number.NEGATIVE_INFINITY : Number.POSITIVE_INFINITY);
-      const order: Span[] = [pieces.rawHead, pieces.fiveHead, pieces.hoursHead, pieces.days, pieces.hoursTail, pieces.fiveTail, pieces.rawTail];
+  // A Monday, 00:00 UTC: weekly rows start on Mondays.
+  const MONDAY = Date.parse('2000-01-03T00:00:00Z');
+  const WIDTH = { fiveHead: FIVE_MINUTES_MS, hoursHead: HOUR_MS, days: DAY_MS, weeks: 7 * DAY_MS, daysTail: DAY_MS, hoursTail: HOUR_MS, fiveTail: FIVE_MINUTES_MS } as const;
+  for (const [fine, weeks] of [['with 5-minute rows', false], ['without 5-minute rows', false], ['with 5-minute rows', true], ['without 5-minute rows', true]] as const) {
+    it.each(CASES)(`cover %s – %s exactly once, rollup pieces on whole rows, ${fine}, ${weeks ? 'with' : 'without'} weeks`, (from, to) => {
+      const pieces = rangePieces({ from: at(from), to: at(to) }, fine === 'with 5-minute rows' ? Number.NEGATIVE_INFINITY : Number.POSITIVE_INFINITY, { weeks });
+      const order: Span[] = [
+        pieces.rawHead, pieces.fiveHead, pieces.hoursHead, pieces.days, pieces.weeks, pieces.daysTail, pieces.hoursTail, pieces.fiveTail, pieces.rawTail,
+      ];
       // Contiguous, in order, from `from` to `to`.
       expect(order[0]!.from).toBe(at(from).getTime());
-      expect(order[6]!.to).toBe(at(to).getTime());
+      expect(order[8]!.to).toBe(at(to).getTime());
       for (let i = 1; i < order.length; i++) expect(order[i]!.from).toBe(order[i - 1]!.to);
       for (const span of order) expect(span.to).toBeGreaterThanOrEqual(span.from);
       // Rollup pieces start and end on their rows; raw pieces are shorter than 5 minutes
       // with 5-minute rows, than an hour without.
       for (const [name, width] of Object.entries(WIDTH)) {
         const span = pieces[name as keyof typeof WIDTH];
-        if (span.to > span.from) expect([name, span.from % width, span.to % width]).toEqual([name, 0, 0]);
+        if (span.to > span.from) expect([name, (span.from - MONDAY) % width, (span.to - MONDAY) % width]).toEqual([name, 0, 0]);
       }
+      if (!weeks) expect([pieces.weeks.to - pieces.weeks.from, pieces.daysTail.to - pieces.daysTail.from]).toEqual([0, 0]);
+      // Days beside the weeks: fewer than a week on each side.
+      if (weeks) expect([pieces.days.to - pieces.days.from < 7 * DAY_MS, pieces.daysTail.to - pieces.daysTail.from < 7 * DAY_MS]).toEqual([true, true]);
       if (fine === 'without 5-minute rows') expect([pieces.fiveHead.to - pieces.fiveHead.from, pieces.fiveTail.to - pieces.fiveTail.from]).toEqual([0, 0]);
       const rawLimit = fine === 'with 5-minute rows' ? FIVE_MINUTES_MS : HOUR_MS;
       expect(pieces.rawHead.to - pieces.rawHead.from).toBeLessThan(rawLimit);
@@ -46,6 +53,19 @@ describe('range pieces', () => {
     expect([iso(p.days.from), iso(p.days.to)]).toEqual(['2031-03-02T00:00:00.000Z', '2031-03-31T00:00:00.000Z']);
     expect([iso(p.hoursHead.from), iso(p.hoursTail.to)]).toEqual(['2031-03-01T11:00:00.000Z', '2031-03-31T16:00:00.000Z']);
     expect([iso(p.fiveHead.from), iso(p.fiveTail.to)]).toEqual(['2031-03-01T10:10:00.000Z', '2031-03-31T16:50:00.000Z']);
+  });
+
+  it('read whole weeks from Mondays among the days, when the rows have weeks', () => {
+    const p = rangePieces({ from: at('2031-03-01T10:07:00Z'), to: at('2031-03-31T16:52:00Z') }, Number.NEGATIVE_INFINITY, { weeks: true });
+    const iso = (ms: number) => new Date(ms).toISOString();
+    expect([p.days, p.weeks, p.daysTail].map((span) => [iso(span.from), iso(span.to)])).toEqual([
+      ['2031-03-02T00:00:00.000Z', '2031-03-03T00:00:00.000Z'],
+      ['2031-03-03T00:00:00.000Z', '2031-03-31T00:00:00.000Z'],
+      ['2031-03-31T00:00:00.000Z', '2031-03-31T00:00:00.000Z'],
+    ]);
+    // Under a whole week between midnights: days alone.
+    const short = rangePieces({ from: at('2031-03-04T10:07:00Z'), to: at('2031-03-11T16:52:00Z') }, Number.NEGATIVE_INFINITY, { weeks: true });
+    expect([short.weeks.to - short.weeks.from, iso(short.days.from), iso(short.daysTail.to)]).toEqual([0, '2031-03-05T00:00:00.000Z', '2031-03-11T00:00:00.000Z']);
   });
 
   it('read the partial hours as raw rows before the fine window, 5-minute rows within it', () => {

@@ -1,7 +1,8 @@
 // The retention of fine rollup rows (migrations/V0.0.41__baseline.sql): 5-minute rows per
 // endpoint and per fingerprint exist only from fine_rollup_start(now()) on, the start of
 // the previous UTC day. The refresh does not write older ones, the upkeep deletes them;
-// the tenant's 5-minute totals (endpoint '') and the hourly and daily rows stay.
+// the tenant's 5-minute totals (endpoint '') and the hourly and daily rows stay. Hourly,
+// daily and weekly rows are kept for the longest range the API answers, 400 days.
 import { maintainPartitions } from '../src/db/partitions';
 import { refreshRollups } from '../src/db/rollups';
 import { createTestDatabase, type TestDatabase } from './support/db';
@@ -122,5 +123,18 @@ describe('the fine rollup window', () => {
     } finally {
       await fresh.drop();
     }
+  });
+
+  it('keeps hourly, daily and weekly rows for 400 days, and no longer', async () => {
+    await insertTraffic(db, '1 hour');
+    await refreshRollups(db.pool);
+    const longLived = async () => (await rollupRows(db)).filter((r) => r.resolution !== '5m' && r.resolution !== '30m')
+      .map((r) => `${r.resolution} ${r.key}`).sort();
+    expect(await longLived()).toEqual(['1d ', '1d /kept', '1d q:42', '1h ', '1h /kept', '1h q:42', '1w q:42']);
+    const day = 86_400_000;
+    await maintainPartitions(db.pool, { monthsAhead: 0, retentionDays: 30, now: new Date(Date.now() + 390 * day) });
+    expect(await longLived()).toHaveLength(7);
+    await maintainPartitions(db.pool, { monthsAhead: 0, retentionDays: 30, now: new Date(Date.now() + 410 * day) });
+    expect(await longLived()).toEqual([]);
   });
 });

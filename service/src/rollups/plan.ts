@@ -4,17 +4,20 @@
 //
 // What is stored (migrations/V0.0.41__baseline.sql):
 //   - rollup rows at 5 minutes, 1 hour and 1 day, per key (endpoint, fingerprint) and for
-//     the tenant's total (endpoint '');
+//     the tenant's total (endpoint ''), and weekly rows per fingerprint (V0.0.60), weeks
+//     from Monday 00:00 UTC;
 //   - 5-minute rows per key only from fineRollupStart(now) on (the current and the
 //     previous UTC day); the tenant's total keeps them as long as the others;
 //   - 30-minute rows of the tenant's request total (V0.0.59), which its series read at
 //     30-minute steps (resolutionOf);
 //   - the raw logs, which answer the edges of a range and short windows.
-import { DAY_MS, FIVE_MINUTES_MS, HOUR_MS, RESOLUTION_MS, type Resolution, type TimeRange } from './time';
+import { DAY_MS, FIVE_MINUTES_MS, HOUR_MS, RESOLUTION_MS, type Resolution, type TimeRange, WEEK_MS } from './time';
 
 /** Time origin of every step and bucket, as the rollups' date_bin uses it. */
 export const STEP_ORIGIN = '2000-01-01 00:00:00+00';
 export const STEP_ORIGIN_MS = Date.parse('2000-01-01T00:00:00Z');
+/** A Monday, 00:00 UTC: weekly rows begin where date_trunc('week') puts them. */
+const WEEK_ORIGIN_MS = Date.parse('2000-01-03T00:00:00Z');
 
 /** Longest window a series reads from raw rows, and only with a step under 5 minutes. */
 export const RAW_WINDOW_MS = HOUR_MS;
@@ -123,30 +126,35 @@ export interface Span {
  * day, daily rows, then hourly rows, 5-minute rows and raw rows to the end. 5-minute
  * pieces are used only from `fineFromMs` on (where the rows read have them: always for
  * the tenant's total, within the fine window for keys); before it a partial hour is raw
- * rows. Always these seven spans in this order; absent ones are empty, so the SQL that
- * reads them has one shape. A 30-day range reads about 30 daily and 46 hourly rows per
- * key, up to 22 five-minute rows, and at most two partial 5 minutes of raw rows (a
- * partial hour where 5-minute rows are not kept).
+ * rows. With `weeks` (rows that have a weekly level: fingerprints), the whole weeks among
+ * the days are weekly rows, the days before and after them daily rows. Always these nine
+ * spans in this order; absent ones are empty, so the SQL that reads them has one shape.
+ * A 30-day range reads about 30 daily (or 4 weekly and up to 12 daily) and 46 hourly
+ * rows per key, up to 22 five-minute rows, and at most two partial 5 minutes of raw rows
+ * (a partial hour where 5-minute rows are not kept).
  */
 export interface RangePieces {
   rawHead: Span;
   fiveHead: Span;
   hoursHead: Span;
+  /** The whole days, or with weeks those before the first whole week. */
   days: Span;
+  weeks: Span;
+  daysTail: Span;
   hoursTail: Span;
   fiveTail: Span;
   rawTail: Span;
 }
 
-function floorTo(ms: number, unit: number): number {
-  return Math.floor(ms / unit) * unit;
+function floorTo(ms: number, unit: number, origin = 0): number {
+  return origin + Math.floor((ms - origin) / unit) * unit;
 }
 
-function ceilTo(ms: number, unit: number): number {
-  return Math.ceil(ms / unit) * unit;
+function ceilTo(ms: number, unit: number, origin = 0): number {
+  return origin + Math.ceil((ms - origin) / unit) * unit;
 }
 
-export function rangePieces(range: TimeRange, fineFromMs = Number.NEGATIVE_INFINITY): RangePieces {
+export function rangePieces(range: TimeRange, fineFromMs = Number.NEGATIVE_INFINITY, { weeks = false }: { weeks?: boolean } = {}): RangePieces {
   const start = range.from.getTime();
   const end = range.to.getTime();
   if (ceilTo(start, HOUR_MS) >= end) {
@@ -161,6 +169,8 @@ export function rangePieces(range: TimeRange, fineFromMs = Number.NEGATIVE_INFIN
       fiveHead: five ? { from: fiveFrom, to: fiveTo } : none(to),
       hoursHead: none(to),
       days: none(to),
+      weeks: none(to),
+      daysTail: none(to),
       hoursTail: none(to),
       fiveTail: none(to),
       rawTail: { from: to, to: end },
@@ -170,6 +180,8 @@ export function rangePieces(range: TimeRange, fineFromMs = Number.NEGATIVE_INFIN
   const hourEnd = Math.max(floorTo(end, HOUR_MS), hourStart);
   const dayStart = Math.min(ceilTo(hourStart, DAY_MS), hourEnd);
   const dayEnd = Math.max(floorTo(hourEnd, DAY_MS), dayStart);
+  const weekStart = weeks ? Math.min(ceilTo(dayStart, WEEK_MS, WEEK_ORIGIN_MS), dayEnd) : dayEnd;
+  const weekEnd = weeks ? Math.max(floorTo(dayEnd, WEEK_MS, WEEK_ORIGIN_MS), weekStart) : dayEnd;
   // The head's partial hour [start, hourStart): raw up to whole 5 minutes, then 5-minute rows.
   const fiveHeadFrom = start >= fineFromMs ? Math.min(ceilTo(start, FIVE_MINUTES_MS), hourStart) : hourStart;
   // The tail's partial hour [hourEnd, end): 5-minute rows, then raw.
@@ -178,7 +190,9 @@ export function rangePieces(range: TimeRange, fineFromMs = Number.NEGATIVE_INFIN
     rawHead: { from: start, to: fiveHeadFrom },
     fiveHead: { from: fiveHeadFrom, to: hourStart },
     hoursHead: { from: hourStart, to: dayStart },
-    days: { from: dayStart, to: dayEnd },
+    days: { from: dayStart, to: weekStart },
+    weeks: { from: weekStart, to: weekEnd },
+    daysTail: { from: weekEnd, to: dayEnd },
     hoursTail: { from: dayEnd, to: hourEnd },
     fiveTail: { from: hourEnd, to: fiveTailTo },
     rawTail: { from: fiveTailTo, to: end },

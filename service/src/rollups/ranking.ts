@@ -46,7 +46,7 @@ export interface RankOptions {
 export async function rankKeys(
   db: Queryable, kind: RollupKind, tenantId: string, range: TimeRange, settings: QuerySettings, options: RankOptions,
 ): Promise<KeyTotals[]> {
-  const pieces = rangePieces(range, fineFrom(options.filter, options.nowMs));
+  const pieces = rangePieces(range, fineFrom(options.filter, options.nowMs), { weeks: kind.weekly });
   const sums = kind.sums.map((c) => `coalesce(sum(p.${c}), 0)::float8 AS ${c}`).join(', ');
   const withHistograms = options.histograms === 'all';
   const order = options.orderBy
@@ -86,7 +86,7 @@ export async function rankKeys(
 export async function rangeHistograms(
   db: Queryable, kind: RollupKind, tenantId: string, range: TimeRange, settings: QuerySettings, filter: KeyFilter, nowMs: number,
 ): Promise<Map<string, Histogram>> {
-  const pieces = rangePieces(range, fineFrom(filter, nowMs));
+  const pieces = rangePieces(range, fineFrom(filter, nowMs), { weeks: kind.weekly });
   const [keys, packed] = await readBinaryColumns(db, sql(
     `SELECT p.key, ${packedHistograms('p.hist')} AS packed FROM ${rangeRowsSql(kind, filter, pieces)} p GROUP BY p.key`,
     rangeRowsParams(kind, tenantId, pieces, filter, settings),

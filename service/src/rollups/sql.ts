@@ -49,6 +49,8 @@ export interface RollupKind {
   table: 'api_metrics_rollup' | 'query_metrics_rollup';
   /** The key column, read as text (endpoint, or query_hash as a decimal string). */
   key: string;
+  /** Whether the table has weekly rows (rangePieces' `weeks`). */
+  weekly: boolean;
   /** Summed columns; the first is the count a key needs to be shown. */
   sums: readonly string[];
   /** SELECTs of raw rows over [:<span>_from, :<span>_to), grouped by key, with key, sums, max_ms and hist. */
@@ -124,6 +126,7 @@ function rawRequests(span: string, filter: KeyFilter, withDatabaseTime: boolean)
 export const REQUESTS: RollupKind = {
   table: 'api_metrics_rollup',
   key: 'endpoint',
+  weekly: false,
   sums: ['requests', 'errors', 'client_errors', 'satisfied', 'tolerating', 'sum_ms', 'db_ms', 'db_calls'],
   raw: (span, filter) => rawRequests(span, filter, true),
   rawParams: (settings) => ({ apdex_t: settings.latencyTargetMs }),
@@ -142,6 +145,7 @@ export const REQUEST_COUNTS: RollupKind = {
 export const QUERIES: RollupKind = {
   table: 'query_metrics_rollup',
   key: 'query_hash',
+  weekly: true,
   sums: ['calls', 'slow_calls', 'total_ms', 'rows_sum'],
   raw: (span, filter) => `SELECT query_hash::text AS key, count(*) AS calls, count(*) FILTER (WHERE execution_time_ms >= :slow_ms) AS slow_calls,
                    sum(execution_time_ms::float8) AS total_ms, coalesce(sum(rows_returned), 0) AS rows_sum, max(execution_time_ms) AS max_ms,
@@ -157,8 +161,8 @@ function rollupCondition(kind: RollupKind, filter: KeyFilter): string {
   return kind.table === 'api_metrics_rollup' ? endpointCondition(filter, 'r.endpoint') : fingerprintCondition(filter, 'r.query_hash');
 }
 
-const ROLLUP_SPANS: ReadonlyArray<[keyof RangePieces, '5m' | '1h' | '1d']> = [
-  ['fiveHead', '5m'], ['hoursHead', '1h'], ['days', '1d'], ['hoursTail', '1h'], ['fiveTail', '5m'],
+const ROLLUP_SPANS: ReadonlyArray<[keyof RangePieces, '5m' | '1h' | '1d' | '1w']> = [
+  ['fiveHead', '5m'], ['hoursHead', '1h'], ['days', '1d'], ['weeks', '1w'], ['daysTail', '1d'], ['hoursTail', '1h'], ['fiveTail', '5m'],
 ];
 const RAW_SPANS: ReadonlyArray<keyof RangePieces> = ['rawHead', 'rawTail'];
 

@@ -6,6 +6,7 @@ import { ApiError } from '../http/errors';
 export const MINUTE_MS = 60_000;
 export const HOUR_MS = 60 * MINUTE_MS;
 export const DAY_MS = 24 * HOUR_MS;
+export const WEEK_MS = 7 * DAY_MS;
 export const FIVE_MINUTES_MS = 5 * MINUTE_MS;
 
 /** Rollup resolutions, as the rollup tables name them ('30m': the tenant's request total only). */

@@ -77,6 +77,29 @@ describe('binary rows', () => {
     expect(await readBinaryColumns(db.pool, { text: 'SELECT 1::float8, 2::float8 WHERE false', values: [] }, ['float8', 'float8'])).toEqual([[], []]);
   });
 
+  it('reads a long answer, its rows split across the socket\'s reads, as the plain statement gives it', async () => {
+    // About 3 MB: many reads of the socket, most of them ending inside a row.
+    const text = `SELECT 'k' || (i % 37) AS k, i::float8 AS f, decode(repeat(lpad(to_hex(i % 256), 2, '0'), i % 300), 'hex') AS b
+                    FROM generate_series(1, 20000) i`;
+    const plain = (await db.pool.query<{ k: string; f: number; b: Buffer }>(text)).rows;
+    const [k, f, b] = await readBinaryColumns(db.pool, { text, values: [] }, ['text', 'float8', 'bytea']);
+    expect(k).toEqual(plain.map((row) => row.k));
+    expect(f).toEqual(plain.map((row) => row.f));
+    expect((b as Buffer[]).map((x) => x.toString('hex'))).toEqual(plain.map((row) => row.b.toString('hex')));
+  });
+
+  it('refuses an answer whose shape is not the one declared, and the client reads on', async () => {
+    const client = await db.pool.connect();
+    try {
+      await expect(readBinaryColumns(client, { text: `SELECT 'a'::text, 'b'::text FROM generate_series(1, 3000)`, values: [] }, ['text']))
+        .rejects.toThrow(/a row of 2 columns, 1 expected/);
+      expect(await readBinaryColumns(client, { text: `SELECT 'c'::text`, values: [] }, ['text'])).toEqual([['c']]);
+    } finally {
+      client.release();
+    }
+    expect(() => parseBinaryCopy(Buffer.from('PGCOPY\n\xff\r\n\0\0\0\0\0\0\0\0\0', 'latin1'), ['text'])).toThrow(/without its trailer/);
+  });
+
   it('refuses an answer whose shape is not the one declared', async () => {
     await expect(readBinaryColumns(db.pool, { text: 'SELECT 1::integer', values: [] }, ['float8'])).rejects.toThrow(/column 1 has 4 bytes/);
     await expect(readBinaryColumns(db.pool, { text: `SELECT 'a'::text, 'b'::text`, values: [] }, ['text'])).rejects.toThrow(/a row of 2 columns, 1 expected/);

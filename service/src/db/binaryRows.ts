@@ -8,7 +8,6 @@
 // each with the text pg would have bound and quoted by escapeLiteral; the casts the
 // statement gives its parameters apply to the literals the same way.
 import { escapeLiteral, Pool, type PoolClient } from 'pg';
-import { to as copyTo } from 'pg-copy-streams';
 import type { Queryable } from './tenantSession';
 
 /**
@@ -80,46 +79,170 @@ export async function readBinaryColumns(
       client.release();
     }
   }
-  const copy = copyTo(`COPY (${inlineParameters(statement.text, statement.values)}) TO STDOUT (FORMAT binary)`);
-  const chunks: Buffer[] = [];
+  const reader = new ColumnReader(columns);
   await new Promise<void>((resolve, reject) => {
-    const stream = (db as PoolClient).query(copy);
-    stream.on('data', (chunk: Buffer) => chunks.push(chunk));
-    stream.on('end', resolve);
-    stream.on('error', reject);
+    (db as PoolClient).query(new CopyOut(
+      `COPY (${inlineParameters(statement.text, statement.values)}) TO STDOUT (FORMAT binary)`, reader,
+      (err) => (err ? reject(err) : resolve()),
+    ));
   });
-  return parseBinaryCopy(Buffer.concat(chunks), columns);
+  return reader.finish();
 }
 
-/** The columns of COPY's binary format (header, tuples, trailer), as readBinaryColumns. */
+/** The columns of COPY's binary format (header, tuples, trailer) in one buffer, as readBinaryColumns. */
 export function parseBinaryCopy(data: Buffer, columns: readonly BinaryColumn[]): unknown[][] {
-  if (data.length < SIGNATURE.length + 8 || !data.subarray(0, SIGNATURE.length).equals(SIGNATURE)) {
-    throw new Error('binary COPY: the answer does not start with the COPY signature');
+  const reader = new ColumnReader(columns);
+  reader.read(data, 0, data.length);
+  return reader.finish();
+}
+
+/**
+ * Reads COPY's binary format into columns, a piece at a time: the pieces, in order, are
+ * the header followed by whole rows, or the trailer. PostgreSQL sends one row per CopyData
+ * message ("Copy-out mode" in the protocol's documentation; the header comes in the first
+ * one), so a piece is a message's payload; a row that runs past its piece is an error.
+ */
+class ColumnReader {
+  private readonly out: unknown[][];
+  private headerRead = false;
+  private ended = false;
+
+  constructor(private readonly columns: readonly BinaryColumn[]) {
+    this.out = columns.map(() => []);
   }
-  let at = SIGNATURE.length + 4;
-  at += 4 + data.readUInt32BE(at);
-  const out: unknown[][] = columns.map(() => []);
-  for (;;) {
-    const fields = data.readInt16BE(at);
-    at += 2;
-    if (fields === -1) return out;
-    if (fields !== columns.length) throw new Error(`binary COPY: a row of ${fields} columns, ${columns.length} expected`);
-    for (let i = 0; i < fields; i++) {
-      const length = data.readInt32BE(at);
-      at += 4;
-      const column = columns[i];
-      if (length < 0) {
-        out[i]!.push(null);
+
+  read(data: Buffer, start: number, end: number): void {
+    let at = start;
+    if (!this.headerRead) {
+      if (end - at < SIGNATURE.length + 8 || !data.subarray(at, at + SIGNATURE.length).equals(SIGNATURE)) {
+        throw new Error('binary COPY: the answer does not start with the COPY signature');
+      }
+      at += SIGNATURE.length + 4;
+      at += 4 + data.readUInt32BE(at);
+      this.headerRead = true;
+    }
+    const { columns, out } = this;
+    while (at < end) {
+      if (this.ended) throw new Error('binary COPY: data after the trailer');
+      if (at + 2 > end) throw splitRow();
+      const fields = data.readInt16BE(at);
+      at += 2;
+      if (fields === -1) {
+        this.ended = true;
         continue;
       }
-      if ((column === 'float8' || column === 'timestamptz') && length !== 8) throw new Error(`binary COPY: column ${i + 1} has ${length} bytes, not 8`);
-      switch (column) {
-        case 'float8': out[i]!.push(data.readDoubleBE(at)); break;
-        case 'timestamptz': out[i]!.push((data.readInt32BE(at) * 2 ** 32 + data.readUInt32BE(at + 4)) / 1000 + POSTGRES_EPOCH_MS); break;
-        case 'bytea': out[i]!.push(data.subarray(at, at + length)); break;
-        default: out[i]!.push(data.toString('utf8', at, at + length));
+      if (fields !== columns.length) throw new Error(`binary COPY: a row of ${fields} columns, ${columns.length} expected`);
+      for (let i = 0; i < fields; i++) {
+        if (at + 4 > end) throw splitRow();
+        const length = data.readInt32BE(at);
+        at += 4;
+        const column = columns[i];
+        if (length < 0) {
+          out[i]!.push(null);
+          continue;
+        }
+        if (at + length > end) throw splitRow();
+        if ((column === 'float8' || column === 'timestamptz') && length !== 8) throw new Error(`binary COPY: column ${i + 1} has ${length} bytes, not 8`);
+        switch (column) {
+          case 'float8': out[i]!.push(data.readDoubleBE(at)); break;
+          case 'timestamptz': out[i]!.push((data.readInt32BE(at) * 2 ** 32 + data.readUInt32BE(at + 4)) / 1000 + POSTGRES_EPOCH_MS); break;
+          case 'bytea': out[i]!.push(data.subarray(at, at + length)); break;
+          default: out[i]!.push(data.toString('utf8', at, at + length));
+        }
+        at += length;
       }
-      at += length;
     }
+  }
+
+  finish(): unknown[][] {
+    if (!this.ended) throw new Error('binary COPY: the answer ends without its trailer');
+    return this.out;
+  }
+}
+
+function splitRow(): Error {
+  return new Error('binary COPY: a row runs past the end of its message');
+}
+
+/** Backend messages of a COPY TO STDOUT (PostgreSQL's "Message Formats"), by type byte. */
+const COPY_OUT_RESPONSE = 0x48;
+const COPY_DATA = 0x64;
+const COPY_DONE = 0x63;
+/** Messages the backend may send at any time; skipped during the COPY. */
+const ASYNCHRONOUS = new Set([0x41, 0x4e, 0x53]);
+
+/**
+ * A COPY TO STDOUT run on a pg client: it takes the connection's bytes from pg while the
+ * COPY lasts and reads each CopyData message's row where it lies in the socket's chunk,
+ * as the chunks arrive, so the service reads rows while the database still writes them.
+ * At CopyDone, or at any other message (an ErrorResponse), it hands the rest back to pg,
+ * which reads the command's end and calls handleError or handleReadyForQuery. Reading rows
+ * through a Readable stream (pg-copy-streams) cost the service about as much CPU per
+ * message as reading the rows themselves: docs/design/rollups.md, "How histograms travel".
+ */
+class CopyOut {
+  private stream: NodeJS.EventEmitter | null = null;
+  private pgListener: ((chunk: Buffer) => void) | null = null;
+  private pending: Buffer | null = null;
+  private failure: Error | null = null;
+
+  constructor(readonly text: string, private readonly reader: ColumnReader, private readonly done: (err: Error | null) => void) {}
+
+  submit(connection: { stream: NodeJS.EventEmitter; query: (text: string) => void }): void {
+    const listeners = connection.stream.listeners('data') as Array<(chunk: Buffer) => void>;
+    if (listeners.length !== 1) throw new Error(`binary COPY: the connection has ${listeners.length} data listeners, not 1`);
+    this.stream = connection.stream;
+    this.pgListener = listeners[0]!;
+    this.stream.removeListener('data', this.pgListener);
+    this.stream.on('data', this.onData);
+    connection.query(this.text);
+  }
+
+  private readonly onData = (chunk: Buffer): void => {
+    const data = this.pending ? Buffer.concat([this.pending, chunk]) : chunk;
+    this.pending = null;
+    let at = 0;
+    while (data.length - at >= 5) {
+      const type = data[at]!;
+      const size = 1 + data.readUInt32BE(at + 1);
+      if (type !== COPY_DATA && type !== COPY_OUT_RESPONSE && type !== COPY_DONE && !ASYNCHRONOUS.has(type)) {
+        this.handBack(data.subarray(at));
+        return;
+      }
+      if (data.length - at < size) break;
+      if (type === COPY_DATA && !this.failure) {
+        try {
+          this.reader.read(data, at + 5, at + size);
+        } catch (err) {
+          this.failure = err as Error;
+        }
+      }
+      at += size;
+      if (type === COPY_DONE) {
+        this.handBack(data.subarray(at));
+        return;
+      }
+    }
+    if (at < data.length) this.pending = data.subarray(at);
+  };
+
+  /** Gives the connection back to pg, with the bytes after the COPY's own. */
+  private handBack(rest: Buffer): void {
+    const stream = this.stream!;
+    const pgListener = this.pgListener!;
+    stream.removeListener('data', this.onData);
+    stream.on('data', pgListener);
+    if (rest.length > 0) pgListener(rest);
+  }
+
+  /** A database error: pg calls this and not handleReadyForQuery, which ends the command. */
+  handleError(err: Error): void {
+    this.done(err);
+  }
+
+  handleCommandComplete(): void {}
+
+  handleReadyForQuery(): void {
+    this.done(this.failure);
   }
 }

@@ -295,6 +295,31 @@ describe('series', () => {
   });
 });
 
+describe('busiest endpoints of a per-endpoint series', () => {
+  const E = 'abcabcab-0000-4000-8000-0000000000ab';
+  const hour = hourStart(50);
+  const at = (minutes: number) => new Date(hour.getTime() + minutes * MINUTE);
+
+  it('ranks the endpoints over the steps drawn, from the first step\'s start, busiest first', async () => {
+    // /early has 30 requests in the first hour before the range starts and 1 after;
+    // /within has 5, all after. Over the range alone /within is busier; over the hours
+    // drawn, /early is, and its first step shows all 31 requests.
+    await insertRequests(db.pool, E, [
+      ...times(at(1), 30, MINUTE).map((t) => ({ at: t, endpoint: '/early', ms: 100 })),
+      { at: at(41), endpoint: '/early', ms: 100 },
+      ...times(at(45), 5, MINUTE).map((t) => ({ at: t, endpoint: '/within', ms: 7 })),
+    ]);
+    await refreshRollups(db.pool);
+    const tokenE = await tokenFor(db, E, ['read']);
+    const { frames } = await queryOne(url, tokenE, { queryType: 'latencyPercentiles', byEndpoint: true, percentiles: [50] },
+      { from: at(40).getTime(), to: Date.now(), intervalMs: HOUR });
+    expect(frames.map((f) => f.schema.name)).toEqual(['/early', '/within']);
+    const t = column(frames[0], 'time') as number[];
+    expect(t[0]).toBe(hour.getTime());
+    expectWithin((column(frames[0], 'p50') as number[])[0], 100, 0.01);
+  });
+});
+
 describe('slow queries, one fingerprint, endpoints', () => {
   const hashes = (frame: Frame | undefined) => column(frame, 'queryHash');
   const hex = (decimal: string) => BigInt.asUintN(64, BigInt(decimal)).toString(16).padStart(16, '0');

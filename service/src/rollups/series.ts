@@ -6,6 +6,7 @@ import { readBinaryColumns } from '../db/binaryRows';
 import type { Queryable } from '../db/tenantSession';
 import type { QueryContext } from '../query/context';
 import { stepPercentiles } from './histogram';
+import { busiestEndpoints } from './requests';
 import {
   chooseStep, fineRowsCover, RAW_ROW_LIMIT, resolutionOf, rollupStep, STEP_ORIGIN, type Step, stepIndex, stepStart, stepTimes,
 } from './plan';
@@ -39,8 +40,11 @@ export interface LoadedSeries {
 }
 
 /**
- * endpoints: '' is the tenant's total. withCounts: the request counts are needed
- * (throughput); else they are left undefined and only percentiles are read.
+ * endpoints: '' is the tenant's total; `{ busiest: n }`, the n endpoints with the most
+ * requests in the steps drawn (from the first step's start, not the range's: the same
+ * rows the series reads, so a ranking over 30 days reads no raw rows at its head), busiest
+ * first. withCounts: the request counts are needed (throughput); else they are left
+ * undefined and only percentiles are read.
  *
  * One series over a window of up to an hour with a step under 5 minutes is read from
  * the raw rows, with exact percentiles, unless the window holds more than RAW_ROW_LIMIT
@@ -49,13 +53,14 @@ export interface LoadedSeries {
 export async function loadRequestSeries(
   ctx: QueryContext,
   tenantId: string,
-  { endpoints, percents, withCounts }: { endpoints: string[]; percents: number[]; withCounts: boolean },
+  { endpoints: asked, percents, withCounts }: { endpoints: string[] | { busiest: number }; percents: number[]; withCounts: boolean },
 ): Promise<LoadedSeries> {
   const notices: LoadedSeries['notices'] = [];
-  const key = endpoints.length === 1 && endpoints[0] === '' ? 'total' : 'key';
-  const step = chooseStep(ctx.range, { intervalMs: ctx.intervalMs, maxDataPoints: ctx.maxDataPoints, key, nowMs: ctx.now, raw: endpoints.length === 1 });
-  if (step.source === 'raw') {
-    const raw = await loadRaw(ctx, tenantId, endpoints[0]!, step.stepMs, percents, notices);
+  const one = Array.isArray(asked) && asked.length === 1 ? asked[0]! : null;
+  const key = one === '' ? 'total' : 'key';
+  const step = chooseStep(ctx.range, { intervalMs: ctx.intervalMs, maxDataPoints: ctx.maxDataPoints, key, nowMs: ctx.now, raw: one !== null });
+  if (step.source === 'raw' && one !== null) {
+    const raw = await loadRaw(ctx, tenantId, one, step.stepMs, percents, notices);
     if (raw) return raw;
   }
   const rollup = step.source === 'raw' ? rollupStep(FIVE_MINUTES_MS, fineRowsCover(ctx.range, key, ctx.now)) : { stepMs: step.stepMs, source: step.source };
@@ -64,6 +69,9 @@ export async function loadRequestSeries(
   }
   const resolution = resolutionOf(rollup, key);
   const start = stepStart(ctx.range.from.getTime(), rollup.stepMs);
+  const endpoints = Array.isArray(asked)
+    ? asked
+    : await busiestEndpoints(ctx.db, tenantId, { from: start, to: ctx.range.to }, ctx.settings, ctx.now, asked.busiest);
   const rows = await requestSeries(ctx.db, tenantId, {
     endpoints, resolution, start, to: ctx.range.to, withCounts, withHistograms: percents.length > 0,
   });

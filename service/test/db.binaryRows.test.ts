@@ -2,7 +2,7 @@
 // literals mean what the same values bound as parameters mean, every column type reads
 // as the plain statement gives it, and a COPY's failure leaves the connection usable.
 import { refreshRollups } from '../src/db/rollups';
-import { inlineParameters, parseBinaryCopy, readBinaryColumns } from '../src/db/binaryRows';
+import { inlineParameters, parseBinaryCopy, readBinaryColumns, readBinaryRows } from '../src/db/binaryRows';
 import { withTenantReadSession } from '../src/db/tenantSession';
 import { createTestDatabase, type TestDatabase } from './support/db';
 import { insertRequests, MINUTE } from './support/queryData';
@@ -86,6 +86,27 @@ describe('binary rows', () => {
     expect(k).toEqual(plain.map((row) => row.k));
     expect(f).toEqual(plain.map((row) => row.f));
     expect((b as Buffer[]).map((x) => x.toString('hex'))).toEqual(plain.map((row) => row.b.toString('hex')));
+  });
+
+  it('gives the same answer row by row, in order, and rejects with what a row\'s reader throws', async () => {
+    const text = `SELECT 'k' || i AS k, CASE WHEN i % 5 = 0 THEN NULL ELSE i::float8 END AS f, decode(repeat('ab', i % 400), 'hex') AS b
+                    FROM generate_series(1, 5000) i ORDER BY i`;
+    const columns = ['text', 'float8', 'bytea'] as const;
+    const [k, f, b] = await readBinaryColumns(db.pool, { text, values: [] }, columns);
+    const rows: unknown[][] = [];
+    await readBinaryRows(db.pool, { text, values: [] }, columns, (row) => rows.push([...row]));
+    expect(rows.map((row) => row[0])).toEqual(k);
+    expect(rows.map((row) => row[1])).toEqual(f);
+    expect(rows.map((row) => (row[2] as Buffer).toString('hex'))).toEqual((b as Buffer[]).map((x) => x.toString('hex')));
+    const client = await db.pool.connect();
+    try {
+      await expect(readBinaryRows(client, { text, values: [] }, columns, (row) => {
+        if (row[0] === 'k4000') throw new Error('stop at k4000');
+      })).rejects.toThrow('stop at k4000');
+      expect(await readBinaryColumns(client, { text: `SELECT 'after'::text`, values: [] }, ['text'])).toEqual([['after']]);
+    } finally {
+      client.release();
+    }
   });
 
   it('refuses an answer whose shape is not the one declared, and the client reads on', async () => {

@@ -71,22 +71,40 @@ function arrayElement(value: unknown): string {
 export async function readBinaryColumns(
   db: Queryable, statement: { text: string; values: readonly unknown[] }, columns: readonly BinaryColumn[],
 ): Promise<unknown[][]> {
+  const reader = new ColumnReader(columns);
+  await runCopy(db, statement, reader);
+  return reader.finish();
+}
+
+/**
+ * The answer of a statement row by row, each given to `onRow` as it arrives (while the
+ * database still writes the rest), its values read as readBinaryColumns reads them. The
+ * array is the same one for every row, refilled: keep its values, not it. Resolves once
+ * the last row has been given.
+ */
+export async function readBinaryRows(
+  db: Queryable, statement: { text: string; values: readonly unknown[] }, columns: readonly BinaryColumn[], onRow: (row: unknown[]) => void,
+): Promise<void> {
+  const reader = new ColumnReader(columns, onRow);
+  await runCopy(db, statement, reader);
+  reader.finish();
+}
+
+async function runCopy(db: Queryable, statement: { text: string; values: readonly unknown[] }, reader: ColumnReader): Promise<void> {
   if (db instanceof Pool) {
     const client = await db.connect();
     try {
-      return await readBinaryColumns(client, statement, columns);
+      return await runCopy(client, statement, reader);
     } finally {
       client.release();
     }
   }
-  const reader = new ColumnReader(columns);
   await new Promise<void>((resolve, reject) => {
     (db as PoolClient).query(new CopyOut(
       `COPY (${inlineParameters(statement.text, statement.values)}) TO STDOUT (FORMAT binary)`, reader,
       (err) => (err ? reject(err) : resolve()),
     ));
   });
-  return reader.finish();
 }
 
 /** The columns of COPY's binary format (header, tuples, trailer) in one buffer, as readBinaryColumns. */
@@ -104,11 +122,14 @@ export function parseBinaryCopy(data: Buffer, columns: readonly BinaryColumn[]):
  */
 class ColumnReader {
   private readonly out: unknown[][];
+  private readonly row: unknown[];
   private headerRead = false;
   private ended = false;
 
-  constructor(private readonly columns: readonly BinaryColumn[]) {
-    this.out = columns.map(() => []);
+  /** onRow: each row is given to it rather than kept in columns. */
+  constructor(private readonly columns: readonly BinaryColumn[], private readonly onRow?: (row: unknown[]) => void) {
+    this.out = onRow ? [] : columns.map(() => []);
+    this.row = new Array<unknown>(columns.length);
   }
 
   read(data: Buffer, start: number, end: number): void {
@@ -121,7 +142,7 @@ class ColumnReader {
       at += 4 + data.readUInt32BE(at);
       this.headerRead = true;
     }
-    const { columns, out } = this;
+    const { columns, out, row, onRow } = this;
     while (at < end) {
       if (this.ended) throw new Error('binary COPY: data after the trailer');
       if (at + 2 > end) throw splitRow();
@@ -137,20 +158,22 @@ class ColumnReader {
         const length = data.readInt32BE(at);
         at += 4;
         const column = columns[i];
-        if (length < 0) {
-          out[i]!.push(null);
-          continue;
+        let value: unknown = null;
+        if (length >= 0) {
+          if (at + length > end) throw splitRow();
+          if ((column === 'float8' || column === 'timestamptz') && length !== 8) throw new Error(`binary COPY: column ${i + 1} has ${length} bytes, not 8`);
+          switch (column) {
+            case 'float8': value = data.readDoubleBE(at); break;
+            case 'timestamptz': value = (data.readInt32BE(at) * 2 ** 32 + data.readUInt32BE(at + 4)) / 1000 + POSTGRES_EPOCH_MS; break;
+            case 'bytea': value = data.subarray(at, at + length); break;
+            default: value = data.toString('utf8', at, at + length);
+          }
+          at += length;
         }
-        if (at + length > end) throw splitRow();
-        if ((column === 'float8' || column === 'timestamptz') && length !== 8) throw new Error(`binary COPY: column ${i + 1} has ${length} bytes, not 8`);
-        switch (column) {
-          case 'float8': out[i]!.push(data.readDoubleBE(at)); break;
-          case 'timestamptz': out[i]!.push((data.readInt32BE(at) * 2 ** 32 + data.readUInt32BE(at + 4)) / 1000 + POSTGRES_EPOCH_MS); break;
-          case 'bytea': out[i]!.push(data.subarray(at, at + length)); break;
-          default: out[i]!.push(data.toString('utf8', at, at + length));
-        }
-        at += length;
+        if (onRow) row[i] = value;
+        else out[i]!.push(value);
       }
+      if (onRow) onRow(row);
     }
   }
 

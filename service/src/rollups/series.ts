@@ -2,7 +2,7 @@
 // tenant's total) and step, the counts and the percentiles asked for, from the source
 // src/rollups/plan.ts chooses: raw rows for a short window with a fine step, else the
 // rollup resolution of the step.
-import { readBinaryColumns } from '../db/binaryRows';
+import { readBinaryRows } from '../db/binaryRows';
 import type { Queryable } from '../db/tenantSession';
 import type { QueryContext } from '../query/context';
 import { stepPercentiles } from './histogram';
@@ -11,7 +11,7 @@ import {
   chooseStep, fineRowsCover, RAW_ROW_LIMIT, resolutionOf, rollupStep, STEP_ORIGIN, type Step, stepIndex, stepStart, stepTimes,
 } from './plan';
 import { sql } from './sql';
-import { FIVE_MINUTES_MS, type Resolution } from './time';
+import { FIVE_MINUTES_MS, RESOLUTION_MS, type Resolution } from './time';
 
 export interface RequestStep {
   requests: number;
@@ -72,46 +72,49 @@ export async function loadRequestSeries(
   const endpoints = Array.isArray(asked)
     ? asked
     : await busiestEndpoints(ctx.db, tenantId, { from: start, to: ctx.range.to }, ctx.settings, ctx.now, asked.busiest);
-  const rows = await requestSeries(ctx.db, tenantId, {
-    endpoints, resolution, start, to: ctx.range.to, withCounts, withHistograms: percents.length > 0,
-  });
   const times = stepTimes(start, ctx.range.to, rollup.stepMs);
   const series = new Map(endpoints.map((endpoint) => [endpoint, {
     endpoint, steps: new Array<RequestStep | undefined>(times.length), percentiles: percentileColumns(percents.length, times.length),
   }]));
-  // A step's histograms are gathered (rows come in no particular order) and read at the end.
-  const hists = new Map<SeriesOfEndpoint, Array<Buffer | Buffer[] | undefined>>();
-  const { counts, hist } = rows;
-  for (let i = 0; i < rows.endpoint.length; i++) {
-    const of = series.get(rows.endpoint[i]!);
-    const index = Math.floor((rows.time[i]! - start.getTime()) / rollup.stepMs);
-    if (!of || index < 0 || index >= times.length) continue;
-    if (counts) {
+  // Rows come in no particular order. A step's histograms are gathered, and read as soon
+  // as the step has all its rows (one per row of the resolution it spans), while the
+  // database still writes the others; steps with rows missing are read at the end.
+  const rowsPerStep = rollup.stepMs / RESOLUTION_MS[resolution];
+  const hists = new Map<SeriesOfEndpoint, { parts: Array<Buffer | Buffer[] | undefined>; rows: Uint16Array }>();
+  await requestSeries(ctx.db, tenantId, {
+    endpoints, resolution, start, to: ctx.range.to, withCounts, withHistograms: percents.length > 0,
+  }, (row) => {
+    const of = series.get(row.endpoint);
+    const index = Math.floor((row.time - start.getTime()) / rollup.stepMs);
+    if (!of || index < 0 || index >= times.length) return;
+    if (row.counts) {
       const step = of.steps[index];
       if (step) {
-        step.requests += counts.requests[i]!;
-        step.errors += counts.errors[i]!;
-        step.clientErrors += counts.clientErrors[i]!;
-        step.sumMs += counts.sumMs[i]!;
+        step.requests += row.counts.requests;
+        step.errors += row.counts.errors;
+        step.clientErrors += row.counts.clientErrors;
+        step.sumMs += row.counts.sumMs;
       } else {
-        of.steps[index] = { requests: counts.requests[i]!, errors: counts.errors[i]!, clientErrors: counts.clientErrors[i]!, sumMs: counts.sumMs[i]! };
+        of.steps[index] = { ...row.counts };
       }
     }
-    const packed = hist?.[i];
-    if (packed) {
-      let steps = hists.get(of);
-      if (!steps) hists.set(of, (steps = new Array<Buffer | Buffer[] | undefined>(times.length)));
-      const gathered = steps[index];
-      if (gathered === undefined) steps[index] = packed;
-      else if (Array.isArray(gathered)) gathered.push(packed);
-      else steps[index] = [gathered, packed];
+    if (!row.hist) return;
+    let gathering = hists.get(of);
+    if (!gathering) hists.set(of, (gathering = { parts: new Array<Buffer | Buffer[] | undefined>(times.length), rows: new Uint16Array(times.length) }));
+    const { parts } = gathering;
+    const gathered = parts[index];
+    if (gathered === undefined) parts[index] = row.hist;
+    else if (Array.isArray(gathered)) gathered.push(row.hist);
+    else parts[index] = [gathered, row.hist];
+    if (++gathering.rows[index]! === rowsPerStep) {
+      setPercentiles(of.percentiles, index, stepPercentiles(parts[index]!, percents));
+      parts[index] = undefined;
     }
-  }
-  for (const [of, steps] of hists) {
-    for (let index = 0; index < steps.length; index++) {
-      const gathered = steps[index];
-      if (gathered === undefined) continue;
-      setPercentiles(of.percentiles, index, stepPercentiles(gathered, percents));
+  });
+  for (const [of, { parts }] of hists) {
+    for (let index = 0; index < parts.length; index++) {
+      const gathered = parts[index];
+      if (gathered !== undefined) setPercentiles(of.percentiles, index, stepPercentiles(gathered, percents));
     }
   }
   return { stepMs: rollup.stepMs, source: resolution, times, series: endpoints.map((endpoint) => series.get(endpoint)!), notices };
@@ -157,22 +160,23 @@ export interface RequestCounts {
   maxMs: number | null;
 }
 
-/** The rows of requestSeries by column: the same index is the same row. */
-export interface RequestRows {
-  endpoint: string[];
+/** One row of requestSeries. */
+export interface RequestRow {
+  endpoint: string;
   /** Bucket start, ms. */
-  time: number[];
+  time: number;
   /** When counts were asked for. */
-  counts?: { requests: number[]; errors: number[]; clientErrors: number[]; sumMs: number[] };
-  /** The rows' histograms, packed (src/rollups/histogram.ts), when asked for. */
-  hist?: Array<Buffer | null>;
+  counts?: { requests: number; errors: number; clientErrors: number; sumMs: number };
+  /** The row's histogram, packed (src/rollups/histogram.ts), when asked for. */
+  hist?: Buffer | null;
 }
 
 /**
  * The rows of one rollup resolution per endpoint ('' = all) with buckets in [start, to),
- * in no particular order (a sort of tens of thousands of rows with their histograms cost
- * more than placing them by time). Only what is asked for is read: counts, histograms.
- * The caller sums them into steps.
+ * each given to `onRow` as it arrives, in no particular order (a sort of tens of
+ * thousands of rows with their histograms cost more than placing them by time). Only
+ * what is asked for is read: counts, histograms. The row object is refilled for the next
+ * row: keep its values, not it.
  */
 export async function requestSeries(
   db: Queryable,
@@ -180,7 +184,8 @@ export async function requestSeries(
   { endpoints, resolution, start, to, withCounts, withHistograms }: {
     endpoints: string[]; resolution: Resolution; start: Date; to: Date; withCounts: boolean; withHistograms: boolean;
   },
-): Promise<RequestRows> {
+  onRow: (row: RequestRow) => void,
+): Promise<void> {
   const columns = [
     ...(withCounts ? ['r.requests::float8', 'r.errors::float8', 'r.client_errors::float8', 'r.sum_ms::float8'] : []),
     ...(withHistograms ? ['r.hist'] : []),
@@ -192,16 +197,23 @@ export async function requestSeries(
         AND r.bucket >= :start::timestamptz AND r.bucket < :to::timestamptz`,
     { tenant: tenantId, resolution, start, to, endpoints },
   );
-  const read = await readBinaryColumns(db, statement, [
+  const counts = { requests: 0, errors: 0, clientErrors: 0, sumMs: 0 };
+  const row: RequestRow = { endpoint: '', time: 0, counts: withCounts ? counts : undefined };
+  const histAt = withCounts ? 6 : 2;
+  await readBinaryRows(db, statement, [
     'text', 'timestamptz', ...(withCounts ? ['float8', 'float8', 'float8', 'float8'] as const : []), ...(withHistograms ? ['bytea'] as const : []),
-  ]);
-  const [endpoint, time, ...rest] = read as [string[], number[], ...unknown[][]];
-  return {
-    endpoint,
-    time,
-    counts: withCounts ? { requests: rest[0] as number[], errors: rest[1] as number[], clientErrors: rest[2] as number[], sumMs: rest[3] as number[] } : undefined,
-    hist: withHistograms ? (rest[withCounts ? 4 : 0] as Array<Buffer | null>) : undefined,
-  };
+  ], (values) => {
+    row.endpoint = values[0] as string;
+    row.time = values[1] as number;
+    if (withCounts) {
+      counts.requests = values[2] as number;
+      counts.errors = values[3] as number;
+      counts.clientErrors = values[4] as number;
+      counts.sumMs = values[5] as number;
+    }
+    if (withHistograms) row.hist = values[histAt] as Buffer | null;
+    onRow(row);
+  });
 }
 
 export interface RawRequestPoint extends RequestCounts {

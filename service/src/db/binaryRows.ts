@@ -115,10 +115,11 @@ export function parseBinaryCopy(data: Buffer, columns: readonly BinaryColumn[]):
 }
 
 /**
- * Reads COPY's binary format into columns, a piece at a time: the pieces, in order, are
- * the header followed by whole rows, or the trailer. PostgreSQL sends one row per CopyData
- * message ("Copy-out mode" in the protocol's documentation; the header comes in the first
- * one), so a piece is a message's payload; a row that runs past its piece is an error.
+ * Reads COPY's binary format into columns, or row by row to onRow, a piece at a time:
+ * the pieces, in order, are the header followed by whole rows, or the trailer. PostgreSQL
+ * sends one row per CopyData message ("Copy-out mode" in the protocol's documentation;
+ * the header comes in the first one), so a piece is a message's payload; a row that runs
+ * past its piece is an error.
  */
 class ColumnReader {
   private readonly out: unknown[][];

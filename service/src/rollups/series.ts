@@ -5,7 +5,7 @@
 import { readBinaryRows } from '../db/binaryRows';
 import type { Queryable } from '../db/tenantSession';
 import type { QueryContext } from '../query/context';
-import { stepPercentiles } from './histogram';
+import { percentilesInto } from './histogram';
 import { busiestEndpoints } from './requests';
 import {
   chooseStep, fineRowsCover, RAW_ROW_LIMIT, resolutionOf, rollupStep, STEP_ORIGIN, type Step, stepIndex, stepStart, stepTimes,
@@ -107,14 +107,14 @@ export async function loadRequestSeries(
     else if (Array.isArray(gathered)) gathered.push(row.hist);
     else parts[index] = [gathered, row.hist];
     if (++gathering.rows[index]! === rowsPerStep) {
-      setPercentiles(of.percentiles, index, stepPercentiles(parts[index]!, percents));
+      percentilesInto(parts[index]!, percents, of.percentiles, index);
       parts[index] = undefined;
     }
   });
   for (const [of, { parts }] of hists) {
     for (let index = 0; index < parts.length; index++) {
       const gathered = parts[index];
-      if (gathered !== undefined) setPercentiles(of.percentiles, index, stepPercentiles(gathered, percents));
+      if (gathered !== undefined) percentilesInto(gathered, percents, of.percentiles, index);
     }
   }
   return { stepMs: rollup.stepMs, source: resolution, times, series: endpoints.map((endpoint) => series.get(endpoint)!), notices };

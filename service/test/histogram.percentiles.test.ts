@@ -1,7 +1,7 @@
 // The service computes percentiles from rollup histograms itself (src/rollups/histogram.ts)
 // for speed; they must be the SQL helpers' percentiles (hist_percentile, hist_merge in
 // the migrations) on the same histograms, in both forms (bigint[] and packed).
-import { histogramFromPacked, packedHistograms, stepPercentiles } from '../src/rollups/histogram';
+import { bucketValue, histogramFromPacked, MAX_BUCKET, packedHistograms, stepPercentiles, toHistogramPrecision } from '../src/rollups/histogram';
 import { createTestDatabase, type TestDatabase } from './support/db';
 import { histogramFromText } from './support/histogramText';
 
@@ -149,5 +149,23 @@ describe('percentiles of a few values', () => {
       const ours = histogramFromText(text);
       quantiles.forEach((q, i) => expect({ text, q, value: ours.percentile(q) }).toEqual({ text, q, value: expect.closeTo(result.rows[0].one_by_one[i], 9) }));
     }
+  });
+});
+
+describe('percentiles as the series write them', () => {
+  it('keep 5 significant digits: within 0.005 % of the value, a bucket\'s value to at most 6 digits', () => {
+    const values = [0, 0.0123456789, 0.98765432, 1, 9.87654321, 31.060738, 123.456789, 999.99999, 1234.56789, 98_765.4321, 1e7 + 0.4];
+    for (let bucket = 0; bucket <= MAX_BUCKET; bucket += 7) values.push(bucketValue(bucket), (bucketValue(bucket) + bucketValue(bucket + 1)) / 2);
+    const wrong: unknown[] = [];
+    for (const value of values) {
+      const written = toHistogramPrecision(value);
+      // Its shortest text holds no more digits than it needs (no 0.30000000000000004).
+      const digits = String(written).replace(/^0\.0*|\./g, '').length;
+      const most = Math.max(6, Math.floor(Math.log10(Math.abs(value) || 1)) + 1);
+      if (Math.abs(written - value) > Math.abs(value) * 5e-5 || digits > most) wrong.push({ value, written, digits });
+    }
+    expect(wrong).toEqual([]);
+    expect(toHistogramPrecision(123.456789)).toBe(123.46);
+    expect(toHistogramPrecision(0.0123456789)).toBe(0.012346);
   });
 });

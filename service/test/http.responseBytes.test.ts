@@ -41,4 +41,19 @@ describe('queryResponseBytes', () => {
     expect(bytes.length).toBeGreaterThan(128 * 1024);
     expect(bytes.equals(Buffer.from(JSON.stringify(response), 'utf8'))).toBe(true);
   });
+
+  it('writes a column that several frames share once per frame, the same bytes, and keeps frames of other shapes whole', () => {
+    const times = Array.from({ length: 720 }, (_, k) => 1_764_000_000_000 + k * 3_600_000);
+    const frames = Array.from({ length: 20 }, (_, e) => frame(`/api/endpoint-${e}`, [times, times.map((_, k) => (k % 5 ? k * 1.0137 + e : null))]));
+    const odd = [
+      { data: { values: [times] }, schema: { name: 'data first' } },
+      { schema: { name: 'more data' }, data: { values: [times], entities: [null] } },
+      { schema: { name: 'own toJSON' }, data: { values: [times], toJSON: () => ({ values: [[1]] }) } },
+    ];
+    const response = { results: { A: { frames: [...frames, ...odd] } } } as unknown as QueryResponse;
+    const bytes = queryResponseBytes(response);
+    expect(bytes.equals(Buffer.from(JSON.stringify(response), 'utf8'))).toBe(true);
+    // The shared text is really in the answer once per frame that holds it.
+    expect(bytes.toString('utf8').split(JSON.stringify(times)).length - 1).toBe(22);
+  });
 });

@@ -3,6 +3,7 @@
 // percentile_cont over the raw rows), tables ordered as asked, and data frames shaped as
 // the dashboards read them.
 import { refreshRollups } from '../src/db/rollups';
+import { toHistogramPrecision } from '../src/rollups/histogram';
 import type { RunningService } from '../src/service';
 import { createTestDatabase, type TestDatabase } from './support/db';
 import {
@@ -143,6 +144,10 @@ describe('series', () => {
         expectWithin((column(frame, `p${p}`) as number[])[t.indexOf(hour.getTime())], exact, 0.01);
       }
     }
+    // Written to the histograms' precision: 5 significant digits, not 17.
+    const written = [50, 95, 99].flatMap((p) => (column(frame, `p${p}`) as Array<number | null>).filter((v): v is number => v !== null));
+    expect(written.length).toBeGreaterThan(0);
+    expect(written.filter((v) => v !== toHistogramPrecision(v))).toEqual([]);
   });
 
   it('merges the histograms of the rows a step spans, the same as one row\'s when a step is one row', async () => {

@@ -52,8 +52,12 @@ export const timeColumn = (name: string, values: Array<Date | number | null>, co
   config,
 });
 
-/** The time field of a series with a fixed step: Grafana learns the step from config.interval. */
-export const stepTimeColumn = (times: number[], stepMs: number): Column => timeColumn('time', times, { interval: stepMs });
+/**
+ * The time field of a series with a fixed step: Grafana learns the step from
+ * config.interval. The frames of one series share `times` itself (not a copy), so that
+ * the answer writes it once (src/http/responseBytes.ts).
+ */
+export const stepTimeColumn = (times: number[], stepMs: number): Column => ({ name: 'time', type: 'time', values: times, config: { interval: stepMs } });
 
 export const numberColumn = (name: string, values: Array<number | null>, config: FieldConfig = {}, labels?: Record<string, string>): Column => ({
   name,

@@ -33,7 +33,8 @@ export interface LoadedSeries {
   /**
    * Per endpoint: `steps`, the counts at each of `times` (same index; undefined where
    * there was none, and always when counts were not asked for); `percentiles`, per
-   * requested percentile its value at each of `times` (null where the step had no requests).
+   * requested percentile its value at each of `times` (null where the step had no requests;
+   * from the rollups, to 5 significant digits: toHistogramPrecision).
    */
   series: SeriesOfEndpoint[];
   notices: Array<{ severity: 'info' | 'warning'; text: string }>;
@@ -107,14 +108,14 @@ export async function loadRequestSeries(
     else if (Array.isArray(gathered)) gathered.push(row.hist);
     else parts[index] = [gathered, row.hist];
     if (++gathering.rows[index]! === rowsPerStep) {
-      percentilesInto(parts[index]!, percents, of.percentiles, index);
+      percentilesInto(parts[index]!, percents, of.percentiles, index, true);
       parts[index] = undefined;
     }
   });
   for (const [of, { parts }] of hists) {
     for (let index = 0; index < parts.length; index++) {
       const gathered = parts[index];
-      if (gathered !== undefined) percentilesInto(gathered, percents, of.percentiles, index);
+      if (gathered !== undefined) percentilesInto(gathered, percents, of.percentiles, index, true);
     }
   }
   return { stepMs: rollup.stepMs, source: resolution, times, series: endpoints.map((endpoint) => series.get(endpoint)!), notices };

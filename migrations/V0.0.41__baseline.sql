@@ -1,12 +1,13 @@
 -- V0.0.41: baseline of everything after the seed-compatible V0.0.40, ordered by concern.
 --
--- Replaces the files V0.0.41 to V0.0.57 of earlier development builds, which were never
--- released. A database that recorded those versions is refused by the migration runner
--- with a message saying how to reset it (docs/operations.md, "A database from an
--- earlier build"); nothing here upgrades one.
+-- Nothing here upgrades a database migrated by a development build before the first
+-- release (other files under the versions V0.0.41 to V0.0.60, or an earlier text of this
+-- one): the migration runner refuses such a database with a message saying how to reset
+-- it (docs/operations.md, "A database from an earlier build").
 --
--- Sections: settings; latency histograms; raw-log text once per fingerprint; rollups and
--- the refresh; API tokens; scheduler bookkeeping; recommendations and storage
+-- Sections: settings; latency histograms (the bigint[] form and the packed form the
+-- rollups store); raw-log text once per fingerprint; the resource log's time index;
+-- rollups and the refresh; API tokens; scheduler bookkeeping; recommendations and storage
 -- snapshots; ingest idempotency keys; statistics collected from pg_stat_statements; the
 -- alerting role and its functions; retention and upkeep; grants and row-level security.
 --
@@ -15,17 +16,18 @@
 --     raw logs and *_rollup_pending (service/src/ingest/rollupDeltas.ts); nothing in the
 --     database reacts to an INSERT, so distributed tables can take the same path
 --   refresh_performance_metrics_incremental() ──► merges pending deltas into the rollups
---     (5-minute, hourly, daily) and recomputes performance_metrics_cache for the hours
---     touched, then deletes the merged deltas.
+--     (requests: 5-minute, hourly, daily, and 30-minute rows of the tenant's total;
+--     queries: 5-minute, hourly, daily and weekly rows per fingerprint) and recomputes
+--     performance_metrics_cache for the hours touched, then deletes the merged deltas.
 -- Its cost grows with the rows that arrived since the last refresh, never with history.
 --
 -- Fine rows: 5-minute rollup rows per endpoint (api_metrics_rollup, endpoint <> '') and
 -- per fingerprint (query_metrics_rollup) are kept only for the current and the previous
 -- UTC day, from fine_rollup_start(now()) on. The refresh does not write older ones and
 -- the upkeep (maintain_performance_partitions) deletes them. The tenant's totals
--- (endpoint '') keep 5-minute rows for the whole retention, as the 1h and 1d rows do.
--- A reader that needs an endpoint's or a fingerprint's series before that window reads
--- the hourly rows.
+-- (endpoint '') keep 5- and 30-minute rows for the whole retention, as the 1h and 1d rows
+-- do. A reader that needs an endpoint's or a fingerprint's series before that window
+-- reads the hourly rows.
 --
 -- tenant_id is the first column of every tenant table's primary key (the distribution
 -- column if the tables are ever distributed with Citus).
@@ -50,11 +52,22 @@ COMMENT ON TABLE performance_settings IS
 --
 -- Bucket i >= 1 holds durations in [0.01 * 1.02^(i-1), 0.01 * 1.02^i) ms: each bucket
 -- is 2 % wide, and its representative value 2*lo*hi/(lo+hi) is within 0.99 % of every
--- value in it. Bucket 0 holds durations under 0.01 ms (representative 0).
--- A histogram is a bigint[] sorted by bucket; element = bucket * 2^40 + count. Merging
--- histograms adds counts, so percentiles over any set of hours are as exact as over
--- one hour (no averaging of percentiles). The query API merges them with the same
--- definition (service/src/query/histogram.ts).
+-- value in it. Bucket 0 holds durations under 0.01 ms (representative 0). Merging
+-- histograms adds counts, so percentiles over any set of hours are as exact as over one
+-- hour (no averaging of percentiles). The query API merges them with the same
+-- definition (service/src/rollups/histogram.ts).
+--
+-- A histogram has two forms:
+--   bigint[]  sorted by bucket; element = bucket * 2^40 + count. The pending deltas,
+--             hist_from_buckets and the cache's latency_hist use it.
+--   packed    bytea, as the rollup tables store it: big-endian unsigned 32-bit elements,
+--             bucket * 2^20 + count, in ascending bucket order; count is 1 .. 2^20 - 1,
+--             and a bucket holding more is written as several elements of that bucket
+--             (readers add them). Buckets are latency_bucket()'s (at most 4000 < 2^12).
+--             4 bytes per non-empty bucket and no array header; a range's histograms are
+--             read by concatenating their bytes (string_agg), with no function call per
+--             element as a bigint[] needs (service/bench/reports/grafana-panels.md).
+-- hist_pack and hist_unpack convert between them.
 -- ---------------------------------------------------------------------------------
 CREATE FUNCTION latency_bucket(p_ms double precision) RETURNS integer
 LANGUAGE sql IMMUTABLE PARALLEL SAFE
@@ -135,6 +148,85 @@ AS $fn$
     FROM (SELECT b, count(*) AS n FROM unnest(p_buckets) b GROUP BY b) s
 $fn$;
 
+-- The packed form.
+CREATE FUNCTION hist_values(p_hist bytea) RETURNS SETOF bigint
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+AS $fn$
+  SELECT (get_byte(p_hist, i)::bigint << 24) + (get_byte(p_hist, i + 1) << 16)
+         + (get_byte(p_hist, i + 2) << 8) + get_byte(p_hist, i + 3)
+    FROM generate_series(0, length(p_hist) - 4, 4) i
+$fn$;
+COMMENT ON FUNCTION hist_values(bytea) IS
+  'The elements (bucket * 2^20 + count) of a packed latency histogram, in order.';
+
+CREATE FUNCTION hist_split_element(p_bucket bigint, p_count bigint) RETURNS bytea
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+AS $fn$
+  SELECT string_agg(int4send(((p_bucket << 20) + least(p_count - k * 1048575, 1048575)
+                              - CASE WHEN p_bucket >= 2048 THEN 4294967296 ELSE 0 END)::integer),
+                    ''::bytea ORDER BY k)
+    FROM generate_series(0, (p_count - 1) / 1048575) k
+$fn$;
+COMMENT ON FUNCTION hist_split_element(bigint, bigint) IS
+  'The packed bytes of one bucket''s count of 2^20 or more: elements of 2^20 - 1 and the rest.';
+
+-- A plain expression, so that PostgreSQL inlines it into the statements that pack.
+CREATE FUNCTION hist_element(p_bucket bigint, p_count bigint) RETURNS bytea
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+AS $fn$
+  SELECT CASE
+    WHEN p_count < 1048576
+      THEN int4send(((p_bucket << 20) + p_count - CASE WHEN p_bucket >= 2048 THEN 4294967296 ELSE 0 END)::integer)
+    ELSE hist_split_element(p_bucket, p_count)
+  END
+$fn$;
+COMMENT ON FUNCTION hist_element(bigint, bigint) IS
+  'The packed bytes of one bucket''s count (count > 0): one element, or several when the count needs more than 20 bits.';
+
+CREATE FUNCTION hist_pack(p_hist bigint[]) RETURNS bytea
+LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
+AS $fn$
+  SELECT coalesce(string_agg(hist_element(b, n), ''::bytea ORDER BY b), ''::bytea)
+    FROM (SELECT e >> 40 AS b, sum(e & 1099511627775)::bigint AS n FROM unnest(p_hist) e GROUP BY 1) s
+   WHERE n > 0
+$fn$;
+COMMENT ON FUNCTION hist_pack(bigint[]) IS
+  'A latency histogram in the bigint[] form (bucket * 2^40 + count) packed as the rollups store it.';
+
+CREATE FUNCTION hist_unpack(p_hist bytea) RETURNS bigint[]
+LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
+AS $fn$
+  SELECT coalesce(array_agg((b << 40) + n ORDER BY b), '{}'::bigint[])
+    FROM (SELECT v >> 20 AS b, sum(v & 1048575)::bigint AS n FROM hist_values(p_hist) v GROUP BY 1) s
+$fn$;
+COMMENT ON FUNCTION hist_unpack(bytea) IS
+  'A packed latency histogram in the bigint[] form (bucket * 2^40 + count), one element per bucket.';
+
+CREATE FUNCTION hist_merge(a bytea, b bytea) RETURNS bytea
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+AS $fn$
+  SELECT CASE
+    WHEN a IS NULL THEN b
+    WHEN b IS NULL THEN a
+    ELSE (SELECT coalesce(string_agg(hist_element(bucket, n), ''::bytea ORDER BY bucket), ''::bytea)
+            FROM (SELECT v >> 20 AS bucket, sum(v & 1048575)::bigint AS n
+                    FROM (SELECT v FROM hist_values(a) v UNION ALL SELECT v FROM hist_values(b) v) u
+                   GROUP BY 1) s)
+  END
+$fn$;
+COMMENT ON FUNCTION hist_merge(bytea, bytea) IS 'Sum of two packed latency histograms.';
+
+CREATE AGGREGATE hist_union(bytea) (SFUNC = hist_merge, STYPE = bytea, PARALLEL = SAFE);
+COMMENT ON AGGREGATE hist_union(bytea) IS 'Sum of the packed latency histograms of a group of rows.';
+
+CREATE FUNCTION hist_percentile(p_hist bytea, p_q double precision) RETURNS double precision
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+AS $fn$
+  SELECT hist_percentile(hist_unpack(p_hist), p_q)
+$fn$;
+COMMENT ON FUNCTION hist_percentile(bytea, double precision) IS
+  'Percentile (0..1) of a packed latency histogram, as hist_percentile(bigint[], double precision).';
+
 -- ---------------------------------------------------------------------------------
 -- The raw query log stores the normalized text once per fingerprint, not on every row.
 -- It is kept on slow rows (the runbook's "Top 10 Slow Queries" groups slow rows by it)
@@ -147,6 +239,19 @@ COMMENT ON TABLE query_performance_log IS
   'One row per observed database query. query_preview is the normalized query text (literals replaced by placeholders), at most 500 characters; it is stored on slow rows and on the first row of each fingerprint per ingest request, and is NULL elsewhere: query_fingerprints holds every fingerprint''s text.';
 COMMENT ON COLUMN query_performance_log.query_preview IS
   'Normalized query text, on slow rows (>= min(SLOW_QUERY_THRESHOLD_MS, 1000 ms)) and on the first row of each fingerprint per ingest request; NULL elsewhere. query_fingerprints.query_preview has it for every fingerprint.';
+
+-- ---------------------------------------------------------------------------------
+-- The resource log is indexed like the other two raw logs, by a BRIN index on time, in
+-- place of V0.0.40's b-tree on (tenant_id, "timestamp"). Samples arrive in time order,
+-- the panels read them from resource_metrics_rollup except for windows of an hour or
+-- less, and the b-tree was nearly as large as the samples themselves, on a budget of
+-- bytes per record ingested (service/bench/reports/grafana-panels.md).
+-- ---------------------------------------------------------------------------------
+DROP INDEX system_resource_metrics_tenant_time;
+CREATE INDEX system_resource_metrics_timestamp_brin
+  ON system_resource_metrics USING brin ("timestamp") WITH (pages_per_range = 32);
+COMMENT ON INDEX system_resource_metrics_timestamp_brin IS
+  'Time-window scans: rollup refresh and short-window raw resource series (a few minutes of every tenant''s samples).';
 
 -- ---------------------------------------------------------------------------------
 -- Rollups and the refresh.
@@ -213,9 +318,13 @@ CREATE TABLE resource_rollup_pending (
 );
 
 -- Rollup tables, keyed by tenant first.
+-- The tenant's total (endpoint '') also has a 30-minute level: a 30-day latency series
+-- at 1800 points has 30-minute steps, and reads 1 440 of these rows instead of summing
+-- six 5-minute histograms per step (docs/design/rollups.md). It follows the retention
+-- of the 5-minute totals.
 CREATE TABLE api_metrics_rollup (
   tenant_id     uuid        NOT NULL,
-  resolution    text        NOT NULL CHECK (resolution IN ('5m', '1h', '1d')),
+  resolution    text        NOT NULL,   -- 5m, 30m (the total only), 1h, 1d
   bucket        timestamptz NOT NULL,
   endpoint      text        NOT NULL,   -- '' = all endpoints
   requests      bigint      NOT NULL DEFAULT 0,
@@ -227,18 +336,27 @@ CREATE TABLE api_metrics_rollup (
   max_ms        real,
   db_ms         double precision NOT NULL DEFAULT 0,  -- time spent in queries tagged with this endpoint
   db_calls      bigint      NOT NULL DEFAULT 0,
-  hist          bigint[],
+  hist          bytea,                  -- packed
   last_seen     timestamptz,
-  PRIMARY KEY (tenant_id, resolution, endpoint, bucket)
+  PRIMARY KEY (tenant_id, resolution, endpoint, bucket),
+  CONSTRAINT api_metrics_rollup_resolution_check
+    CHECK (resolution IN ('5m', '30m', '1h', '1d') AND (resolution <> '30m' OR endpoint = ''))
 );
 COMMENT ON TABLE api_metrics_rollup IS
-  'Request rollups per tenant, resolution (5m, 1h, 1d), bucket and endpoint ('''' = all), with a latency histogram. 5-minute rows of an endpoint are kept from fine_rollup_start(now()) on; the tenant''s total ('''') at every resolution for the whole retention.';
+  'Request rollups per tenant, resolution (5m, 30m, 1h, 1d), bucket and endpoint ('''' = all), with a latency histogram. 5-minute rows of an endpoint are kept from fine_rollup_start(now()) on; 30-minute rows exist for the tenant''s total ('''') only; the total at every resolution for the whole retention.';
+COMMENT ON COLUMN api_metrics_rollup.hist IS
+  'Latency histogram, packed: 4-byte big-endian elements bucket * 2^20 + count in bucket order (hist_unpack gives the bigint[] form). NULL on rows with database time only.';
 COMMENT ON INDEX api_metrics_rollup_pkey IS
   'One endpoint''s (or the total''s) rows over a time range are one index range, read in series order; a range of every endpoint is one range per endpoint (a skip scan where the server has one). The refresh upserts by this key.';
 
+-- Fingerprints also have a weekly level (resolution '1w', weeks from Monday 00:00 UTC
+-- as date_trunc('week') gives them): a 30-day ranking by p95 reads about 4 weekly rows
+-- per fingerprint for its whole weeks instead of about 30 daily ones (docs/design/rollups.md,
+-- "Weekly fingerprint rows"). Endpoints have no weekly level: a tenant has tens of them,
+-- not hundreds.
 CREATE TABLE query_metrics_rollup (
   tenant_id     uuid        NOT NULL,
-  resolution    text        NOT NULL CHECK (resolution IN ('5m', '1h', '1d')),
+  resolution    text        NOT NULL CHECK (resolution IN ('5m', '1h', '1d', '1w')),
   bucket        timestamptz NOT NULL,
   query_hash    bigint      NOT NULL,
   calls         bigint      NOT NULL DEFAULT 0,
@@ -246,11 +364,13 @@ CREATE TABLE query_metrics_rollup (
   total_ms      double precision NOT NULL DEFAULT 0,
   max_ms        real,
   rows_sum      bigint      NOT NULL DEFAULT 0,
-  hist          bigint[],
+  hist          bytea,                  -- packed
   PRIMARY KEY (tenant_id, resolution, query_hash, bucket)
 );
 COMMENT ON TABLE query_metrics_rollup IS
-  'Query rollups per tenant, resolution (5m, 1h, 1d), fingerprint and bucket, with a latency histogram. 5-minute rows are kept from fine_rollup_start(now()) on.';
+  'Query rollups per tenant, resolution (5m, 1h, 1d, 1w), fingerprint and bucket, with a latency histogram. 5-minute rows are kept from fine_rollup_start(now()) on; weekly rows begin on Mondays, 00:00 UTC.';
+COMMENT ON COLUMN query_metrics_rollup.hist IS
+  'Latency histogram, packed: 4-byte big-endian elements bucket * 2^20 + count in bucket order (hist_unpack gives the bigint[] form).';
 COMMENT ON INDEX query_metrics_rollup_pkey IS
   'One or a few fingerprints over a time range at one resolution (series, range histograms); the refresh upserts by this key.';
 
@@ -372,12 +492,19 @@ COMMENT ON FUNCTION health_score_components(bigint, bigint, bigint, bigint, bigi
 
 -- refresh_performance_metrics_incremental(tenant)  (replaces V0.0.40's version)
 --
--- Merges the pending deltas of one tenant (NULL: all tenants) into the 5-minute, hourly
--- and daily rollups (5-minute rows per endpoint and per fingerprint only from
--- fine_rollup_start(now()) on), the fingerprint tables and the resource rollup, then
--- recomputes performance_metrics_cache (with histogram percentiles and health
--- components) for exactly the hours that received rows, and stamps last_updated.
--- Serialized by an advisory lock. Returns the number of cache rows written.
+-- Merges the pending deltas of one tenant (NULL: all tenants) into the rollups:
+--   requests     5-minute, hourly and daily rows per endpoint and in total ('') (an
+--                endpoint's 5-minute rows only from fine_rollup_start(now()) on), and
+--                30-minute rows of the total; the database time of the queries tagged
+--                with each endpoint goes into the same upsert, so each row is written once
+--   queries      5-minute (only from fine_rollup_start(now()) on), hourly, daily and
+--                weekly rows per fingerprint
+--   fingerprint tables and the resource rollup
+-- The histograms of a rollup row's deltas are summed per bucket in one pass and packed
+-- (an aggregate merging them one by one costs a merge each). Then it recomputes
+-- performance_metrics_cache (with histogram percentiles and health components) for
+-- exactly the hours that received rows, and stamps last_updated. Serialized by an
+-- advisory lock. Returns the number of cache rows written.
 DROP FUNCTION refresh_performance_metrics_incremental(uuid);
 CREATE FUNCTION refresh_performance_metrics_incremental(p_tenant_id uuid DEFAULT NULL)
 RETURNS integer
@@ -409,17 +536,56 @@ BEGIN
   INSERT INTO refresh_resource SELECT * FROM moved;
   GET DIAGNOSTICS v_count = ROW_COUNT; v_deltas := v_deltas + v_count;
 
-  -- Requests, at three resolutions; an endpoint's 5-minute rows only from v_fine on.
+  -- Requests and the database time of queries tagged with an endpoint, at four
+  -- resolutions (30-minute rows for the total only), in one upsert per row (an
+  -- endpoint's 5-minute rows only from v_fine on).
+  WITH deltas AS MATERIALIZED (
+    SELECT tenant_id, res.resolution,
+           CASE res.resolution WHEN '5m' THEN bucket
+                               WHEN '30m' THEN date_bin('30 minutes', bucket, timestamptz '2000-01-01 00:00:00+00')
+                               WHEN '1h' THEN date_trunc('hour', bucket, 'UTC')
+                               ELSE date_trunc('day', bucket, 'UTC') END AS rbucket,
+           endpoint, requests, errors, client_errors, satisfied, tolerating, sum_ms, max_ms, hist, last_seen
+      FROM refresh_api CROSS JOIN (VALUES ('5m'), ('30m'), ('1h'), ('1d')) AS res(resolution)
+     WHERE (res.resolution <> '5m' OR endpoint = '' OR bucket >= v_fine)
+       AND (res.resolution <> '30m' OR endpoint = '')
+  ), hists AS (
+    -- Every delta's histogram elements summed per row and bucket in one pass, however
+    -- many deltas a row has (an aggregate merging them one by one costs a merge each).
+    SELECT tenant_id, resolution, rbucket, endpoint, string_agg(hist_element(b, n), ''::bytea ORDER BY b) AS hist
+      FROM (SELECT tenant_id, resolution, rbucket, endpoint, e >> 40 AS b, sum(e & 1099511627775)::bigint AS n
+              FROM deltas, unnest(hist) e GROUP BY 1, 2, 3, 4, 5) s
+     WHERE n > 0
+     GROUP BY 1, 2, 3, 4
+  ), a AS (
+    SELECT t.*, h.hist
+      FROM (SELECT tenant_id, resolution, rbucket, endpoint, sum(requests) AS requests, sum(errors) AS errors,
+                   sum(client_errors) AS client_errors, sum(satisfied) AS satisfied, sum(tolerating) AS tolerating,
+                   sum(sum_ms) AS sum_ms, max(max_ms) AS max_ms, max(last_seen) AS last_seen
+              FROM deltas GROUP BY 1, 2, 3, 4) t
+      LEFT JOIN hists h USING (tenant_id, resolution, rbucket, endpoint)
+  ), d AS (
+    SELECT tenant_id, resolution, rbucket, CASE WHEN grouping(endpoint) = 1 THEN '' ELSE endpoint END AS endpoint,
+           sum(total_ms) AS db_ms, sum(calls) AS db_calls
+      FROM (SELECT tenant_id, res.resolution,
+                   CASE res.resolution WHEN '5m' THEN bucket
+                                       WHEN '30m' THEN date_bin('30 minutes', bucket, timestamptz '2000-01-01 00:00:00+00')
+                                       WHEN '1h' THEN date_trunc('hour', bucket, 'UTC')
+                                       ELSE date_trunc('day', bucket, 'UTC') END AS rbucket,
+                   coalesce(nullif(endpoint, ''), '(none)') AS endpoint, total_ms, calls
+              FROM refresh_query CROSS JOIN (VALUES ('5m'), ('30m'), ('1h'), ('1d')) AS res(resolution)) q
+     GROUP BY GROUPING SETS ((tenant_id, resolution, rbucket, endpoint), (tenant_id, resolution, rbucket))
+    HAVING (resolution <> '5m' OR grouping(endpoint) = 1 OR rbucket >= v_fine)
+       AND (resolution <> '30m' OR grouping(endpoint) = 1)
+  )
   INSERT INTO api_metrics_rollup AS r (tenant_id, resolution, bucket, endpoint, requests, errors, client_errors,
-                                       satisfied, tolerating, sum_ms, max_ms, hist, last_seen)
-  SELECT tenant_id, res.resolution,
-         CASE res.resolution WHEN '5m' THEN bucket WHEN '1h' THEN date_trunc('hour', bucket, 'UTC')
-                             ELSE date_trunc('day', bucket, 'UTC') END,
-         endpoint, sum(requests), sum(errors), sum(client_errors), sum(satisfied), sum(tolerating),
-         sum(sum_ms), max(max_ms), hist_union(hist), max(last_seen)
-    FROM refresh_api CROSS JOIN (VALUES ('5m'), ('1h'), ('1d')) AS res(resolution)
-   WHERE res.resolution <> '5m' OR endpoint = '' OR bucket >= v_fine
-   GROUP BY 1, 2, 3, 4
+                                       satisfied, tolerating, sum_ms, max_ms, hist, last_seen, db_ms, db_calls)
+  SELECT coalesce(a.tenant_id, d.tenant_id), coalesce(a.resolution, d.resolution), coalesce(a.rbucket, d.rbucket),
+         coalesce(a.endpoint, d.endpoint), coalesce(a.requests, 0), coalesce(a.errors, 0), coalesce(a.client_errors, 0),
+         coalesce(a.satisfied, 0), coalesce(a.tolerating, 0), coalesce(a.sum_ms, 0), a.max_ms, a.hist, a.last_seen,
+         coalesce(d.db_ms, 0), coalesce(d.db_calls, 0)
+    FROM a FULL JOIN d
+      ON d.tenant_id = a.tenant_id AND d.resolution = a.resolution AND d.rbucket = a.rbucket AND d.endpoint = a.endpoint
   ON CONFLICT (tenant_id, resolution, endpoint, bucket) DO UPDATE SET
     requests = r.requests + EXCLUDED.requests,
     errors = r.errors + EXCLUDED.errors,
@@ -429,33 +595,33 @@ BEGIN
     sum_ms = r.sum_ms + EXCLUDED.sum_ms,
     max_ms = greatest(r.max_ms, EXCLUDED.max_ms),
     hist = hist_merge(r.hist, EXCLUDED.hist),
-    last_seen = greatest(r.last_seen, EXCLUDED.last_seen);
-
-  -- Database time per endpoint (and '' for all), for "share of time in the database".
-  INSERT INTO api_metrics_rollup AS r (tenant_id, resolution, bucket, endpoint, db_ms, db_calls)
-  SELECT tenant_id, resolution, rbucket, CASE WHEN grouping(endpoint) = 1 THEN '' ELSE endpoint END,
-         sum(total_ms), sum(calls)
-    FROM (SELECT tenant_id, res.resolution,
-                 CASE res.resolution WHEN '5m' THEN bucket WHEN '1h' THEN date_trunc('hour', bucket, 'UTC')
-                                     ELSE date_trunc('day', bucket, 'UTC') END AS rbucket,
-                 coalesce(nullif(endpoint, ''), '(none)') AS endpoint, total_ms, calls
-            FROM refresh_query CROSS JOIN (VALUES ('5m'), ('1h'), ('1d')) AS res(resolution)) q
-   GROUP BY GROUPING SETS ((tenant_id, resolution, rbucket, endpoint), (tenant_id, resolution, rbucket))
-  HAVING resolution <> '5m' OR grouping(endpoint) = 1 OR rbucket >= v_fine
-  ON CONFLICT (tenant_id, resolution, endpoint, bucket) DO UPDATE SET
+    last_seen = greatest(r.last_seen, EXCLUDED.last_seen),
     db_ms = r.db_ms + EXCLUDED.db_ms,
     db_calls = r.db_calls + EXCLUDED.db_calls;
 
-  -- Queries per fingerprint, at three resolutions; 5-minute rows only from v_fine on.
+  -- Queries per fingerprint, at four resolutions; 5-minute rows only from v_fine on.
+  WITH deltas AS MATERIALIZED (
+    SELECT tenant_id, res.resolution,
+           CASE res.resolution WHEN '5m' THEN bucket WHEN '1h' THEN date_trunc('hour', bucket, 'UTC')
+                               WHEN '1d' THEN date_trunc('day', bucket, 'UTC')
+                               ELSE date_trunc('week', bucket, 'UTC') END AS rbucket,
+           query_hash, calls, slow_calls, total_ms, max_ms, rows_sum, hist
+      FROM refresh_query CROSS JOIN (VALUES ('5m'), ('1h'), ('1d'), ('1w')) AS res(resolution)
+     WHERE res.resolution <> '5m' OR bucket >= v_fine
+  ), hists AS (
+    SELECT tenant_id, resolution, rbucket, query_hash, string_agg(hist_element(b, n), ''::bytea ORDER BY b) AS hist
+      FROM (SELECT tenant_id, resolution, rbucket, query_hash, e >> 40 AS b, sum(e & 1099511627775)::bigint AS n
+              FROM deltas, unnest(hist) e GROUP BY 1, 2, 3, 4, 5) s
+     WHERE n > 0
+     GROUP BY 1, 2, 3, 4
+  )
   INSERT INTO query_metrics_rollup AS r (tenant_id, resolution, bucket, query_hash, calls, slow_calls,
                                          total_ms, max_ms, rows_sum, hist)
-  SELECT tenant_id, res.resolution,
-         CASE res.resolution WHEN '5m' THEN bucket WHEN '1h' THEN date_trunc('hour', bucket, 'UTC')
-                             ELSE date_trunc('day', bucket, 'UTC') END,
-         query_hash, sum(calls), sum(slow_calls), sum(total_ms), max(max_ms), sum(rows_sum), hist_union(hist)
-    FROM refresh_query CROSS JOIN (VALUES ('5m'), ('1h'), ('1d')) AS res(resolution)
-   WHERE res.resolution <> '5m' OR bucket >= v_fine
-   GROUP BY 1, 2, 3, 4
+  SELECT t.*, h.hist
+    FROM (SELECT tenant_id, resolution, rbucket, query_hash, sum(calls), sum(slow_calls), sum(total_ms), max(max_ms),
+                 sum(rows_sum)
+            FROM deltas GROUP BY 1, 2, 3, 4) t
+    LEFT JOIN hists h USING (tenant_id, resolution, rbucket, query_hash)
   ON CONFLICT (tenant_id, resolution, bucket, query_hash) DO UPDATE SET
     calls = r.calls + EXCLUDED.calls,
     slow_calls = r.slow_calls + EXCLUDED.slow_calls,
@@ -516,7 +682,8 @@ BEGIN
          coalesce(a.requests, 0), coalesce(a.errors, 0), coalesce(a.client_errors, 0),
          coalesce(a.satisfied, 0), coalesce(a.tolerating, 0),
          a.sum_ms / nullif(a.requests, 0),
-         hist_percentile(a.hist, 0.50), hist_percentile(a.hist, 0.95), hist_percentile(a.hist, 0.99), a.hist,
+         hist_percentile(a.hist, 0.50), hist_percentile(a.hist, 0.95), hist_percentile(a.hist, 0.99),
+         hist_unpack(a.hist),
          coalesce(q.calls, 0), coalesce(q.slow_calls, 0), q.total_ms / nullif(q.calls, 0),
          rs.avg_cpu, rs.max_cpu, rs.max_memory, rs.memory_total, rs.max_connections, rs.pool_max,
          hc.apdex, hc.latency_deduction, hc.error_deduction, hc.slow_query_deduction, hc.resource_deduction,
@@ -1076,18 +1243,18 @@ BEGIN
   END LOOP;
 
   -- Derived data. 5-minute rows per endpoint and per fingerprint are kept for the current
-  -- and the previous UTC day (fine_rollup_start). The tenants' 5-minute totals and the
+  -- and the previous UTC day (fine_rollup_start). The tenants' 5- and 30-minute totals and the
   -- resource rollups follow the raw retention (a week of slack, so a month being dropped
-  -- still has them); hourly and daily rollups, the cache, fingerprints and
-  -- recommendations are kept for the longest range the query API answers (400 days).
+  -- still has them); hourly, daily and weekly rollups, the cache, fingerprints
+  -- and recommendations are kept for the longest range the query API answers (400 days).
   FOR v_rec IN
     SELECT * FROM (VALUES
       ('api_metrics_rollup',      'resolution = ''5m'' AND endpoint <> '''' AND bucket < $1', fine_rollup_start(p_now)),
       ('query_metrics_rollup',    'resolution = ''5m'' AND bucket < $1',            fine_rollup_start(p_now)),
-      ('api_metrics_rollup',      'resolution = ''5m'' AND bucket < $1',            p_now - p_retention - interval '7 days'),
+      ('api_metrics_rollup',      'resolution IN (''5m'', ''30m'') AND bucket < $1', p_now - p_retention - interval '7 days'),
       ('resource_metrics_rollup', 'bucket < $1',                                     p_now - p_retention - interval '7 days'),
       ('api_metrics_rollup',      'resolution IN (''1h'', ''1d'') AND bucket < $1', p_now - interval '400 days'),
-      ('query_metrics_rollup',    'resolution IN (''1h'', ''1d'') AND bucket < $1', p_now - interval '400 days'),
+      ('query_metrics_rollup',    'resolution IN (''1h'', ''1d'', ''1w'') AND bucket < $1', p_now - interval '400 days'),
       ('performance_metrics_cache', 'hour_bucket < $1',                              p_now - interval '400 days'),
       ('query_fingerprints',      'last_seen < $1',                                  p_now - interval '400 days'),
       ('query_endpoints',         'last_seen < $1',                                  p_now - interval '400 days'),
@@ -1108,7 +1275,7 @@ END
 $fn$;
 
 COMMENT ON FUNCTION maintain_performance_partitions(integer, interval, timestamptz) IS
-  'Creates monthly partitions for the current month and p_months_ahead more, moving matching rows out of the DEFAULT partition; drops monthly partitions older than p_retention and deletes older DEFAULT rows; expires derived rollups (5-minute rows per endpoint and per fingerprint: before fine_rollup_start(p_now); 5-minute totals and resource rollups: retention + 7 days; hourly, daily, cache, fingerprints, recommendations: 400 days); never drops DEFAULT partitions. Idempotent; serialized by an advisory lock.';
+  'Creates monthly partitions for the current month and p_months_ahead more, moving matching rows out of the DEFAULT partition; drops monthly partitions older than p_retention and deletes older DEFAULT rows; expires derived rollups (5-minute rows per endpoint and per fingerprint: before fine_rollup_start(p_now); 5- and 30-minute totals and resource rollups: retention + 7 days; hourly, daily, weekly, cache, fingerprints, recommendations: 400 days); never drops DEFAULT partitions. Idempotent; serialized by an advisory lock.';
 
 -- ---------------------------------------------------------------------------------
 -- Roles, grants and row-level security.
@@ -1129,6 +1296,8 @@ GRANT SELECT ON collected_query_stats TO agog_readonly;
 GRANT SELECT, INSERT, UPDATE, DELETE ON collector_snapshots TO agog_app;
 
 GRANT EXECUTE ON FUNCTION hist_percentile(bigint[], double precision), hist_merge(bigint[], bigint[]),
+  hist_percentile(bytea, double precision), hist_merge(bytea, bytea), hist_pack(bigint[]), hist_unpack(bytea),
+  hist_values(bytea), hist_element(bigint, bigint), hist_split_element(bigint, bigint),
   latency_bucket(double precision), latency_bucket_value(bigint), fine_rollup_start(timestamptz)
   TO agog_app, agog_readonly;
 REVOKE EXECUTE ON FUNCTION refresh_performance_metrics_incremental(uuid) FROM PUBLIC;
@@ -1154,8 +1323,9 @@ GRANT SELECT (slow_query_threshold_ms) ON performance_settings TO agog_alerting;
 GRANT EXECUTE ON FUNCTION
   health_score_components(bigint, bigint, bigint, bigint, bigint, bigint, double precision, double precision,
                           double precision, integer, integer),
-  hist_percentile(bigint[], double precision),
-  hist_union(bigint[])
+  hist_percentile(bigint[], double precision), hist_union(bigint[]),
+  hist_percentile(bytea, double precision), hist_union(bytea), hist_merge(bytea, bytea), hist_unpack(bytea),
+  hist_values(bytea), hist_element(bigint, bigint), hist_split_element(bigint, bigint)
   TO agog_alerting;
 REVOKE EXECUTE ON FUNCTION alert_query_counts(timestamptz, timestamptz) FROM PUBLIC;
 REVOKE EXECUTE ON FUNCTION alert_collected_slow_calls(timestamptz, timestamptz) FROM PUBLIC;

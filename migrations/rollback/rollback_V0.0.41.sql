@@ -1,8 +1,10 @@
--- Rollback of V0.0.41__baseline.sql: removes everything the baseline added and puts
--- back V0.0.40's refresh, summary and upkeep functions (copied from that file). The
--- raw logs keep their rows: query_preview gets each fingerprint's text back where it is
--- NULL (a rewrite of those rows: on a large log, run it in a maintenance window) and is
--- NOT NULL again. The role agog_alerting is cluster-wide and stays while logins are
+-- Rollback of V0.0.41__baseline.sql: removes everything the baseline added (tables,
+-- columns, functions in both histogram forms, policies and grants) and puts back what it
+-- replaced of V0.0.40: the refresh, summary and upkeep functions (copied from that file),
+-- the resource log's b-tree index in place of its BRIN index, and the per-row policies.
+-- The raw logs keep their rows: query_preview gets each fingerprint's text back where it
+-- is NULL (a rewrite of those rows: on a large log, run it in a maintenance window) and
+-- is NOT NULL again. The role agog_alerting is cluster-wide and stays while logins are
 -- members of it; drop it by hand after them. Run before rollback_V0.0.40.sql.
 BEGIN;
 
@@ -53,12 +55,27 @@ DROP FUNCTION IF EXISTS get_performance_summary(uuid, integer);
 DROP FUNCTION IF EXISTS health_score_components(bigint, bigint, bigint, bigint, bigint, bigint,
   double precision, double precision, double precision, integer, integer);
 DROP FUNCTION IF EXISTS fine_rollup_start(timestamptz);
+DROP AGGREGATE IF EXISTS hist_union(bytea);
+DROP FUNCTION IF EXISTS hist_percentile(bytea, double precision);
+DROP FUNCTION IF EXISTS hist_merge(bytea, bytea);
+DROP FUNCTION IF EXISTS hist_unpack(bytea);
+DROP FUNCTION IF EXISTS hist_pack(bigint[]);
+DROP FUNCTION IF EXISTS hist_element(bigint, bigint);
+DROP FUNCTION IF EXISTS hist_split_element(bigint, bigint);
+DROP FUNCTION IF EXISTS hist_values(bytea);
 DROP FUNCTION IF EXISTS hist_percentile(bigint[], double precision);
 DROP AGGREGATE IF EXISTS hist_union(bigint[]);
 DROP FUNCTION IF EXISTS hist_merge(bigint[], bigint[]);
 DROP FUNCTION IF EXISTS hist_from_buckets(integer[]);
 DROP FUNCTION IF EXISTS latency_bucket_value(bigint);
 DROP FUNCTION IF EXISTS latency_bucket(double precision);
+
+-- V0.0.40's b-tree on the resource log, in place of the BRIN index.
+DROP INDEX IF EXISTS system_resource_metrics_timestamp_brin;
+CREATE INDEX IF NOT EXISTS system_resource_metrics_tenant_time
+  ON system_resource_metrics (tenant_id, "timestamp");
+COMMENT ON INDEX system_resource_metrics_tenant_time IS
+  'Resource series per tenant and time range (resources panels, pool saturation detector).';
 
 -- V0.0.40's policies read the setting per row again.
 DO $policies$

@@ -32,7 +32,7 @@ CREATE TABLE api_metrics_rollup (
 );
 -- row level security: enabled
 -- comment: Request rollups per tenant, resolution (5m, 30m, 1h, 1d), bucket and endpoint ('' = all), with a latency histogram. 5-minute rows of an endpoint are kept from fine_rollup_start(now()) on; 30-minute rows exist for the tenant's total ('') only; the total at every resolution for the whole retention.
--- comment on api_metrics_rollup.hist: Latency histogram, packed: 4-byte big-endian elements bucket * 2^20 + count in bucket order (V0.0.58__compact_histograms.sql). NULL on rows with database time only.
+-- comment on api_metrics_rollup.hist: Latency histogram, packed: 4-byte big-endian elements bucket * 2^20 + count in bucket order (hist_unpack gives the bigint[] form). NULL on rows with database time only.
 
 -- partitioned table api_performance_log
 CREATE TABLE api_performance_log (
@@ -243,7 +243,7 @@ CREATE TABLE query_metrics_rollup (
 );
 -- row level security: enabled
 -- comment: Query rollups per tenant, resolution (5m, 1h, 1d, 1w), fingerprint and bucket, with a latency histogram. 5-minute rows are kept from fine_rollup_start(now()) on; weekly rows begin on Mondays, 00:00 UTC.
--- comment on query_metrics_rollup.hist: Latency histogram, packed: 4-byte big-endian elements bucket * 2^20 + count in bucket order (V0.0.58__compact_histograms.sql).
+-- comment on query_metrics_rollup.hist: Latency histogram, packed: 4-byte big-endian elements bucket * 2^20 + count in bucket order (hist_unpack gives the bigint[] form).
 
 -- partitioned table query_performance_log
 CREATE TABLE query_performance_log (
@@ -1064,8 +1064,9 @@ BEGIN
   INSERT INTO refresh_resource SELECT * FROM moved;
   GET DIAGNOSTICS v_count = ROW_COUNT; v_deltas := v_deltas + v_count;
 
-  -- Requests and the database time of queries tagged with an endpoint, at three
-  -- resolutions, in one upsert per row (an endpoint's 5-minute rows only from v_fine on).
+  -- Requests and the database time of queries tagged with an endpoint, at four
+  -- resolutions (30-minute rows for the total only), in one upsert per row (an
+  -- endpoint's 5-minute rows only from v_fine on).
   WITH deltas AS MATERIALIZED (
     SELECT tenant_id, res.resolution,
            CASE res.resolution WHEN '5m' THEN bucket

@@ -99,15 +99,32 @@ describe('the migration runner', () => {
     expect(rows.rows).toEqual([{ endpoint: '/api/orders', response_time_ms: 12.5 }]);
   });
 
-  it('undoes everything with the rollback scripts, and migrates again afterwards', async () => {
+  it('undoes the baseline back to V0.0.40 exactly, then everything, and migrates again afterwards', async () => {
+    // The schema of V0.0.40 alone, for comparison.
+    const seedOnly = await createTestDatabase('migrate_rollback_seed', { migrated: false });
+    let seedSchema: string;
+    try {
+      await migrate(seedOnly.url, { dir: seedOnlyMigrations() });
+      seedSchema = await dumpSchema(seedOnly.pool);
+    } finally {
+      await seedOnly.drop();
+    }
+
     db = await createTestDatabase('migrate_rollback', { migrated: true });
     const rollbackDir = path.join(MIGRATIONS_DIR, 'rollback');
     const scripts = readdirSync(rollbackDir).filter((f) => f.endsWith('.sql')).sort().reverse();
-    expect(scripts).toContain('rollback_V0.0.40.sql');
-    for (const script of scripts) await db.pool.query(readFileSync(path.join(rollbackDir, script), 'utf8'));
+    expect(scripts).toEqual(['rollback_V0.0.41.sql', 'rollback_V0.0.40.sql']);
+    const rollBack = async (script: string) => db.pool.query(readFileSync(path.join(rollbackDir, script), 'utf8'));
+
+    await rollBack('rollback_V0.0.41.sql');
+    expect(await dumpSchema(db.pool)).toBe(seedSchema);
+    expect((await db.pool.query('SELECT version FROM agog_schema_history')).rows).toEqual([{ version: '0.0.40' }]);
+
+    await rollBack('rollback_V0.0.40.sql');
     const left = await db.pool.query(
-      `SELECT relname FROM pg_class WHERE relnamespace = 'public'::regnamespace
-         AND relname ~ '(performance|system_resource)' `,
+      `SELECT relname FROM pg_class WHERE relnamespace = 'public'::regnamespace AND relname !~ '^agog_schema_history'
+       UNION ALL SELECT proname FROM pg_proc WHERE pronamespace = 'public'::regnamespace
+       UNION ALL SELECT typname FROM pg_type WHERE typnamespace = 'public'::regnamespace AND typname !~ 'agog_schema_history$'`,
     );
     expect(left.rows).toEqual([]);
     const history = await db.pool.query('SELECT count(*)::int AS n FROM agog_schema_history');
@@ -142,16 +159,27 @@ describe('the migration runner', () => {
 });
 
 describe('the baseline', () => {
-  it('defines each function once, replacing only what V0.0.40 defined', () => {
-    const [seed, baseline] = listMigrations();
-    expect(baseline!.script).toBe('V0.0.41__baseline.sql');
+  it('is the last file, and defines each function once, replacing only what V0.0.40 defined', () => {
+    const migrations = listMigrations();
+    expect(migrations.map((m) => m.script)).toEqual(['V0.0.40__add_performance_monitoring_olap.sql', 'V0.0.41__baseline.sql']);
+    const [seed, baseline] = migrations;
+    // A function is its name and argument types (hist_merge has a bigint[] and a bytea form).
     const defined = (sql: string) =>
-      [...sql.matchAll(/^CREATE (OR REPLACE )?(?:FUNCTION|AGGREGATE) (\w+)\(/gm)].map((m) => ({ replace: Boolean(m[1]), name: m[2]! }));
+      [...sql.matchAll(/^CREATE (OR REPLACE )?(FUNCTION|AGGREGATE) (\w+)\(([^)]*)\)/gm)].map((m) => ({
+        replace: Boolean(m[1]),
+        name: m[3]!,
+        signature: `${m[3]}(${m[2] === 'AGGREGATE' ? m[4]!.trim() : argumentTypes(m[4]!)})`,
+      }));
     const seedFunctions = new Set(defined(seed!.sql).map((f) => f.name));
     const own = defined(baseline!.sql);
     expect(own.length).toBeGreaterThan(10);
-    expect(new Set(own.map((f) => f.name)).size).toBe(own.length);
+    expect(own.map((f) => f.signature).filter((sig, i, all) => all.indexOf(sig) !== i)).toEqual([]);
     expect(own.filter((f) => f.replace).map((f) => f.name).filter((name) => !seedFunctions.has(name))).toEqual([]);
+    // Created in the final form: no type conversion, and nothing dropped but V0.0.40's.
+    expect(baseline!.sql).not.toMatch(/ALTER COLUMN \w+ (SET DATA )?TYPE/i);
+    const dropped = [...baseline!.sql.matchAll(/^DROP (?:FUNCTION|AGGREGATE|INDEX|TABLE) (?:IF EXISTS )?(\w+)/gm)].map((m) => m[1]!);
+    expect(dropped.filter((name) => !new RegExp(`^CREATE (?:OR REPLACE )?(?:FUNCTION|AGGREGATE|INDEX|TABLE) ${name}\\b`, 'm').test(seed!.sql)))
+      .toEqual([]);
     // Names the removed derived forms used are gone.
     for (const removed of ['hist_percentiles', 'hist_p95_bounds', 'hist_coarsen', 'cumulate_rollup_histograms',
       'cumulate_rollup_prefixes', 'refresh_rollups_from_pending', 'maintain_partitions_and_rollups']) {
@@ -159,6 +187,20 @@ describe('the baseline', () => {
     }
   });
 });
+
+/** The types of a parameter list: "a bytea, p_q double precision DEFAULT 1" gives "bytea, double precision". */
+function argumentTypes(parameters: string): string {
+  return parameters.split(',').map((p) => p.trim().replace(/\s+DEFAULT\s[\s\S]*$/i, '').replace(/^\w+\s+/, '').replace(/\s+/g, ' '))
+    .filter(Boolean).join(', ');
+}
+
+/** A directory with V0.0.40 alone. */
+function seedOnlyMigrations(): string {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'agog-migrations-seed-'));
+  const [seed] = listMigrations();
+  cpSync(path.join(MIGRATIONS_DIR, seed!.script), path.join(dir, seed!.script));
+  return dir;
+}
 
 // Development builds before the baseline applied V0.0.41 to V0.0.57 as separate files
 // (script names and SHA-256 of those files below). The baseline replaced them; a
@@ -184,6 +226,23 @@ const EARLIER_BUILD_HISTORY: Array<[string, string]> = [
   ['V0.0.57__alerting_collected_counts.sql', '3622184ebb7d0054c5953eaab5a3e96342ae587d70c0cebe7074721419f1f486'],
 ];
 
+// Later development builds applied an earlier text of V0.0.41__baseline.sql, under that
+// name, then (the last of them) V0.0.58 to V0.0.60, which the baseline now holds. The
+// SHA-256 of every text of the baseline that landed before this one (git log --
+// migrations/V0.0.41__baseline.sql), oldest first, and of the three files.
+const EARLIER_BASELINE_TEXTS: Array<[string, string]> = [
+  ['5b1e54e', '6da64c2562d31665dfb70da336ee1c544afc91b0b3bee2e5e9754c402f875e70'],
+  ['9108922', '9641a83bbd7fe62aee33b4d8d0a437a56580a8eba8758acac3cd518ce538fac6'],
+  ['9c0fb75', '41335119445d3b4cb5172a0671c4b156784e7975efdcb3050b5ab7ab79bc2736'],
+  ['21c037d', 'c9b51ad000434cdac8c8289a29b7a59154411523be5cc74d30a03c62defc0b15'],
+  ['ecfdcd0', '165bf2c7e7112daa4d16cb3da9e6c82cfc5c2282c5e0cff26cdc14901c97d51c'],
+];
+const FOLDED_INTO_BASELINE: Array<[string, string]> = [
+  ['V0.0.58__compact_histograms.sql', '035e79765e864daeda5dccb920e8865a8caec54477b45231c1899bd644feaff7'],
+  ['V0.0.59__tenant_total_30m.sql', '517ba0ffce6507e23b8e523b8cb170261c66669bcc37a8c38a454860681d87e7'],
+  ['V0.0.60__weekly_fingerprint_rollups.sql', '072290ba157f91fffdba92fc1234799c22527e0e641ee1c4622a2400a1c1f6b3'],
+];
+
 describe('a database migrated by an earlier development build', () => {
   let db: TestDatabase;
   afterEach(async () => db?.drop());
@@ -191,10 +250,7 @@ describe('a database migrated by an earlier development build', () => {
   /** V0.0.40 applied by the runner, then the history rows the earlier build's files left. */
   async function earlierBuildDatabase(label: string, rows = EARLIER_BUILD_HISTORY): Promise<TestDatabase> {
     const database = await createTestDatabase(label, { migrated: false });
-    const dir = mkdtempSync(path.join(os.tmpdir(), 'agog-migrations-seed-'));
-    const [seed] = listMigrations();
-    cpSync(path.join(MIGRATIONS_DIR, seed!.script), path.join(dir, seed!.script));
-    await migrate(database.url, { dir });
+    await migrate(database.url, { dir: seedOnlyMigrations() });
     for (const [script, checksum] of rows) {
       const [, version, description] = /^V([0-9.]+)__(.+)\.sql$/.exec(script)!;
       await database.pool.query(
@@ -242,6 +298,53 @@ describe('a database migrated by an earlier development build', () => {
   it('is recognised by a single old version without a file, even when V0.0.41 was never recorded', async () => {
     db = await earlierBuildDatabase('migrate_earlier_one', [EARLIER_BUILD_HISTORY[12]!]);
     await expect(migrate(db.url)).rejects.toThrow(/records version 0\.0\.53, which no file in migrations\/ has/);
+  });
+
+  it('is refused when the build before V0.0.58 to V0.0.60 were folded into the baseline migrated it, with no checksum error', async () => {
+    const lastText = EARLIER_BASELINE_TEXTS[EARLIER_BASELINE_TEXTS.length - 1]![1];
+    db = await earlierBuildDatabase('migrate_before_fold', [['V0.0.41__baseline.sql', lastText], ...FOLDED_INTO_BASELINE]);
+    const schemaBefore = await dumpSchema(db.pool);
+    const historyBefore = (await db.pool.query('SELECT * FROM agog_schema_history ORDER BY version')).rows;
+
+    const failure = await migrate(db.url).then(() => undefined, (err: unknown) => err);
+    expect(failure).toBeInstanceOf(SupersededSchemaError);
+    const message = (failure as Error).message;
+    expect(message).toContain('migrated by an earlier development build');
+    expect(message).toContain('versions 0.0.58, 0.0.59, 0.0.60, which no file in migrations/ has');
+    expect(message).toContain(`a V0.0.41__baseline.sql applied from an earlier text of that file (checksum ${lastText.slice(0, 12)}…)`);
+    expect(message).toContain('The development files V0.0.41 to V0.0.60 and the earlier texts of the baseline were replaced');
+    expect(message).toContain('Nothing was changed');
+    expect(message).not.toMatch(/has changed since it was applied/);
+
+    expect(await dumpSchema(db.pool)).toBe(schemaBefore);
+    expect((await db.pool.query('SELECT * FROM agog_schema_history ORDER BY version')).rows).toEqual(historyBefore);
+
+    // npm start on such an embedded database names the directory to delete.
+    const dataDir = '/home/someone/agog/.data/postgres';
+    await expect(migrate(db.url, { resetHint: embeddedResetHint(dataDir) })).rejects.toThrow(`(rm -rf ${dataDir})`);
+  });
+
+  it('is recognised by one of V0.0.58 to V0.0.60 without a file', async () => {
+    db = await earlierBuildDatabase('migrate_folded_one', [FOLDED_INTO_BASELINE[2]!]);
+    await expect(migrate(db.url)).rejects.toThrow(/records version 0\.0\.60, which no file in migrations\/ has/);
+  });
+
+  it('is recognised by a V0.0.41__baseline.sql recorded from any earlier text of that file', async () => {
+    db = await earlierBuildDatabase('migrate_earlier_text', [['V0.0.41__baseline.sql', EARLIER_BASELINE_TEXTS[0]![1]]]);
+    for (const [commit, checksum] of EARLIER_BASELINE_TEXTS) {
+      await db.pool.query(`UPDATE agog_schema_history SET checksum = $1::text WHERE version = '0.0.41'`, [checksum]);
+      const failure = await migrate(db.url).then(() => undefined, (err: unknown) => err);
+      expect([commit, failure instanceof SupersededSchemaError ? 'superseded' : String(failure)]).toEqual([commit, 'superseded']);
+      expect((failure as Error).message).toContain(
+        `records a V0.0.41__baseline.sql applied from an earlier text of that file (checksum ${checksum.slice(0, 12)}…)`);
+    }
+  });
+
+  it('still refuses a V0.0.41__baseline.sql recorded with any other checksum as an edited file', async () => {
+    db = await earlierBuildDatabase('migrate_unknown_text', [['V0.0.41__baseline.sql', 'f'.repeat(64)]]);
+    const failure = await migrate(db.url).then(() => undefined, (err: unknown) => err);
+    expect(failure).not.toBeInstanceOf(SupersededSchemaError);
+    expect((failure as Error).message).toContain('V0.0.41__baseline.sql has changed since it was applied');
   });
 
   it('leaves alone versions newer than this build\'s files (a newer replica migrated first)', async () => {

@@ -33,17 +33,35 @@ export class MigrationError extends Error {
 
 /**
  * The database recorded migrations this build does not have: versions without a file,
- * or a V0.0.41 recorded under another file name. Development builds before the baseline
- * (V0.0.41__baseline.sql) applied V0.0.41 to V0.0.57 as separate files, which the
- * baseline replaced; such a database cannot be upgraded in place and is left untouched.
+ * a V0.0.41 recorded under another file name, or a V0.0.41__baseline.sql recorded with
+ * the checksum of an earlier text of that file. Development builds before the first
+ * release applied V0.0.41 to V0.0.57 as separate files, then earlier texts of the
+ * baseline (V0.0.41__baseline.sql) followed by V0.0.58 to V0.0.60; the baseline of this
+ * build replaced all of them. Such a database cannot be upgraded in place and is left
+ * untouched.
  */
 export class SupersededSchemaError extends MigrationError {
   override name = 'SupersededSchemaError';
 }
 
-/** The version of the baseline that replaced the development files V0.0.41 to V0.0.57. */
+/** The version of the baseline that replaced the development files V0.0.41 to V0.0.60. */
 export const BASELINE_VERSION = '0.0.41';
-const LAST_SUPERSEDED_VERSION = '0.0.57';
+/** The newest version of a development file the baseline replaced. */
+const LAST_SUPERSEDED_VERSION = '0.0.60';
+
+/**
+ * SHA-256 (as listMigrations computes it) of every earlier text of V0.0.41__baseline.sql
+ * that landed in this repository before the first release, oldest first, with the commit
+ * that left it. A database migrated by those builds recorded V0.0.41 under the baseline's
+ * own name with one of these checksums; any other checksum there is an edited file.
+ */
+export const EARLIER_BASELINE_CHECKSUMS: readonly string[] = [
+  '6da64c2562d31665dfb70da336ee1c544afc91b0b3bee2e5e9754c402f875e70', // 5b1e54e, the squash of V0.0.41..V0.0.57
+  '9641a83bbd7fe62aee33b4d8d0a437a56580a8eba8758acac3cd518ce538fac6', // 9108922
+  '41335119445d3b4cb5172a0671c4b156784e7975efdcb3050b5ab7ab79bc2736', // 9c0fb75
+  'c9b51ad000434cdac8c8289a29b7a59154411523be5cc74d30a03c62defc0b15', // 21c037d
+  '165bf2c7e7112daa4d16cb3da9e6c82cfc5c2282c5e0cff26cdc14901c97d51c', // ecfdcd0, followed by V0.0.58..V0.0.60
+];
 
 /** Said after a SupersededSchemaError when the caller gives no reset hint of its own. */
 export const DEFAULT_RESET_HINT =
@@ -53,12 +71,13 @@ export const DEFAULT_RESET_HINT =
 
 /**
  * Throws SupersededSchemaError when the recorded history holds a version between the
- * baseline and V0.0.57 that has no file here, or a V0.0.41 recorded under another file
- * name with another checksum (the earlier builds' V0.0.41__rollups_histograms_tokens.sql).
- * A baseline recorded under its own name with another checksum is an edited file, which
- * migrate refuses as it refuses any other. Versions newer than this build's files are
- * left alone as before (an older replica may start against a database a newer one
- * migrated). Exported for tests.
+ * baseline and V0.0.60 that has no file here, a V0.0.41 recorded under another file
+ * name with another checksum (the earlier builds' V0.0.41__rollups_histograms_tokens.sql),
+ * or a V0.0.41 recorded under the baseline's own name with the checksum of one of its
+ * earlier texts (EARLIER_BASELINE_CHECKSUMS). A baseline recorded under its own name with
+ * any other checksum is an edited file, which migrate refuses as it refuses any other.
+ * Versions newer than this build's files are left alone as before (an older replica may
+ * start against a database a newer one migrated). Exported for tests.
  */
 export function checkHistoryMatchesFiles(
   history: ReadonlyArray<{ version: string; checksum: string; script: string }>,
@@ -72,22 +91,26 @@ export function checkHistoryMatchesFiles(
     .sort(compareVersions);
   const baseline = files.get(BASELINE_VERSION);
   const baselineRow = history.find((row) => row.version === BASELINE_VERSION);
-  const baselineChanged = Boolean(
-    baseline && baselineRow && baselineRow.checksum !== baseline.checksum && baselineRow.script !== baseline.script,
-  );
-  if (superseded.length === 0 && !baselineChanged) return;
+  const baselineDiffers = Boolean(baseline && baselineRow && baselineRow.checksum !== baseline.checksum);
+  const baselineRenamed = baselineDiffers && baselineRow!.script !== baseline!.script;
+  const baselineEarlier =
+    baselineDiffers && !baselineRenamed && EARLIER_BASELINE_CHECKSUMS.includes(baselineRow!.checksum);
+  if (superseded.length === 0 && !baselineRenamed && !baselineEarlier) return;
   const recorded = [
     superseded.length > 3
       ? `${superseded.length} versions from ${superseded[0]} to ${superseded[superseded.length - 1]}, which no file in migrations/ has`
       : superseded.length
         ? `version${superseded.length > 1 ? 's' : ''} ${superseded.join(', ')}, which no file in migrations/ has`
         : '',
-    baselineChanged ? `a V${BASELINE_VERSION} applied from ${baselineRow!.script}, not ${baseline!.script}` : '',
-  ].filter(Boolean).join(' and ');
+    baselineRenamed ? `a V${BASELINE_VERSION} applied from ${baselineRow!.script}, not ${baseline!.script}` : '',
+    baselineEarlier
+      ? `a ${baseline!.script} applied from an earlier text of that file (checksum ${baselineRow!.checksum.slice(0, 12)}…)`
+      : '',
+  ].filter(Boolean).join(', and ');
   throw new SupersededSchemaError(
     `This database was migrated by an earlier development build: its agog_schema_history records ${recorded}. ` +
-      `Those files (V${BASELINE_VERSION} to V${LAST_SUPERSEDED_VERSION}) were replaced by one baseline, ` +
-      `V${BASELINE_VERSION}__baseline.sql, with a smaller rollup schema. ${resetHint}`,
+      `The development files V${BASELINE_VERSION} to V${LAST_SUPERSEDED_VERSION} and the earlier texts of the baseline ` +
+      `were replaced before the first release by one baseline, V${BASELINE_VERSION}__baseline.sql. ${resetHint}`,
   );
 }
 

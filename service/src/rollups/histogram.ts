@@ -5,7 +5,7 @@
 // covers [0.01 * 1.02^(i-1), 0.01 * 1.02^i) ms. A change there must be reflected here;
 // test/histogram.percentiles.test.ts compares the two on the same histograms.
 //
-// They arrive packed, as the rollups store them (V0.0.58__compact_histograms.sql): 4-byte
+// They arrive packed, as the rollups store them (V0.0.41__baseline.sql, hist_pack): 4-byte
 // big-endian elements bucket * 2^20 + count, in bucket order, a count above 2^20 - 1
 // split over several elements of its bucket. Several histograms are read as one bytea,
 // their bytes concatenated in SQL (packedHistograms), which costs PostgreSQL no function

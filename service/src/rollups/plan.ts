@@ -4,12 +4,12 @@
 //
 // What is stored (migrations/V0.0.41__baseline.sql):
 //   - rollup rows at 5 minutes, 1 hour and 1 day, per key (endpoint, fingerprint) and for
-//     the tenant's total (endpoint ''), and weekly rows per fingerprint (V0.0.60), weeks
-//     from Monday 00:00 UTC;
+//     the tenant's total (endpoint ''), and weekly rows per fingerprint, weeks from
+//     Monday 00:00 UTC;
 //   - 5-minute rows per key only from fineRollupStart(now) on (the current and the
 //     previous UTC day); the tenant's total keeps them as long as the others;
-//   - 30-minute rows of the tenant's request total (V0.0.59), which its series read at
-//     30-minute steps (resolutionOf);
+//   - 30-minute rows of the tenant's request total, which its series read at 30-minute
+//     steps (resolutionOf);
 //   - the raw logs, which answer the edges of a range and short windows.
 import { DAY_MS, FIVE_MINUTES_MS, HOUR_MS, RESOLUTION_MS, type Resolution, type TimeRange, WEEK_MS } from './time';
 

@@ -6,7 +6,7 @@
 -- it (docs/operations.md, "A database from an earlier build").
 --
 -- Sections: settings; latency histograms (the bigint[] form and the packed form the
--- rollups store); raw-log text once per fingerprint; the resource log's time index;
+-- rollups store); raw-log text once per fingerprint; the raw logs' time indexes;
 -- rollups and the refresh; API tokens; scheduler bookkeeping; recommendations and storage
 -- snapshots; ingest idempotency keys; statistics collected from pg_stat_statements; the
 -- alerting role and its functions; retention and upkeep; grants and row-level security.
@@ -249,9 +249,33 @@ COMMENT ON COLUMN query_performance_log.query_preview IS
 -- ---------------------------------------------------------------------------------
 DROP INDEX system_resource_metrics_tenant_time;
 CREATE INDEX system_resource_metrics_timestamp_brin
-  ON system_resource_metrics USING brin ("timestamp") WITH (pages_per_range = 32);
+  ON system_resource_metrics USING brin ("timestamp") WITH (pages_per_range = 32, autosummarize = on);
 COMMENT ON INDEX system_resource_metrics_timestamp_brin IS
   'Time-window scans: rollup refresh and short-window raw resource series (a few minutes of every tenant''s samples).';
+
+-- ---------------------------------------------------------------------------------
+-- The three raw logs' BRIN indexes summarize each page range as soon as inserts move
+-- past it (autosummarize: a work item the next autovacuum round runs), instead of only
+-- when autovacuum vacuums the partition, which for an insert-only log happens after
+-- inserts of a fifth of its rows. Until a range is summarized every scan of the index
+-- reads it, and every range's last partial 5 minutes are read from the raw logs: with
+-- the last two and a half days of a month's partition unsummarized, the benchmark's
+-- 10 M data read about 11,600 blocks for a 2-minute edge instead of 44. A partitioned
+-- index takes no ALTER ... SET, and the partitions attached later copy its options, so
+-- V0.0.40's indexes on the request and query logs are made again with the option
+-- (same names and comments).
+-- ---------------------------------------------------------------------------------
+DROP INDEX query_performance_log_timestamp_brin;
+CREATE INDEX query_performance_log_timestamp_brin
+  ON query_performance_log USING brin ("timestamp") WITH (pages_per_range = 32, autosummarize = on);
+COMMENT ON INDEX query_performance_log_timestamp_brin IS
+  'Time-window scans: rollup refresh, recent slow queries, N+1 detection, runbook 1-hour/24-hour filters.';
+
+DROP INDEX api_performance_log_timestamp_brin;
+CREATE INDEX api_performance_log_timestamp_brin
+  ON api_performance_log USING brin ("timestamp") WITH (pages_per_range = 32, autosummarize = on);
+COMMENT ON INDEX api_performance_log_timestamp_brin IS
+  'Time-window scans: rollup refresh and short-range raw reads of requests.';
 
 -- ---------------------------------------------------------------------------------
 -- Rollups and the refresh.

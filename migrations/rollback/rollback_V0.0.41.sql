@@ -70,6 +70,18 @@ DROP FUNCTION IF EXISTS hist_from_buckets(integer[]);
 DROP FUNCTION IF EXISTS latency_bucket_value(bigint);
 DROP FUNCTION IF EXISTS latency_bucket(double precision);
 
+-- V0.0.40's BRIN indexes on the request and query logs, without autosummarize.
+DROP INDEX IF EXISTS query_performance_log_timestamp_brin;
+CREATE INDEX query_performance_log_timestamp_brin
+  ON query_performance_log USING brin ("timestamp") WITH (pages_per_range = 32);
+COMMENT ON INDEX query_performance_log_timestamp_brin IS
+  'Time-window scans: rollup refresh, recent slow queries, N+1 detection, runbook 1-hour/24-hour filters.';
+DROP INDEX IF EXISTS api_performance_log_timestamp_brin;
+CREATE INDEX api_performance_log_timestamp_brin
+  ON api_performance_log USING brin ("timestamp") WITH (pages_per_range = 32);
+COMMENT ON INDEX api_performance_log_timestamp_brin IS
+  'Time-window scans: rollup refresh and short-range raw reads of requests.';
+
 -- V0.0.40's b-tree on the resource log, in place of the BRIN index.
 DROP INDEX IF EXISTS system_resource_metrics_timestamp_brin;
 CREATE INDEX IF NOT EXISTS system_resource_metrics_tenant_time

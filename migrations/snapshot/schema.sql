@@ -454,8 +454,8 @@ ALTER TABLE system_resource_metrics ADD CONSTRAINT system_resource_metrics_sourc
 CREATE UNIQUE INDEX agog_schema_history_pkey ON public.agog_schema_history USING btree (version);
 CREATE UNIQUE INDEX api_metrics_rollup_pkey ON public.api_metrics_rollup USING btree (tenant_id, resolution, endpoint, bucket);
 -- comment: One endpoint's (or the total's) rows over a time range are one index range, read in series order; a range of every endpoint is one range per endpoint (a skip scan where the server has one). The refresh upserts by this key.
-CREATE INDEX api_performance_log_default_timestamp_idx ON public.api_performance_log_default USING brin ("timestamp") WITH (pages_per_range='32');
-CREATE INDEX api_performance_log_timestamp_brin ON ONLY public.api_performance_log USING brin ("timestamp") WITH (pages_per_range='32');
+CREATE INDEX api_performance_log_default_timestamp_idx ON public.api_performance_log_default USING brin ("timestamp") WITH (pages_per_range='32', autosummarize='on');
+CREATE INDEX api_performance_log_timestamp_brin ON ONLY public.api_performance_log USING brin ("timestamp") WITH (pages_per_range='32', autosummarize='on');
 -- comment: Time-window scans: rollup refresh and short-range raw reads of requests.
 CREATE UNIQUE INDEX api_tokens_pkey ON public.api_tokens USING btree (id);
 CREATE UNIQUE INDEX api_tokens_token_hash_key ON public.api_tokens USING btree (token_hash);
@@ -476,16 +476,16 @@ CREATE UNIQUE INDEX query_endpoints_pkey ON public.query_endpoints USING btree (
 CREATE UNIQUE INDEX query_fingerprints_pkey ON public.query_fingerprints USING btree (tenant_id, query_hash);
 CREATE UNIQUE INDEX query_metrics_rollup_pkey ON public.query_metrics_rollup USING btree (tenant_id, resolution, query_hash, bucket);
 -- comment: One or a few fingerprints over a time range at one resolution (series, range histograms); the refresh upserts by this key.
-CREATE INDEX query_performance_log_default_timestamp_idx ON public.query_performance_log_default USING brin ("timestamp") WITH (pages_per_range='32');
-CREATE INDEX query_performance_log_timestamp_brin ON ONLY public.query_performance_log USING brin ("timestamp") WITH (pages_per_range='32');
+CREATE INDEX query_performance_log_default_timestamp_idx ON public.query_performance_log_default USING brin ("timestamp") WITH (pages_per_range='32', autosummarize='on');
+CREATE INDEX query_performance_log_timestamp_brin ON ONLY public.query_performance_log USING brin ("timestamp") WITH (pages_per_range='32', autosummarize='on');
 -- comment: Time-window scans: rollup refresh, recent slow queries, N+1 detection, runbook 1-hour/24-hour filters.
 CREATE UNIQUE INDEX resource_metrics_rollup_pkey ON public.resource_metrics_rollup USING btree (tenant_id, bucket, source);
 -- comment: Resource series per tenant over a time range.
 CREATE UNIQUE INDEX rollup_refresh_state_pkey ON public.rollup_refresh_state USING btree (id);
 CREATE UNIQUE INDEX scheduler_job_runs_pkey ON public.scheduler_job_runs USING btree (job);
 CREATE UNIQUE INDEX storage_snapshots_pkey ON public.storage_snapshots USING btree (taken_on, table_name);
-CREATE INDEX system_resource_metrics_default_timestamp_idx ON public.system_resource_metrics_default USING brin ("timestamp") WITH (pages_per_range='32');
-CREATE INDEX system_resource_metrics_timestamp_brin ON ONLY public.system_resource_metrics USING brin ("timestamp") WITH (pages_per_range='32');
+CREATE INDEX system_resource_metrics_default_timestamp_idx ON public.system_resource_metrics_default USING brin ("timestamp") WITH (pages_per_range='32', autosummarize='on');
+CREATE INDEX system_resource_metrics_timestamp_brin ON ONLY public.system_resource_metrics USING brin ("timestamp") WITH (pages_per_range='32', autosummarize='on');
 -- comment: Time-window scans: rollup refresh and short-window raw resource series (a few minutes of every tenant's samples).
 
 -- function alert_collected_slow_calls(timestamp with time zone,timestamp with time zone)

@@ -28,6 +28,19 @@ describe('partition upkeep', () => {
     expect(again.filter((a) => a.action === 'created')).toEqual([]);
   });
 
+  it('gives every raw log partition, the ones it creates too, a time index that summarizes page ranges as they fill', async () => {
+    // Without autosummarize a BRIN index leaves the ranges written since the last vacuum
+    // unsummarized, and every read of a recent window scans all of them.
+    await maintainPartitions(db.pool, { monthsAhead: 1, retentionDays: 30, now: new Date('2031-05-17T12:00:00Z') });
+    const { rows } = await db.pool.query<{ tbl: string; idx: string; options: string[] | null }>(
+      `SELECT t.relname AS tbl, i.relname AS idx, i.reloptions AS options
+         FROM pg_index x JOIN pg_class i ON i.oid = x.indexrelid JOIN pg_class t ON t.oid = x.indrelid JOIN pg_am a ON a.oid = i.relam
+        WHERE a.amname = 'brin' AND t.relname ~ ('^(' || array_to_string($1::text[], '|') || ')')`, [PARENTS]);
+    // Each parent, its DEFAULT partition and the two months created here.
+    expect(rows.map((r) => r.tbl).sort()).toEqual(PARENTS.flatMap((p) => [p, `${p}_2031_05`, `${p}_2031_06`, `${p}_default`]).sort());
+    expect(rows.filter((r) => !(r.options ?? []).includes('autosummarize=on'))).toEqual([]);
+  });
+
   it('drops monthly partitions past the retention and never the DEFAULT partition', async () => {
     await maintainPartitions(db.pool, { monthsAhead: 0, retentionDays: 30, now: new Date('2031-01-10T00:00:00Z') });
     await maintainPartitions(db.pool, { monthsAhead: 0, retentionDays: 30, now: new Date('2031-02-10T00:00:00Z') });

@@ -61,6 +61,7 @@ export const EARLIER_BASELINE_CHECKSUMS: readonly string[] = [
   '41335119445d3b4cb5172a0671c4b156784e7975efdcb3050b5ab7ab79bc2736', // 9c0fb75
   'c9b51ad000434cdac8c8289a29b7a59154411523be5cc74d30a03c62defc0b15', // 21c037d
   '165bf2c7e7112daa4d16cb3da9e6c82cfc5c2282c5e0cff26cdc14901c97d51c', // ecfdcd0, followed by V0.0.58..V0.0.60
+  '0fd6db0a64bff03724d04cadb6434946aa362a7d22e1c2382ff2b93e907822d2', // 2fe9404, before the raw logs' BRIN indexes summarized as they fill
 ];
 
 /** Said after a SupersededSchemaError when the caller gives no reset hint of its own. */

@@ -227,7 +227,7 @@ const EARLIER_BUILD_HISTORY: Array<[string, string]> = [
 ];
 
 // Later development builds applied an earlier text of V0.0.41__baseline.sql, under that
-// name, then (the last of them) V0.0.58 to V0.0.60, which the baseline now holds. The
+// name, then (the one of ecfdcd0) V0.0.58 to V0.0.60, which the baseline now holds. The
 // SHA-256 of every text of the baseline that landed before this one (git log --
 // migrations/V0.0.41__baseline.sql), oldest first, and of the three files.
 const EARLIER_BASELINE_TEXTS: Array<[string, string]> = [
@@ -236,6 +236,7 @@ const EARLIER_BASELINE_TEXTS: Array<[string, string]> = [
   ['9c0fb75', '41335119445d3b4cb5172a0671c4b156784e7975efdcb3050b5ab7ab79bc2736'],
   ['21c037d', 'c9b51ad000434cdac8c8289a29b7a59154411523be5cc74d30a03c62defc0b15'],
   ['ecfdcd0', '165bf2c7e7112daa4d16cb3da9e6c82cfc5c2282c5e0cff26cdc14901c97d51c'],
+  ['2fe9404', '0fd6db0a64bff03724d04cadb6434946aa362a7d22e1c2382ff2b93e907822d2'],
 ];
 const FOLDED_INTO_BASELINE: Array<[string, string]> = [
   ['V0.0.58__compact_histograms.sql', '035e79765e864daeda5dccb920e8865a8caec54477b45231c1899bd644feaff7'],
@@ -301,7 +302,8 @@ describe('a database migrated by an earlier development build', () => {
   });
 
   it('is refused when the build before V0.0.58 to V0.0.60 were folded into the baseline migrated it, with no checksum error', async () => {
-    const lastText = EARLIER_BASELINE_TEXTS[EARLIER_BASELINE_TEXTS.length - 1]![1];
+    // The baseline's text that V0.0.58 to V0.0.60 followed.
+    const lastText = EARLIER_BASELINE_TEXTS.find(([commit]) => commit === 'ecfdcd0')![1];
     db = await earlierBuildDatabase('migrate_before_fold', [['V0.0.41__baseline.sql', lastText], ...FOLDED_INTO_BASELINE]);
     const schemaBefore = await dumpSchema(db.pool);
     const historyBefore = (await db.pool.query('SELECT * FROM agog_schema_history ORDER BY version')).rows;

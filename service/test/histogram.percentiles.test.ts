@@ -1,7 +1,9 @@
 // The service computes percentiles from rollup histograms itself (src/rollups/histogram.ts)
 // for speed; they must be the SQL helpers' percentiles (hist_percentile, hist_merge in
 // the migrations) on the same histograms, in both forms (bigint[] and packed).
-import { bucketValue, histogramFromPacked, MAX_BUCKET, packedHistograms, stepPercentiles, toHistogramPrecision } from '../src/rollups/histogram';
+import {
+  bucketValue, histogramFromPacked, MAX_BUCKET, packedHistograms, packedTop, percentilesInto, stepPercentiles, toHistogramPrecision,
+} from '../src/rollups/histogram';
 import { createTestDatabase, type TestDatabase } from './support/db';
 import { histogramFromText } from './support/histogramText';
 
@@ -114,6 +116,10 @@ describe('percentiles of a step, walked over its packed histograms', () => {
         const step = packed.slice(from, from + size);
         const summed = histogramFromPacked(...step).percentiles(percents);
         expect({ from, size, walked: stepPercentiles(size === 1 ? step[0]! : step, percents) }).toEqual({ from, size, walked: summed });
+        // Given the step's count (the rows' requests), as a series does: the same.
+        const columns = percents.map((): Array<number | null> => [null]);
+        percentilesInto(size === 1 ? step[0]! : step, percents, columns, 0, false, histogramFromPacked(...step).total);
+        expect({ from, size, counted: columns.map((c) => c[0]) }).toEqual({ from, size, counted: summed });
       }
     }
   });
@@ -126,6 +132,56 @@ describe('percentiles of a step, walked over its packed histograms', () => {
     const { rows: packed } = await db.pool.query<{ packed: Buffer }>(`SELECT hist_pack('{1099511627777}'::bigint[]) AS packed`);
     expect(stepPercentiles(packed[0]!.packed, [50])).toEqual(one.percentiles([50]));
     expect(() => stepPercentiles(packed[0]!.packed, [150])).toThrow(RangeError);
+  });
+});
+
+describe('percentiles of one row from the top of its histogram (packedTop)', () => {
+  // Rows of 1 to 80 single values (every element one value: the top holds exactly as many
+  // values as elements, the tightest case), random ones, and one whose count is split over
+  // several elements of its bucket.
+  const single = (n: number, seed: number) => `{${Array.from({ length: n }, (_, i) => BigInt(1 + i * (1 + (seed % 3)) + seed) * 2n ** 40n + 1n).join(',')}}`;
+  const texts = [
+    ...Array.from({ length: 80 }, (_, i) => single(i + 1, i)),
+    ...Array.from({ length: 6 }, (_, i) => randomHistogram(300 + i, 1 + i * 17)),
+    `{${[3n, 200n].map((b) => b * 2n ** 40n + 1n).join(',')},${2n ** 40n * 250n + 3n * 2n ** 20n}}`,
+  ];
+  const totals = texts.map((t) => histogramFromText(t).total);
+
+  async function answers(percents: number[], expression: (column: string, count: string, q: string) => string) {
+    const { rows } = await db.pool.query<{ whole: Buffer; top: Buffer }>(
+      `SELECT hist_pack(t::bigint[]) AS whole, ${expression('hist_pack(t::bigint[])', 'n', '$3::float8')} AS top
+         FROM unnest($1::text[], $2::bigint[]) WITH ORDINALITY AS u(t, n, ord) ORDER BY ord`,
+      [texts, totals, Math.min(...percents) / 100]);
+    return rows.map((row, i) => {
+      const columns = percents.map((): Array<number | null> => [null]);
+      percentilesInto(row.top, percents, columns, 0, false, totals[i]!);
+      return { row: i, bytes: row.top.length <= row.whole.length, top: columns.map((c) => c[0]), whole: stepPercentiles(row.whole, percents) };
+    });
+  }
+
+  it.each([[[50, 95, 99]], [[95]], [[99.9]], [[50]], [[100]], [[75, 90]]])('equal those of the whole histogram at %j', async (percents) => {
+    const rows = await answers(percents, packedTop);
+    for (const { row, bytes, top, whole } of rows) expect({ row, bytes, top }).toEqual({ row, bytes: true, top: whole });
+  });
+
+  it('read a twentieth of a large row at p95', async () => {
+    const { rows } = await db.pool.query<{ whole: Buffer; top: Buffer }>(
+      `SELECT hist_pack(t::bigint[]) AS whole, ${packedTop('hist_pack(t::bigint[])', '$2::bigint', '0.95::float8')} AS top FROM (SELECT $1::text AS t) x`,
+      [single(400, 1), 400]);
+    expect(rows[0]!.whole.length).toBe(4 * 400);
+    expect(rows[0]!.top.length).toBe(4 * (400 - Math.floor(0.95 * 399)));
+  });
+
+  it('differ when the top is one element short', async () => {
+    const short = (column: string, count: string, q: string) => {
+      const text = packedTop(column, count, q);
+      expect(text.endsWith('+ 1))')).toBe(true);
+      return `${text.slice(0, -'+ 1))'.length)}+ 5))`;
+    };
+    for (const percents of [[50, 95, 99], [95], [99.9]]) {
+      const rows = await answers(percents, short);
+      expect([percents, rows.some(({ top, whole }) => JSON.stringify(top) !== JSON.stringify(whole))]).toEqual([percents, true]);
+    }
   });
 });
 

@@ -147,6 +147,31 @@ describe('series steps at stored resolutions', () => {
     expect(await expectCountsMatch(oneCounts.frames[0], endpointStep.stepMs, '/e1')).toBeGreaterThan(0);
   });
 
+  it('draws each endpoint\'s p95 as the per-endpoint panel asks, every step its raw rows\'', async () => {
+    // Three days at 1800 points: Grafana's interval is 20 minutes, and an endpoint's rows
+    // before the fine window are hourly. A step of one row at p95 reads only the top of
+    // its histogram (packedTop).
+    const { frames } = await queryOne(url, token, { queryType: 'latencyPercentiles', byEndpoint: true, percentiles: [95] },
+      { ...range, intervalMs: 20 * MINUTE, maxDataPoints: 1800 });
+    expect(frames.map((f) => f.schema.name).sort()).toEqual(ENDPOINTS);
+    let compared = 0;
+    for (const f of frames) {
+      expect(stepOf(f)).toEqual({ stepMs: HOUR, source: '1h' });
+      const exact = await naive(HOUR, f.schema.name);
+      const p95 = column(f, 'p95') as Array<number | null>;
+      (column(f, 'time') as number[]).forEach((time, k) => {
+        const row = exact.get(time);
+        const at = `${f.schema.name} ${new Date(time).toISOString()}`;
+        if (!row) expect([at, p95[k]]).toEqual([at, null]);
+        else {
+          expectWithin(at, p95[k], row.p[1]!, 0.01);
+          compared++;
+        }
+      });
+    }
+    expect(compared).toBeGreaterThan(3 * 69);
+  });
+
   it('tells Grafana the step of every series it answers, on the time field', async () => {
     const ask = { ...range, intervalMs: 30 * MINUTE, maxDataPoints: 100 };
     for (const query of [

@@ -162,9 +162,16 @@ export function stepPercentiles(packed: Buffer | readonly Buffer[], percents: re
  * allocates nothing per step, where an array of results per step was about a third of
  * what a 30-day series per endpoint allocated
  * (bench/reports/grafana-panels.md, "p95 latency per endpoint", 30 d).
+ *
+ * `total`, when the caller knows it (the rows' request counts), is the number of values
+ * the step's whole histograms hold; the walk then does not count them, a pass over every
+ * element, and a step of one row may be given only its top (packedTop) for percentiles
+ * of 50 and above. A step of more than MAX_WALKED histograms is summed: it must be given
+ * them whole.
  */
 export function percentilesInto(
   packed: Buffer | readonly Buffer[], percents: readonly number[], columns: Array<Array<number | null>>, index: number, rounded = false,
+  total?: number,
 ): void {
   let parts: readonly Buffer[];
   if (Buffer.isBuffer(packed)) {
@@ -182,13 +189,15 @@ export function percentilesInto(
     }
     return;
   }
-  let total = 0;
-  for (const part of parts) {
-    const end = part.length - (part.length % 4);
-    for (let at = 0; at < end; at += 4) total += countAt(part, at);
+  let values = total ?? 0;
+  if (total === undefined) {
+    for (const part of parts) {
+      const end = part.length - (part.length % 4);
+      for (let at = 0; at < end; at += 4) values += countAt(part, at);
+    }
   }
   for (let i = 0; i < percents.length; i++) {
-    const value = total === 0 ? null : walkedPercentile(parts, total, percents[i]! / 100);
+    const value = values === 0 ? null : walkedPercentile(parts, values, percents[i]! / 100);
     columns[i]![index] = rounded && value !== null ? toHistogramPrecision(value) : value;
   }
 }
@@ -240,6 +249,20 @@ function walkedPercentile(parts: readonly Buffer[], total: number, q: number): n
     }
     seen += count;
   }
+}
+
+/**
+ * SQL of the top of one packed histogram (`column`, of a row holding `count` values): its
+ * last elements, as many as percentile `q` (at least 0.5) counts down from the top to
+ * reach its two order statistics, count - floor(q * (count - 1)) of them (every element
+ * holds at least one value). A series step of one row at p95 needs about a twentieth of
+ * its row's histogram. Read with percentilesInto(…, count): the walk from
+ * the top needs the row's count, and meets both order statistics within these elements.
+ * Only for a step of one row: a step of several needs more of each row's top than the
+ * row's own count says.
+ */
+export function packedTop(column: string, count: string, q: string): string {
+  return `substring(${column} FROM greatest(1, length(${column}) - 4 * (${count} - floor(${q} * (${count} - 1)))::integer + 1))`;
 }
 
 /**
